@@ -1,0 +1,217 @@
+//! Loading and validating `environments.toml`.
+//!
+//! Errors point at the file, line and column, and say how to fix the input.
+
+mod model;
+
+use std::path::{Path, PathBuf};
+
+pub use model::*;
+
+use crate::error::{Error, ErrorCode, Result};
+
+/// A loaded, validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    path: PathBuf,
+    environments: Vec<(String, Environment)>,
+}
+
+impl Config {
+    /// Reads and validates the file at `path`.
+    ///
+    /// Errors: `config.not_found` when it does not exist, `config.invalid`
+    /// with `file:line:column` when it does not parse or validate.
+    pub fn load(path: &Path) -> Result<Self> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(Error::new(
+                    ErrorCode::ConfigNotFound,
+                    format!("no environments file at {}", path.display()),
+                )
+                .hint("Create it (see README, \"environments.toml\"), pass --config, or set NFOPS_CONFIG."));
+            }
+            Err(e) => return Err(Error::io(format!("reading {}", path.display()), e)),
+        };
+        Self::parse(path, &text)
+    }
+
+    /// Parses `text` as if read from `path` (used in messages only).
+    pub fn parse(path: &Path, text: &str) -> Result<Self> {
+        let file: ConfigFile = toml::from_str(text).map_err(|e| {
+            let at = e.span().map(|s| s.start).unwrap_or(0);
+            let message = e.message().trim().to_owned();
+            let hint = hint_for_parse_error(&message);
+            invalid(path, text, at, &message, hint)
+        })?;
+        validate(path, text, file)
+    }
+
+    /// An empty configuration (no environments), for first start.
+    pub fn empty(path: &Path) -> Self {
+        Self { path: path.to_owned(), environments: Vec::new() }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Environments ordered by tier (local, staging, production, region), then name.
+    pub fn environments(&self) -> impl Iterator<Item = (&str, &Environment)> {
+        self.environments.iter().map(|(n, e)| (n.as_str(), e))
+    }
+
+    /// The environment called `name`, or `config.unknown_environment`.
+    pub fn environment(&self, name: &str) -> Result<&Environment> {
+        self.environments.iter().find(|(n, _)| n == name).map(|(_, e)| e).ok_or_else(|| {
+            let known: Vec<&str> = self.environments.iter().map(|(n, _)| n.as_str()).collect();
+            Error::new(ErrorCode::UnknownEnvironment, format!("no environment named '{name}' in {}", self.path.display()))
+                .hint(if known.is_empty() {
+                    "The file defines no environment yet.".to_owned()
+                } else {
+                    format!("Known environments: {}.", known.join(", "))
+                })
+        })
+    }
+
+    /// Every credential name the configuration refers to, sorted, unique.
+    pub fn credential_names(&self) -> Vec<String> {
+        let mut names = Vec::new();
+        for (_, env) in &self.environments {
+            for h in &env.hosts {
+                names.push(h.get_ref().ssh_key_credential.clone());
+            }
+            if let Some(db) = &env.database {
+                names.push(db.password_credential.clone());
+            }
+            if let Some(s) = &env.storage {
+                names.push(s.access_key_credential.clone());
+                names.push(s.secret_key_credential.clone());
+            }
+            if let Some(c) = env.cache.as_ref().and_then(|c| c.password_credential.clone()) {
+                names.push(c);
+            }
+            if let Some(f) = &env.frontend {
+                names.push(f.token_credential.clone());
+            }
+        }
+        names.sort();
+        names.dedup();
+        names
+    }
+}
+
+fn hint_for_parse_error(message: &str) -> &'static str {
+    let secretish = ["`password`", "`secret`", "`token`", "`secret_key`", "`access_key`", "`ssh_key`", "`private_key`"];
+    if message.contains("unknown field") && secretish.iter().any(|s| message.contains(s)) {
+        "Secrets are never written in environments.toml: store the value with `nfops credentials set NAME` and reference it by name with the matching `*_credential` key."
+    } else if message.contains("unknown field") {
+        "Check the key's spelling against README, \"environments.toml\"."
+    } else if message.contains("unknown variant") {
+        "Use one of the values the message lists."
+    } else {
+        "Fix the TOML at that position; README, \"environments.toml\", shows a complete example."
+    }
+}
+
+/// 1-based line and column of byte offset `at` in `text`.
+pub fn line_col(text: &str, at: usize) -> (usize, usize) {
+    let at = at.min(text.len());
+    let before = &text[..at];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().map(|l| l.chars().count()).unwrap_or(0) + 1;
+    (line, col)
+}
+
+fn invalid(path: &Path, text: &str, at: usize, message: &str, hint: impl Into<String>) -> Error {
+    let (line, col) = line_col(text, at);
+    Error::new(ErrorCode::ConfigInvalid, format!("{}:{line}:{col}: {message}", path.display())).hint(hint)
+}
+
+fn validate(path: &Path, text: &str, file: ConfigFile) -> Result<Config> {
+    if *file.version.get_ref() != 1 {
+        return Err(invalid(
+            path,
+            text,
+            file.version.span().start,
+            &format!("unsupported version {}", file.version.get_ref()),
+            "This console reads version = 1.",
+        ));
+    }
+    let mut environments = Vec::new();
+    for (name, env) in file.environments {
+        let span = env.span();
+        let env = env.into_inner();
+        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+            return Err(invalid(
+                path,
+                text,
+                span.start,
+                &format!("environment name '{name}' is not allowed"),
+                "Use letters, digits, '-' and '_' only.",
+            ));
+        }
+        let mut seen = std::collections::HashSet::new();
+        for h in &env.hosts {
+            if !seen.insert(h.get_ref().name.clone()) {
+                return Err(invalid(
+                    path,
+                    text,
+                    h.span().start,
+                    &format!("host name '{}' appears twice in environment '{name}'", h.get_ref().name),
+                    "Give each host of an environment its own name.",
+                ));
+            }
+        }
+        let vias = [env.database.as_ref().and_then(|d| d.via.as_ref()), env.cache.as_ref().and_then(|c| c.via.as_ref())];
+        for via in vias.into_iter().flatten() {
+            if !env.hosts.iter().any(|h| &h.get_ref().name == via.get_ref()) {
+                return Err(invalid(
+                    path,
+                    text,
+                    via.span().start,
+                    &format!("'via' names host '{}', which environment '{name}' does not define", via.get_ref()),
+                    "Name one of this environment's [[hosts]], or remove 'via' to connect directly.",
+                ));
+            }
+        }
+        if let Some(s) = &env.storage {
+            if s.buckets.get_ref().is_empty() {
+                return Err(invalid(path, text, s.buckets.span().start, "storage.buckets is empty", "List the environment's buckets."));
+            }
+            if let Some(b) = s.buckets.get_ref().iter().find(|b| b.len() < 3 || b.len() > 63) {
+                return Err(invalid(
+                    path,
+                    text,
+                    s.buckets.span().start,
+                    &format!("bucket name '{b}' must be 3 to 63 characters"),
+                    "Use the bucket's exact S3 name.",
+                ));
+            }
+        }
+        if let Some(b) = &env.backup {
+            let (min, max) = (*b.min_age_days.get_ref(), *b.max_age_days.get_ref());
+            if min > max {
+                return Err(invalid(
+                    path,
+                    text,
+                    b.min_age_days.span().start,
+                    &format!("backup.min_age_days ({min}) is greater than max_age_days ({max})"),
+                    "The platform keeps backups 30 to 180 days: min_age_days = 30, max_age_days = 180.",
+                ));
+            }
+        }
+        if let Some(u) = &env.health_url {
+            if !(u.get_ref().starts_with("http://") || u.get_ref().starts_with("https://")) {
+                return Err(invalid(path, text, u.span().start, "health_url must start with http:// or https://", "Give the full URL, e.g. https://api.example.com/health."));
+            }
+        }
+        environments.push((name, env));
+    }
+    environments.sort_by(|a, b| a.1.tier.cmp(&b.1.tier).then_with(|| a.0.cmp(&b.0)));
+    Ok(Config { path: path.to_owned(), environments })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,209 @@
+//! The environment model as written in `environments.toml`.
+//!
+//! The file holds no secret: every credential is a *name* (`*_credential`)
+//! whose value lives in the OS keyring. Unknown keys are rejected so a typo
+//! never silently disables a setting.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use toml::Spanned;
+
+/// The whole file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    /// Format version of the file; only `1` exists.
+    #[serde(default = "default_version")]
+    pub version: Spanned<u32>,
+    #[serde(default)]
+    pub environments: BTreeMap<String, Spanned<Environment>>,
+}
+
+fn default_version() -> Spanned<u32> {
+    Spanned::new(0..0, 1)
+}
+
+/// How critical an environment is; drives ordering, confirmations and colour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Tier {
+    Local,
+    Staging,
+    Production,
+    Region,
+}
+
+impl Tier {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Tier::Local => "local",
+            Tier::Staging => "staging",
+            Tier::Production => "production",
+            Tier::Region => "region",
+        }
+    }
+}
+
+/// One environment: where each part of the platform runs and how to reach it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Environment {
+    pub tier: Tier,
+    /// Human label shown on cards; defaults to the environment's name.
+    pub label: Option<String>,
+    /// Backend health URL, through the load balancer / nginx.
+    pub health_url: Option<Spanned<String>>,
+    #[serde(default)]
+    pub hosts: Vec<Spanned<Host>>,
+    pub database: Option<Database>,
+    pub storage: Option<Storage>,
+    pub cache: Option<Cache>,
+    pub monitoring: Option<Monitoring>,
+    pub frontend: Option<Frontend>,
+    pub backup: Option<BackupPolicy>,
+}
+
+/// A VPS host running backends and workers under PM2, reached over SSH.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Host {
+    pub name: String,
+    pub address: String,
+    #[serde(default = "default_ssh_port")]
+    pub port: u16,
+    pub user: String,
+    /// Keyring credential holding the OpenSSH private key.
+    pub ssh_key_credential: String,
+    /// Expected host key fingerprint (`SHA256:...`). When absent the first key
+    /// seen is trusted and remembered (trust on first use).
+    pub host_key: Option<String>,
+    /// Folder with `releases/<id>/` and the `current` symlink.
+    pub app_dir: String,
+    /// `PM2_HOME` on the host, when not the user's default.
+    pub pm2_home: Option<String>,
+    /// Roles of the host: `backend`, `worker`, `bastion`.
+    #[serde(default = "default_roles")]
+    pub roles: Vec<String>,
+}
+
+fn default_ssh_port() -> u16 {
+    22
+}
+
+fn default_roles() -> Vec<String> {
+    vec!["backend".into(), "worker".into()]
+}
+
+/// The MySQL/MariaDB database of the environment.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Database {
+    pub host: String,
+    pub port: u16,
+    pub name: String,
+    pub user: String,
+    pub password_credential: String,
+    /// Name of a host of this environment to tunnel through (the DB is
+    /// firewalled); the connection then goes to `host:port` as seen from it.
+    pub via: Option<Spanned<String>>,
+}
+
+/// S3-compatible object storage with versioned buckets.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Storage {
+    pub endpoint: String,
+    #[serde(default = "default_region")]
+    pub region: String,
+    #[serde(default)]
+    pub path_style: bool,
+    pub buckets: Spanned<Vec<String>>,
+    pub access_key_credential: String,
+    pub secret_key_credential: String,
+}
+
+fn default_region() -> String {
+    "us-east-1".into()
+}
+
+/// Redis, used as cache and queue.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Cache {
+    pub host: String,
+    pub port: u16,
+    #[serde(default)]
+    pub db: u16,
+    /// Every key of this environment starts with it; flushes touch only these.
+    pub key_prefix: Option<String>,
+    pub password_credential: Option<String>,
+    pub via: Option<Spanned<String>>,
+}
+
+/// Prometheus and friends.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Monitoring {
+    pub prometheus_url: String,
+    /// Label matcher selecting this environment's series, e.g. `env="production"`.
+    pub selector: Option<String>,
+    pub loki_url: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FrontendProvider {
+    Vercel,
+    Netlify,
+}
+
+/// The static frontend on Vercel or Netlify.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Frontend {
+    pub provider: FrontendProvider,
+    /// Vercel project id or Netlify site id.
+    pub project: String,
+    /// API base URL; defaults to the provider's public API.
+    pub api_url: Option<String>,
+    pub token_credential: String,
+}
+
+/// Retention and schedule of backups (grandfather-father-son).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackupPolicy {
+    #[serde(default = "d7")]
+    pub keep_daily: u32,
+    #[serde(default = "d4")]
+    pub keep_weekly: u32,
+    #[serde(default = "d6")]
+    pub keep_monthly: u32,
+    #[serde(default = "d30")]
+    pub min_age_days: Spanned<u32>,
+    #[serde(default = "d180")]
+    pub max_age_days: Spanned<u32>,
+    /// Warn when the newest good backup is older than this many hours.
+    #[serde(default = "d26")]
+    pub max_staleness_hours: u32,
+}
+
+fn d7() -> u32 {
+    7
+}
+fn d4() -> u32 {
+    4
+}
+fn d6() -> u32 {
+    6
+}
+fn d26() -> u32 {
+    26
+}
+fn d30() -> Spanned<u32> {
+    Spanned::new(0..0, 30)
+}
+fn d180() -> Spanned<u32> {
+    Spanned::new(0..0, 180)
+}

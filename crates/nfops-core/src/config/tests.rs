@@ -1,0 +1,81 @@
+use std::path::Path;
+
+use super::*;
+
+const GOOD: &str = r#"
+version = 1
+
+[environments.production]
+tier = "production"
+health_url = "http://127.0.0.1:8080/health"
+
+[[environments.production.hosts]]
+name = "app-1"
+address = "127.0.0.1"
+port = 2222
+user = "deploy"
+ssh_key_credential = "prod/ssh"
+app_dir = "/srv/app"
+
+[environments.production.database]
+host = "127.0.0.1"
+port = 3306
+name = "nf"
+user = "nf_app"
+password_credential = "prod/db"
+via = "app-1"
+
+[environments.staging]
+tier = "staging"
+"#;
+
+fn p() -> &'static Path {
+    Path::new("environments.toml")
+}
+
+#[test]
+fn parses_and_orders_by_tier() {
+    let c = Config::parse(p(), GOOD).expect("valid file");
+    let names: Vec<&str> = c.environments().map(|(n, _)| n).collect();
+    assert_eq!(names, ["staging", "production"], "staging sorts before production");
+    assert_eq!(c.credential_names(), ["prod/db", "prod/ssh"]);
+}
+
+#[test]
+fn syntax_error_has_line_and_column() {
+    let bad = "version = 1\n[environments.x]\ntier = \"staging\nfoo = 1\n";
+    let e = Config::parse(p(), bad).expect_err("unterminated string");
+    assert_eq!(e.code(), crate::ErrorCode::ConfigInvalid);
+    assert!(e.message().starts_with("environments.toml:3:"), "message should point at line 3: {}", e.message());
+}
+
+#[test]
+fn plaintext_secret_is_refused_with_keyring_hint() {
+    let bad = GOOD.replace("password_credential = \"prod/db\"", "password = \"hunter2\"");
+    let e = Config::parse(p(), &bad).expect_err("password key is not allowed");
+    assert!(e.message().contains(":21:"), "points at the password line: {}", e.message());
+    assert!(!e.message().contains("hunter2"), "the secret value must not be echoed");
+    assert!(e.hint_text().unwrap_or_default().contains("nfops credentials set"));
+}
+
+#[test]
+fn via_must_name_a_host() {
+    let bad = GOOD.replace("via = \"app-1\"", "via = \"bastion-9\"");
+    let e = Config::parse(p(), &bad).expect_err("unknown host");
+    assert!(e.message().contains("bastion-9"));
+    assert!(e.message().contains(":22:"), "points at the via line: {}", e.message());
+}
+
+#[test]
+fn unknown_environment_lists_known_ones() {
+    let c = Config::parse(p(), GOOD).expect("valid");
+    let e = c.environment("prod").expect_err("no such env");
+    assert_eq!(e.code(), crate::ErrorCode::UnknownEnvironment);
+    assert!(e.hint_text().unwrap_or_default().contains("production"));
+}
+
+#[test]
+fn line_col_counts_from_one() {
+    assert_eq!(line_col("ab\ncd", 0), (1, 1));
+    assert_eq!(line_col("ab\ncd", 4), (2, 2));
+}

@@ -1,0 +1,257 @@
+//! The one error type that crosses to the UI and the CLI.
+//!
+//! Every error carries a stable machine [`ErrorCode`] (the UI branches on it,
+//! never on text), a message written for an operator, and an optional hint
+//! saying what to do next. Driver or SQL text is kept as the `source` for logs
+//! and never becomes the message by itself.
+
+use std::fmt;
+
+use serde::Serialize;
+
+/// Stable error codes. The string form (`config.invalid`) is part of the
+/// contract with the UI, scripts using `--json`, and the CLI exit codes:
+/// never rename one, only add.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(into = "&'static str")]
+#[non_exhaustive]
+pub enum ErrorCode {
+    /// `environments.toml` could not be parsed or failed validation.
+    ConfigInvalid,
+    /// `environments.toml` was not found where it was looked for.
+    ConfigNotFound,
+    /// An environment name that the config does not define.
+    UnknownEnvironment,
+    /// Arguments given by the user are wrong (CLI flags, form fields).
+    InvalidInput,
+    /// No OS keyring (Secret Service, Keychain, Credential Manager) answered.
+    KeyringUnavailable,
+    /// The keyring is reachable but locked or refused access.
+    KeyringDenied,
+    /// A credential named in the config is not in the keyring.
+    CredentialMissing,
+    /// SSH: TCP connect or handshake failed.
+    SshConnect,
+    /// SSH: the server refused our key.
+    SshAuth,
+    /// SSH: a remote command failed or timed out.
+    SshCommand,
+    /// A service (DB, cache, storage, HTTP, Prometheus) could not be reached.
+    Unreachable,
+    /// A service answered, but not as required (health != 200, versioning off).
+    Unhealthy,
+    /// Local state (SQLite) could not be opened, migrated or written.
+    State,
+    /// The audit log's hash chain is broken.
+    AuditTampered,
+    /// A job was cancelled by the user.
+    Cancelled,
+    /// A job step's result check failed.
+    CheckFailed,
+    /// Filesystem or other I/O failure on this machine.
+    Io,
+    /// A bug: an invariant of ours did not hold.
+    Internal,
+}
+
+impl ErrorCode {
+    /// The stable dotted name used on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::ConfigInvalid => "config.invalid",
+            ErrorCode::ConfigNotFound => "config.not_found",
+            ErrorCode::UnknownEnvironment => "config.unknown_environment",
+            ErrorCode::InvalidInput => "input.invalid",
+            ErrorCode::KeyringUnavailable => "keyring.unavailable",
+            ErrorCode::KeyringDenied => "keyring.denied",
+            ErrorCode::CredentialMissing => "credential.missing",
+            ErrorCode::SshConnect => "ssh.connect",
+            ErrorCode::SshAuth => "ssh.auth",
+            ErrorCode::SshCommand => "ssh.command",
+            ErrorCode::Unreachable => "service.unreachable",
+            ErrorCode::Unhealthy => "service.unhealthy",
+            ErrorCode::State => "state.error",
+            ErrorCode::AuditTampered => "audit.tampered",
+            ErrorCode::Cancelled => "job.cancelled",
+            ErrorCode::CheckFailed => "job.check_failed",
+            ErrorCode::Io => "io.error",
+            ErrorCode::Internal => "internal",
+        }
+    }
+
+    /// Process exit code for the CLI. Scripts can rely on these.
+    pub fn exit_code(self) -> u8 {
+        match self {
+            ErrorCode::InvalidInput => 2,
+            ErrorCode::ConfigInvalid | ErrorCode::ConfigNotFound | ErrorCode::UnknownEnvironment => 3,
+            ErrorCode::KeyringUnavailable | ErrorCode::KeyringDenied | ErrorCode::CredentialMissing => 4,
+            ErrorCode::SshConnect | ErrorCode::SshAuth | ErrorCode::SshCommand | ErrorCode::Unreachable => 5,
+            ErrorCode::Unhealthy | ErrorCode::CheckFailed => 6,
+            ErrorCode::AuditTampered => 7,
+            ErrorCode::Cancelled => 130,
+            ErrorCode::State | ErrorCode::Io | ErrorCode::Internal => 1,
+        }
+    }
+}
+
+impl From<ErrorCode> for &'static str {
+    fn from(c: ErrorCode) -> Self {
+        c.as_str()
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// An operator-facing error: what went wrong, where, and what to do.
+#[derive(Debug)]
+pub struct Error {
+    code: ErrorCode,
+    message: String,
+    hint: Option<String>,
+    source: Option<BoxError>,
+}
+
+impl Error {
+    /// A new error. `message` says what failed and where, in words an
+    /// operator understands; it must never contain a secret value.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self { code, message: message.into(), hint: None, source: None }
+    }
+
+    /// Adds what the operator can do about it.
+    #[must_use]
+    pub fn hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+
+    /// Keeps the underlying error for logs (never shown raw to the user).
+    #[must_use]
+    pub fn source(mut self, source: impl Into<BoxError>) -> Self {
+        self.source = Some(source.into());
+        self
+    }
+
+    pub fn code(&self) -> ErrorCode {
+        self.code
+    }
+
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    pub fn hint_text(&self) -> Option<&str> {
+        self.hint.as_deref()
+    }
+
+    /// The chain of underlying causes, for logs and `--verbose` output.
+    pub fn causes(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut cur: Option<&(dyn std::error::Error + 'static)> =
+            self.source.as_deref().map(|e| e as &(dyn std::error::Error + 'static));
+        while let Some(e) = cur {
+            out.push(e.to_string());
+            cur = e.source();
+        }
+        out
+    }
+
+    /// The wire form for the UI and `--json` output.
+    pub fn to_wire(&self) -> WireError {
+        WireError {
+            code: self.code.as_str().to_owned(),
+            message: self.message.clone(),
+            hint: self.hint.clone(),
+        }
+    }
+
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::Internal, message)
+            .hint("This is a bug in NewFinity Ops; please report it with the log file.")
+    }
+
+    pub fn io(what: impl fmt::Display, err: std::io::Error) -> Self {
+        let hint = match err.kind() {
+            std::io::ErrorKind::PermissionDenied => "Check the file's owner and permissions.",
+            std::io::ErrorKind::NotFound => "Check that the path exists.",
+            _ => "Check free disk space and permissions.",
+        };
+        Self::new(ErrorCode::Io, format!("{what}: {err}")).hint(hint).source(err)
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.message)?;
+        if let Some(h) = &self.hint {
+            write!(f, " (hint: {h})")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source.as_deref().map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
+
+/// The serialized error: `{ code, message, hint }`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct WireError {
+    pub code: String,
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl From<sqlx::Error> for Error {
+    fn from(e: sqlx::Error) -> Self {
+        Error::new(ErrorCode::State, "the console's local state database failed")
+            .hint("Check free disk space in the app data folder; the log file has the details.")
+            .source(e)
+    }
+}
+
+impl From<sqlx::migrate::MigrateError> for Error {
+    fn from(e: sqlx::migrate::MigrateError) -> Self {
+        Error::new(ErrorCode::State, "the console's local state database could not be migrated")
+            .hint("A newer NewFinity Ops may have written it; upgrade, or move the state folder aside.")
+            .source(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wire_form_has_code_message_hint() {
+        let e = Error::new(ErrorCode::ConfigInvalid, "bad file").hint("fix it");
+        let v = serde_json::to_value(e.to_wire()).expect("serializable");
+        assert_eq!(v["code"], "config.invalid", "the UI branches on this exact code");
+        assert_eq!(v["message"], "bad file");
+        assert_eq!(v["hint"], "fix it");
+    }
+
+    #[test]
+    fn source_text_is_not_in_the_message() {
+        let io = std::io::Error::other("SQLSTATE 42000 secret-ish driver text");
+        let e = Error::new(ErrorCode::Unreachable, "database unreachable").source(io);
+        assert!(!e.to_wire().message.contains("SQLSTATE"), "driver text must not reach the user raw");
+        assert_eq!(e.causes(), vec!["SQLSTATE 42000 secret-ish driver text".to_string()]);
+    }
+
+    #[test]
+    fn exit_codes_distinguish_failure_kinds() {
+        assert_ne!(ErrorCode::ConfigInvalid.exit_code(), ErrorCode::Unreachable.exit_code());
+        assert_ne!(ErrorCode::AuditTampered.exit_code(), 0);
+    }
+}

@@ -1,0 +1,278 @@
+//! The job engine: a plan the user can read, then steps that prove their work.
+//!
+//! Invariants:
+//! - A job is created from a [`Plan`] (the dry run) and persisted before its
+//!   first step runs, so a crash leaves a record that shows as `interrupted`.
+//! - A step is `Completed` only with [`Verified`] evidence of what was checked
+//!   (rows, bytes, hashes); there is no way to complete a step without it.
+//! - Every job can be cancelled; a step sees cancellation through its
+//!   [`StepContext`] and the job ends `Cancelled`, never `Succeeded`.
+
+mod progress;
+mod store;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+pub use tokio_util::sync::CancellationToken;
+
+pub use progress::{NoProgress, Progress, ProgressEvent, Throttled};
+pub use store::{JobRecord, JobStore, StepRecord};
+
+use crate::error::{Error, ErrorCode, Result, WireError};
+
+/// A job's lifecycle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum JobState {
+    Running,
+    Succeeded,
+    Failed,
+    Cancelled,
+    /// The process running it went away (crash, kill, power loss).
+    Interrupted,
+}
+
+impl JobState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobState::Running => "running",
+            JobState::Succeeded => "succeeded",
+            JobState::Failed => "failed",
+            JobState::Cancelled => "cancelled",
+            JobState::Interrupted => "interrupted",
+        }
+    }
+
+    fn parse(s: &str) -> Self {
+        match s {
+            "running" => JobState::Running,
+            "succeeded" => JobState::Succeeded,
+            "cancelled" => JobState::Cancelled,
+            "interrupted" => JobState::Interrupted,
+            _ => JobState::Failed,
+        }
+    }
+}
+
+/// A step's lifecycle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StepState {
+    Pending,
+    Running,
+    /// Done, and its result was checked.
+    Completed,
+    Failed,
+    Cancelled,
+    /// Not run because an earlier step failed or the job was cancelled.
+    Skipped,
+    Interrupted,
+}
+
+impl StepState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StepState::Pending => "pending",
+            StepState::Running => "running",
+            StepState::Completed => "completed",
+            StepState::Failed => "failed",
+            StepState::Cancelled => "cancelled",
+            StepState::Skipped => "skipped",
+            StepState::Interrupted => "interrupted",
+        }
+    }
+
+    fn parse(s: &str) -> Self {
+        match s {
+            "pending" => StepState::Pending,
+            "running" => StepState::Running,
+            "completed" => StepState::Completed,
+            "cancelled" => StepState::Cancelled,
+            "skipped" => StepState::Skipped,
+            "interrupted" => StepState::Interrupted,
+            _ => StepState::Failed,
+        }
+    }
+}
+
+/// The dry run: what a job will do, readable before anything changes.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Plan {
+    pub kind: String,
+    pub environment: Option<String>,
+    pub summary: String,
+    pub steps: Vec<PlannedStep>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PlannedStep {
+    pub name: String,
+    /// What will change, in words an operator can check.
+    pub description: String,
+}
+
+/// Evidence that a step's result was checked. The only way to complete a step.
+#[derive(Debug, Clone)]
+pub struct Verified {
+    evidence: String,
+}
+
+impl Verified {
+    /// `evidence` says what was compared, e.g. "1,204 rows == manifest 1,204".
+    pub fn by(evidence: impl Into<String>) -> Self {
+        Self { evidence: evidence.into() }
+    }
+
+    pub fn evidence(&self) -> &str {
+        &self.evidence
+    }
+}
+
+/// What a running step can use: progress reporting and the cancel signal.
+pub struct StepContext<'a> {
+    index: usize,
+    progress: &'a dyn Progress,
+    cancel: &'a CancellationToken,
+}
+
+impl StepContext<'_> {
+    /// Reports `done` of `total` units.
+    pub fn advance(&self, done: u64, total: Option<u64>, unit: &str) {
+        self.progress.event(&ProgressEvent::StepProgress { index: self.index, done, total, unit: unit.to_owned() });
+    }
+
+    pub fn message(&self, message: impl Into<String>) {
+        self.progress.event(&ProgressEvent::StepMessage { index: self.index, message: message.into() });
+    }
+
+    /// `Err(job.cancelled)` once the user asked to cancel; call between units of work.
+    pub fn check_cancelled(&self) -> Result<()> {
+        if self.cancel.is_cancelled() {
+            Err(cancelled())
+        } else {
+            Ok(())
+        }
+    }
+
+    /// The cancel token, for `select!` against long awaits.
+    pub fn cancel_token(&self) -> &CancellationToken {
+        self.cancel
+    }
+}
+
+fn cancelled() -> Error {
+    Error::new(ErrorCode::Cancelled, "the job was cancelled").hint("Nothing more was changed after the step that was running.")
+}
+
+/// One step of a job.
+#[async_trait]
+pub trait Step: Send + Sync {
+    /// Does the work and checks its result; returns what was checked.
+    async fn run(&self, cx: &StepContext<'_>) -> Result<Verified>;
+}
+
+/// How a job ended.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JobReport {
+    pub job_id: String,
+    pub state: JobState,
+    pub error: Option<WireError>,
+    pub steps: Vec<(String, StepState, Option<String>)>,
+}
+
+/// Runs jobs and persists their state.
+#[derive(Clone, Debug)]
+pub struct JobRunner {
+    store: JobStore,
+    heartbeat: Duration,
+}
+
+impl JobRunner {
+    pub fn new(store: JobStore) -> Self {
+        Self { store, heartbeat: Duration::from_secs(5) }
+    }
+
+    /// Runs `steps` (one per planned step, in order) under `plan`.
+    ///
+    /// Stops at the first failing step; later steps are `Skipped`. The job
+    /// record is written before the first step and after each one.
+    pub async fn run(&self, plan: Plan, steps: Vec<Box<dyn Step>>, progress: Arc<dyn Progress>, cancel: CancellationToken) -> Result<JobReport> {
+        if steps.len() != plan.steps.len() {
+            return Err(Error::internal(format!("job '{}' has {} planned steps but {} runnable ones", plan.kind, plan.steps.len(), steps.len())));
+        }
+        let id = uuid::Uuid::new_v4().to_string();
+        self.store.create(&id, &plan).await?;
+        progress.event(&ProgressEvent::JobStarted { job_id: id.clone(), kind: plan.kind.clone(), steps: plan.steps.iter().map(|s| s.name.clone()).collect() });
+
+        let beat_store = self.store.clone();
+        let beat_id = id.clone();
+        let every = self.heartbeat;
+        let beat = tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(every).await;
+                if beat_store.heartbeat(&beat_id).await.is_err() {
+                    tracing::warn!(category = "worker", job = %beat_id, "job heartbeat could not be written");
+                }
+            }
+        });
+
+        let mut report = JobReport { job_id: id.clone(), state: JobState::Running, error: None, steps: Vec::new() };
+        let mut failure: Option<(JobState, Error)> = None;
+        for (index, (step, planned)) in steps.iter().zip(&plan.steps).enumerate() {
+            if failure.is_some() {
+                self.store.step(&id, index, StepState::Skipped, None, None).await?;
+                report.steps.push((planned.name.clone(), StepState::Skipped, None));
+                continue;
+            }
+            if cancel.is_cancelled() {
+                failure = Some((JobState::Cancelled, cancelled()));
+                self.store.step(&id, index, StepState::Skipped, None, None).await?;
+                report.steps.push((planned.name.clone(), StepState::Skipped, None));
+                continue;
+            }
+            self.store.step(&id, index, StepState::Running, None, None).await?;
+            progress.event(&ProgressEvent::StepStarted { index, name: planned.name.clone() });
+            let cx = StepContext { index, progress: progress.as_ref(), cancel: &cancel };
+            let outcome = tokio::select! {
+                r = step.run(&cx) => r,
+                _ = cancel.cancelled() => Err(cancelled()),
+            };
+            match outcome {
+                Ok(v) => {
+                    self.store.step(&id, index, StepState::Completed, Some(v.evidence()), None).await?;
+                    progress.event(&ProgressEvent::StepFinished { index, state: StepState::Completed, evidence: Some(v.evidence().to_owned()), error: None });
+                    report.steps.push((planned.name.clone(), StepState::Completed, Some(v.evidence)));
+                }
+                Err(e) => {
+                    let (job_state, step_state) =
+                        if e.code() == ErrorCode::Cancelled { (JobState::Cancelled, StepState::Cancelled) } else { (JobState::Failed, StepState::Failed) };
+                    let wire = e.to_wire();
+                    tracing::warn!(category = "worker", job = %id, step = %planned.name, code = %e.code(), "job step failed: {}", e.message());
+                    self.store.step(&id, index, step_state, None, Some(&wire)).await?;
+                    progress.event(&ProgressEvent::StepFinished { index, state: step_state, evidence: None, error: Some(wire) });
+                    report.steps.push((planned.name.clone(), step_state, None));
+                    failure = Some((job_state, e));
+                }
+            }
+        }
+        beat.abort();
+        let (state, error) = match failure {
+            None => (JobState::Succeeded, None),
+            Some((s, e)) => (s, Some(e.to_wire())),
+        };
+        self.store.finish(&id, state, error.as_ref()).await?;
+        progress.event(&ProgressEvent::JobFinished { job_id: id.clone(), state, error: error.clone() });
+        report.state = state;
+        report.error = error;
+        Ok(report)
+    }
+}
+
+#[cfg(test)]
+mod tests;
