@@ -1,1 +1,75 @@
-fn main() {}
+//! `nfops`: the headless twin of the NewFinity Ops console.
+//!
+//! Same operations as the desktop app, for terminals, cron and pipelines.
+//! Exit codes are stable (see `nfops_core::ErrorCode::exit_code`): 0 success,
+//! 1 internal/state/io, 2 bad input, 3 config, 4 keyring/credential,
+//! 5 unreachable, 6 unhealthy/check failed, 7 audit tampered, 130 cancelled.
+
+mod cmd;
+mod output;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// NewFinity Ops: operate the OGC NewFinity platform from a terminal.
+#[derive(Parser)]
+#[command(name = "nfops", version, about, propagate_version = true)]
+struct Cli {
+    /// environments.toml to use (default: $NFOPS_CONFIG, then the OS config folder).
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Print machine-readable JSON on stdout (errors too).
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Live state of every environment (or one): backend, releases, DB, cache, storage, monitoring.
+    Status(cmd::status::Args),
+    /// Check environments.toml and list its environments.
+    Config(cmd::config::Args),
+    /// Credentials in the OS keyring (values are never printed).
+    #[command(subcommand)]
+    Credentials(cmd::credentials::Command),
+    /// The hash-chained audit log.
+    #[command(subcommand)]
+    Audit(cmd::audit::Command),
+    /// Jobs and their steps (running, finished, interrupted).
+    #[command(subcommand)]
+    Jobs(cmd::jobs::Command),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let out = output::Output::new(cli.json);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            out.error(&nfops_core::Error::internal(format!("cannot start the async runtime: {e}")));
+            return ExitCode::from(1);
+        }
+    };
+    let result = runtime.block_on(async {
+        let console = nfops_ops::Console::open(cli.config.as_deref()).await?;
+        let _log = nfops_core::logging::init(&console.paths().log_dir, "cli").ok();
+        match cli.command {
+            Command::Status(a) => cmd::status::run(&console, &out, a).await,
+            Command::Config(a) => cmd::config::run(&console, &out, a),
+            Command::Credentials(c) => cmd::credentials::run(&console, &out, c).await,
+            Command::Audit(c) => cmd::audit::run(&console, &out, c).await,
+            Command::Jobs(c) => cmd::jobs::run(&console, &out, c).await,
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            out.error(&e);
+            ExitCode::from(e.code().exit_code())
+        }
+    }
+}

@@ -67,4 +67,10 @@ impl State {
             .await?;
         Ok(row.map(|r| r.0))
     }
+
+    /// Names of all credentials whose change the console recorded.
+    pub async fn recorded_credential_names(&self) -> Result<Vec<String>> {
+        let rows: Vec<(String,)> = sqlx::query_as("SELECT name FROM credential_meta ORDER BY name").fetch_all(&self.pool).await?;
+        Ok(rows.into_iter().map(|r| r.0).collect())
+    }
 }

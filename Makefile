@@ -1,0 +1,58 @@
+# NewFinity Ops — the two commands of the quick start are `make run` and
+# `make test`; the other targets are what they call.
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+
+# Builds are kept outside the clone so a fresh clone builds warm.
+export CARGO_TARGET_DIR ?= /var/tmp/nfops-target
+# One feature set everywhere (the app embeds ui/dist): another set would
+# recompile ~100 crates.
+FEATURES := --features tauri/custom-protocol
+export NFOPS_STACK_DIR ?= $(CURDIR)/target/stack
+
+.PHONY: run test deps ui build bindings lint rust-test ui-test stack-up stack-down stack-test e2e clean
+
+## make run: install what is missing, start the local stack, open the console on it.
+run: build stack-up
+	scripts/run-console
+
+## make test: install what is missing, then every check and test.
+test: deps ui
+	cargo fmt --all -- --check
+	$(MAKE) --no-print-directory lint
+	$(MAKE) --no-print-directory ui-test
+	scripts/stack up
+	trap 'scripts/stack down' EXIT; \
+	  scripts/stack-test && \
+	  NFOPS_REQUIRE_STACK=1 scripts/with-keyring cargo test --workspace $(FEATURES) --no-fail-fast
+
+deps:
+	scripts/ensure-deps
+
+ui: deps
+	npm --prefix ui run build --silent
+
+build: ui
+	cargo build --workspace $(FEATURES)
+
+## Regenerate ui/src/lib/bindings.ts from the Rust commands.
+bindings:
+	NFOPS_WRITE_BINDINGS=1 cargo test $(FEATURES) --lib -- typescript_bindings_are_up_to_date
+
+lint:
+	cargo clippy --workspace --all-targets $(FEATURES) -- -D warnings
+	scripts/check-dep-tree
+
+ui-test:
+	npm --prefix ui run check --silent
+	npm --prefix ui test --silent
+
+stack-up: deps
+	scripts/stack up
+
+stack-down:
+	scripts/stack down
+
+clean:
+	scripts/stack down || true
+	rm -rf ui/dist target

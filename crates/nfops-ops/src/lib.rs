@@ -1,0 +1,84 @@
+//! The console's use cases, shared by the desktop app and the `nfops` CLI.
+//!
+//! [`Console`] is the one entry point both front ends hold: it owns the
+//! resolved paths, the state database, the audit log and the keyring, and
+//! reads `environments.toml` fresh on every call so edits take effect
+//! without a restart.
+
+mod credentials;
+mod overview;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+pub use credentials::{CredentialState, CredentialStatus};
+use nfops_core::audit::AuditLog;
+use nfops_core::config::Config;
+use nfops_core::jobs::{JobRunner, JobStore};
+use nfops_core::paths::Paths;
+use nfops_core::state::State;
+use nfops_core::Result;
+use nfops_vault::Keyring;
+
+/// The console: paths, state, audit log and keyring, opened once per process.
+#[derive(Clone)]
+pub struct Console {
+    paths: Paths,
+    state: State,
+    audit: AuditLog,
+    jobs: JobStore,
+    keyring: Arc<Keyring>,
+}
+
+impl Console {
+    /// Resolves paths, opens (and migrates) the state database and marks jobs
+    /// left running by a crashed process as interrupted.
+    pub async fn open(config_override: Option<&Path>) -> Result<Self> {
+        let paths = Paths::resolve(config_override)?;
+        let state = State::open(&paths.state_dir).await?;
+        let jobs = JobStore::new(state.clone());
+        let interrupted = jobs.recover_interrupted(chrono::Duration::seconds(30)).await?;
+        for id in &interrupted {
+            tracing::warn!(category = "worker", job = %id, "job was interrupted by a crash or kill; it shows as interrupted");
+        }
+        Ok(Self { audit: AuditLog::new(state.clone()), jobs, state, paths, keyring: Arc::new(Keyring::new()) })
+    }
+
+    pub fn paths(&self) -> &Paths {
+        &self.paths
+    }
+
+    pub fn config_path(&self) -> &Path {
+        &self.paths.config_file
+    }
+
+    /// Reads and validates `environments.toml` now.
+    pub fn config(&self) -> Result<Config> {
+        Config::load(&self.paths.config_file)
+    }
+
+    pub fn audit(&self) -> &AuditLog {
+        &self.audit
+    }
+
+    pub fn jobs(&self) -> &JobStore {
+        &self.jobs
+    }
+
+    pub fn job_runner(&self) -> JobRunner {
+        JobRunner::new(self.jobs.clone())
+    }
+
+    pub fn state(&self) -> &State {
+        &self.state
+    }
+
+    pub fn keyring(&self) -> &Arc<Keyring> {
+        &self.keyring
+    }
+
+    /// Where trusted SSH host keys are remembered (trust on first use).
+    pub fn known_hosts(&self) -> PathBuf {
+        self.paths.state_dir.join("known_hosts")
+    }
+}

@@ -1,0 +1,7 @@
+//! Tauri commands, one file per feature. Each is a few lines: take state and
+//! arguments, call the domain, convert to wire types.
+
+pub mod app;
+pub mod audit;
+pub mod credentials;
+pub mod overview;

@@ -1,0 +1,264 @@
+//! End-to-end harness: the real built app under Xvfb, driven through
+//! WebKitWebDriver, against the local stack (`scripts/stack`).
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::elements::Element;
+use fantoccini::{Client, ClientBuilder, Locator};
+
+/// The local stack the tests run against, or `None` (test skipped) when it is
+/// not up and `NFOPS_REQUIRE_STACK` is not set. `make test` sets it, so there
+/// a missing stack fails instead of skipping.
+pub fn stack() -> Option<Stack> {
+    match std::env::var_os("NFOPS_STACK_DIR").map(PathBuf::from) {
+        Some(dir) if dir.join("environments.toml").exists() => Some(Stack { dir }),
+        _ if std::env::var_os("NFOPS_REQUIRE_STACK").is_some() => {
+            panic!("NFOPS_REQUIRE_STACK is set but no stack is up at NFOPS_STACK_DIR: run `scripts/stack up` (make test does)")
+        }
+        _ => {
+            eprintln!("skipped: no local stack (set NFOPS_STACK_DIR after `scripts/stack up`)");
+            None
+        }
+    }
+}
+
+pub struct Stack {
+    pub dir: PathBuf,
+}
+
+impl Stack {
+    pub fn config(&self) -> PathBuf {
+        self.dir.join("environments.toml")
+    }
+
+    /// Runs `scripts/stack <args>` and fails the test if it fails.
+    pub fn run(&self, args: &[&str]) {
+        let status = Command::new(repo().join("scripts/stack"))
+            .args(args)
+            .env("NFOPS_STACK_DIR", &self.dir)
+            .stdout(Stdio::null())
+            .status()
+            .expect("run scripts/stack");
+        assert!(status.success(), "scripts/stack {args:?} failed");
+    }
+
+    /// Stops one service until the guard drops (also when the test panics).
+    pub fn stop(&self, service: &str) -> StoppedService<'_> {
+        self.run(&["stop", service]);
+        StoppedService { stack: self, service: service.to_owned() }
+    }
+
+    /// Every credential of the stack as (name, value), from its credentials folder.
+    pub fn credentials(&self) -> Vec<(String, String)> {
+        let root = self.dir.join("credentials");
+        let mut out = Vec::new();
+        let mut stack = vec![root.clone()];
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(&d).expect("read credentials folder") {
+                let p = e.expect("entry").path();
+                if p.is_dir() {
+                    stack.push(p);
+                } else {
+                    let name = p.strip_prefix(&root).expect("under root").to_string_lossy().replace('\\', "/");
+                    out.push((name, std::fs::read_to_string(&p).expect("read credential")));
+                }
+            }
+        }
+        out
+    }
+}
+
+pub struct StoppedService<'a> {
+    stack: &'a Stack,
+    service: String,
+}
+
+impl Drop for StoppedService<'_> {
+    fn drop(&mut self) {
+        let _ = Command::new(repo().join("scripts/stack")).args(["start", &self.service]).env("NFOPS_STACK_DIR", &self.stack.dir).status();
+    }
+}
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Where screenshots go: `target/e2e/` in the repository.
+pub fn shots_dir() -> PathBuf {
+    let d = repo().join("target/e2e");
+    std::fs::create_dir_all(&d).expect("create target/e2e");
+    d
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+}
+
+/// A private X display.
+pub struct Display {
+    child: Child,
+    pub name: String,
+}
+
+impl Display {
+    pub fn start() -> Self {
+        for n in 90..190 {
+            if Path::new(&format!("/tmp/.X11-unix/X{n}")).exists() || Path::new(&format!("/tmp/.X{n}-lock")).exists() {
+                continue;
+            }
+            let child = Command::new("Xvfb")
+                .args([format!(":{n}"), "-screen".into(), "0".into(), "1280x800x24".into(), "-nolisten".into(), "tcp".into()])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("start Xvfb (apt-get install xvfb)");
+            let sock = format!("/tmp/.X11-unix/X{n}");
+            let until = Instant::now() + Duration::from_secs(10);
+            while Instant::now() < until {
+                if Path::new(&sock).exists() {
+                    return Self { child, name: format!(":{n}") };
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            panic!("Xvfb :{n} did not create its socket within 10 s");
+        }
+        panic!("no free X display number in :90..:189");
+    }
+}
+
+impl Drop for Display {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The desktop app in a WebDriver session.
+pub struct App {
+    pub client: Client,
+    driver: Child,
+    _display: Display,
+    pub home: tempfile::TempDir,
+}
+
+impl App {
+    /// Launches the real app binary with `env` (on top of a private
+    /// `NFOPS_HOME`) and waits until the page shows its title.
+    pub async fn launch(env: &[(&str, String)]) -> App {
+        let display = Display::start();
+        let home = tempfile::tempdir().expect("tempdir");
+        let port = free_port();
+        let mut cmd = Command::new("WebKitWebDriver");
+        cmd.arg(format!("--port={port}"))
+            .env("DISPLAY", &display.name)
+            .env("TAURI_WEBVIEW_AUTOMATION", "true")
+            .env("WEBKIT_DISABLE_DMABUF_RENDERER", "1")
+            .env("NFOPS_HOME", home.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let driver = cmd.spawn().expect("start WebKitWebDriver (apt-get install webkit2gtk-driver)");
+        let url = format!("http://127.0.0.1:{port}");
+        let until = Instant::now() + Duration::from_secs(15);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < until, "WebKitWebDriver did not listen on {port} within 15 s");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let mut caps = serde_json::Map::new();
+        caps.insert(
+            "webkitgtk:browserOptions".into(),
+            serde_json::json!({ "binary": env!("CARGO_BIN_EXE_nfops-desktop"), "args": [] }),
+        );
+        let client = ClientBuilder::rustls().expect("tls").capabilities(caps).connect(&url).await.expect("WebDriver session with the app");
+        let app = App { client, driver, _display: display, home };
+        app.wait_for("[data-testid=page-title]", Duration::from_secs(30)).await;
+        app
+    }
+
+    pub async fn wait_for(&self, css: &str, timeout: Duration) -> Element {
+        match self.client.wait().at_most(timeout).every(Duration::from_millis(100)).for_element(Locator::Css(css)).await {
+            Ok(e) => e,
+            Err(e) => {
+                self.screenshot("failure").await;
+                panic!("element {css} did not appear within {timeout:?}: {e}");
+            }
+        }
+    }
+
+    /// Polls until `css` has attribute `attr` equal to one of `want`.
+    pub async fn wait_attr(&self, css: &str, attr: &str, want: &[&str], timeout: Duration) -> String {
+        let until = Instant::now() + timeout;
+        let mut last = None;
+        while Instant::now() < until {
+            if let Ok(e) = self.client.find(Locator::Css(css)).await {
+                if let Ok(Some(v)) = e.attr(attr).await {
+                    if want.contains(&v.as_str()) {
+                        return v;
+                    }
+                    last = Some(v);
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        self.screenshot("failure").await;
+        panic!("{css} [{attr}] stayed {last:?}, wanted one of {want:?} within {timeout:?}");
+    }
+
+    pub async fn click(&self, css: &str) {
+        self.wait_for(css, Duration::from_secs(10)).await.click().await.unwrap_or_else(|e| panic!("click {css}: {e}"));
+    }
+
+    pub async fn text(&self, css: &str) -> String {
+        self.wait_for(css, Duration::from_secs(10)).await.text().await.unwrap_or_else(|e| panic!("text of {css}: {e}"))
+    }
+
+    /// Saves a screenshot as `target/e2e/<name>.png`.
+    pub async fn screenshot(&self, name: &str) -> PathBuf {
+        let path = shots_dir().join(format!("{name}.png"));
+        // A WebDriver screenshot can lag the DOM by a few hundred ms.
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        if let Ok(png) = self.client.screenshot().await {
+            let _ = std::fs::write(&path, png);
+        }
+        path
+    }
+
+    pub async fn close(mut self) {
+        let _ = self.client.clone().close().await;
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+impl Drop for App {
+    fn drop(&mut self) {
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+/// Every file under `dir` whose bytes contain `needle`.
+pub fn files_containing(dir: &Path, needle: &[u8]) -> Vec<PathBuf> {
+    let mut hits = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        let Ok(rd) = std::fs::read_dir(&d) else { continue };
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                todo.push(p);
+            } else if let Ok(bytes) = std::fs::read(&p) {
+                if bytes.windows(needle.len()).any(|w| w == needle) {
+                    hits.push(p);
+                }
+            }
+        }
+    }
+    hits
+}

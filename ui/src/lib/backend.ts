@@ -1,0 +1,139 @@
+// The one door between the UI and the Rust backend.
+//
+// Components import from here, never from `./bindings` (generated) or from
+// `@tauri-apps/api`. Every call either resolves with data or rejects with a
+// `BackendError { code, message, hint }`; the UI branches on `code` only.
+
+import { commands } from "./bindings";
+import type {
+  AppInfo,
+  AuditEntry,
+  AuditVerification,
+  CredentialStatus,
+  EnvironmentStatus,
+  EnvironmentSummary,
+} from "./bindings";
+
+export type {
+  AppInfo,
+  AuditEntry,
+  AuditVerification,
+  CredentialStatus,
+  EnvironmentStatus,
+  EnvironmentSummary,
+  ProbeKind,
+  ProbeResult,
+  ProbeState,
+  Tier,
+} from "./bindings";
+
+/**
+ * The one error shape the backend sends. Declared here rather than imported
+ * so the UI does not depend on the name the Rust side gives it.
+ */
+export type WireError = { code: string; message: string; hint: string | null };
+
+/** The command set the adapter drives: the generated `commands` or a stand-in of the same shape. */
+export type Commands = typeof commands;
+
+/** Codes the UI itself produces, when no answer of the backend's came back. */
+export const UI_CODES = {
+  /** The IPC bridge is missing (page opened outside the desktop app) or the call threw. */
+  ipcFailed: "ipc.failed",
+  /** The backend answered with something that is not `{ code, message, hint }`. */
+  badReply: "ipc.bad_reply",
+} as const;
+
+/** A failure the UI can show: stable `code`, operator-facing `message`, optional `hint`. */
+export class BackendError extends Error {
+  readonly code: string;
+  readonly hint: string | null;
+
+  constructor(wire: WireError) {
+    super(wire.message);
+    this.name = "BackendError";
+    this.code = wire.code;
+    this.hint = wire.hint;
+  }
+}
+
+/** A command's answer as tauri-specta's `typedError` wraps it. */
+type Outcome<T> = { status: "ok"; data: T } | { status: "error"; error: unknown };
+
+/** The data inside a command's answer, whether the command is wrapped in a result or not. */
+type DataOf<R> = R extends { status: "error"; error: unknown } ? never : R extends { status: "ok"; data: infer T } ? T : R;
+
+function isOutcome(r: unknown): r is Outcome<unknown> {
+  if (typeof r !== "object" || r === null || !("status" in r)) return false;
+  return (r.status === "ok" && "data" in r) || (r.status === "error" && "error" in r);
+}
+
+function isWireError(e: unknown): e is WireError {
+  if (typeof e !== "object" || e === null) return false;
+  const o = e as Record<string, unknown>;
+  return typeof o.code === "string" && typeof o.message === "string" && (o.hint === null || o.hint === undefined || typeof o.hint === "string");
+}
+
+/** Turns anything a call rejected with into a `BackendError`. */
+export function toBackendError(e: unknown, command = "the call"): BackendError {
+  if (e instanceof BackendError) return e;
+  if (isWireError(e)) return new BackendError({ code: e.code, message: e.message, hint: e.hint ?? null });
+  if (e instanceof Error) {
+    return new BackendError({
+      code: UI_CODES.ipcFailed,
+      message: `The desktop backend could not be reached for ${command}.`,
+      hint: "This page must run inside the NewFinity Ops app (start it with `make run`).",
+    });
+  }
+  return new BackendError({
+    code: UI_CODES.badReply,
+    message: `The desktop backend rejected ${command}: ${String(e)}`,
+    hint: "The UI and the backend may come from different builds; rebuild the app.",
+  });
+}
+
+/** Returns the data of an ok result; throws the error of an error result as a `BackendError`. */
+export function unwrap<T>(result: Outcome<T>, command = "the call"): T {
+  if (result.status === "ok") return result.data;
+  throw toBackendError(result.error, command);
+}
+
+// Commands that return `Result` in Rust come wrapped in `{ status, ... }`;
+// plain ones come bare. Both end here as data or a thrown `BackendError`.
+async function call<R>(command: string, run: () => Promise<R>): Promise<DataOf<R>> {
+  let answer: R;
+  try {
+    answer = await run();
+  } catch (e) {
+    throw toBackendError(e, command);
+  }
+  return (isOutcome(answer) ? unwrap(answer, command) : answer) as DataOf<R>;
+}
+
+let active: Commands = commands;
+
+/**
+ * Swaps the command set behind the adapter. For tests (and the screenshot
+ * demo build) only; `null` restores the real generated commands.
+ */
+export function setBackend(fake: Commands | null): void {
+  active = fake ?? commands;
+}
+
+/** What the UI can ask of the backend. Each method resolves with data or rejects with `BackendError`. */
+export const backend = {
+  appInfo: (): Promise<AppInfo> => call("app_info", () => active.appInfo()),
+  overview: (): Promise<EnvironmentStatus[]> => call("overview", () => active.overview()),
+  probeEnvironment: (name: string): Promise<EnvironmentStatus> =>
+    call("probe_environment", () => active.probeEnvironment(name)),
+  environments: (): Promise<EnvironmentSummary[]> => call("environments", () => active.environments()),
+  credentialsList: (): Promise<CredentialStatus[]> => call("credentials_list", () => active.credentialsList()),
+  credentialSet: async (name: string, value: string): Promise<void> => {
+    await call("credential_set", () => active.credentialSet(name, value));
+  },
+  credentialDelete: async (name: string): Promise<void> => {
+    await call("credential_delete", () => active.credentialDelete(name));
+  },
+  auditList: (limit: number): Promise<AuditEntry[]> => call("audit_list", () => active.auditList(limit)),
+  auditVerify: (): Promise<AuditVerification> => call("audit_verify", () => active.auditVerify()),
+};

@@ -1,0 +1,52 @@
+// A stand-in for the generated `commands`, for tests (and the demo build).
+// It answers like tauri-specta's bindings do: `{ status, data | error }`.
+
+import type { AppInfo, Commands, WireError } from "../lib/backend";
+
+type Ok<T> = { status: "ok"; data: T };
+type Err = { status: "error"; error: WireError };
+
+export function ok<T>(data: T): Promise<Ok<T>> {
+  return Promise.resolve({ status: "ok", data });
+}
+
+export function err(code: string, message: string, hint: string | null = null): Promise<Err> {
+  return Promise.resolve({ status: "error", error: { code, message, hint } });
+}
+
+export function appInfo(overrides: Partial<AppInfo> = {}): AppInfo {
+  return {
+    version: "0.1.0",
+    configPath: "/home/ops/.config/nfops/environments.toml",
+    configError: null,
+    stateDir: "/home/ops/.local/share/nfops",
+    logDir: "/home/ops/.local/state/nfops/logs",
+    environmentCount: 0,
+    ...overrides,
+  };
+}
+
+/**
+ * An `appInfo` answer. The adapter takes bare and `{ status, data }` answers
+ * alike, so the cast only spares this fake from following whichever of the
+ * two shapes the generated bindings declare for `app_info`.
+ */
+export function answerAppInfo(info: AppInfo = appInfo()): ReturnType<Commands["appInfo"]> {
+  return Promise.resolve(info) as unknown as ReturnType<Commands["appInfo"]>;
+}
+
+/** Every command answers ok with nothing in it, unless overridden. */
+export function fakeCommands(overrides: Partial<Commands> = {}): Commands {
+  const base: Commands = {
+    appInfo: () => answerAppInfo(),
+    overview: () => ok([]),
+    probeEnvironment: (name) => err("config.unknown_environment", `no environment named '${name}'`),
+    environments: () => ok([]),
+    credentialsList: () => ok([]),
+    credentialSet: () => ok(null),
+    credentialDelete: () => ok(null),
+    auditList: () => ok([]),
+    auditVerify: () => ok({ ok: true, entries: 0, problems: [] }),
+  };
+  return { ...base, ...overrides };
+}
