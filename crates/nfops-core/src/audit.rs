@@ -95,9 +95,10 @@ pub fn current_actor() -> String {
         .unwrap_or_else(|| "unknown".into())
 }
 
-fn entry_hash(seq: i64, at: &str, actor: &str, action: &str, env: Option<&str>, target: Option<&str>, outcome: &str, details: &str, prev: &str) -> String {
-    // Canonical form: a JSON array, so field boundaries cannot be shifted.
-    let canonical = serde_json::json!([seq, at, actor, action, env, target, outcome, details, prev]).to_string();
+/// The hash of an entry: its fields and the previous hash, as a canonical
+/// JSON array so field boundaries cannot be shifted. `e.hash` is not covered.
+fn entry_hash(e: &Entry) -> String {
+    let canonical = serde_json::json!([e.seq, e.at, e.actor, e.action, e.environment, e.target, e.outcome, e.details, e.prev_hash]).to_string();
     hex::encode(Sha256::digest(canonical.as_bytes()))
 }
 
@@ -124,20 +125,30 @@ impl AuditLog {
                 Some((s, h)) => (s + 1, h),
                 None => (1, GENESIS.to_owned()),
             };
-            let at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
-            let details = a.details.to_string();
-            let hash = entry_hash(seq, &at, actor, a.action, a.environment, a.target, a.outcome.as_str(), &details, &prev);
+            let mut e = Entry {
+                seq,
+                at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+                actor: actor.to_owned(),
+                action: a.action.to_owned(),
+                environment: a.environment.map(str::to_owned),
+                target: a.target.map(str::to_owned),
+                outcome: a.outcome.as_str().to_owned(),
+                details: a.details.to_string(),
+                prev_hash: prev,
+                hash: String::new(),
+            };
+            e.hash = entry_hash(&e);
             sqlx::query("INSERT INTO audit_log(seq, at, actor, action, environment, target, outcome, details, prev_hash, hash) VALUES (?,?,?,?,?,?,?,?,?,?)")
-                .bind(seq)
-                .bind(&at)
-                .bind(actor)
-                .bind(a.action)
-                .bind(a.environment)
-                .bind(a.target)
-                .bind(a.outcome.as_str())
-                .bind(&details)
-                .bind(&prev)
-                .bind(&hash)
+                .bind(e.seq)
+                .bind(&e.at)
+                .bind(&e.actor)
+                .bind(&e.action)
+                .bind(&e.environment)
+                .bind(&e.target)
+                .bind(&e.outcome)
+                .bind(&e.details)
+                .bind(&e.prev_hash)
+                .bind(&e.hash)
                 .execute(&mut *conn)
                 .await?;
             Ok::<i64, Error>(seq)
@@ -184,8 +195,7 @@ impl AuditLog {
             if e.prev_hash != prev_hash {
                 problems.push(format!("entry {} does not follow the entry before it (chain broken: an entry was removed, inserted or edited)", e.seq));
             }
-            let recomputed = entry_hash(e.seq, &e.at, &e.actor, &e.action, e.environment.as_deref(), e.target.as_deref(), &e.outcome, &e.details, &e.prev_hash);
-            if recomputed != e.hash {
+            if entry_hash(&e) != e.hash {
                 problems.push(format!("entry {} ({} at {}) was modified after it was written", e.seq, e.action, e.at));
             }
             prev_hash = e.hash.clone();
