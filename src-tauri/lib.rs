@@ -22,17 +22,20 @@ impl AppState {
 
 /// The typed command set; also the source of `ui/src/lib/bindings.ts`.
 pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
-    tauri_specta::Builder::<tauri::Wry>::new().commands(tauri_specta::collect_commands![
-        commands::app::app_info,
-        commands::overview::environments,
-        commands::overview::overview,
-        commands::overview::probe_environment,
-        commands::credentials::credentials_list,
-        commands::credentials::credential_set,
-        commands::credentials::credential_delete,
-        commands::audit::audit_list,
-        commands::audit::audit_verify,
-    ])
+    // Wire types only serialize, so one TypeScript type per Rust type is exact.
+    tauri_specta::Builder::<tauri::Wry>::new()
+        .disable_serde_phases()
+        .commands(tauri_specta::collect_commands![
+            commands::app::app_info,
+            commands::overview::environments,
+            commands::overview::overview,
+            commands::overview::probe_environment,
+            commands::credentials::credentials_list,
+            commands::credentials::credential_set,
+            commands::credentials::credential_delete,
+            commands::audit::audit_list,
+            commands::audit::audit_verify,
+        ])
 }
 
 /// Writes the TypeScript bindings to `path`.
@@ -43,19 +46,28 @@ pub fn export_bindings(path: &std::path::Path) -> Result<(), String> {
 }
 
 async fn open_console() -> AppState {
-    let log_guard = nfops_core::paths::Paths::resolve(None).ok().and_then(|p| nfops_core::logging::init(&p.log_dir, "desktop").ok());
+    let log_guard = nfops_core::paths::Paths::resolve(None)
+        .ok()
+        .and_then(|p| nfops_core::logging::init(&p.log_dir, "desktop").ok());
     let console = Console::open(None).await.map_err(|e| {
         tracing::error!(category = "error", code = %e.code(), "console could not start: {e}");
         wire::Failure::from(e)
     });
-    AppState { console, _log_guard: log_guard }
+    AppState {
+        console,
+        _log_guard: log_guard,
+    }
 }
 
 /// Starts the desktop app.
 pub fn run() {
     let builder = specta_builder();
     let state = tauri::async_runtime::block_on(open_console());
-    tracing::info!(category = "application", version = env!("CARGO_PKG_VERSION"), "desktop console started");
+    tracing::info!(
+        category = "application",
+        version = env!("CARGO_PKG_VERSION"),
+        "desktop console started"
+    );
     let result = tauri::Builder::default()
         .manage(state)
         .invoke_handler(builder.invoke_handler())
@@ -65,7 +77,10 @@ pub fn run() {
         })
         .run(tauri::generate_context!());
     if let Err(e) = result {
-        tracing::error!(category = "error", "desktop console stopped with an error: {e}");
+        tracing::error!(
+            category = "error",
+            "desktop console stopped with an error: {e}"
+        );
         eprintln!("NewFinity Ops could not start its window: {e}");
         std::process::exit(1);
     }
@@ -77,7 +92,8 @@ mod tests {
     /// generates; `make bindings` (NFOPS_WRITE_BINDINGS=1) rewrites them.
     #[test]
     fn typescript_bindings_are_up_to_date() {
-        let committed = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("ui/src/lib/bindings.ts");
+        let committed =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("ui/src/lib/bindings.ts");
         if std::env::var_os("NFOPS_WRITE_BINDINGS").is_some() {
             super::export_bindings(&committed).expect("export bindings");
             return;
@@ -87,6 +103,9 @@ mod tests {
         super::export_bindings(&fresh).expect("export bindings");
         let want = std::fs::read_to_string(&fresh).expect("read fresh");
         let have = std::fs::read_to_string(&committed).unwrap_or_default();
-        assert!(have == want, "ui/src/lib/bindings.ts is stale: run `make bindings` and commit it");
+        assert!(
+            have == want,
+            "ui/src/lib/bindings.ts is stale: run `make bindings` and commit it"
+        );
     }
 }

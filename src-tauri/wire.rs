@@ -21,7 +21,11 @@ impl From<nfops_core::Error> for Failure {
 
 impl From<nfops_core::WireError> for Failure {
     fn from(w: nfops_core::WireError) -> Self {
-        Self { code: w.code, message: w.message, hint: w.hint }
+        Self {
+            code: w.code,
+            message: w.message,
+            hint: w.hint,
+        }
     }
 }
 
@@ -143,7 +147,13 @@ impl From<nfops_fleet::probe::EnvironmentStatus> for EnvironmentStatus {
                 latency_ms: u32::try_from(p.latency_ms).unwrap_or(u32::MAX),
             })
             .collect();
-        Self { name: s.name, label: s.label, tier: s.tier.into(), checked_at: s.checked_at.to_rfc3339(), probes }
+        Self {
+            name: s.name,
+            label: s.label,
+            tier: s.tier.into(),
+            checked_at: s.checked_at.to_rfc3339(),
+            probes,
+        }
     }
 }
 
@@ -215,6 +225,10 @@ pub struct AuditVerification {
 
 impl From<nfops_core::audit::Verification> for AuditVerification {
     fn from(v: nfops_core::audit::Verification) -> Self {
-        Self { ok: v.ok(), entries: u32::try_from(v.entries).unwrap_or(u32::MAX), problems: v.problems }
+        Self {
+            ok: v.ok(),
+            entries: u32::try_from(v.entries).unwrap_or(u32::MAX),
+            problems: v.problems,
+        }
     }
 }

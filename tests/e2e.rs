@@ -3,7 +3,6 @@
 
 mod support;
 
-use std::sync::Mutex;
 use std::time::Duration;
 
 use nfops_core::SecretString;
@@ -11,7 +10,7 @@ use nfops_vault::Keyring;
 use support::{files_containing, stack, App, Stack};
 
 /// One app at a time: they share the stack and the machine's two cores.
-static SERIAL: Mutex<()> = Mutex::new(());
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// A keyring service private to this test run, filled with the stack's credentials.
 struct TestKeyring {
@@ -25,7 +24,9 @@ impl TestKeyring {
         let keyring = Keyring::with_service(&service);
         let mut names = Vec::new();
         for (name, value) in stack.credentials() {
-            keyring.set(&name, &SecretString::new(value)).unwrap_or_else(|e| panic!("store {name} in the test keyring: {e}"));
+            keyring
+                .set(&name, &SecretString::new(value))
+                .unwrap_or_else(|e| panic!("store {name} in the test keyring: {e}"));
             names.push(name);
         }
         Self { service, names }
@@ -44,8 +45,15 @@ impl Drop for TestKeyring {
 const ENVS: [&str; 2] = ["staging", "production"];
 
 fn probe_ids(env: &str) -> Vec<String> {
-    let hosts: &[&str] = if env == "production" { &["prod-app-1", "prod-app-2"] } else { &["stg-app-1"] };
-    let mut ids: Vec<String> = ["backend", "database", "cache", "storage", "monitoring"].iter().map(|k| format!("probe-{env}-{k}")).collect();
+    let hosts: &[&str] = if env == "production" {
+        &["prod-app-1", "prod-app-2"]
+    } else {
+        &["stg-app-1"]
+    };
+    let mut ids: Vec<String> = ["backend", "database", "cache", "storage", "monitoring"]
+        .iter()
+        .map(|k| format!("probe-{env}-{k}"))
+        .collect();
     ids.extend(hosts.iter().map(|h| format!("probe-{env}-release-{h}")));
     ids
 }
@@ -53,22 +61,41 @@ fn probe_ids(env: &str) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn overview_shows_live_state_and_names_a_stopped_service() {
     let Some(stack) = stack() else { return };
-    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let _serial = SERIAL.lock().await;
     let keys = TestKeyring::load(&stack);
-    let app = App::launch(&[("NFOPS_CONFIG", stack.config().display().to_string()), ("NFOPS_KEYRING_SERVICE", keys.service.clone())]).await;
+    let app = App::launch(&[
+        ("NFOPS_CONFIG", stack.config().display().to_string()),
+        ("NFOPS_KEYRING_SERVICE", keys.service.clone()),
+    ])
+    .await;
 
     for env in ENVS {
-        app.wait_for(&format!("[data-testid=env-card-{env}]"), Duration::from_secs(20)).await;
+        app.wait_for(
+            &format!("[data-testid=env-card-{env}]"),
+            Duration::from_secs(20),
+        )
+        .await;
         for id in probe_ids(env) {
             let css = format!("[data-testid={id}]");
-            app.wait_attr(&css, "data-state", &["ok"], Duration::from_secs(60)).await;
+            app.wait_attr(&css, "data-state", &["ok"], Duration::from_secs(60))
+                .await;
         }
     }
     // The release probes read the real `current` symlinks over SSH.
-    let prod_release = app.text("[data-testid=probe-production-release-prod-app-1]").await;
-    assert!(prod_release.contains("v1"), "production runs v1 after `stack up`: {prod_release}");
-    let stg_release = app.text("[data-testid=probe-staging-release-stg-app-1]").await;
-    assert!(stg_release.contains("v2"), "staging runs v2 after `stack up`: {stg_release}");
+    let prod_release = app
+        .text("[data-testid=probe-production-release-prod-app-1]")
+        .await;
+    assert!(
+        prod_release.contains("v1"),
+        "production runs v1 after `stack up`: {prod_release}"
+    );
+    let stg_release = app
+        .text("[data-testid=probe-staging-release-stg-app-1]")
+        .await;
+    assert!(
+        stg_release.contains("v2"),
+        "staging runs v2 after `stack up`: {stg_release}"
+    );
     let shot = app.screenshot("overview").await;
     eprintln!("screenshot: {}", shot.display());
 
@@ -77,74 +104,154 @@ async fn overview_shows_live_state_and_names_a_stopped_service() {
     {
         app.click("[data-testid=refresh-all]").await;
         for env in ENVS {
-            app.wait_attr(&format!("[data-testid=probe-{env}-cache]"), "data-state", &["failed"], Duration::from_secs(30)).await;
-            let reason = app.text(&format!("[data-testid=probe-{env}-cache] [data-testid=probe-error]")).await;
+            app.wait_attr(
+                &format!("[data-testid=probe-{env}-cache]"),
+                "data-state",
+                &["failed"],
+                Duration::from_secs(30),
+            )
+            .await;
+            let reason = app
+                .text(&format!(
+                    "[data-testid=probe-{env}-cache] [data-testid=probe-error]"
+                ))
+                .await;
             assert!(!reason.trim().is_empty(), "a failed probe must say why");
-            assert!(reason.contains("127.0.0.1"), "the reason names the address that failed: {reason}");
+            assert!(
+                reason.contains("127.0.0.1"),
+                "the reason names the address that failed: {reason}"
+            );
             // The other probes of the environment are not dragged down with it.
-            app.wait_attr(&format!("[data-testid=probe-{env}-database]"), "data-state", &["ok"], Duration::from_secs(5)).await;
+            app.wait_attr(
+                &format!("[data-testid=probe-{env}-database]"),
+                "data-state",
+                &["ok"],
+                Duration::from_secs(5),
+            )
+            .await;
         }
         app.screenshot("overview-redis-stopped").await;
     }
     drop(stopped);
     app.click("[data-testid=refresh-all]").await;
-    app.wait_attr("[data-testid=probe-production-cache]", "data-state", &["ok"], Duration::from_secs(30)).await;
+    app.wait_attr(
+        "[data-testid=probe-production-cache]",
+        "data-state",
+        &["ok"],
+        Duration::from_secs(30),
+    )
+    .await;
     app.close().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_broken_config_is_shown_with_line_and_column() {
     let Some(_stack) = stack() else { return };
-    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let _serial = SERIAL.lock().await;
     let dir = tempfile::tempdir().expect("tempdir");
     let bad = dir.path().join("environments.toml");
-    std::fs::write(&bad, "version = 1\n\n[environments.staging]\ntier = \"stagin\"\n").expect("write config");
+    std::fs::write(
+        &bad,
+        "version = 1\n\n[environments.staging]\ntier = \"stagin\"\n",
+    )
+    .expect("write config");
     let app = App::launch(&[("NFOPS_CONFIG", bad.display().to_string())]).await;
     let banner = app.text("[data-testid=config-error]").await;
     app.screenshot("config-error").await;
-    assert!(banner.contains("environments.toml:4:8"), "the banner points at line 4, column 8: {banner}");
-    assert!(banner.contains("stagin"), "the banner quotes the bad value: {banner}");
+    assert!(
+        banner.contains("environments.toml:4:8"),
+        "the banner points at line 4, column 8: {banner}"
+    );
+    assert!(
+        banner.contains("stagin"),
+        "the banner quotes the bad value: {banner}"
+    );
     app.close().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_credential_set_in_the_ui_reaches_the_keyring_and_nothing_else() {
     let Some(stack) = stack() else { return };
-    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let _serial = SERIAL.lock().await;
     let keys = TestKeyring::load(&stack);
-    let app = App::launch(&[("NFOPS_CONFIG", stack.config().display().to_string()), ("NFOPS_KEYRING_SERVICE", keys.service.clone())]).await;
+    let app = App::launch(&[
+        ("NFOPS_CONFIG", stack.config().display().to_string()),
+        ("NFOPS_KEYRING_SERVICE", keys.service.clone()),
+    ])
+    .await;
     let planted = format!("PLANTED-{}-e2e-secret", std::process::id());
     let name = "e2e/planted";
 
     app.click("[data-testid=nav-settings]").await;
-    app.wait_for("[data-testid=credential-add]", Duration::from_secs(10)).await;
-    let name_input = app.wait_for("[data-testid=credential-add-name]", Duration::from_secs(5)).await;
+    app.wait_for("[data-testid=credential-add]", Duration::from_secs(10))
+        .await;
+    let name_input = app
+        .wait_for("[data-testid=credential-add-name]", Duration::from_secs(5))
+        .await;
     name_input.send_keys(name).await.expect("type name");
-    let value_input = app.wait_for("[data-testid=credential-add-value]", Duration::from_secs(5)).await;
+    let value_input = app
+        .wait_for("[data-testid=credential-add-value]", Duration::from_secs(5))
+        .await;
     value_input.send_keys(&planted).await.expect("type value");
     app.click("[data-testid=credential-add-save]").await;
-    app.wait_for(&format!("[data-testid='cred-row-{name}'][data-state=set]"), Duration::from_secs(15)).await;
-    let value_after = value_input.prop("value").await.expect("read input").unwrap_or_default();
-    assert!(value_after.is_empty(), "the value input is cleared after saving");
+    app.wait_for(
+        &format!("[data-testid='cred-row-{name}'][data-state=set]"),
+        Duration::from_secs(15),
+    )
+    .await;
+    let value_after = value_input
+        .prop("value")
+        .await
+        .expect("read input")
+        .unwrap_or_default();
+    assert!(
+        value_after.is_empty(),
+        "the value input is cleared after saving"
+    );
     let page = app.client.source().await.expect("page source");
-    assert!(!page.contains(&planted), "the value is never rendered back into the page");
+    assert!(
+        !page.contains(&planted),
+        "the value is never rendered back into the page"
+    );
 
     // The flows of the suite: overview, audit, verify.
     app.click("[data-testid=nav-audit]").await;
     app.click("[data-testid=audit-verify]").await;
     let verdict = app.text("[data-testid=audit-result]").await;
-    assert!(verdict.to_lowercase().contains("intact") || verdict.to_lowercase().contains("ok"), "a fresh audit chain verifies: {verdict}");
+    assert!(
+        verdict.to_lowercase().contains("intact") || verdict.to_lowercase().contains("ok"),
+        "a fresh audit chain verifies: {verdict}"
+    );
     app.click("[data-testid=nav-overview]").await;
-    app.wait_for("[data-testid=env-card-production]", Duration::from_secs(20)).await;
-    let home = app.home.path().to_path_buf();
-    app.close().await;
+    app.wait_for("[data-testid=env-card-production]", Duration::from_secs(20))
+        .await;
+    let home_dir = app.close().await;
+    let home = home_dir.path();
 
     let keyring = Keyring::with_service(&keys.service);
-    assert_eq!(keyring.get(name).expect("stored").expose(), &planted, "the value is in the keyring");
+    assert_eq!(
+        keyring.get(name).expect("stored").expose(),
+        &planted,
+        "the value is in the keyring"
+    );
     let _ = keyring.delete(name);
-    let leaks = files_containing(&home, planted.as_bytes());
-    assert!(leaks.is_empty(), "the credential value leaked into {leaks:?}");
-    assert!(files_containing(&stack.dir.join("environments.toml"), planted.as_bytes()).is_empty(), "the value is not in the config");
-    assert!(home.join("state/state.db").exists(), "the scan covered the state database");
-    assert!(std::fs::read_dir(home.join("logs")).map(|d| d.count() > 0).unwrap_or(false), "the scan covered the log files");
+    let leaks = files_containing(home, planted.as_bytes());
+    assert!(
+        leaks.is_empty(),
+        "the credential value leaked into {leaks:?}"
+    );
+    assert!(
+        files_containing(&stack.dir.join("environments.toml"), planted.as_bytes()).is_empty(),
+        "the value is not in the config"
+    );
+    assert!(
+        home.join("state/state.db").exists(),
+        "the scan covered the state database"
+    );
+    assert!(
+        std::fs::read_dir(home.join("logs"))
+            .map(|d| d.count() > 0)
+            .unwrap_or(false),
+        "the scan covered the log files"
+    );
 }

@@ -6,8 +6,18 @@ use crate::AppState;
 /// The newest audit entries, newest first.
 #[tauri::command]
 #[specta::specta]
-pub async fn audit_list(state: State<'_, AppState>, limit: u32) -> Result<Vec<AuditEntry>, Failure> {
-    Ok(state.console()?.audit().list(limit.min(10_000)).await?.into_iter().map(Into::into).collect())
+pub async fn audit_list(
+    state: State<'_, AppState>,
+    limit: u32,
+) -> Result<Vec<AuditEntry>, Failure> {
+    Ok(state
+        .console()?
+        .audit()
+        .list(limit.min(10_000))
+        .await?
+        .into_iter()
+        .map(Into::into)
+        .collect())
 }
 
 /// Checks the audit log's hash chain.

@@ -7,15 +7,30 @@ use crate::AppState;
 /// Which credentials are needed and set; never their values.
 #[tauri::command]
 #[specta::specta]
-pub async fn credentials_list(state: State<'_, AppState>) -> Result<Vec<CredentialStatus>, Failure> {
-    Ok(state.console()?.credentials().await?.into_iter().map(Into::into).collect())
+pub async fn credentials_list(
+    state: State<'_, AppState>,
+) -> Result<Vec<CredentialStatus>, Failure> {
+    Ok(state
+        .console()?
+        .credentials()
+        .await?
+        .into_iter()
+        .map(Into::into)
+        .collect())
 }
 
 /// Stores a credential in the OS keyring. The value goes one way only.
 #[tauri::command]
 #[specta::specta]
-pub async fn credential_set(state: State<'_, AppState>, name: String, value: String) -> Result<(), Failure> {
-    Ok(state.console()?.set_credential(&name, SecretString::new(value)).await?)
+pub async fn credential_set(
+    state: State<'_, AppState>,
+    name: String,
+    value: String,
+) -> Result<(), Failure> {
+    Ok(state
+        .console()?
+        .set_credential(&name, SecretString::new(value))
+        .await?)
 }
 
 /// Removes a credential from the OS keyring.

@@ -8,19 +8,31 @@ use crate::AppState;
 #[specta::specta]
 pub fn environments(state: State<'_, AppState>) -> Result<Vec<EnvironmentSummary>, Failure> {
     let config = state.console()?.config()?;
-    Ok(config.environments().map(|(n, e)| EnvironmentSummary::new(n, e)).collect())
+    Ok(config
+        .environments()
+        .map(|(n, e)| EnvironmentSummary::new(n, e))
+        .collect())
 }
 
 /// Live state of every environment.
 #[tauri::command]
 #[specta::specta]
 pub async fn overview(state: State<'_, AppState>) -> Result<Vec<EnvironmentStatus>, Failure> {
-    Ok(state.console()?.overview().await?.into_iter().map(Into::into).collect())
+    Ok(state
+        .console()?
+        .overview()
+        .await?
+        .into_iter()
+        .map(Into::into)
+        .collect())
 }
 
 /// Live state of one environment.
 #[tauri::command]
 #[specta::specta]
-pub async fn probe_environment(state: State<'_, AppState>, name: String) -> Result<EnvironmentStatus, Failure> {
+pub async fn probe_environment(
+    state: State<'_, AppState>,
+    name: String,
+) -> Result<EnvironmentStatus, Failure> {
     Ok(state.console()?.probe(&name).await?.into())
 }

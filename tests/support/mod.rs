@@ -49,7 +49,10 @@ impl Stack {
     /// Stops one service until the guard drops (also when the test panics).
     pub fn stop(&self, service: &str) -> StoppedService<'_> {
         self.run(&["stop", service]);
-        StoppedService { stack: self, service: service.to_owned() }
+        StoppedService {
+            stack: self,
+            service: service.to_owned(),
+        }
     }
 
     /// Every credential of the stack as (name, value), from its credentials folder.
@@ -63,7 +66,11 @@ impl Stack {
                 if p.is_dir() {
                     stack.push(p);
                 } else {
-                    let name = p.strip_prefix(&root).expect("under root").to_string_lossy().replace('\\', "/");
+                    let name = p
+                        .strip_prefix(&root)
+                        .expect("under root")
+                        .to_string_lossy()
+                        .replace('\\', "/");
                     out.push((name, std::fs::read_to_string(&p).expect("read credential")));
                 }
             }
@@ -79,7 +86,10 @@ pub struct StoppedService<'a> {
 
 impl Drop for StoppedService<'_> {
     fn drop(&mut self) {
-        let _ = Command::new(repo().join("scripts/stack")).args(["start", &self.service]).env("NFOPS_STACK_DIR", &self.stack.dir).status();
+        let _ = Command::new(repo().join("scripts/stack"))
+            .args(["start", &self.service])
+            .env("NFOPS_STACK_DIR", &self.stack.dir)
+            .status();
     }
 }
 
@@ -95,7 +105,11 @@ pub fn shots_dir() -> PathBuf {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
 }
 
 /// A private X display.
@@ -107,11 +121,20 @@ pub struct Display {
 impl Display {
     pub fn start() -> Self {
         for n in 90..190 {
-            if Path::new(&format!("/tmp/.X11-unix/X{n}")).exists() || Path::new(&format!("/tmp/.X{n}-lock")).exists() {
+            if Path::new(&format!("/tmp/.X11-unix/X{n}")).exists()
+                || Path::new(&format!("/tmp/.X{n}-lock")).exists()
+            {
                 continue;
             }
-            let child = Command::new("Xvfb")
-                .args([format!(":{n}"), "-screen".into(), "0".into(), "1280x800x24".into(), "-nolisten".into(), "tcp".into()])
+            let mut child = Command::new("Xvfb")
+                .args([
+                    format!(":{n}"),
+                    "-screen".into(),
+                    "0".into(),
+                    "1280x800x24".into(),
+                    "-nolisten".into(),
+                    "tcp".into(),
+                ])
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .spawn()
@@ -120,13 +143,20 @@ impl Display {
             let until = Instant::now() + Duration::from_secs(10);
             while Instant::now() < until {
                 if Path::new(&sock).exists() {
-                    return Self { child, name: format!(":{n}") };
+                    return Self {
+                        child,
+                        name: format!(":{n}"),
+                    };
+                }
+                if let Ok(Some(_)) = child.try_wait() {
+                    break; // lost a race for this display number: try the next
                 }
                 std::thread::sleep(Duration::from_millis(50));
             }
-            panic!("Xvfb :{n} did not create its socket within 10 s");
+            let _ = child.kill();
+            let _ = child.wait();
         }
-        panic!("no free X display number in :90..:189");
+        panic!("no X display could be started in :90..:189");
     }
 }
 
@@ -163,11 +193,16 @@ impl App {
         for (k, v) in env {
             cmd.env(k, v);
         }
-        let driver = cmd.spawn().expect("start WebKitWebDriver (apt-get install webkit2gtk-driver)");
+        let driver = cmd
+            .spawn()
+            .expect("start WebKitWebDriver (apt-get install webkit2gtk-driver)");
         let url = format!("http://127.0.0.1:{port}");
         let until = Instant::now() + Duration::from_secs(15);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < until, "WebKitWebDriver did not listen on {port} within 15 s");
+            assert!(
+                Instant::now() < until,
+                "WebKitWebDriver did not listen on {port} within 15 s"
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         let mut caps = serde_json::Map::new();
@@ -175,14 +210,33 @@ impl App {
             "webkitgtk:browserOptions".into(),
             serde_json::json!({ "binary": env!("CARGO_BIN_EXE_nfops-desktop"), "args": [] }),
         );
-        let client = ClientBuilder::rustls().expect("tls").capabilities(caps).connect(&url).await.expect("WebDriver session with the app");
-        let app = App { client, driver, _display: display, home };
-        app.wait_for("[data-testid=page-title]", Duration::from_secs(30)).await;
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let client = ClientBuilder::rustls()
+            .expect("tls")
+            .capabilities(caps)
+            .connect(&url)
+            .await
+            .expect("WebDriver session with the app");
+        let app = App {
+            client,
+            driver,
+            _display: display,
+            home,
+        };
+        app.wait_for("[data-testid=page-title]", Duration::from_secs(30))
+            .await;
         app
     }
 
     pub async fn wait_for(&self, css: &str, timeout: Duration) -> Element {
-        match self.client.wait().at_most(timeout).every(Duration::from_millis(100)).for_element(Locator::Css(css)).await {
+        match self
+            .client
+            .wait()
+            .at_most(timeout)
+            .every(Duration::from_millis(100))
+            .for_element(Locator::Css(css))
+            .await
+        {
             Ok(e) => e,
             Err(e) => {
                 self.screenshot("failure").await;
@@ -192,7 +246,13 @@ impl App {
     }
 
     /// Polls until `css` has attribute `attr` equal to one of `want`.
-    pub async fn wait_attr(&self, css: &str, attr: &str, want: &[&str], timeout: Duration) -> String {
+    pub async fn wait_attr(
+        &self,
+        css: &str,
+        attr: &str,
+        want: &[&str],
+        timeout: Duration,
+    ) -> String {
         let until = Instant::now() + timeout;
         let mut last = None;
         while Instant::now() < until {
@@ -211,11 +271,19 @@ impl App {
     }
 
     pub async fn click(&self, css: &str) {
-        self.wait_for(css, Duration::from_secs(10)).await.click().await.unwrap_or_else(|e| panic!("click {css}: {e}"));
+        self.wait_for(css, Duration::from_secs(10))
+            .await
+            .click()
+            .await
+            .unwrap_or_else(|e| panic!("click {css}: {e}"));
     }
 
     pub async fn text(&self, css: &str) -> String {
-        self.wait_for(css, Duration::from_secs(10)).await.text().await.unwrap_or_else(|e| panic!("text of {css}: {e}"))
+        self.wait_for(css, Duration::from_secs(10))
+            .await
+            .text()
+            .await
+            .unwrap_or_else(|e| panic!("text of {css}: {e}"))
     }
 
     /// Saves a screenshot as `target/e2e/<name>.png`.
@@ -229,10 +297,14 @@ impl App {
         path
     }
 
-    pub async fn close(mut self) {
+    /// Ends the session and stops the app; hands back its `NFOPS_HOME` so a
+    /// test can inspect what the app left on disk.
+    pub async fn close(mut self) -> tempfile::TempDir {
         let _ = self.client.clone().close().await;
         let _ = self.driver.kill();
         let _ = self.driver.wait();
+        let empty = tempfile::tempdir().expect("tempdir");
+        std::mem::replace(&mut self.home, empty)
     }
 }
 
@@ -248,7 +320,9 @@ pub fn files_containing(dir: &Path, needle: &[u8]) -> Vec<PathBuf> {
     let mut hits = Vec::new();
     let mut todo = vec![dir.to_path_buf()];
     while let Some(d) = todo.pop() {
-        let Ok(rd) = std::fs::read_dir(&d) else { continue };
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
         for e in rd.flatten() {
             let p = e.path();
             if p.is_dir() {

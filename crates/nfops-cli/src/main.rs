@@ -47,10 +47,15 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let out = output::Output::new(cli.json);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
-            out.error(&nfops_core::Error::internal(format!("cannot start the async runtime: {e}")));
+            out.error(&nfops_core::Error::internal(format!(
+                "cannot start the async runtime: {e}"
+            )));
             return ExitCode::from(1);
         }
     };

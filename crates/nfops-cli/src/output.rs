@@ -13,21 +13,23 @@ impl Output {
         Self { json }
     }
 
-    pub fn is_json(&self) -> bool {
-        self.json
-    }
-
     /// Whether progress spinners may be drawn (a terminal, not JSON).
     pub fn interactive(&self) -> bool {
         !self.json && std::io::stderr().is_terminal()
     }
 
     /// Prints `value` as JSON, or calls `human` to print it for people.
-    pub fn emit<T: Serialize>(&self, value: &T, human: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) {
+    pub fn emit<T: Serialize>(
+        &self,
+        value: &T,
+        human: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+    ) {
         let stdout = std::io::stdout();
         let mut lock = stdout.lock();
         let _ = if self.json {
-            serde_json::to_writer_pretty(&mut lock, value).map_err(std::io::Error::other).and_then(|_| writeln!(lock))
+            serde_json::to_writer_pretty(&mut lock, value)
+                .map_err(std::io::Error::other)
+                .and_then(|_| writeln!(lock))
         } else {
             human(&mut lock)
         };

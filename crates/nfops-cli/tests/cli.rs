@@ -12,7 +12,14 @@ struct Home {
 impl Home {
     fn new() -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
-        let service = format!("nfops-cli-test-{}-{}", std::process::id(), dir.path().file_name().and_then(|n| n.to_str()).unwrap_or("x"));
+        let service = format!(
+            "nfops-cli-test-{}-{}",
+            std::process::id(),
+            dir.path()
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or("x")
+        );
         Self { dir, service }
     }
 
@@ -41,7 +48,11 @@ impl Home {
 }
 
 fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
 }
 
 fn minimal_config(dir: &Path) -> PathBuf {
@@ -54,15 +65,31 @@ fn minimal_config(dir: &Path) -> PathBuf {
 fn a_broken_config_exits_3_with_line_and_column() {
     let home = Home::new();
     let cfg = home.dir.path().join("environments.toml");
-    std::fs::write(&cfg, "version = 1\n[environments.prod]\ntier = \"production\"\npassword = \"x\"\n").expect("write");
+    std::fs::write(
+        &cfg,
+        "version = 1\n[environments.prod]\ntier = \"production\"\npassword = \"x\"\n",
+    )
+    .expect("write");
     let out = home.nfops(&cfg, &["config"], None);
-    assert_eq!(out.status.code(), Some(3), "config errors exit 3: {}", text(&out));
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "config errors exit 3: {}",
+        text(&out)
+    );
     let t = text(&out);
-    assert!(t.contains("environments.toml:4:1"), "names file, line and column: {t}");
-    assert!(t.contains("nfops credentials set"), "the hint says where secrets go: {t}");
+    assert!(
+        t.contains("environments.toml:4:1"),
+        "names file, line and column: {t}"
+    );
+    assert!(
+        t.contains("nfops credentials set"),
+        "the hint says where secrets go: {t}"
+    );
 
     let json = home.nfops(&cfg, &["--json", "config"], None);
-    let v: serde_json::Value = serde_json::from_slice(&json.stdout).expect("--json errors are JSON on stdout");
+    let v: serde_json::Value =
+        serde_json::from_slice(&json.stdout).expect("--json errors are JSON on stdout");
     assert_eq!(v["error"]["code"], "config.invalid");
 }
 
@@ -72,7 +99,11 @@ fn an_unknown_environment_exits_3_and_lists_the_known_ones() {
     let cfg = minimal_config(home.dir.path());
     let out = home.nfops(&cfg, &["status", "--env", "prod"], None);
     assert_eq!(out.status.code(), Some(3), "{}", text(&out));
-    assert!(text(&out).contains("staging"), "hint lists known environments: {}", text(&out));
+    assert!(
+        text(&out).contains("staging"),
+        "hint lists known environments: {}",
+        text(&out)
+    );
 }
 
 #[test]
@@ -80,11 +111,23 @@ fn audit_verify_fails_after_a_row_is_edited_in_sqlite() {
     let home = Home::new();
     let cfg = minimal_config(home.dir.path());
     for i in 0..3 {
-        let out = home.nfops(&cfg, &["credentials", "set", &format!("test/cred{i}")], Some("value-that-is-not-checked-here\n"));
-        assert!(out.status.success(), "set credential (needs a keyring: run under scripts/with-keyring): {}", text(&out));
+        let out = home.nfops(
+            &cfg,
+            &["credentials", "set", &format!("test/cred{i}")],
+            Some("value-that-is-not-checked-here\n"),
+        );
+        assert!(
+            out.status.success(),
+            "set credential (needs a keyring: run under scripts/with-keyring): {}",
+            text(&out)
+        );
     }
     let ok = home.nfops(&cfg, &["audit", "verify"], None);
-    assert!(ok.status.success(), "an untouched chain verifies: {}", text(&ok));
+    assert!(
+        ok.status.success(),
+        "an untouched chain verifies: {}",
+        text(&ok)
+    );
     assert!(text(&ok).contains("3 entries"), "{}", text(&ok));
 
     let edit = Command::new("sqlite3")
@@ -92,12 +135,29 @@ fn audit_verify_fails_after_a_row_is_edited_in_sqlite() {
         .arg("DROP TRIGGER audit_log_no_update; UPDATE audit_log SET actor = 'mallory' WHERE seq = 2;")
         .output()
         .expect("run sqlite3");
-    assert!(edit.status.success(), "tamper with sqlite3: {}", text(&edit));
+    assert!(
+        edit.status.success(),
+        "tamper with sqlite3: {}",
+        text(&edit)
+    );
     let bad = home.nfops(&cfg, &["audit", "verify"], None);
-    assert_eq!(bad.status.code(), Some(7), "tampering exits 7: {}", text(&bad));
-    assert!(text(&bad).contains("entry 2"), "names the edited entry: {}", text(&bad));
+    assert_eq!(
+        bad.status.code(),
+        Some(7),
+        "tampering exits 7: {}",
+        text(&bad)
+    );
+    assert!(
+        text(&bad).contains("entry 2"),
+        "names the edited entry: {}",
+        text(&bad)
+    );
     for i in 0..3 {
-        let _ = home.nfops(&cfg, &["credentials", "delete", &format!("test/cred{i}")], None);
+        let _ = home.nfops(
+            &cfg,
+            &["credentials", "delete", &format!("test/cred{i}")],
+            None,
+        );
     }
 }
 
@@ -110,20 +170,47 @@ fn a_planted_credential_reaches_no_output_log_state_or_config() {
     };
     let planted = format!("PLANTED-{}-cli-secret", std::process::id());
     let mut outputs = Vec::new();
-    let set = home.nfops(&cfg, &["credentials", "set", "test/planted"], Some(&planted));
-    assert!(set.status.success(), "set (needs a keyring): {}", text(&set));
+    let set = home.nfops(
+        &cfg,
+        &["credentials", "set", "test/planted"],
+        Some(&planted),
+    );
+    assert!(
+        set.status.success(),
+        "set (needs a keyring): {}",
+        text(&set)
+    );
     outputs.push(set);
-    for args in [&["credentials", "list"][..], &["--json", "credentials", "list"], &["--json", "audit", "list"], &["audit", "verify"], &["--json", "status"], &["jobs", "list"], &["config"]] {
+    for args in [
+        &["credentials", "list"][..],
+        &["--json", "credentials", "list"],
+        &["--json", "audit", "list"],
+        &["audit", "verify"],
+        &["--json", "status"],
+        &["jobs", "list"],
+        &["config"],
+    ] {
         outputs.push(home.nfops(&cfg, args, None));
     }
     let list = home.nfops(&cfg, &["--json", "credentials", "list"], None);
     let v: serde_json::Value = serde_json::from_slice(&list.stdout).expect("json");
-    let row = v.as_array().and_then(|a| a.iter().find(|c| c["name"] == "test/planted")).cloned().expect("listed");
+    let row = v
+        .as_array()
+        .and_then(|a| a.iter().find(|c| c["name"] == "test/planted"))
+        .cloned()
+        .expect("listed");
     assert_eq!(row["state"], "set");
-    assert!(row["changedAt"].is_string(), "changed-at is recorded: {row}");
+    assert!(
+        row["changedAt"].is_string(),
+        "changed-at is recorded: {row}"
+    );
     outputs.push(list);
     for o in &outputs {
-        assert!(!text(o).contains(&planted), "the value was printed: {}", text(o));
+        assert!(
+            !text(o).contains(&planted),
+            "the value was printed: {}",
+            text(o)
+        );
     }
     let del = home.nfops(&cfg, &["credentials", "delete", "test/planted"], None);
     assert!(del.status.success(), "{}", text(&del));
@@ -138,17 +225,34 @@ fn a_planted_credential_reaches_no_output_log_state_or_config() {
             }
             let bytes = std::fs::read(&p).expect("read file");
             scanned += 1;
-            assert!(!bytes.windows(planted.len()).any(|w| w == planted.as_bytes()), "the value leaked into {}", p.display());
+            assert!(
+                !bytes
+                    .windows(planted.len())
+                    .any(|w| w == planted.as_bytes()),
+                "the value leaked into {}",
+                p.display()
+            );
         }
     }
-    assert!(scanned >= 2, "the scan must have covered the state database and logs, saw {scanned} files");
-    assert!(!std::fs::read_to_string(&cfg).expect("config").contains(&planted));
+    assert!(
+        scanned >= 2,
+        "the scan must have covered the state database and logs, saw {scanned} files"
+    );
+    assert!(!std::fs::read_to_string(&cfg)
+        .expect("config")
+        .contains(&planted));
 }
 
 #[test]
 fn status_against_the_stack_is_all_ok() {
-    let Some(dir) = std::env::var_os("NFOPS_STACK_DIR").map(PathBuf::from).filter(|d| d.join("environments.toml").exists()) else {
-        assert!(std::env::var_os("NFOPS_REQUIRE_STACK").is_none(), "NFOPS_REQUIRE_STACK is set but no stack is up");
+    let Some(dir) = std::env::var_os("NFOPS_STACK_DIR")
+        .map(PathBuf::from)
+        .filter(|d| d.join("environments.toml").exists())
+    else {
+        assert!(
+            std::env::var_os("NFOPS_REQUIRE_STACK").is_none(),
+            "NFOPS_REQUIRE_STACK is set but no stack is up"
+        );
         eprintln!("skipped: no local stack");
         return;
     };
@@ -163,7 +267,11 @@ fn status_against_the_stack_is_all_ok() {
             if p.is_dir() {
                 todo.push(p);
             } else {
-                let name = p.strip_prefix(&creds).expect("prefix").to_string_lossy().to_string();
+                let name = p
+                    .strip_prefix(&creds)
+                    .expect("prefix")
+                    .to_string_lossy()
+                    .to_string();
                 let value = std::fs::read_to_string(&p).expect("read credential");
                 let o = home.nfops(&cfg, &["credentials", "set", &name], Some(&value));
                 assert!(o.status.success(), "import {name}: {}", text(&o));
@@ -172,16 +280,27 @@ fn status_against_the_stack_is_all_ok() {
         }
     }
     let out = home.nfops(&cfg, &["--json", "status"], None);
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("json ({e}): {}", text(&out)));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("json ({e}): {}", text(&out)));
     let failed: Vec<String> = v
         .as_array()
         .expect("array of environments")
         .iter()
-        .flat_map(|env| env["probes"].as_array().cloned().unwrap_or_default().into_iter().map(move |p| (env["name"].clone(), p)))
+        .flat_map(|env| {
+            env["probes"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+                .into_iter()
+                .map(move |p| (env["name"].clone(), p))
+        })
         .filter(|(_, p)| p["state"] != "ok")
         .map(|(e, p)| format!("{e}/{}: {}", p["kind"], p["error"]))
         .collect();
-    assert!(failed.is_empty(), "every probe of the stack is ok: {failed:?}");
+    assert!(
+        failed.is_empty(),
+        "every probe of the stack is ok: {failed:?}"
+    );
     assert_eq!(out.status.code(), Some(0));
     for n in names {
         let _ = home.nfops(&cfg, &["credentials", "delete", &n], None);

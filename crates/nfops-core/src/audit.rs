@@ -98,7 +98,18 @@ pub fn current_actor() -> String {
 /// The hash of an entry: its fields and the previous hash, as a canonical
 /// JSON array so field boundaries cannot be shifted. `e.hash` is not covered.
 fn entry_hash(e: &Entry) -> String {
-    let canonical = serde_json::json!([e.seq, e.at, e.actor, e.action, e.environment, e.target, e.outcome, e.details, e.prev_hash]).to_string();
+    let canonical = serde_json::json!([
+        e.seq,
+        e.at,
+        e.actor,
+        e.action,
+        e.environment,
+        e.target,
+        e.outcome,
+        e.details,
+        e.prev_hash
+    ])
+    .to_string();
     hex::encode(Sha256::digest(canonical.as_bytes()))
 }
 
@@ -190,27 +201,41 @@ impl AuditLog {
         for row in &rows {
             let e = row_to_entry(row)?;
             if e.seq != expected_seq {
-                problems.push(format!("entries {expected_seq}..{} are missing (deleted)", e.seq - 1));
+                problems.push(format!(
+                    "entries {expected_seq}..{} are missing (deleted)",
+                    e.seq - 1
+                ));
             }
             if e.prev_hash != prev_hash {
                 problems.push(format!("entry {} does not follow the entry before it (chain broken: an entry was removed, inserted or edited)", e.seq));
             }
             if entry_hash(&e) != e.hash {
-                problems.push(format!("entry {} ({} at {}) was modified after it was written", e.seq, e.action, e.at));
+                problems.push(format!(
+                    "entry {} ({} at {}) was modified after it was written",
+                    e.seq, e.action, e.at
+                ));
             }
             prev_hash = e.hash.clone();
             expected_seq = e.seq + 1;
             head = Some(e.hash);
         }
-        let triggers: Vec<(String,)> = sqlx::query_as("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'audit_log'")
-            .fetch_all(self.state.pool())
-            .await?;
+        let triggers: Vec<(String,)> = sqlx::query_as(
+            "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'audit_log'",
+        )
+        .fetch_all(self.state.pool())
+        .await?;
         for guard in ["audit_log_no_update", "audit_log_no_delete"] {
             if !triggers.iter().any(|t| t.0 == guard) {
-                problems.push(format!("the append-only guard '{guard}' was removed from the state database"));
+                problems.push(format!(
+                    "the append-only guard '{guard}' was removed from the state database"
+                ));
             }
         }
-        Ok(Verification { entries: rows.len() as u64, head, problems })
+        Ok(Verification {
+            entries: rows.len() as u64,
+            head,
+            problems,
+        })
     }
 
     /// Like [`verify`](Self::verify) but fails with `audit.tampered`.
@@ -219,8 +244,11 @@ impl AuditLog {
         if v.ok() {
             Ok(v)
         } else {
-            Err(Error::new(ErrorCode::AuditTampered, format!("the audit log was tampered with: {}", v.problems.join("; ")))
-                .hint("Keep the state database for investigation; restore it from a copy you trust."))
+            Err(Error::new(
+                ErrorCode::AuditTampered,
+                format!("the audit log was tampered with: {}", v.problems.join("; ")),
+            )
+            .hint("Keep the state database for investigation; restore it from a copy you trust."))
         }
     }
 }
@@ -251,7 +279,13 @@ mod tests {
         for i in 0..n {
             log.record_as(
                 "alice",
-                Action { action: "test.action", environment: Some("staging"), target: Some(&format!("t{i}")), outcome: Outcome::Succeeded, details: serde_json::json!({"i": i}) },
+                Action {
+                    action: "test.action",
+                    environment: Some("staging"),
+                    target: Some(&format!("t{i}")),
+                    outcome: Outcome::Succeeded,
+                    details: serde_json::json!({"i": i}),
+                },
             )
             .await
             .expect("append");
@@ -270,20 +304,40 @@ mod tests {
     #[tokio::test]
     async fn update_and_delete_are_refused_by_the_database() {
         let (_d, state, _log) = log_with_entries(2).await;
-        let upd = sqlx::query("UPDATE audit_log SET actor = 'mallory' WHERE seq = 1").execute(state.pool()).await;
+        let upd = sqlx::query("UPDATE audit_log SET actor = 'mallory' WHERE seq = 1")
+            .execute(state.pool())
+            .await;
         assert!(upd.is_err(), "the append-only trigger must refuse UPDATE");
-        let del = sqlx::query("DELETE FROM audit_log WHERE seq = 1").execute(state.pool()).await;
+        let del = sqlx::query("DELETE FROM audit_log WHERE seq = 1")
+            .execute(state.pool())
+            .await;
         assert!(del.is_err(), "the append-only trigger must refuse DELETE");
     }
 
     #[tokio::test]
     async fn edited_entry_is_detected() {
         let (_d, state, log) = log_with_entries(3).await;
-        sqlx::query("DROP TRIGGER audit_log_no_update").execute(state.pool()).await.expect("drop guard");
-        sqlx::query("UPDATE audit_log SET outcome = 'succeeded', target = 'other' WHERE seq = 2").execute(state.pool()).await.expect("tamper");
+        sqlx::query("DROP TRIGGER audit_log_no_update")
+            .execute(state.pool())
+            .await
+            .expect("drop guard");
+        sqlx::query("UPDATE audit_log SET outcome = 'succeeded', target = 'other' WHERE seq = 2")
+            .execute(state.pool())
+            .await
+            .expect("tamper");
         let v = log.verify().await.expect("verify");
-        assert!(v.problems.iter().any(|p| p.contains("entry 2") && p.contains("modified")), "edit must be named: {:?}", v.problems);
-        assert!(v.problems.iter().any(|p| p.contains("audit_log_no_update")), "removed guard must be reported: {:?}", v.problems);
+        assert!(
+            v.problems
+                .iter()
+                .any(|p| p.contains("entry 2") && p.contains("modified")),
+            "edit must be named: {:?}",
+            v.problems
+        );
+        assert!(
+            v.problems.iter().any(|p| p.contains("audit_log_no_update")),
+            "removed guard must be reported: {:?}",
+            v.problems
+        );
         let err = log.verify_strict().await.expect_err("tampered");
         assert_eq!(err.code(), ErrorCode::AuditTampered);
     }
@@ -291,10 +345,26 @@ mod tests {
     #[tokio::test]
     async fn deleted_entry_is_detected() {
         let (_d, state, log) = log_with_entries(4).await;
-        sqlx::query("DROP TRIGGER audit_log_no_delete").execute(state.pool()).await.expect("drop guard");
-        sqlx::query("DELETE FROM audit_log WHERE seq = 2").execute(state.pool()).await.expect("tamper");
+        sqlx::query("DROP TRIGGER audit_log_no_delete")
+            .execute(state.pool())
+            .await
+            .expect("drop guard");
+        sqlx::query("DELETE FROM audit_log WHERE seq = 2")
+            .execute(state.pool())
+            .await
+            .expect("tamper");
         let v = log.verify().await.expect("verify");
-        assert!(v.problems.iter().any(|p| p.contains("missing")), "gap must be reported: {:?}", v.problems);
-        assert!(v.problems.iter().any(|p| p.contains("entry 3 does not follow")), "chain break must be reported: {:?}", v.problems);
+        assert!(
+            v.problems.iter().any(|p| p.contains("missing")),
+            "gap must be reported: {:?}",
+            v.problems
+        );
+        assert!(
+            v.problems
+                .iter()
+                .any(|p| p.contains("entry 3 does not follow")),
+            "chain break must be reported: {:?}",
+            v.problems
+        );
     }
 }

@@ -19,8 +19,13 @@ pub trait CredentialSource: Send + Sync {
 
 /// The error for a credential that is not stored.
 pub fn missing(name: &str) -> Error {
-    Error::new(ErrorCode::CredentialMissing, format!("credential '{name}' is not in the keyring"))
-        .hint(format!("Store it with `nfops credentials set {name}` or in Settings → Credentials."))
+    Error::new(
+        ErrorCode::CredentialMissing,
+        format!("credential '{name}' is not in the keyring"),
+    )
+    .hint(format!(
+        "Store it with `nfops credentials set {name}` or in Settings → Credentials."
+    ))
 }
 
 /// An in-process map of credentials, for tests of code that consumes credentials.
@@ -29,7 +34,10 @@ pub struct MemoryCredentials(Mutex<HashMap<String, String>>);
 
 impl MemoryCredentials {
     pub fn insert(&self, name: &str, value: &str) {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).insert(name.to_owned(), value.to_owned());
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(name.to_owned(), value.to_owned());
     }
 }
 

@@ -83,9 +83,16 @@ impl ErrorCode {
     pub fn exit_code(self) -> u8 {
         match self {
             ErrorCode::InvalidInput => 2,
-            ErrorCode::ConfigInvalid | ErrorCode::ConfigNotFound | ErrorCode::UnknownEnvironment => 3,
-            ErrorCode::KeyringUnavailable | ErrorCode::KeyringDenied | ErrorCode::CredentialMissing => 4,
-            ErrorCode::SshConnect | ErrorCode::SshAuth | ErrorCode::SshCommand | ErrorCode::Unreachable => 5,
+            ErrorCode::ConfigInvalid
+            | ErrorCode::ConfigNotFound
+            | ErrorCode::UnknownEnvironment => 3,
+            ErrorCode::KeyringUnavailable
+            | ErrorCode::KeyringDenied
+            | ErrorCode::CredentialMissing => 4,
+            ErrorCode::SshConnect
+            | ErrorCode::SshAuth
+            | ErrorCode::SshCommand
+            | ErrorCode::Unreachable => 5,
             ErrorCode::Unhealthy | ErrorCode::CheckFailed => 6,
             ErrorCode::AuditTampered => 7,
             ErrorCode::Cancelled => 130,
@@ -121,7 +128,12 @@ impl Error {
     /// A new error. `message` says what failed and where, in words an
     /// operator understands; it must never contain a secret value.
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self { code, message: message.into(), hint: None, source: None }
+        Self {
+            code,
+            message: message.into(),
+            hint: None,
+            source: None,
+        }
     }
 
     /// Adds what the operator can do about it.
@@ -153,8 +165,10 @@ impl Error {
     /// The chain of underlying causes, for logs and `--verbose` output.
     pub fn causes(&self) -> Vec<String> {
         let mut out = Vec::new();
-        let mut cur: Option<&(dyn std::error::Error + 'static)> =
-            self.source.as_deref().map(|e| e as &(dyn std::error::Error + 'static));
+        let mut cur: Option<&(dyn std::error::Error + 'static)> = self
+            .source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static));
         while let Some(e) = cur {
             out.push(e.to_string());
             cur = e.source();
@@ -182,7 +196,9 @@ impl Error {
             std::io::ErrorKind::NotFound => "Check that the path exists.",
             _ => "Check free disk space and permissions.",
         };
-        Self::new(ErrorCode::Io, format!("{what}: {err}")).hint(hint).source(err)
+        Self::new(ErrorCode::Io, format!("{what}: {err}"))
+            .hint(hint)
+            .source(err)
     }
 }
 
@@ -198,7 +214,9 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.source.as_deref().map(|e| e as &(dyn std::error::Error + 'static))
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
     }
 }
 
@@ -214,17 +232,23 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl From<sqlx::Error> for Error {
     fn from(e: sqlx::Error) -> Self {
-        Error::new(ErrorCode::State, "the console's local state database failed")
-            .hint("Check free disk space in the app data folder; the log file has the details.")
-            .source(e)
+        Error::new(
+            ErrorCode::State,
+            "the console's local state database failed",
+        )
+        .hint("Check free disk space in the app data folder; the log file has the details.")
+        .source(e)
     }
 }
 
 impl From<sqlx::migrate::MigrateError> for Error {
     fn from(e: sqlx::migrate::MigrateError) -> Self {
-        Error::new(ErrorCode::State, "the console's local state database could not be migrated")
-            .hint("A newer NewFinity Ops may have written it; upgrade, or move the state folder aside.")
-            .source(e)
+        Error::new(
+            ErrorCode::State,
+            "the console's local state database could not be migrated",
+        )
+        .hint("A newer NewFinity Ops may have written it; upgrade, or move the state folder aside.")
+        .source(e)
     }
 }
 
@@ -236,7 +260,10 @@ mod tests {
     fn wire_form_has_code_message_hint() {
         let e = Error::new(ErrorCode::ConfigInvalid, "bad file").hint("fix it");
         let v = serde_json::to_value(e.to_wire()).expect("serializable");
-        assert_eq!(v["code"], "config.invalid", "the UI branches on this exact code");
+        assert_eq!(
+            v["code"], "config.invalid",
+            "the UI branches on this exact code"
+        );
         assert_eq!(v["message"], "bad file");
         assert_eq!(v["hint"], "fix it");
     }
@@ -245,13 +272,22 @@ mod tests {
     fn source_text_is_not_in_the_message() {
         let io = std::io::Error::other("SQLSTATE 42000 secret-ish driver text");
         let e = Error::new(ErrorCode::Unreachable, "database unreachable").source(io);
-        assert!(!e.to_wire().message.contains("SQLSTATE"), "driver text must not reach the user raw");
-        assert_eq!(e.causes(), vec!["SQLSTATE 42000 secret-ish driver text".to_string()]);
+        assert!(
+            !e.to_wire().message.contains("SQLSTATE"),
+            "driver text must not reach the user raw"
+        );
+        assert_eq!(
+            e.causes(),
+            vec!["SQLSTATE 42000 secret-ish driver text".to_string()]
+        );
     }
 
     #[test]
     fn exit_codes_distinguish_failure_kinds() {
-        assert_ne!(ErrorCode::ConfigInvalid.exit_code(), ErrorCode::Unreachable.exit_code());
+        assert_ne!(
+            ErrorCode::ConfigInvalid.exit_code(),
+            ErrorCode::Unreachable.exit_code()
+        );
         assert_ne!(ErrorCode::AuditTampered.exit_code(), 0);
     }
 }

@@ -27,18 +27,32 @@ pub mod category {
 /// files. Keep the guard alive for the life of the process: dropping it
 /// flushes. `NFOPS_LOG` sets the filter (default `info`).
 pub fn init(log_dir: &Path, component: &str) -> Result<WorkerGuard> {
-    std::fs::create_dir_all(log_dir).map_err(|e| Error::io(format!("creating the log folder {}", log_dir.display()), e))?;
+    std::fs::create_dir_all(log_dir)
+        .map_err(|e| Error::io(format!("creating the log folder {}", log_dir.display()), e))?;
     let appender = RollingFileAppender::builder()
         .rotation(Rotation::DAILY)
         .filename_prefix(component)
         .filename_suffix("jsonl")
         .max_log_files(14)
         .build(log_dir)
-        .map_err(|e| Error::new(ErrorCode::Io, format!("cannot open log files in {}", log_dir.display())).source(e))?;
+        .map_err(|e| {
+            Error::new(
+                ErrorCode::Io,
+                format!("cannot open log files in {}", log_dir.display()),
+            )
+            .source(e)
+        })?;
     let (writer, guard) = tracing_appender::non_blocking(appender);
     let filter = EnvFilter::try_from_env("NFOPS_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
-    let layer = tracing_subscriber::fmt::layer().json().with_current_span(false).with_span_list(false).with_writer(writer);
+    let layer = tracing_subscriber::fmt::layer()
+        .json()
+        .with_current_span(false)
+        .with_span_list(false)
+        .with_writer(writer);
     // A second init in the same process (tests) keeps the first subscriber.
-    let _ = tracing_subscriber::registry().with(filter).with(layer).try_init();
+    let _ = tracing_subscriber::registry()
+        .with(filter)
+        .with(layer)
+        .try_init();
     Ok(guard)
 }

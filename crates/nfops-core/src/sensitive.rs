@@ -65,6 +65,10 @@ mod tests {
         assert_eq!(format!("{s:?}"), "[redacted]");
         assert_eq!(format!("{s}"), "[redacted]");
         assert_eq!(format!("{:?}", Some(&s)), "Some([redacted])");
-        assert_eq!(s.expose(), "hunter2-planted", "the value is still usable on purpose");
+        assert_eq!(
+            s.expose(),
+            "hunter2-planted",
+            "the value is still usable on purpose"
+        );
     }
 }

@@ -38,9 +38,14 @@ impl Console {
         names.dedup();
         let keyring = self.keyring().clone();
         let lookups = names.clone();
-        let present = tokio::task::spawn_blocking(move || lookups.iter().map(|n| keyring.exists(n)).collect::<Result<Vec<bool>>>())
-            .await
-            .map_err(|e| Error::internal(format!("keyring lookup task failed: {e}")))??;
+        let present = tokio::task::spawn_blocking(move || {
+            lookups
+                .iter()
+                .map(|n| keyring.exists(n))
+                .collect::<Result<Vec<bool>>>()
+        })
+        .await
+        .map_err(|e| Error::internal(format!("keyring lookup task failed: {e}")))??;
         let mut out = Vec::with_capacity(names.len());
         for (name, set) in names.into_iter().zip(present) {
             let used_by = config
@@ -50,7 +55,11 @@ impl Console {
                 .collect();
             out.push(CredentialStatus {
                 changed_at: self.state().credential_changed_at(&name).await?,
-                state: if set { CredentialState::Set } else { CredentialState::Missing },
+                state: if set {
+                    CredentialState::Set
+                } else {
+                    CredentialState::Missing
+                },
                 used_by,
                 name,
             });
@@ -61,14 +70,19 @@ impl Console {
     /// Stores or replaces credential `name` in the keyring (read back to check).
     pub async fn set_credential(&self, name: &str, value: SecretString) -> Result<()> {
         if value.expose().is_empty() {
-            return Err(Error::new(ErrorCode::InvalidInput, format!("the value for credential '{name}' is empty")).hint("Paste or type the secret value."));
+            return Err(Error::new(
+                ErrorCode::InvalidInput,
+                format!("the value for credential '{name}' is empty"),
+            )
+            .hint("Paste or type the secret value."));
         }
         let keyring = self.keyring().clone();
         let n = name.to_owned();
         let result = tokio::task::spawn_blocking(move || keyring.set(&n, &value))
             .await
             .map_err(|e| Error::internal(format!("keyring task failed: {e}")))?;
-        self.audit_credential("credential.set", name, &result).await?;
+        self.audit_credential("credential.set", name, &result)
+            .await?;
         result?;
         self.state().credential_changed(name).await
     }
@@ -80,7 +94,8 @@ impl Console {
         let result = tokio::task::spawn_blocking(move || keyring.delete(&n))
             .await
             .map_err(|e| Error::internal(format!("keyring task failed: {e}")))?;
-        self.audit_credential("credential.delete", name, &result).await?;
+        self.audit_credential("credential.delete", name, &result)
+            .await?;
         result?;
         self.state().credential_removed(name).await
     }
@@ -88,17 +103,43 @@ impl Console {
     async fn audit_credential(&self, action: &str, name: &str, result: &Result<()>) -> Result<()> {
         let (outcome, details) = match result {
             Ok(()) => (Outcome::Succeeded, serde_json::json!({ "name": name })),
-            Err(e) => (Outcome::Failed, serde_json::json!({ "name": name, "error": e.code().as_str() })),
+            Err(e) => (
+                Outcome::Failed,
+                serde_json::json!({ "name": name, "error": e.code().as_str() }),
+            ),
         };
-        self.audit().record(Action { action, environment: None, target: Some(name), outcome, details }).await?;
+        self.audit()
+            .record(Action {
+                action,
+                environment: None,
+                target: Some(name),
+                outcome,
+                details,
+            })
+            .await?;
         Ok(())
     }
 }
 
 fn env_uses(env: &nfops_core::config::Environment, name: &str) -> bool {
-    env.hosts.iter().any(|h| h.get_ref().ssh_key_credential == name)
-        || env.database.as_ref().is_some_and(|d| d.password_credential == name)
-        || env.storage.as_ref().is_some_and(|s| s.access_key_credential == name || s.secret_key_credential == name)
-        || env.cache.as_ref().and_then(|c| c.password_credential.as_deref()) == Some(name)
-        || env.frontend.as_ref().is_some_and(|f| f.token_credential == name)
+    env.hosts
+        .iter()
+        .any(|h| h.get_ref().ssh_key_credential == name)
+        || env
+            .database
+            .as_ref()
+            .is_some_and(|d| d.password_credential == name)
+        || env
+            .storage
+            .as_ref()
+            .is_some_and(|s| s.access_key_credential == name || s.secret_key_credential == name)
+        || env
+            .cache
+            .as_ref()
+            .and_then(|c| c.password_credential.as_deref())
+            == Some(name)
+        || env
+            .frontend
+            .as_ref()
+            .is_some_and(|f| f.token_credential == name)
 }

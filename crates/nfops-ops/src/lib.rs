@@ -37,11 +37,19 @@ impl Console {
         let paths = Paths::resolve(config_override)?;
         let state = State::open(&paths.state_dir).await?;
         let jobs = JobStore::new(state.clone());
-        let interrupted = jobs.recover_interrupted(chrono::Duration::seconds(30)).await?;
+        let interrupted = jobs
+            .recover_interrupted(chrono::Duration::seconds(30))
+            .await?;
         for id in &interrupted {
             tracing::warn!(category = "worker", job = %id, "job was interrupted by a crash or kill; it shows as interrupted");
         }
-        Ok(Self { audit: AuditLog::new(state.clone()), jobs, state, paths, keyring: Arc::new(Keyring::new()) })
+        Ok(Self {
+            audit: AuditLog::new(state.clone()),
+            jobs,
+            state,
+            paths,
+            keyring: Arc::new(Keyring::new()),
+        })
     }
 
     pub fn paths(&self) -> &Paths {

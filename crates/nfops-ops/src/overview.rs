@@ -13,6 +13,7 @@ impl Console {
     /// Probes every environment concurrently. Fails only when the config
     /// cannot be read; each probe reports its own failure.
     pub async fn overview(&self) -> Result<Vec<EnvironmentStatus>> {
+        let started = std::time::Instant::now();
         let config = self.config()?;
         let known_hosts = self.known_hosts();
         let mut runs = Vec::new();
@@ -21,7 +22,20 @@ impl Console {
             let known_hosts = known_hosts.clone();
             runs.push(async move { probe_environment(name, env, &creds, &known_hosts).await });
         }
-        Ok(futures::future::join_all(runs).await)
+        let statuses = futures::future::join_all(runs).await;
+        let failing = statuses
+            .iter()
+            .flat_map(|s| &s.probes)
+            .filter(|p| p.error.is_some())
+            .count();
+        tracing::info!(
+            category = "application",
+            environments = statuses.len(),
+            failing,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "overview probed"
+        );
+        Ok(statuses)
     }
 
     /// Probes one environment.
@@ -50,13 +64,21 @@ impl Console {
 }
 
 fn needed_credentials(env: &Environment) -> Vec<String> {
-    let mut n: Vec<String> = env.hosts.iter().map(|h| h.get_ref().ssh_key_credential.clone()).collect();
+    let mut n: Vec<String> = env
+        .hosts
+        .iter()
+        .map(|h| h.get_ref().ssh_key_credential.clone())
+        .collect();
     n.extend(env.database.as_ref().map(|d| d.password_credential.clone()));
     if let Some(s) = &env.storage {
         n.push(s.access_key_credential.clone());
         n.push(s.secret_key_credential.clone());
     }
-    n.extend(env.cache.as_ref().and_then(|c| c.password_credential.clone()));
+    n.extend(
+        env.cache
+            .as_ref()
+            .and_then(|c| c.password_credential.clone()),
+    );
     n.sort();
     n.dedup();
     n

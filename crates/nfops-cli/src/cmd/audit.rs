@@ -1,4 +1,3 @@
-use std::io::Write;
 use std::process::ExitCode;
 
 use nfops_core::{Error, ErrorCode, Result};
@@ -45,7 +44,14 @@ pub async fn run(console: &Console, out: &Output, cmd: Command) -> Result<ExitCo
                 return Err(Error::new(ErrorCode::AuditTampered, format!("audit log check failed ({} entries): {}", v.entries, v.problems.join("; ")))
                     .hint("Keep the state database for investigation; do not append to it until you know what changed."));
             }
-            out.emit(&v, |w| writeln!(w, "audit log intact: {} entries, head {}", v.entries, v.head.as_deref().unwrap_or("-")));
+            out.emit(&v, |w| {
+                writeln!(
+                    w,
+                    "audit log intact: {} entries, head {}",
+                    v.entries,
+                    v.head.as_deref().unwrap_or("-")
+                )
+            });
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -1,4 +1,3 @@
-use std::io::Write;
 use std::process::ExitCode;
 
 use nfops_core::Result;
@@ -31,14 +30,28 @@ pub fn run(console: &Console, out: &Output, _args: Args) -> Result<ExitCode> {
         path: config.path().display().to_string(),
         environments: config
             .environments()
-            .map(|(n, e)| Env { name: n.to_owned(), tier: e.tier.as_str(), hosts: e.hosts.iter().map(|h| h.get_ref().name.clone()).collect() })
+            .map(|(n, e)| Env {
+                name: n.to_owned(),
+                tier: e.tier.as_str(),
+                hosts: e.hosts.iter().map(|h| h.get_ref().name.clone()).collect(),
+            })
             .collect(),
         credentials: config.credential_names(),
     };
     out.emit(&summary, |w| {
         writeln!(w, "{}: ok", summary.path)?;
         for e in &summary.environments {
-            writeln!(w, "  {} ({}): hosts {}", e.name, e.tier, if e.hosts.is_empty() { "-".into() } else { e.hosts.join(", ") })?;
+            writeln!(
+                w,
+                "  {} ({}): hosts {}",
+                e.name,
+                e.tier,
+                if e.hosts.is_empty() {
+                    "-".into()
+                } else {
+                    e.hosts.join(", ")
+                }
+            )?;
         }
         writeln!(w, "  credentials referenced: {}", summary.credentials.len())
     });

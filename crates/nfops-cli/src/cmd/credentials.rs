@@ -1,4 +1,3 @@
-use std::io::Write;
 use std::io::{IsTerminal, Read};
 use std::process::ExitCode;
 
@@ -14,13 +13,9 @@ pub enum Command {
     /// Store or replace a credential. The value is read from a hidden prompt,
     /// or from standard input when it is not a terminal — never from arguments,
     /// which other users can see in the process list.
-    Set {
-        name: String,
-    },
+    Set { name: String },
     /// Remove a credential from the keyring.
-    Delete {
-        name: String,
-    },
+    Delete { name: String },
 }
 
 pub async fn run(console: &Console, out: &Output, cmd: Command) -> Result<ExitCode> {
@@ -29,7 +24,11 @@ pub async fn run(console: &Console, out: &Output, cmd: Command) -> Result<ExitCo
             let list = console.credentials().await?;
             out.emit(&list, |w| {
                 if list.is_empty() {
-                    writeln!(w, "No credentials are referenced by {}.", console.config_path().display())?;
+                    writeln!(
+                        w,
+                        "No credentials are referenced by {}.",
+                        console.config_path().display()
+                    )?;
                 }
                 for c in &list {
                     let state = match c.state {
@@ -37,22 +36,42 @@ pub async fn run(console: &Console, out: &Output, cmd: Command) -> Result<ExitCo
                         CredentialState::Missing => "MISSING",
                     };
                     let changed = c.changed_at.as_deref().unwrap_or("-");
-                    writeln!(w, "{:<32} {:<8} changed {:<32} used by {}", c.name, state, changed, if c.used_by.is_empty() { "-".into() } else { c.used_by.join(", ") })?;
+                    writeln!(
+                        w,
+                        "{:<32} {:<8} changed {:<32} used by {}",
+                        c.name,
+                        state,
+                        changed,
+                        if c.used_by.is_empty() {
+                            "-".into()
+                        } else {
+                            c.used_by.join(", ")
+                        }
+                    )?;
                 }
                 Ok(())
             });
             let missing = list.iter().any(|c| c.state == CredentialState::Missing);
-            Ok(if missing { ExitCode::from(4) } else { ExitCode::SUCCESS })
+            Ok(if missing {
+                ExitCode::from(4)
+            } else {
+                ExitCode::SUCCESS
+            })
         }
         Command::Set { name } => {
             let value = read_value(&name)?;
             console.set_credential(&name, value).await?;
-            out.emit(&serde_json::json!({ "name": name, "state": "set" }), |w| writeln!(w, "credential '{name}' stored in the keyring"));
+            out.emit(&serde_json::json!({ "name": name, "state": "set" }), |w| {
+                writeln!(w, "credential '{name}' stored in the keyring")
+            });
             Ok(ExitCode::SUCCESS)
         }
         Command::Delete { name } => {
             console.delete_credential(&name).await?;
-            out.emit(&serde_json::json!({ "name": name, "state": "deleted" }), |w| writeln!(w, "credential '{name}' removed from the keyring"));
+            out.emit(
+                &serde_json::json!({ "name": name, "state": "deleted" }),
+                |w| writeln!(w, "credential '{name}' removed from the keyring"),
+            );
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -60,10 +79,13 @@ pub async fn run(console: &Console, out: &Output, cmd: Command) -> Result<ExitCo
 
 fn read_value(name: &str) -> Result<SecretString> {
     let value = if std::io::stdin().is_terminal() {
-        rpassword::prompt_password(format!("value for '{name}' (hidden): ")).map_err(|e| Error::io("reading the value from the terminal", e))?
+        rpassword::prompt_password(format!("value for '{name}' (hidden): "))
+            .map_err(|e| Error::io("reading the value from the terminal", e))?
     } else {
         let mut s = String::new();
-        std::io::stdin().read_to_string(&mut s).map_err(|e| Error::io("reading the value from standard input", e))?;
+        std::io::stdin()
+            .read_to_string(&mut s)
+            .map_err(|e| Error::io("reading the value from standard input", e))?;
         // One trailing newline is the shell's, not the secret's.
         if s.ends_with('\n') {
             s.pop();
@@ -74,7 +96,11 @@ fn read_value(name: &str) -> Result<SecretString> {
         s
     };
     if value.is_empty() {
-        return Err(Error::new(ErrorCode::InvalidInput, format!("no value given for credential '{name}'")).hint("Type it at the prompt or pipe it on standard input."));
+        return Err(Error::new(
+            ErrorCode::InvalidInput,
+            format!("no value given for credential '{name}'"),
+        )
+        .hint("Type it at the prompt or pipe it on standard input."));
     }
     Ok(SecretString::new(value))
 }

@@ -1,4 +1,3 @@
-use std::io::Write;
 use std::process::ExitCode;
 
 use nfops_core::Result;
@@ -24,9 +23,23 @@ pub async fn run(console: &Console, out: &Output, cmd: Command) -> Result<ExitCo
                     writeln!(w, "No jobs yet.")?;
                 }
                 for j in &jobs {
-                    writeln!(w, "{} {:<12} {:<12} {} {}", j.created_at, j.kind, j.state.as_str(), j.environment.as_deref().unwrap_or("-"), j.id)?;
+                    writeln!(
+                        w,
+                        "{} {:<12} {:<12} {} {}",
+                        j.created_at,
+                        j.kind,
+                        j.state.as_str(),
+                        j.environment.as_deref().unwrap_or("-"),
+                        j.id
+                    )?;
                     for s in &j.steps {
-                        writeln!(w, "    {:<11} {} {}", s.state.as_str(), s.name, s.evidence.as_deref().unwrap_or(""))?;
+                        writeln!(
+                            w,
+                            "    {:<11} {} {}",
+                            s.state.as_str(),
+                            s.name,
+                            s.evidence.as_deref().unwrap_or("")
+                        )?;
                     }
                 }
                 Ok(())

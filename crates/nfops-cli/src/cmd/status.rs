@@ -30,16 +30,32 @@ pub async fn run(console: &Console, out: &Output, args: Args) -> Result<ExitCode
         s.finish_and_clear();
     }
     out.emit(&statuses, |w| print_human(w, &statuses));
-    let failed = statuses.iter().flat_map(|s| &s.probes).any(|p| p.state == ProbeState::Failed);
-    Ok(if failed { ExitCode::from(6) } else { ExitCode::SUCCESS })
+    let failed = statuses
+        .iter()
+        .flat_map(|s| &s.probes)
+        .any(|p| p.state == ProbeState::Failed);
+    Ok(if failed {
+        ExitCode::from(6)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 fn print_human(w: &mut dyn Write, statuses: &[EnvironmentStatus]) -> std::io::Result<()> {
     if statuses.is_empty() {
-        writeln!(w, "No environments configured. See README, \"environments.toml\".")?;
+        writeln!(
+            w,
+            "No environments configured. See README, \"environments.toml\"."
+        )?;
     }
     for s in statuses {
-        writeln!(w, "{} ({}) — checked {}", s.label, s.tier.as_str(), s.checked_at.format("%H:%M:%S"))?;
+        writeln!(
+            w,
+            "{} ({}) — checked {}",
+            s.label,
+            s.tier.as_str(),
+            s.checked_at.format("%H:%M:%S")
+        )?;
         for p in &s.probes {
             let mark = match p.state {
                 ProbeState::Ok => "ok  ",
@@ -47,7 +63,11 @@ fn print_human(w: &mut dyn Write, statuses: &[EnvironmentStatus]) -> std::io::Re
                 ProbeState::NotConfigured => " -  ",
             };
             let what = format!("{:?}", p.kind).to_lowercase();
-            writeln!(w, "  [{mark}] {what:<10} {:<24} {} ({} ms)", p.target, p.summary, p.latency_ms)?;
+            writeln!(
+                w,
+                "  [{mark}] {what:<10} {:<24} {} ({} ms)",
+                p.target, p.summary, p.latency_ms
+            )?;
             if let Some(e) = &p.error {
                 writeln!(w, "         {}", e.message)?;
                 if let Some(h) = &e.hint {

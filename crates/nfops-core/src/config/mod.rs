@@ -50,7 +50,10 @@ impl Config {
 
     /// An empty configuration (no environments), for first start.
     pub fn empty(path: &Path) -> Self {
-        Self { path: path.to_owned(), environments: Vec::new() }
+        Self {
+            path: path.to_owned(),
+            environments: Vec::new(),
+        }
     }
 
     pub fn path(&self) -> &Path {
@@ -64,15 +67,22 @@ impl Config {
 
     /// The environment called `name`, or `config.unknown_environment`.
     pub fn environment(&self, name: &str) -> Result<&Environment> {
-        self.environments.iter().find(|(n, _)| n == name).map(|(_, e)| e).ok_or_else(|| {
-            let known: Vec<&str> = self.environments.iter().map(|(n, _)| n.as_str()).collect();
-            Error::new(ErrorCode::UnknownEnvironment, format!("no environment named '{name}' in {}", self.path.display()))
+        self.environments
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, e)| e)
+            .ok_or_else(|| {
+                let known: Vec<&str> = self.environments.iter().map(|(n, _)| n.as_str()).collect();
+                Error::new(
+                    ErrorCode::UnknownEnvironment,
+                    format!("no environment named '{name}' in {}", self.path.display()),
+                )
                 .hint(if known.is_empty() {
                     "The file defines no environment yet.".to_owned()
                 } else {
                     format!("Known environments: {}.", known.join(", "))
                 })
-        })
+            })
     }
 
     /// Every credential name the configuration refers to, sorted, unique.
@@ -89,7 +99,11 @@ impl Config {
                 names.push(s.access_key_credential.clone());
                 names.push(s.secret_key_credential.clone());
             }
-            if let Some(c) = env.cache.as_ref().and_then(|c| c.password_credential.clone()) {
+            if let Some(c) = env
+                .cache
+                .as_ref()
+                .and_then(|c| c.password_credential.clone())
+            {
                 names.push(c);
             }
             if let Some(f) = &env.frontend {
@@ -103,7 +117,15 @@ impl Config {
 }
 
 fn hint_for_parse_error(message: &str) -> &'static str {
-    let secretish = ["`password`", "`secret`", "`token`", "`secret_key`", "`access_key`", "`ssh_key`", "`private_key`"];
+    let secretish = [
+        "`password`",
+        "`secret`",
+        "`token`",
+        "`secret_key`",
+        "`access_key`",
+        "`ssh_key`",
+        "`private_key`",
+    ];
     if message.contains("unknown field") && secretish.iter().any(|s| message.contains(s)) {
         "Secrets are never written in environments.toml: store the value with `nfops credentials set NAME` and reference it by name with the matching `*_credential` key."
     } else if message.contains("unknown field") {
@@ -120,13 +142,22 @@ pub fn line_col(text: &str, at: usize) -> (usize, usize) {
     let at = at.min(text.len());
     let before = &text[..at];
     let line = before.matches('\n').count() + 1;
-    let col = before.rsplit('\n').next().map(|l| l.chars().count()).unwrap_or(0) + 1;
+    let col = before
+        .rsplit('\n')
+        .next()
+        .map(|l| l.chars().count())
+        .unwrap_or(0)
+        + 1;
     (line, col)
 }
 
 fn invalid(path: &Path, text: &str, at: usize, message: &str, hint: impl Into<String>) -> Error {
     let (line, col) = line_col(text, at);
-    Error::new(ErrorCode::ConfigInvalid, format!("{}:{line}:{col}: {message}", path.display())).hint(hint)
+    Error::new(
+        ErrorCode::ConfigInvalid,
+        format!("{}:{line}:{col}: {message}", path.display()),
+    )
+    .hint(hint)
 }
 
 fn validate(path: &Path, text: &str, file: ConfigFile) -> Result<Config> {
@@ -143,7 +174,11 @@ fn validate(path: &Path, text: &str, file: ConfigFile) -> Result<Config> {
     for (name, env) in file.environments {
         let span = env.span();
         let env = env.into_inner();
-        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
             return Err(invalid(
                 path,
                 text,
@@ -159,12 +194,18 @@ fn validate(path: &Path, text: &str, file: ConfigFile) -> Result<Config> {
                     path,
                     text,
                     h.span().start,
-                    &format!("host name '{}' appears twice in environment '{name}'", h.get_ref().name),
+                    &format!(
+                        "host name '{}' appears twice in environment '{name}'",
+                        h.get_ref().name
+                    ),
                     "Give each host of an environment its own name.",
                 ));
             }
         }
-        let vias = [env.database.as_ref().and_then(|d| d.via.as_ref()), env.cache.as_ref().and_then(|c| c.via.as_ref())];
+        let vias = [
+            env.database.as_ref().and_then(|d| d.via.as_ref()),
+            env.cache.as_ref().and_then(|c| c.via.as_ref()),
+        ];
         for via in vias.into_iter().flatten() {
             if !env.hosts.iter().any(|h| &h.get_ref().name == via.get_ref()) {
                 return Err(invalid(
@@ -178,9 +219,20 @@ fn validate(path: &Path, text: &str, file: ConfigFile) -> Result<Config> {
         }
         if let Some(s) = &env.storage {
             if s.buckets.get_ref().is_empty() {
-                return Err(invalid(path, text, s.buckets.span().start, "storage.buckets is empty", "List the environment's buckets."));
+                return Err(invalid(
+                    path,
+                    text,
+                    s.buckets.span().start,
+                    "storage.buckets is empty",
+                    "List the environment's buckets.",
+                ));
             }
-            if let Some(b) = s.buckets.get_ref().iter().find(|b| b.len() < 3 || b.len() > 63) {
+            if let Some(b) = s
+                .buckets
+                .get_ref()
+                .iter()
+                .find(|b| b.len() < 3 || b.len() > 63)
+            {
                 return Err(invalid(
                     path,
                     text,
@@ -204,13 +256,22 @@ fn validate(path: &Path, text: &str, file: ConfigFile) -> Result<Config> {
         }
         if let Some(u) = &env.health_url {
             if !(u.get_ref().starts_with("http://") || u.get_ref().starts_with("https://")) {
-                return Err(invalid(path, text, u.span().start, "health_url must start with http:// or https://", "Give the full URL, e.g. https://api.example.com/health."));
+                return Err(invalid(
+                    path,
+                    text,
+                    u.span().start,
+                    "health_url must start with http:// or https://",
+                    "Give the full URL, e.g. https://api.example.com/health.",
+                ));
             }
         }
         environments.push((name, env));
     }
     environments.sort_by(|a, b| a.1.tier.cmp(&b.1.tier).then_with(|| a.0.cmp(&b.0)));
-    Ok(Config { path: path.to_owned(), environments })
+    Ok(Config {
+        path: path.to_owned(),
+        environments,
+    })
 }
 
 #[cfg(test)]

@@ -37,7 +37,11 @@ fn p() -> &'static Path {
 fn parses_and_orders_by_tier() {
     let c = Config::parse(p(), GOOD).expect("valid file");
     let names: Vec<&str> = c.environments().map(|(n, _)| n).collect();
-    assert_eq!(names, ["staging", "production"], "staging sorts before production");
+    assert_eq!(
+        names,
+        ["staging", "production"],
+        "staging sorts before production"
+    );
     assert_eq!(c.credential_names(), ["prod/db", "prod/ssh"]);
 }
 
@@ -46,16 +50,33 @@ fn syntax_error_has_line_and_column() {
     let bad = "version = 1\n[environments.x]\ntier = \"staging\nfoo = 1\n";
     let e = Config::parse(p(), bad).expect_err("unterminated string");
     assert_eq!(e.code(), crate::ErrorCode::ConfigInvalid);
-    assert!(e.message().starts_with("environments.toml:3:"), "message should point at line 3: {}", e.message());
+    assert!(
+        e.message().starts_with("environments.toml:3:"),
+        "message should point at line 3: {}",
+        e.message()
+    );
 }
 
 #[test]
 fn plaintext_secret_is_refused_with_keyring_hint() {
-    let bad = GOOD.replace("password_credential = \"prod/db\"", "password = \"hunter2\"");
+    let bad = GOOD.replace(
+        "password_credential = \"prod/db\"",
+        "password = \"hunter2\"",
+    );
     let e = Config::parse(p(), &bad).expect_err("password key is not allowed");
-    assert!(e.message().contains(":21:"), "points at the password line: {}", e.message());
-    assert!(!e.message().contains("hunter2"), "the secret value must not be echoed");
-    assert!(e.hint_text().unwrap_or_default().contains("nfops credentials set"));
+    assert!(
+        e.message().contains(":21:"),
+        "points at the password line: {}",
+        e.message()
+    );
+    assert!(
+        !e.message().contains("hunter2"),
+        "the secret value must not be echoed"
+    );
+    assert!(e
+        .hint_text()
+        .unwrap_or_default()
+        .contains("nfops credentials set"));
 }
 
 #[test]
@@ -63,7 +84,11 @@ fn via_must_name_a_host() {
     let bad = GOOD.replace("via = \"app-1\"", "via = \"bastion-9\"");
     let e = Config::parse(p(), &bad).expect_err("unknown host");
     assert!(e.message().contains("bastion-9"));
-    assert!(e.message().contains(":22:"), "points at the via line: {}", e.message());
+    assert!(
+        e.message().contains(":22:"),
+        "points at the via line: {}",
+        e.message()
+    );
 }
 
 #[test]

@@ -125,7 +125,9 @@ pub struct Verified {
 impl Verified {
     /// `evidence` says what was compared, e.g. "1,204 rows == manifest 1,204".
     pub fn by(evidence: impl Into<String>) -> Self {
-        Self { evidence: evidence.into() }
+        Self {
+            evidence: evidence.into(),
+        }
     }
 
     pub fn evidence(&self) -> &str {
@@ -143,11 +145,19 @@ pub struct StepContext<'a> {
 impl StepContext<'_> {
     /// Reports `done` of `total` units.
     pub fn advance(&self, done: u64, total: Option<u64>, unit: &str) {
-        self.progress.event(&ProgressEvent::StepProgress { index: self.index, done, total, unit: unit.to_owned() });
+        self.progress.event(&ProgressEvent::StepProgress {
+            index: self.index,
+            done,
+            total,
+            unit: unit.to_owned(),
+        });
     }
 
     pub fn message(&self, message: impl Into<String>) {
-        self.progress.event(&ProgressEvent::StepMessage { index: self.index, message: message.into() });
+        self.progress.event(&ProgressEvent::StepMessage {
+            index: self.index,
+            message: message.into(),
+        });
     }
 
     /// `Err(job.cancelled)` once the user asked to cancel; call between units of work.
@@ -166,7 +176,8 @@ impl StepContext<'_> {
 }
 
 fn cancelled() -> Error {
-    Error::new(ErrorCode::Cancelled, "the job was cancelled").hint("Nothing more was changed after the step that was running.")
+    Error::new(ErrorCode::Cancelled, "the job was cancelled")
+        .hint("Nothing more was changed after the step that was running.")
 }
 
 /// One step of a job.
@@ -195,20 +206,38 @@ pub struct JobRunner {
 
 impl JobRunner {
     pub fn new(store: JobStore) -> Self {
-        Self { store, heartbeat: Duration::from_secs(5) }
+        Self {
+            store,
+            heartbeat: Duration::from_secs(5),
+        }
     }
 
     /// Runs `steps` (one per planned step, in order) under `plan`.
     ///
     /// Stops at the first failing step; later steps are `Skipped`. The job
     /// record is written before the first step and after each one.
-    pub async fn run(&self, plan: Plan, steps: Vec<Box<dyn Step>>, progress: Arc<dyn Progress>, cancel: CancellationToken) -> Result<JobReport> {
+    pub async fn run(
+        &self,
+        plan: Plan,
+        steps: Vec<Box<dyn Step>>,
+        progress: Arc<dyn Progress>,
+        cancel: CancellationToken,
+    ) -> Result<JobReport> {
         if steps.len() != plan.steps.len() {
-            return Err(Error::internal(format!("job '{}' has {} planned steps but {} runnable ones", plan.kind, plan.steps.len(), steps.len())));
+            return Err(Error::internal(format!(
+                "job '{}' has {} planned steps but {} runnable ones",
+                plan.kind,
+                plan.steps.len(),
+                steps.len()
+            )));
         }
         let id = uuid::Uuid::new_v4().to_string();
         self.store.create(&id, &plan).await?;
-        progress.event(&ProgressEvent::JobStarted { job_id: id.clone(), kind: plan.kind.clone(), steps: plan.steps.iter().map(|s| s.name.clone()).collect() });
+        progress.event(&ProgressEvent::JobStarted {
+            job_id: id.clone(),
+            kind: plan.kind.clone(),
+            steps: plan.steps.iter().map(|s| s.name.clone()).collect(),
+        });
 
         let beat_store = self.store.clone();
         let beat_id = id.clone();
@@ -222,40 +251,83 @@ impl JobRunner {
             }
         });
 
-        let mut report = JobReport { job_id: id.clone(), state: JobState::Running, error: None, steps: Vec::new() };
+        let mut report = JobReport {
+            job_id: id.clone(),
+            state: JobState::Running,
+            error: None,
+            steps: Vec::new(),
+        };
         let mut failure: Option<(JobState, Error)> = None;
         for (index, (step, planned)) in steps.iter().zip(&plan.steps).enumerate() {
             if failure.is_some() {
-                self.store.step(&id, index, StepState::Skipped, None, None).await?;
-                report.steps.push((planned.name.clone(), StepState::Skipped, None));
+                self.store
+                    .step(&id, index, StepState::Skipped, None, None)
+                    .await?;
+                report
+                    .steps
+                    .push((planned.name.clone(), StepState::Skipped, None));
                 continue;
             }
             if cancel.is_cancelled() {
                 failure = Some((JobState::Cancelled, cancelled()));
-                self.store.step(&id, index, StepState::Skipped, None, None).await?;
-                report.steps.push((planned.name.clone(), StepState::Skipped, None));
+                self.store
+                    .step(&id, index, StepState::Skipped, None, None)
+                    .await?;
+                report
+                    .steps
+                    .push((planned.name.clone(), StepState::Skipped, None));
                 continue;
             }
-            self.store.step(&id, index, StepState::Running, None, None).await?;
-            progress.event(&ProgressEvent::StepStarted { index, name: planned.name.clone() });
-            let cx = StepContext { index, progress: progress.as_ref(), cancel: &cancel };
+            self.store
+                .step(&id, index, StepState::Running, None, None)
+                .await?;
+            progress.event(&ProgressEvent::StepStarted {
+                index,
+                name: planned.name.clone(),
+            });
+            let cx = StepContext {
+                index,
+                progress: progress.as_ref(),
+                cancel: &cancel,
+            };
             let outcome = tokio::select! {
                 r = step.run(&cx) => r,
                 _ = cancel.cancelled() => Err(cancelled()),
             };
             match outcome {
                 Ok(v) => {
-                    self.store.step(&id, index, StepState::Completed, Some(v.evidence()), None).await?;
-                    progress.event(&ProgressEvent::StepFinished { index, state: StepState::Completed, evidence: Some(v.evidence().to_owned()), error: None });
-                    report.steps.push((planned.name.clone(), StepState::Completed, Some(v.evidence)));
+                    self.store
+                        .step(&id, index, StepState::Completed, Some(v.evidence()), None)
+                        .await?;
+                    progress.event(&ProgressEvent::StepFinished {
+                        index,
+                        state: StepState::Completed,
+                        evidence: Some(v.evidence().to_owned()),
+                        error: None,
+                    });
+                    report.steps.push((
+                        planned.name.clone(),
+                        StepState::Completed,
+                        Some(v.evidence),
+                    ));
                 }
                 Err(e) => {
-                    let (job_state, step_state) =
-                        if e.code() == ErrorCode::Cancelled { (JobState::Cancelled, StepState::Cancelled) } else { (JobState::Failed, StepState::Failed) };
+                    let (job_state, step_state) = if e.code() == ErrorCode::Cancelled {
+                        (JobState::Cancelled, StepState::Cancelled)
+                    } else {
+                        (JobState::Failed, StepState::Failed)
+                    };
                     let wire = e.to_wire();
                     tracing::warn!(category = "worker", job = %id, step = %planned.name, code = %e.code(), "job step failed: {}", e.message());
-                    self.store.step(&id, index, step_state, None, Some(&wire)).await?;
-                    progress.event(&ProgressEvent::StepFinished { index, state: step_state, evidence: None, error: Some(wire) });
+                    self.store
+                        .step(&id, index, step_state, None, Some(&wire))
+                        .await?;
+                    progress.event(&ProgressEvent::StepFinished {
+                        index,
+                        state: step_state,
+                        evidence: None,
+                        error: Some(wire),
+                    });
                     report.steps.push((planned.name.clone(), step_state, None));
                     failure = Some((job_state, e));
                 }
@@ -267,7 +339,11 @@ impl JobRunner {
             Some((s, e)) => (s, Some(e.to_wire())),
         };
         self.store.finish(&id, state, error.as_ref()).await?;
-        progress.event(&ProgressEvent::JobFinished { job_id: id.clone(), state, error: error.clone() });
+        progress.event(&ProgressEvent::JobFinished {
+            job_id: id.clone(),
+            state,
+            error: error.clone(),
+        });
         report.state = state;
         report.error = error;
         Ok(report)

@@ -17,18 +17,36 @@ use super::{JobState, StepState};
 #[serde(tag = "event", rename_all = "camelCase")]
 pub enum ProgressEvent {
     #[serde(rename_all = "camelCase")]
-    JobStarted { job_id: String, kind: String, steps: Vec<String> },
+    JobStarted {
+        job_id: String,
+        kind: String,
+        steps: Vec<String>,
+    },
     #[serde(rename_all = "camelCase")]
     StepStarted { index: usize, name: String },
     /// `done` of `total` units (rows, bytes, objects); `total` when known.
     #[serde(rename_all = "camelCase")]
-    StepProgress { index: usize, done: u64, total: Option<u64>, unit: String },
+    StepProgress {
+        index: usize,
+        done: u64,
+        total: Option<u64>,
+        unit: String,
+    },
     #[serde(rename_all = "camelCase")]
     StepMessage { index: usize, message: String },
     #[serde(rename_all = "camelCase")]
-    StepFinished { index: usize, state: StepState, evidence: Option<String>, error: Option<WireError> },
+    StepFinished {
+        index: usize,
+        state: StepState,
+        evidence: Option<String>,
+        error: Option<WireError>,
+    },
     #[serde(rename_all = "camelCase")]
-    JobFinished { job_id: String, state: JobState, error: Option<WireError> },
+    JobFinished {
+        job_id: String,
+        state: JobState,
+        error: Option<WireError>,
+    },
 }
 
 /// Receives progress. Must be cheap and must not block: it is called from the
@@ -55,7 +73,11 @@ pub struct Throttled<P> {
 
 impl<P: Progress> Throttled<P> {
     pub fn new(inner: P, interval: Duration) -> Self {
-        Self { inner, interval, last: Mutex::new(None) }
+        Self {
+            inner,
+            interval,
+            last: Mutex::new(None),
+        }
     }
 }
 
@@ -93,9 +115,23 @@ mod tests {
         let n = Arc::new(AtomicUsize::new(0));
         let t = Throttled::new(Count(n.clone()), Duration::from_secs(60));
         for done in 0..1000 {
-            t.event(&ProgressEvent::StepProgress { index: 0, done, total: Some(1000), unit: "rows".into() });
+            t.event(&ProgressEvent::StepProgress {
+                index: 0,
+                done,
+                total: Some(1000),
+                unit: "rows".into(),
+            });
         }
-        t.event(&ProgressEvent::StepProgress { index: 0, done: 1000, total: Some(1000), unit: "rows".into() });
-        assert_eq!(n.load(Ordering::SeqCst), 2, "first event and the final one pass, the burst is dropped");
+        t.event(&ProgressEvent::StepProgress {
+            index: 0,
+            done: 1000,
+            total: Some(1000),
+            unit: "rows".into(),
+        });
+        assert_eq!(
+            n.load(Ordering::SeqCst),
+            2,
+            "first event and the final one pass, the burst is dropped"
+        );
     }
 }

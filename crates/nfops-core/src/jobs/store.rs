@@ -77,11 +77,22 @@ impl JobStore {
     }
 
     pub(crate) async fn heartbeat(&self, id: &str) -> Result<()> {
-        sqlx::query("UPDATE jobs SET heartbeat_at = ? WHERE id = ? AND state = 'running'").bind(now()).bind(id).execute(self.state.pool()).await?;
+        sqlx::query("UPDATE jobs SET heartbeat_at = ? WHERE id = ? AND state = 'running'")
+            .bind(now())
+            .bind(id)
+            .execute(self.state.pool())
+            .await?;
         Ok(())
     }
 
-    pub(crate) async fn step(&self, id: &str, index: usize, state: StepState, evidence: Option<&str>, error: Option<&WireError>) -> Result<()> {
+    pub(crate) async fn step(
+        &self,
+        id: &str,
+        index: usize,
+        state: StepState,
+        evidence: Option<&str>,
+        error: Option<&WireError>,
+    ) -> Result<()> {
         let t = now();
         let (started, finished) = match state {
             StepState::Running => (Some(t.clone()), None),
@@ -98,15 +109,7 @@ impl JobStore {
             .bind(index as i64)
             .execute(self.state.pool())
             .await?;
-        sqlx::query("UPDATE jobs SET updated_at = ?, heartbeat_at = ? WHERE id = ?").bind(&t).bind(&t).bind(id).execute(self.state.pool()).await?;
-        Ok(())
-    }
-
-    pub(crate) async fn finish(&self, id: &str, state: JobState, error: Option<&WireError>) -> Result<()> {
-        let t = now();
-        sqlx::query("UPDATE jobs SET state = ?, error = ?, updated_at = ?, finished_at = ? WHERE id = ?")
-            .bind(state.as_str())
-            .bind(error.map(|e| serde_json::to_string(e).unwrap_or_default()))
+        sqlx::query("UPDATE jobs SET updated_at = ?, heartbeat_at = ? WHERE id = ?")
             .bind(&t)
             .bind(&t)
             .bind(id)
@@ -115,18 +118,43 @@ impl JobStore {
         Ok(())
     }
 
+    pub(crate) async fn finish(
+        &self,
+        id: &str,
+        state: JobState,
+        error: Option<&WireError>,
+    ) -> Result<()> {
+        let t = now();
+        sqlx::query(
+            "UPDATE jobs SET state = ?, error = ?, updated_at = ?, finished_at = ? WHERE id = ?",
+        )
+        .bind(state.as_str())
+        .bind(error.map(|e| serde_json::to_string(e).unwrap_or_default()))
+        .bind(&t)
+        .bind(&t)
+        .bind(id)
+        .execute(self.state.pool())
+        .await?;
+        Ok(())
+    }
+
     /// Marks as interrupted every running job whose owner is gone: its process
     /// no longer exists (where that can be told) or its heartbeat is older than
     /// `stale_after`. Call at start-up. Returns the ids marked.
     pub async fn recover_interrupted(&self, stale_after: chrono::Duration) -> Result<Vec<String>> {
-        let rows = sqlx::query("SELECT id, owner_pid, heartbeat_at FROM jobs WHERE state = 'running'").fetch_all(self.state.pool()).await?;
+        let rows =
+            sqlx::query("SELECT id, owner_pid, heartbeat_at FROM jobs WHERE state = 'running'")
+                .fetch_all(self.state.pool())
+                .await?;
         let mut marked = Vec::new();
         let cutoff = chrono::Utc::now() - stale_after;
         for row in rows {
             let id: String = row.try_get("id")?;
             let pid: Option<i64> = row.try_get("owner_pid")?;
             let hb: Option<String> = row.try_get("heartbeat_at")?;
-            let stale = hb.and_then(|h| chrono::DateTime::parse_from_rfc3339(&h).ok()).is_none_or(|h| h < cutoff);
+            let stale = hb
+                .and_then(|h| chrono::DateTime::parse_from_rfc3339(&h).ok())
+                .is_none_or(|h| h < cutoff);
             let gone = pid.is_some_and(|p| !process_alive(p as u32));
             if stale || gone {
                 sqlx::query("UPDATE jobs SET state = 'interrupted', updated_at = ? WHERE id = ? AND state = 'running'").bind(now()).bind(&id).execute(self.state.pool()).await?;
@@ -139,7 +167,11 @@ impl JobStore {
 
     /// The newest `limit` jobs, newest first, with their steps.
     pub async fn list(&self, limit: u32) -> Result<Vec<JobRecord>> {
-        let ids: Vec<(String,)> = sqlx::query_as("SELECT id FROM jobs ORDER BY created_at DESC LIMIT ?").bind(limit).fetch_all(self.state.pool()).await?;
+        let ids: Vec<(String,)> =
+            sqlx::query_as("SELECT id FROM jobs ORDER BY created_at DESC LIMIT ?")
+                .bind(limit)
+                .fetch_all(self.state.pool())
+                .await?;
         let mut out = Vec::with_capacity(ids.len());
         for (id,) in ids {
             if let Some(j) = self.get(&id).await? {
@@ -153,7 +185,12 @@ impl JobStore {
         let Some(row) = sqlx::query("SELECT id, kind, environment, state, plan, error, created_at, finished_at FROM jobs WHERE id = ?").bind(id).fetch_optional(self.state.pool()).await? else {
             return Ok(None);
         };
-        let steps = sqlx::query("SELECT idx, name, state, evidence, error FROM job_steps WHERE job_id = ? ORDER BY idx").bind(id).fetch_all(self.state.pool()).await?;
+        let steps = sqlx::query(
+            "SELECT idx, name, state, evidence, error FROM job_steps WHERE job_id = ? ORDER BY idx",
+        )
+        .bind(id)
+        .fetch_all(self.state.pool())
+        .await?;
         let steps = steps
             .iter()
             .map(|s| {
@@ -162,7 +199,9 @@ impl JobStore {
                     name: s.try_get("name")?,
                     state: StepState::parse(&s.try_get::<String, _>("state")?),
                     evidence: s.try_get("evidence")?,
-                    error: s.try_get::<Option<String>, _>("error")?.and_then(|e| serde_json::from_str(&e).ok()),
+                    error: s
+                        .try_get::<Option<String>, _>("error")?
+                        .and_then(|e| serde_json::from_str(&e).ok()),
                 })
             })
             .collect::<Result<Vec<_>>>()?;
@@ -172,7 +211,9 @@ impl JobStore {
             environment: row.try_get("environment")?,
             state: JobState::parse(&row.try_get::<String, _>("state")?),
             plan: serde_json::from_str(&row.try_get::<String, _>("plan")?).unwrap_or_default(),
-            error: row.try_get::<Option<String>, _>("error")?.and_then(|e| serde_json::from_str(&e).ok()),
+            error: row
+                .try_get::<Option<String>, _>("error")?
+                .and_then(|e| serde_json::from_str(&e).ok()),
             created_at: row.try_get("created_at")?,
             finished_at: row.try_get("finished_at")?,
             steps,

@@ -9,12 +9,22 @@ struct WriteFile(std::path::PathBuf, &'static str);
 #[async_trait]
 impl Step for WriteFile {
     async fn run(&self, _cx: &StepContext<'_>) -> Result<Verified> {
-        tokio::fs::write(&self.0, self.1).await.map_err(|e| Error::io("writing", e))?;
-        let back = tokio::fs::read_to_string(&self.0).await.map_err(|e| Error::io("reading back", e))?;
+        tokio::fs::write(&self.0, self.1)
+            .await
+            .map_err(|e| Error::io("writing", e))?;
+        let back = tokio::fs::read_to_string(&self.0)
+            .await
+            .map_err(|e| Error::io("reading back", e))?;
         if back != self.1 {
-            return Err(Error::new(ErrorCode::CheckFailed, "content differs after write"));
+            return Err(Error::new(
+                ErrorCode::CheckFailed,
+                "content differs after write",
+            ));
         }
-        Ok(Verified::by(format!("{} bytes read back equal", back.len())))
+        Ok(Verified::by(format!(
+            "{} bytes read back equal",
+            back.len()
+        )))
     }
 }
 
@@ -22,7 +32,10 @@ struct Fails;
 #[async_trait]
 impl Step for Fails {
     async fn run(&self, _cx: &StepContext<'_>) -> Result<Verified> {
-        Err(Error::new(ErrorCode::CheckFailed, "row count 3 != manifest 4"))
+        Err(Error::new(
+            ErrorCode::CheckFailed,
+            "row count 3 != manifest 4",
+        ))
     }
 }
 
@@ -43,7 +56,10 @@ impl Step for Waits {
 struct Recorder(Mutex<Vec<String>>);
 impl Progress for Recorder {
     fn event(&self, e: &ProgressEvent) {
-        let tag = serde_json::to_value(e).ok().and_then(|v| v["event"].as_str().map(str::to_owned)).unwrap_or_default();
+        let tag = serde_json::to_value(e)
+            .ok()
+            .and_then(|v| v["event"].as_str().map(str::to_owned))
+            .unwrap_or_default();
         self.0.lock().unwrap_or_else(|p| p.into_inner()).push(tag);
     }
 }
@@ -53,7 +69,12 @@ fn plan(n: usize) -> Plan {
         kind: "test".into(),
         environment: Some("staging".into()),
         summary: "test job".into(),
-        steps: (0..n).map(|i| PlannedStep { name: format!("step {i}"), description: String::new() }).collect(),
+        steps: (0..n)
+            .map(|i| PlannedStep {
+                name: format!("step {i}"),
+                description: String::new(),
+            })
+            .collect(),
     }
 }
 
@@ -68,12 +89,22 @@ async fn runner() -> (tempfile::TempDir, JobRunner, JobStore) {
 async fn completed_steps_carry_evidence_and_are_persisted() {
     let (dir, runner, store) = runner().await;
     let rec = Arc::new(Recorder::default());
-    let steps: Vec<Box<dyn Step>> = vec![Box::new(WriteFile(dir.path().join("a"), "hello")), Box::new(WriteFile(dir.path().join("b"), "world!"))];
-    let r = runner.run(plan(2), steps, rec.clone(), CancellationToken::new()).await.expect("run");
+    let steps: Vec<Box<dyn Step>> = vec![
+        Box::new(WriteFile(dir.path().join("a"), "hello")),
+        Box::new(WriteFile(dir.path().join("b"), "world!")),
+    ];
+    let r = runner
+        .run(plan(2), steps, rec.clone(), CancellationToken::new())
+        .await
+        .expect("run");
     assert_eq!(r.state, JobState::Succeeded);
     let stored = store.get(&r.job_id).await.expect("get").expect("exists");
     assert_eq!(stored.state, JobState::Succeeded);
-    assert_eq!(stored.steps[1].evidence.as_deref(), Some("6 bytes read back equal"), "evidence is what makes a step completed");
+    assert_eq!(
+        stored.steps[1].evidence.as_deref(),
+        Some("6 bytes read back equal"),
+        "evidence is what makes a step completed"
+    );
     let events = rec.0.lock().expect("lock").clone();
     assert_eq!(events.first().map(String::as_str), Some("jobStarted"));
     assert_eq!(events.last().map(String::as_str), Some("jobFinished"));
@@ -82,11 +113,28 @@ async fn completed_steps_carry_evidence_and_are_persisted() {
 #[tokio::test]
 async fn a_failed_step_fails_the_job_and_skips_the_rest() {
     let (dir, runner, store) = runner().await;
-    let steps: Vec<Box<dyn Step>> = vec![Box::new(Fails), Box::new(WriteFile(dir.path().join("never"), "x"))];
-    let r = runner.run(plan(2), steps, Arc::new(NoProgress), CancellationToken::new()).await.expect("run");
+    let steps: Vec<Box<dyn Step>> = vec![
+        Box::new(Fails),
+        Box::new(WriteFile(dir.path().join("never"), "x")),
+    ];
+    let r = runner
+        .run(
+            plan(2),
+            steps,
+            Arc::new(NoProgress),
+            CancellationToken::new(),
+        )
+        .await
+        .expect("run");
     assert_eq!(r.state, JobState::Failed);
-    assert_eq!(r.error.as_ref().map(|e| e.code.as_str()), Some("job.check_failed"));
-    assert!(!dir.path().join("never").exists(), "a step after a failure must not run");
+    assert_eq!(
+        r.error.as_ref().map(|e| e.code.as_str()),
+        Some("job.check_failed")
+    );
+    assert!(
+        !dir.path().join("never").exists(),
+        "a step after a failure must not run"
+    );
     let stored = store.get(&r.job_id).await.expect("get").expect("exists");
     assert_eq!(stored.steps[1].state, StepState::Skipped);
 }
@@ -100,29 +148,66 @@ async fn cancel_stops_a_running_step() {
         tokio::time::sleep(Duration::from_millis(300)).await;
         c2.cancel();
     });
-    let steps: Vec<Box<dyn Step>> = vec![Box::new(Waits), Box::new(WriteFile(dir.path().join("never"), "x"))];
+    let steps: Vec<Box<dyn Step>> = vec![
+        Box::new(Waits),
+        Box::new(WriteFile(dir.path().join("never"), "x")),
+    ];
     let started = std::time::Instant::now();
-    let r = runner.run(plan(2), steps, Arc::new(NoProgress), cancel).await.expect("run");
+    let r = runner
+        .run(plan(2), steps, Arc::new(NoProgress), cancel)
+        .await
+        .expect("run");
     assert_eq!(r.state, JobState::Cancelled);
-    assert!(started.elapsed() < Duration::from_secs(10), "cancel must take effect promptly");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "cancel must take effect promptly"
+    );
     assert!(!dir.path().join("never").exists());
-    assert_eq!(store.get(&r.job_id).await.expect("get").expect("exists").steps[0].state, StepState::Cancelled);
+    assert_eq!(
+        store
+            .get(&r.job_id)
+            .await
+            .expect("get")
+            .expect("exists")
+            .steps[0]
+            .state,
+        StepState::Cancelled
+    );
 }
 
 #[tokio::test]
 async fn mismatched_plan_is_refused() {
     let (_dir, runner, _store) = runner().await;
-    let e = runner.run(plan(2), vec![Box::new(Fails)], Arc::new(NoProgress), CancellationToken::new()).await.expect_err("mismatch");
+    let e = runner
+        .run(
+            plan(2),
+            vec![Box::new(Fails)],
+            Arc::new(NoProgress),
+            CancellationToken::new(),
+        )
+        .await
+        .expect_err("mismatch");
     assert_eq!(e.code(), ErrorCode::Internal);
 }
 
 /// Child half of the crash test: runs a job that never ends.
 #[tokio::test]
 async fn crash_child() {
-    let Ok(dir) = std::env::var("NFOPS_CRASH_CHILD_DIR") else { return };
-    let state = State::open(std::path::Path::new(&dir)).await.expect("state");
+    let Ok(dir) = std::env::var("NFOPS_CRASH_CHILD_DIR") else {
+        return;
+    };
+    let state = State::open(std::path::Path::new(&dir))
+        .await
+        .expect("state");
     let runner = JobRunner::new(JobStore::new(state));
-    let _ = runner.run(plan(1), vec![Box::new(Waits)], Arc::new(NoProgress), CancellationToken::new()).await;
+    let _ = runner
+        .run(
+            plan(1),
+            vec![Box::new(Waits)],
+            Arc::new(NoProgress),
+            CancellationToken::new(),
+        )
+        .await;
 }
 
 #[tokio::test]
@@ -142,7 +227,12 @@ async fn a_job_whose_process_died_shows_as_interrupted() {
         tokio::time::sleep(Duration::from_millis(50)).await;
         if let Ok(s) = State::open(&state_dir).await {
             let js = JobStore::new(s);
-            if js.list(1).await.map(|l| l.first().is_some_and(|j| j.state == JobState::Running)).unwrap_or(false) {
+            if js
+                .list(1)
+                .await
+                .map(|l| l.first().is_some_and(|j| j.state == JobState::Running))
+                .unwrap_or(false)
+            {
                 store = Some(js);
                 break;
             }
@@ -151,8 +241,15 @@ async fn a_job_whose_process_died_shows_as_interrupted() {
     let store = store.expect("the child started a job within 10 s");
     child.kill().expect("kill child");
     child.wait().expect("reap child");
-    let marked = store.recover_interrupted(chrono::Duration::hours(1)).await.expect("recover");
-    assert_eq!(marked.len(), 1, "the dead process's job must be marked even with a fresh heartbeat");
+    let marked = store
+        .recover_interrupted(chrono::Duration::hours(1))
+        .await
+        .expect("recover");
+    assert_eq!(
+        marked.len(),
+        1,
+        "the dead process's job must be marked even with a fresh heartbeat"
+    );
     let job = store.get(&marked[0]).await.expect("get").expect("exists");
     assert_eq!(job.state, JobState::Interrupted);
     assert_eq!(job.steps[0].state, StepState::Interrupted);

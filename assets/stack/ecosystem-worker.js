@@ -1,0 +1,12 @@
+    {
+      name: 'nf-worker',
+      script: 'worker.js',
+      cwd: '@APP_DIR@/current',
+      exec_mode: 'fork',
+      instances: 1,
+      wait_ready: true,
+      listen_timeout: 10000,
+      kill_timeout: 10000,
+      max_restarts: 10,
+      env: { NODE_ENV: 'production', NF_APP_DIR: '@APP_DIR@' },
+    },

@@ -1,0 +1,23 @@
+//! NewFinity Ops fleet access: reaching the platform's hosts and services.
+//!
+//! - [`ssh`]: SSH sessions to the VPS hosts (key from a [`CredentialSource`],
+//!   pinned or trust-on-first-use host keys), remote commands with timeouts,
+//!   and local port forwarding (tunnels through a bastion).
+//! - [`probe`]: the Overview's live state of one environment: backend health,
+//!   running release per host, database, cache, storage and monitoring, probed
+//!   concurrently, each reporting its own failure.
+//!
+//! Errors are [`nfops_core::Error`] with stable codes; driver text is kept as
+//! the error's source, never as its message, and credential values never
+//! appear in messages or logs. Knows nothing of Tauri.
+//!
+//! [`CredentialSource`]: nfops_core::credentials::CredentialSource
+
+pub mod probe;
+pub mod ssh;
+
+pub use probe::{
+    probe_environment, probe_environment_with, EnvironmentStatus, ProbeKind, ProbeOptions,
+    ProbeResult, ProbeState,
+};
+pub use ssh::{shell_quote, ExecOutput, SshSession, Tunnel};

@@ -1,0 +1,127 @@
+//! The MySQL / MariaDB database: connect (directly or through a tunnel) and
+//! ask `SELECT VERSION()`.
+
+use nfops_core::config::Database;
+use nfops_core::credentials::CredentialSource;
+use nfops_core::{Error, ErrorCode, Result};
+use sqlx::mysql::{MySqlConnectOptions, MySqlConnection, MySqlDatabaseError};
+use sqlx::{ConnectOptions, Connection};
+
+use super::{route, via_text, Sessions};
+
+/// Summary: "MariaDB 10.11.6" / "MySQL 8.0.36".
+///
+/// Errors: `service.unreachable` naming `host:port` (and "via host 'X'"), with
+/// a hint that tells a refused login from an unreachable server. The driver's
+/// text stays the error's source; the password never appears.
+pub(super) async fn probe(
+    db: &Database,
+    creds: &dyn CredentialSource,
+    sessions: &Sessions<'_>,
+) -> Result<String> {
+    let password = creds.get(&db.password_credential)?;
+    let via = db.via.as_ref().map(|v| v.get_ref().as_str());
+    let route = route(sessions, via, &db.host, db.port).await?;
+    let opts = MySqlConnectOptions::new()
+        .host(&route.host)
+        .port(route.port)
+        .username(&db.user)
+        .password(password.expose())
+        .database(&db.name)
+        .disable_statement_logging();
+    let mut conn = MySqlConnection::connect_with(&opts)
+        .await
+        .map_err(|e| connect_error(db, via, e))?;
+    let version: String = sqlx::query_scalar("SELECT VERSION()")
+        .fetch_one(&mut conn)
+        .await
+        .map_err(|e| connect_error(db, via, e))?;
+    if let Err(e) = conn.close().await {
+        tracing::debug!(error = %e, "closing the probe's database connection failed");
+    }
+    Ok(version_summary(&version))
+}
+
+fn connect_error(db: &Database, via: Option<&str>, e: sqlx::Error) -> Error {
+    let at = format!(
+        "{}{}",
+        crate::ssh::endpoint(&db.host, db.port),
+        via_text(via)
+    );
+    let number = match &e {
+        sqlx::Error::Database(d) => d
+            .try_downcast_ref::<MySqlDatabaseError>()
+            .map(MySqlDatabaseError::number),
+        _ => None,
+    };
+    let (message, hint) = match number {
+        Some(1045) => (
+            format!("database at {at} refused the login of user '{}'", db.user),
+            format!(
+                "Check the password stored as credential '{}' (`nfops credentials set {}`) and that user '{}' may connect from the console's side.",
+                db.password_credential, db.password_credential, db.user
+            ),
+        ),
+        Some(1044) => (
+            format!("database at {at}: user '{}' has no access to database '{}'", db.user, db.name),
+            format!("Grant user '{}' access to '{}' (at least SELECT).", db.user, db.name),
+        ),
+        Some(1049) => (
+            format!("database '{}' does not exist at {at}", db.name),
+            "Check database.name in environments.toml.".to_owned(),
+        ),
+        _ => (
+            format!("database at {at} is unreachable"),
+            match via {
+                Some(v) => format!(
+                    "Check that MySQL/MariaDB runs and that host '{v}' can reach {}:{} (its firewall, bind-address).",
+                    db.host, db.port
+                ),
+                None => format!(
+                    "Check that MySQL/MariaDB runs and listens on {}:{}, or set database.via to reach it through a bastion.",
+                    db.host, db.port
+                ),
+            },
+        ),
+    };
+    Error::new(ErrorCode::Unreachable, message)
+        .hint(hint)
+        .source(e)
+}
+
+/// "10.11.6-MariaDB-0+deb12u1" → "MariaDB 10.11.6"; "8.0.36" → "MySQL 8.0.36".
+pub(crate) fn version_summary(version: &str) -> String {
+    let v = version.trim();
+    // MariaDB's handshake form prefixes "5.5.5-" for old clients; drop it.
+    let v = v
+        .strip_prefix("5.5.5-")
+        .filter(|rest| rest.to_ascii_lowercase().contains("mariadb"))
+        .unwrap_or(v);
+    let number = v.split(['-', ' ']).next().unwrap_or(v);
+    let product = if v.to_ascii_lowercase().contains("mariadb") {
+        "MariaDB"
+    } else {
+        "MySQL"
+    };
+    format!("{product} {number}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::version_summary;
+
+    #[test]
+    fn versions_name_the_product() {
+        assert_eq!(
+            version_summary("10.11.6-MariaDB-0+deb12u1"),
+            "MariaDB 10.11.6"
+        );
+        assert_eq!(
+            version_summary("5.5.5-10.11.6-MariaDB"),
+            "MariaDB 10.11.6",
+            "the 5.5.5- compatibility prefix is not the version"
+        );
+        assert_eq!(version_summary("8.0.36"), "MySQL 8.0.36");
+        assert_eq!(version_summary("8.4.0-log"), "MySQL 8.4.0");
+    }
+}

@@ -1,0 +1,91 @@
+//! The release a host runs: the target of `<app_dir>/current`.
+
+use std::time::Duration;
+
+use nfops_core::config::Host;
+use nfops_core::{Error, ErrorCode, Result};
+
+use crate::ssh::{shell_quote, stderr_tail, SshSession};
+
+/// Reads the `current` symlink over `session`; the summary is the release id.
+///
+/// Errors: `service.unhealthy` when there is no `current` symlink or its
+/// target is not a release folder; SSH errors as they come.
+pub(super) async fn probe(session: &SshSession, host: &Host, timeout: Duration) -> Result<String> {
+    let link = format!("{}/current", host.app_dir.trim_end_matches('/'));
+    let out = session
+        .exec(&format!("readlink -- {}", shell_quote(&link)), timeout)
+        .await?;
+    if out.exit_code != 0 {
+        let tail = stderr_tail(&out.stderr, 200);
+        let mut message = format!(
+            "host '{}': {link} is missing or not a symlink, so no release is active",
+            host.name
+        );
+        if !tail.is_empty() {
+            message.push_str(&format!(" ({tail})"));
+        }
+        return Err(Error::new(ErrorCode::Unhealthy, message).hint(format!(
+            "Check app_dir in environments.toml ({}) or deploy a release to the host.",
+            host.app_dir
+        )));
+    }
+    release_id_from_link(&out.stdout).ok_or_else(|| {
+        Error::new(
+            ErrorCode::Unhealthy,
+            format!(
+                "host '{}': {link} points at '{}', not at a release folder",
+                host.name,
+                super::bounded(out.stdout.trim(), 120)
+            ),
+        )
+        .hint("The current symlink should point at releases/<id>; redeploy or fix the link.")
+    })
+}
+
+/// `releases/v1` (relative or absolute, trailing slash or not) → `v1`.
+///
+/// The id is the path component after the last `releases`; a link without a
+/// `releases` component yields its last component. `None` for an empty link,
+/// `.`/`..`, or text with whitespace inside.
+pub(crate) fn release_id_from_link(link: &str) -> Option<String> {
+    let parts: Vec<&str> = link
+        .trim()
+        .split('/')
+        .filter(|p| !p.is_empty() && *p != ".")
+        .collect();
+    let id = match parts.iter().rposition(|p| *p == "releases") {
+        Some(i) => *parts.get(i + 1)?,
+        None => *parts.last()?,
+    };
+    (id != ".." && !id.chars().any(char::is_whitespace)).then(|| id.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::release_id_from_link;
+
+    #[test]
+    fn release_ids_come_from_the_symlink_target() {
+        assert_eq!(release_id_from_link("releases/v1\n").as_deref(), Some("v1"));
+        assert_eq!(
+            release_id_from_link("/srv/app/releases/2024-05-01T10-00-00Z/").as_deref(),
+            Some("2024-05-01T10-00-00Z")
+        );
+        assert_eq!(release_id_from_link("./releases/v2").as_deref(), Some("v2"));
+        assert_eq!(
+            release_id_from_link("/opt/releases/app/releases/v3").as_deref(),
+            Some("v3"),
+            "the last releases/ wins"
+        );
+        assert_eq!(release_id_from_link("v4").as_deref(), Some("v4"));
+        assert_eq!(
+            release_id_from_link("releases/"),
+            None,
+            "no id after releases/"
+        );
+        assert_eq!(release_id_from_link(""), None);
+        assert_eq!(release_id_from_link(".."), None);
+        assert_eq!(release_id_from_link("releases/a b"), None);
+    }
+}

@@ -1,0 +1,319 @@
+//! SSH sessions, commands and tunnels against the local stack's real sshd.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{fresh_ed25519, ssh_keygen_fingerprint, Stack};
+use nfops_core::credentials::MemoryCredentials;
+use nfops_core::ErrorCode;
+use nfops_fleet::{shell_quote, SshSession};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const CMD: Duration = Duration::from_secs(10);
+
+async fn session(stack: &Stack) -> SshSession {
+    let host = stack.host("production", "prod-app-1");
+    SshSession::connect(&host, &stack.creds, &stack.known_hosts())
+        .await
+        .expect("the stack's deploy key logs in")
+}
+
+#[tokio::test]
+async fn exec_reports_exit_codes_and_both_streams() {
+    let Some(stack) = Stack::from_env("exec_reports_exit_codes_and_both_streams") else {
+        return;
+    };
+    let s = session(&stack).await;
+
+    let out = s
+        .exec("echo out; echo err >&2; exit 3", CMD)
+        .await
+        .expect("the command runs");
+    assert_eq!(out.exit_code, 3, "the remote exit status is passed through");
+    assert_eq!(out.stdout, "out\n");
+    assert_eq!(out.stderr, "err\n", "stderr is kept apart from stdout");
+
+    let out = s.exec("true", CMD).await.expect("runs");
+    assert_eq!(out.exit_code, 0);
+
+    let tricky = "it's $HOME `id` ;|&";
+    let out = s
+        .exec(&format!("printf %s {}", shell_quote(tricky)), CMD)
+        .await
+        .expect("runs");
+    assert_eq!(
+        out.stdout, tricky,
+        "quoted arguments reach the remote shell unchanged"
+    );
+
+    let err = s
+        .exec_checked("echo first >&2; echo boom-reason >&2; exit 4", CMD)
+        .await
+        .expect_err("non-zero must fail");
+    assert_eq!(err.code(), ErrorCode::SshCommand);
+    assert!(
+        err.message().contains("status 4"),
+        "the exit status is in the message: {}",
+        err.message()
+    );
+    assert!(
+        err.message().contains("boom-reason"),
+        "the stderr tail is in the message: {}",
+        err.message()
+    );
+    assert!(
+        err.message().contains("prod-app-1"),
+        "the host is named: {}",
+        err.message()
+    );
+}
+
+#[tokio::test]
+async fn exec_times_out_and_the_session_stays_usable() {
+    let Some(stack) = Stack::from_env("exec_times_out_and_the_session_stays_usable") else {
+        return;
+    };
+    let s = session(&stack).await;
+    let started = Instant::now();
+    let err = s
+        .exec("sleep 30", Duration::from_secs(1))
+        .await
+        .expect_err("a 30 s command must time out after 1 s");
+    let took = started.elapsed();
+    assert_eq!(err.code(), ErrorCode::SshCommand);
+    assert!(
+        err.message().contains("timed out after 1s"),
+        "{}",
+        err.message()
+    );
+    assert!(
+        took < Duration::from_secs(3),
+        "the timeout is honoured promptly, took {took:?}"
+    );
+    let out = s
+        .exec("echo still-here", CMD)
+        .await
+        .expect("the session survives a timed-out channel");
+    assert_eq!(out.stdout.trim(), "still-here");
+}
+
+#[tokio::test]
+async fn a_tunnel_carries_two_concurrent_connections_and_stops_on_drop() {
+    let Some(stack) =
+        Stack::from_env("a_tunnel_carries_two_concurrent_connections_and_stops_on_drop")
+    else {
+        return;
+    };
+    let s = session(&stack).await;
+    let cache = stack
+        .env("production")
+        .cache
+        .clone()
+        .expect("production has a cache");
+    let password = stack
+        .credential_values
+        .iter()
+        .find(|(n, _)| Some(n) == cache.password_credential.as_ref())
+        .map(|(_, v)| v.clone())
+        .expect("the redis password credential exists");
+
+    let tunnel = s
+        .forward(&cache.host, cache.port)
+        .await
+        .expect("a local port is bound");
+    let local = tunnel.local_addr();
+    assert!(
+        local.ip().is_loopback(),
+        "tunnels listen on loopback only, got {local}"
+    );
+
+    // Both connections are open at once, then talk in interleaved order.
+    let mut a = tokio::net::TcpStream::connect(local)
+        .await
+        .expect("first connection");
+    let mut b = tokio::net::TcpStream::connect(local)
+        .await
+        .expect("second connection");
+    let auth = format!("AUTH {password}\r\n");
+    let (send_a, send_b) = (
+        format!("{auth}ECHO conn-a\r\n"),
+        format!("{auth}ECHO conn-b\r\n"),
+    );
+    let (ra, rb) = tokio::join!(
+        roundtrip(&mut a, &send_a, "$6\r\nconn-a\r\n"),
+        roundtrip(&mut b, &send_b, "$6\r\nconn-b\r\n"),
+    );
+    assert_eq!(
+        ra, "+OK\r\n$6\r\nconn-a\r\n",
+        "connection A talks to Redis through the tunnel"
+    );
+    assert_eq!(
+        rb, "+OK\r\n$6\r\nconn-b\r\n",
+        "connection B is a separate stream"
+    );
+    let rb2 = roundtrip(&mut b, "PING\r\n", "+PONG\r\n").await;
+    let ra2 = roundtrip(&mut a, "PING\r\n", "+PONG\r\n").await;
+    assert_eq!(
+        (ra2.as_str(), rb2.as_str()),
+        ("+PONG\r\n", "+PONG\r\n"),
+        "both stay open together"
+    );
+
+    drop(tunnel);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(
+        tokio::net::TcpStream::connect(local).await.is_err(),
+        "dropping the tunnel must stop its listener"
+    );
+    let mut buf = [0u8; 16];
+    let n = tokio::time::timeout(Duration::from_secs(2), a.read(&mut buf))
+        .await
+        .expect("cut promptly")
+        .unwrap_or(0);
+    assert_eq!(n, 0, "dropping the tunnel cuts the connections it carried");
+}
+
+/// Writes `send`, reads until the answer ends with `until`.
+async fn roundtrip(s: &mut tokio::net::TcpStream, send: &str, until: &str) -> String {
+    s.write_all(send.as_bytes())
+        .await
+        .expect("write through tunnel");
+    let mut got = Vec::new();
+    let mut buf = [0u8; 256];
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !String::from_utf8_lossy(&got).ends_with(until) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let n = tokio::time::timeout(left, s.read(&mut buf))
+            .await
+            .expect("answer within 5 s")
+            .expect("read");
+        assert!(
+            n > 0,
+            "tunnel closed early; got {:?}",
+            String::from_utf8_lossy(&got)
+        );
+        got.extend_from_slice(&buf[..n]);
+    }
+    String::from_utf8_lossy(&got).into_owned()
+}
+
+#[tokio::test]
+async fn a_key_the_host_does_not_know_is_ssh_auth() {
+    let Some(stack) = Stack::from_env("a_key_the_host_does_not_know_is_ssh_auth") else {
+        return;
+    };
+    let host = stack.host("production", "prod-app-1");
+    let (private, _) = fresh_ed25519(stack.tmp(), "stranger");
+    let creds = MemoryCredentials::default();
+    creds.insert(&host.ssh_key_credential, &private);
+    let err = SshSession::connect(&host, &creds, &stack.known_hosts())
+        .await
+        .expect_err("an unknown key must be rejected");
+    assert_eq!(err.code(), ErrorCode::SshAuth, "{err}");
+    assert!(
+        err.message().contains(&format!("user '{}'", host.user)),
+        "the user is named: {}",
+        err.message()
+    );
+    assert!(
+        err.hint_text().unwrap_or("").contains("not authorized"),
+        "the hint says what to do: {err}"
+    );
+    let all = format!("{err} {:?}", err.causes());
+    assert!(
+        !all.contains("PRIVATE KEY") && !all.contains(private.lines().nth(1).unwrap_or("-")),
+        "no key material in errors"
+    );
+}
+
+#[tokio::test]
+async fn a_wrong_pinned_host_key_is_refused() {
+    let Some(stack) = Stack::from_env("a_wrong_pinned_host_key_is_refused") else {
+        return;
+    };
+    let mut host = stack.host("production", "prod-app-1");
+    host.host_key = Some("SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA".into());
+    let err = SshSession::connect(&host, &stack.creds, &stack.known_hosts())
+        .await
+        .expect_err("a wrong fingerprint must refuse");
+    assert_eq!(err.code(), ErrorCode::SshConnect);
+    assert!(
+        err.message().contains("mismatch") && err.message().contains("MITM"),
+        "{}",
+        err.message()
+    );
+    assert!(
+        err.message()
+            .contains(&format!("{}:{}", host.address, host.port)),
+        "host:port is named: {}",
+        err.message()
+    );
+}
+
+#[tokio::test]
+async fn trust_on_first_use_matches_ssh_keygen_and_refuses_a_changed_key() {
+    let Some(stack) =
+        Stack::from_env("trust_on_first_use_matches_ssh_keygen_and_refuses_a_changed_key")
+    else {
+        return;
+    };
+    let mut host = stack.host("production", "prod-app-1");
+    let pinned = host.host_key.take().expect("the stack pins its host key");
+    let known = stack.known_hosts();
+
+    SshSession::connect(&host, &stack.creds, &known)
+        .await
+        .expect("first use is trusted");
+    assert_eq!(
+        ssh_keygen_fingerprint(&known),
+        pinned,
+        "the key recorded on first use is the stack's host key, and our fingerprint format is ssh-keygen's"
+    );
+    SshSession::connect(&host, &stack.creds, &known)
+        .await
+        .expect("the recorded key is accepted again");
+
+    let (_, other_pub) = fresh_ed25519(stack.tmp(), "impostor");
+    let forged = stack.tmp().join("known_hosts_changed");
+    let key = other_pub
+        .split_whitespace()
+        .take(2)
+        .collect::<Vec<_>>()
+        .join(" ");
+    std::fs::write(&forged, format!("[{}]:{} {key}\n", host.address, host.port))
+        .expect("write known_hosts");
+    let err = SshSession::connect(&host, &stack.creds, &forged)
+        .await
+        .expect_err("a changed host key must refuse");
+    assert_eq!(err.code(), ErrorCode::SshConnect);
+    assert!(
+        err.message().contains("changed") && err.message().contains("MITM"),
+        "{}",
+        err.message()
+    );
+}
+
+#[tokio::test]
+async fn a_closed_port_is_ssh_connect_naming_host_and_port() {
+    let Some(stack) = Stack::from_env("a_closed_port_is_ssh_connect_naming_host_and_port") else {
+        return;
+    };
+    let mut host = stack.host("production", "prod-app-1");
+    let free = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    host.port = free;
+    let err = SshSession::connect(&host, &stack.creds, &stack.known_hosts())
+        .await
+        .expect_err("nothing listens there");
+    assert_eq!(err.code(), ErrorCode::SshConnect);
+    assert!(
+        err.message().contains(&format!("127.0.0.1:{free}")),
+        "{}",
+        err.message()
+    );
+    assert!(err.message().contains("refused"), "{}", err.message());
+}
