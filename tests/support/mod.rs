@@ -121,9 +121,7 @@ pub struct Display {
 impl Display {
     pub fn start() -> Self {
         for n in 90..190 {
-            if Path::new(&format!("/tmp/.X11-unix/X{n}")).exists()
-                || Path::new(&format!("/tmp/.X{n}-lock")).exists()
-            {
+            if !display_free(n) {
                 continue;
             }
             let mut child = Command::new("Xvfb")
@@ -160,17 +158,64 @@ impl Display {
     }
 }
 
+/// Whether display `:n` can be used: no lock file, or a lock left by a dead
+/// server (its lock and socket are then removed).
+fn display_free(n: u32) -> bool {
+    let lock = PathBuf::from(format!("/tmp/.X{n}-lock"));
+    let Ok(text) = std::fs::read_to_string(&lock) else {
+        return !Path::new(&format!("/tmp/.X11-unix/X{n}")).exists();
+    };
+    let alive = text
+        .trim()
+        .parse::<u32>()
+        .is_ok_and(|pid| Path::new(&format!("/proc/{pid}")).exists());
+    if alive {
+        return false;
+    }
+    let _ = std::fs::remove_file(&lock);
+    let _ = std::fs::remove_file(format!("/tmp/.X11-unix/X{n}"));
+    true
+}
+
+/// Stops a child with SIGTERM (so Xvfb removes its lock and socket, and
+/// WebKitWebDriver its browser), then SIGKILL if it lingers.
+fn terminate(child: &mut Child) {
+    if let Ok(Some(_)) = child.try_wait() {
+        return;
+    }
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let until = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < until {
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
 impl Drop for Display {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        terminate(&mut self.child);
+    }
+}
+
+/// WebKitWebDriver, stopped when dropped (also when a test panics mid-launch).
+struct Driver(Child);
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        terminate(&mut self.0);
     }
 }
 
 /// The desktop app in a WebDriver session.
 pub struct App {
     pub client: Client,
-    driver: Child,
+    driver: Driver,
     _display: Display,
     pub home: tempfile::TempDir,
 }
@@ -193,9 +238,10 @@ impl App {
         for (k, v) in env {
             cmd.env(k, v);
         }
-        let driver = cmd
-            .spawn()
-            .expect("start WebKitWebDriver (apt-get install webkit2gtk-driver)");
+        let driver = Driver(
+            cmd.spawn()
+                .expect("start WebKitWebDriver (apt-get install webkit2gtk-driver)"),
+        );
         let url = format!("http://127.0.0.1:{port}");
         let until = Instant::now() + Duration::from_secs(15);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
@@ -301,17 +347,9 @@ impl App {
     /// test can inspect what the app left on disk.
     pub async fn close(mut self) -> tempfile::TempDir {
         let _ = self.client.clone().close().await;
-        let _ = self.driver.kill();
-        let _ = self.driver.wait();
+        terminate(&mut self.driver.0);
         let empty = tempfile::tempdir().expect("tempdir");
         std::mem::replace(&mut self.home, empty)
-    }
-}
-
-impl Drop for App {
-    fn drop(&mut self) {
-        let _ = self.driver.kill();
-        let _ = self.driver.wait();
     }
 }
 
