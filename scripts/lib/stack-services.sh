@@ -29,6 +29,9 @@ mdb_setup() { # ENV: database and users, passwords synced from the credential fi
   local env="$1" app ops exp h
   app="$(db_app_password "$env")"; ops="$(db_ops_password "$env")"; exp="$(db_exporter_password "$env")"
   {
+    # Passwords must not reach the binary log (backups and point-in-time
+    # restores copy it): user management runs unlogged.
+    echo "SET SESSION sql_log_bin = 0;"
     echo "CREATE DATABASE IF NOT EXISTS newfinity CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;"
     for h in 127.0.0.1 localhost; do
       echo "CREATE USER IF NOT EXISTS 'nf_app'@'$h' IDENTIFIED BY '$app'; ALTER USER 'nf_app'@'$h' IDENTIFIED BY '$app';"
@@ -39,6 +42,13 @@ mdb_setup() { # ENV: database and users, passwords synced from the credential fi
       echo "GRANT PROCESS, REPLICATION CLIENT, SELECT, SLAVE MONITOR ON *.* TO 'nf_exporter'@'$h';"
     done
   } | mdb_root "$env" || die "could not create the database and users of mariadb-$env"
+  # Stacks made before the line above logged those statements: drop their
+  # binary logs once (a local stack's binlog history is not worth a password).
+  local marker="$STATE/mariadb-$env.binlog-clean"
+  if [[ ! -f "$marker" ]]; then
+    echo "RESET MASTER;" | mdb_root "$env" || die "could not reset the binary log of mariadb-$env"
+    : >"$marker"
+  fi
 }
 
 # --- Redis -------------------------------------------------------------------------------

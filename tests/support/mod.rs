@@ -257,12 +257,16 @@ impl App {
             serde_json::json!({ "binary": env!("CARGO_BIN_EXE_nfops-desktop"), "args": [] }),
         );
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let client = ClientBuilder::rustls()
+        // Session creation hangs when the app was not built for automation: bound it.
+        let connect = ClientBuilder::rustls()
             .expect("tls")
             .capabilities(caps)
-            .connect(&url)
-            .await
-            .expect("WebDriver session with the app");
+            .connect(&url);
+        let client = match tokio::time::timeout(Duration::from_secs(90), connect).await {
+            Ok(Ok(c)) => c,
+            Ok(Err(e)) => panic!("WebDriver session with the app failed: {e}"),
+            Err(_) => panic!("WebDriver session with the app did not start within 90 s"),
+        };
         let app = App {
             client,
             driver,

@@ -181,6 +181,36 @@ fn a_planted_credential_reaches_no_output_log_state_or_config() {
         text(&set)
     );
     outputs.push(set);
+    // With the stack, the planted value is also a credential the probes USE
+    // (a wrong Redis password): it travels through the probe and its error.
+    let stack_creds = cfg
+        .parent()
+        .map(|d| d.join("credentials"))
+        .filter(|d| d.is_dir());
+    if let Some(creds) = &stack_creds {
+        for (name, value) in read_credentials(creds) {
+            let value = if name == "stack/redis" {
+                planted.clone()
+            } else {
+                value
+            };
+            let o = home.nfops(&cfg, &["credentials", "set", &name], Some(&value));
+            assert!(o.status.success(), "import {name}: {}", text(&o));
+        }
+        let status = home.nfops(&cfg, &["--json", "status"], None);
+        assert_eq!(
+            status.status.code(),
+            Some(6),
+            "a wrong Redis password fails the cache probes: {}",
+            text(&status)
+        );
+        assert!(
+            text(&status).contains("stack/redis"),
+            "the failure names the credential to fix: {}",
+            text(&status)
+        );
+        outputs.push(status);
+    }
     for args in [
         &["credentials", "list"][..],
         &["--json", "credentials", "list"],
@@ -243,6 +273,28 @@ fn a_planted_credential_reaches_no_output_log_state_or_config() {
         .contains(&planted));
 }
 
+/// Every credential file under `root` as (name, value).
+fn read_credentials(root: &Path) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut todo = vec![root.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).expect("read").flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                todo.push(p);
+            } else {
+                let name = p
+                    .strip_prefix(root)
+                    .expect("prefix")
+                    .to_string_lossy()
+                    .to_string();
+                out.push((name, std::fs::read_to_string(&p).expect("read credential")));
+            }
+        }
+    }
+    out
+}
+
 #[test]
 fn status_against_the_stack_is_all_ok() {
     let Some(dir) = std::env::var_os("NFOPS_STACK_DIR")
@@ -258,26 +310,11 @@ fn status_against_the_stack_is_all_ok() {
     };
     let home = Home::new();
     let cfg = dir.join("environments.toml");
-    let creds = dir.join("credentials");
     let mut names = Vec::new();
-    let mut todo = vec![creds.clone()];
-    while let Some(d) = todo.pop() {
-        for e in std::fs::read_dir(&d).expect("read").flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                todo.push(p);
-            } else {
-                let name = p
-                    .strip_prefix(&creds)
-                    .expect("prefix")
-                    .to_string_lossy()
-                    .to_string();
-                let value = std::fs::read_to_string(&p).expect("read credential");
-                let o = home.nfops(&cfg, &["credentials", "set", &name], Some(&value));
-                assert!(o.status.success(), "import {name}: {}", text(&o));
-                names.push(name);
-            }
-        }
+    for (name, value) in read_credentials(&dir.join("credentials")) {
+        let o = home.nfops(&cfg, &["credentials", "set", &name], Some(&value));
+        assert!(o.status.success(), "import {name}: {}", text(&o));
+        names.push(name);
     }
     let out = home.nfops(&cfg, &["--json", "status"], None);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout)

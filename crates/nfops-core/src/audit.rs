@@ -87,12 +87,33 @@ pub struct AuditLog {
     state: State,
 }
 
-/// The OS user running the console.
+/// The OS user running the console. On Unix the name of the process's real
+/// uid from the password database (environment variables can be set by
+/// anyone and are often missing under cron); elsewhere `USERNAME`.
 pub fn current_actor() -> String {
-    ["USER", "USERNAME", "LOGNAME"]
+    #[cfg(unix)]
+    if let Some(name) = unix_user_name() {
+        return name;
+    }
+    ["USERNAME", "USER", "LOGNAME"]
         .iter()
         .find_map(|v| std::env::var(v).ok().filter(|s| !s.is_empty()))
         .unwrap_or_else(|| "unknown".into())
+}
+
+#[cfg(unix)]
+fn unix_user_name() -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    // The owner of /proc/self is the process's uid (Linux); otherwise fall back.
+    let uid = std::fs::metadata("/proc/self").ok()?.uid();
+    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
+    let name = passwd.lines().find_map(|l| {
+        let mut f = l.split(':');
+        let name = f.next()?;
+        let id = f.nth(1)?;
+        (id.parse::<u32>().ok()? == uid).then(|| name.to_owned())
+    });
+    Some(name.unwrap_or_else(|| format!("uid {uid}")))
 }
 
 /// The hash of an entry: its fields and the previous hash, as a canonical
@@ -126,12 +147,13 @@ impl AuditLog {
     /// Appends an entry for `actor`. Serialized with other writers (also other
     /// processes) by an immediate transaction, so the chain never forks.
     pub async fn record_as(&self, actor: &str, a: Action<'_>) -> Result<i64> {
-        let mut conn = self.state.pool().acquire().await?;
-        sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
-        let result = async {
-            let last: Option<(i64, String)> = sqlx::query_as("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
-                .fetch_optional(&mut *conn)
-                .await?;
+        // Rolled back on drop, so a cancelled caller never leaves the write lock held.
+        let mut tx = self.state.pool().begin_with("BEGIN IMMEDIATE").await?;
+        {
+            let last: Option<(i64, String)> =
+                sqlx::query_as("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
+                    .fetch_optional(&mut *tx)
+                    .await?;
             let (seq, prev) = match last {
                 Some((s, h)) => (s + 1, h),
                 None => (1, GENESIS.to_owned()),
@@ -160,20 +182,10 @@ impl AuditLog {
                 .bind(&e.details)
                 .bind(&e.prev_hash)
                 .bind(&e.hash)
-                .execute(&mut *conn)
+                .execute(&mut *tx)
                 .await?;
-            Ok::<i64, Error>(seq)
-        }
-        .await;
-        match result {
-            Ok(seq) => {
-                sqlx::query("COMMIT").execute(&mut *conn).await?;
-                Ok(seq)
-            }
-            Err(e) => {
-                let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
-                Err(e)
-            }
+            tx.commit().await?;
+            Ok(seq)
         }
     }
 

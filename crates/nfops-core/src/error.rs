@@ -52,6 +52,14 @@ pub enum ErrorCode {
     Io,
     /// A bug: an invariant of ours did not hold.
     Internal,
+    /// A secrets file cannot be decrypted with the operator's age identity.
+    SecretsNotRecipient,
+    /// A secrets or recipients file is not readable (damaged, not age).
+    SecretsCorrupt,
+    /// A secrets file changed on disk since it was read; the write was refused.
+    SecretsConflict,
+    /// A backup cannot be decrypted with the operator's age identity (not a recipient).
+    BackupKeyMismatch,
 }
 
 impl ErrorCode {
@@ -76,7 +84,43 @@ impl ErrorCode {
             ErrorCode::CheckFailed => "job.check_failed",
             ErrorCode::Io => "io.error",
             ErrorCode::Internal => "internal",
+            ErrorCode::SecretsNotRecipient => "secrets.not_recipient",
+            ErrorCode::SecretsCorrupt => "secrets.corrupt",
+            ErrorCode::SecretsConflict => "secrets.conflict",
+            ErrorCode::BackupKeyMismatch => "backup.key_mismatch",
         }
+    }
+
+    /// Every code, for parsing the wire form back. Add new codes here too
+    /// (a unit test checks that each one round-trips).
+    pub const ALL: &'static [ErrorCode] = &[
+        ErrorCode::ConfigInvalid,
+        ErrorCode::ConfigNotFound,
+        ErrorCode::UnknownEnvironment,
+        ErrorCode::InvalidInput,
+        ErrorCode::KeyringUnavailable,
+        ErrorCode::KeyringDenied,
+        ErrorCode::CredentialMissing,
+        ErrorCode::SshConnect,
+        ErrorCode::SshAuth,
+        ErrorCode::SshCommand,
+        ErrorCode::Unreachable,
+        ErrorCode::Unhealthy,
+        ErrorCode::State,
+        ErrorCode::AuditTampered,
+        ErrorCode::Cancelled,
+        ErrorCode::CheckFailed,
+        ErrorCode::Io,
+        ErrorCode::Internal,
+        ErrorCode::SecretsNotRecipient,
+        ErrorCode::SecretsCorrupt,
+        ErrorCode::SecretsConflict,
+        ErrorCode::BackupKeyMismatch,
+    ];
+
+    /// The code whose wire name is `s`, if any.
+    pub fn parse(s: &str) -> Option<ErrorCode> {
+        Self::ALL.iter().copied().find(|c| c.as_str() == s)
     }
 
     /// Process exit code for the CLI. Scripts can rely on these.
@@ -88,15 +132,19 @@ impl ErrorCode {
             | ErrorCode::UnknownEnvironment => 3,
             ErrorCode::KeyringUnavailable
             | ErrorCode::KeyringDenied
-            | ErrorCode::CredentialMissing => 4,
+            | ErrorCode::CredentialMissing
+            | ErrorCode::SecretsNotRecipient
+            | ErrorCode::BackupKeyMismatch => 4,
             ErrorCode::SshConnect
             | ErrorCode::SshAuth
             | ErrorCode::SshCommand
             | ErrorCode::Unreachable => 5,
-            ErrorCode::Unhealthy | ErrorCode::CheckFailed => 6,
+            ErrorCode::Unhealthy | ErrorCode::CheckFailed | ErrorCode::SecretsCorrupt => 6,
             ErrorCode::AuditTampered => 7,
             ErrorCode::Cancelled => 130,
-            ErrorCode::State | ErrorCode::Io | ErrorCode::Internal => 1,
+            ErrorCode::State | ErrorCode::Io | ErrorCode::Internal | ErrorCode::SecretsConflict => {
+                1
+            }
         }
     }
 }
@@ -220,6 +268,21 @@ impl std::error::Error for Error {
     }
 }
 
+impl From<WireError> for Error {
+    /// Rebuilds an error from its wire form (e.g. a failure replayed from a
+    /// cache). An unknown code becomes `internal`, never a different known one.
+    fn from(w: WireError) -> Self {
+        let e = Error::new(
+            ErrorCode::parse(&w.code).unwrap_or(ErrorCode::Internal),
+            w.message,
+        );
+        match w.hint {
+            Some(h) => e.hint(h),
+            None => e,
+        }
+    }
+}
+
 /// The serialized error: `{ code, message, hint }`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct WireError {
@@ -254,6 +317,25 @@ impl From<sqlx::migrate::MigrateError> for Error {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn every_code_round_trips_through_its_wire_name() {
+        for c in ErrorCode::ALL {
+            assert_eq!(
+                ErrorCode::parse(c.as_str()),
+                Some(*c),
+                "{c} must parse back to itself"
+            );
+        }
+        assert_eq!(ErrorCode::parse("no.such.code"), None);
+        let back = Error::from(Error::new(ErrorCode::CheckFailed, "m").hint("h").to_wire());
+        assert_eq!(
+            back.code(),
+            ErrorCode::CheckFailed,
+            "a replayed error keeps its code"
+        );
+        assert_eq!(back.hint_text(), Some("h"));
+    }
     use super::*;
 
     #[test]

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use nfops_core::config::Environment;
 use nfops_core::credentials::CredentialSource;
-use nfops_core::{Error, ErrorCode, Result, SecretString, WireError};
+use nfops_core::{Error, Result, SecretString, WireError};
 use nfops_fleet::probe::{probe_environment, EnvironmentStatus};
 
 use crate::Console;
@@ -92,19 +92,7 @@ impl CredentialSource for Prefetched {
     fn get(&self, name: &str) -> Result<SecretString> {
         match self.0.get(name) {
             Some(Ok(v)) => Ok(v.clone()),
-            Some(Err(w)) => {
-                let code = match w.code.as_str() {
-                    "keyring.unavailable" => ErrorCode::KeyringUnavailable,
-                    "keyring.denied" => ErrorCode::KeyringDenied,
-                    "input.invalid" => ErrorCode::InvalidInput,
-                    _ => ErrorCode::CredentialMissing,
-                };
-                let e = Error::new(code, w.message.clone());
-                Err(match &w.hint {
-                    Some(h) => e.hint(h.clone()),
-                    None => e,
-                })
-            }
+            Some(Err(w)) => Err(Error::from(w.clone())),
             None => Err(nfops_core::credentials::missing(name)),
         }
     }

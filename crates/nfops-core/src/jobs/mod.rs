@@ -239,18 +239,39 @@ impl JobRunner {
             steps: plan.steps.iter().map(|s| s.name.clone()).collect(),
         });
 
-        let beat_store = self.store.clone();
-        let beat_id = id.clone();
-        let every = self.heartbeat;
-        let beat = tokio::spawn(async move {
-            loop {
-                tokio::time::sleep(every).await;
-                if beat_store.heartbeat(&beat_id).await.is_err() {
-                    tracing::warn!(category = "worker", job = %beat_id, "job heartbeat could not be written");
-                }
+        // The heartbeat stops with this function, however it ends (error,
+        // panic, or the future being dropped), so a dead job never looks alive.
+        let _beat = AbortOnDrop(tokio::spawn(heartbeat(
+            self.store.clone(),
+            id.clone(),
+            self.heartbeat,
+        )));
+        match self
+            .run_steps(&id, &plan, &steps, progress.as_ref(), &cancel)
+            .await
+        {
+            Ok(report) => Ok(report),
+            Err(e) => {
+                // The state database failed mid-job: record that if it still can.
+                let _ = self
+                    .store
+                    .finish(&id, JobState::Failed, Some(&e.to_wire()))
+                    .await;
+                Err(e)
             }
-        });
+        }
+    }
 
+    async fn run_steps(
+        &self,
+        id: &str,
+        plan: &Plan,
+        steps: &[Box<dyn Step>],
+        progress: &dyn Progress,
+        cancel: &CancellationToken,
+    ) -> Result<JobReport> {
+        let id = id.to_owned();
+        let cancel = cancel.clone();
         let mut report = JobReport {
             job_id: id.clone(),
             state: JobState::Running,
@@ -287,7 +308,7 @@ impl JobRunner {
             });
             let cx = StepContext {
                 index,
-                progress: progress.as_ref(),
+                progress,
                 cancel: &cancel,
             };
             let outcome = tokio::select! {
@@ -333,7 +354,6 @@ impl JobRunner {
                 }
             }
         }
-        beat.abort();
         let (state, error) = match failure {
             None => (JobState::Succeeded, None),
             Some((s, e)) => (s, Some(e.to_wire())),
@@ -347,6 +367,25 @@ impl JobRunner {
         report.state = state;
         report.error = error;
         Ok(report)
+    }
+}
+
+/// Keeps the job's heartbeat fresh while it runs.
+async fn heartbeat(store: JobStore, id: String, every: Duration) {
+    loop {
+        tokio::time::sleep(every).await;
+        if store.heartbeat(&id).await.is_err() {
+            tracing::warn!(category = "worker", job = %id, "job heartbeat could not be written");
+        }
+    }
+}
+
+/// Aborts a spawned task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

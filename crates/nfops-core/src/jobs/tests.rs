@@ -214,6 +214,9 @@ async fn crash_child() {
 async fn a_job_whose_process_died_shows_as_interrupted() {
     let dir = tempfile::tempdir().expect("tempdir");
     let state_dir = dir.path().join("state");
+    // Create and migrate the database before the child opens it: two
+    // processes migrating one fresh file at once race.
+    let store = JobStore::new(State::open(&state_dir).await.expect("state"));
     let mut child = std::process::Command::new(std::env::current_exe().expect("test binary"))
         .args(["--exact", "jobs::tests::crash_child", "--nocapture"])
         .env("NFOPS_CRASH_CHILD_DIR", &state_dir)
@@ -222,23 +225,20 @@ async fn a_job_whose_process_died_shows_as_interrupted() {
         .spawn()
         .expect("spawn child");
     // Wait until the child's job is running, then kill it hard.
-    let mut store = None;
+    let mut running = false;
     for _ in 0..200 {
         tokio::time::sleep(Duration::from_millis(50)).await;
-        if let Ok(s) = State::open(&state_dir).await {
-            let js = JobStore::new(s);
-            if js
-                .list(1)
-                .await
-                .map(|l| l.first().is_some_and(|j| j.state == JobState::Running))
-                .unwrap_or(false)
-            {
-                store = Some(js);
-                break;
-            }
+        if store
+            .list(1)
+            .await
+            .map(|l| l.first().is_some_and(|j| j.state == JobState::Running))
+            .unwrap_or(false)
+        {
+            running = true;
+            break;
         }
     }
-    let store = store.expect("the child started a job within 10 s");
+    assert!(running, "the child started a job within 10 s");
     child.kill().expect("kill child");
     child.wait().expect("reap child");
     let marked = store

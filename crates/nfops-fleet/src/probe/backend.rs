@@ -102,7 +102,7 @@ pub(super) fn request_error(what: &str, e: reqwest::Error) -> Error {
 }
 
 /// The I/O reason buried in an error chain ("connection refused").
-fn io_reason(e: &(dyn std::error::Error + 'static)) -> Option<String> {
+pub(crate) fn io_reason(e: &(dyn std::error::Error + 'static)) -> Option<String> {
     let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
     while let Some(err) = cur {
         if let Some(io) = err.downcast_ref::<std::io::Error>() {

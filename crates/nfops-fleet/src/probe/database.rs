@@ -71,7 +71,15 @@ fn connect_error(db: &Database, via: Option<&str>, e: sqlx::Error) -> Error {
             "Check database.name in environments.toml.".to_owned(),
         ),
         _ => (
-            format!("database at {at} is unreachable"),
+            match super::backend::io_reason(&e) {
+                Some(reason) => format!("database at {at} is unreachable: {reason}"),
+                // Through a tunnel a dead server shows as the tunnel closing the
+                // stream before the handshake.
+                None if matches!(e, sqlx::Error::Io(_) | sqlx::Error::Protocol(_)) && via.is_some() => {
+                    format!("database at {at} is unreachable: the connection was closed before the server answered")
+                }
+                None => format!("database at {at} is unreachable"),
+            },
             match via {
                 Some(v) => format!(
                     "Check that MySQL/MariaDB runs and that host '{v}' can reach {}:{} (its firewall, bind-address).",

@@ -378,29 +378,7 @@ impl<'a> Sessions<'a> {
 /// Rebuilds an error from its wire form (shared failures are reported by
 /// every probe that needed the session).
 fn from_wire(w: &WireError) -> Error {
-    let code = code_from_str(&w.code);
-    let e = Error::new(code, w.message.clone());
-    match &w.hint {
-        Some(h) => e.hint(h.clone()),
-        None => e,
-    }
-}
-
-fn code_from_str(code: &str) -> ErrorCode {
-    [
-        ErrorCode::CredentialMissing,
-        ErrorCode::KeyringUnavailable,
-        ErrorCode::KeyringDenied,
-        ErrorCode::SshConnect,
-        ErrorCode::SshAuth,
-        ErrorCode::SshCommand,
-        ErrorCode::Unreachable,
-        ErrorCode::Unhealthy,
-        ErrorCode::Io,
-    ]
-    .into_iter()
-    .find(|c| c.as_str() == code)
-    .unwrap_or(ErrorCode::Internal)
+    Error::from(w.clone())
 }
 
 /// `" via host 'X'"` when a connection goes through a tunnel, else empty.
