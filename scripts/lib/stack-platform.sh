@@ -5,15 +5,21 @@
 # --- installs (each only when missing) -----------------------------------------------------
 APT_UPDATED=0
 apt_install() { # PACKAGE...
-  [[ -e /usr/sbin/policy-rc.d ]] || { printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d; chmod 0755 /usr/sbin/policy-rc.d; }
+  # No system daemon may start from a package install; the guard goes away after.
+  local guard=0
+  [[ -e /usr/sbin/policy-rc.d ]] || { printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d; chmod 0755 /usr/sbin/policy-rc.d; guard=1; }
   if ((APT_UPDATED == 0)); then
     note "apt-get update"
     DEBIAN_FRONTEND=noninteractive apt-get update -qq || die "apt-get update failed" "check the Debian package mirror"
     APT_UPDATED=1
   fi
   note "apt-get install $*"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null ||
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null || {
+    ((guard)) && rm -f /usr/sbin/policy-rc.d
     die "apt-get install $* failed" "run it by hand to see why"
+  }
+  ((guard)) && rm -f /usr/sbin/policy-rc.d
+  return 0
 }
 ensure_deps() {
   [[ $EUID -eq 0 ]] || die "scripts/stack must run as root (it starts sshd and runs PM2 as the deploy user)" "run it with sudo"
@@ -120,19 +126,52 @@ build_releases() { # $STATE/build/releases/<id>: the app source + its migrations
   done
   chmod -R a+rX "$STATE/build"
 }
-write_app_env() { # HOST: shared/.env, 0600, owned by deploy
+write_app_env() { # HOST: shared/host.env (host facts) and shared/.env (the env's, same on each host), 0600, owned by deploy
   local h="$1" env="${HOST_ENV[$1]}" app="$STATE/hosts/$1/app" tmp
+  tmp="$(mktemp "$app/shared/host.env.XXXXXX")"
+  render "$ASSETS_STACK/app-host.env" "$tmp" HOST="$h" ENV="$env" HTTP_PORT="$(host_http_port "$h")" \
+    METRICS_BASE="$(host_metrics_base "$h")" WORKER_PORT="$(host_worker_port "$h")"
+  chmod 0600 "$tmp"; chown "$DEPLOY_USER:$DEPLOY_USER" "$tmp"
+  if [[ -f "$app/shared/host.env" ]] && cmp -s "$tmp" "$app/shared/host.env"; then rm -f "$tmp"; else mv -f "$tmp" "$app/shared/host.env"; fi
   tmp="$(mktemp "$app/shared/.env.XXXXXX")"
-  render "$ASSETS_STACK/app.env" "$tmp" HOST="$h" ENV="$env" HTTP_PORT="$(host_http_port "$h")" \
-    METRICS_BASE="$(host_metrics_base "$h")" WORKER_PORT="$(host_worker_port "$h")" \
+  render "$ASSETS_STACK/app.env" "$tmp" ENV="$env" \
     DB_PORT="$(port_of "mariadb-$env")" DB_PASSWORD="$(db_app_password "$env")" \
     REDIS_PORT="$(port_of redis)" REDIS_DB="${ENV_REDIS_DB[$env]}" REDIS_PASSWORD="$(redis_password)" \
     S3_PORT="$(port_of s3)" S3_ACCESS_KEY="$(cat "$(cred_file stack/s3/access-key)")" \
     S3_SECRET_KEY="$(cat "$(cred_file stack/s3/secret-key)")"
   chmod 0600 "$tmp"; chown "$DEPLOY_USER:$DEPLOY_USER" "$tmp"
-  if [[ -f "$app/shared/.env" ]] && cmp -s "$tmp" "$app/shared/.env"; then rm -f "$tmp"; else mv -f "$tmp" "$app/shared/.env"; fi
+  if [[ -f "$app/shared/.env" ]] && cmp -s "$tmp" "$app/shared/.env"; then rm -f "$tmp"; else mv -f "$tmp" "$app/shared/.env"; ENV_FILE_CHANGED[$env]=1; fi
 }
-write_app_envs() { local h; for h in "${HOSTS[@]}"; do [[ -d "$STATE/hosts/$h/app/shared" ]] && write_app_env "$h"; done; return 0; }
+write_app_envs() { local h; for h in "${HOSTS[@]}"; do [[ -d "$STATE/hosts/$h/app/shared" ]] && write_app_env "$h"; done; write_secrets_stores; }
+# The console's secrets store ($STATE/secrets-store, not $STATE/secrets): per env, the env's
+# .env encrypted with age to <env>.recipients, whose one recipient is the stack's operator
+# identity (credential nfops/age-identity). Re-encrypted whenever the stack rewrote that .env,
+# so a first `nfops secrets push` is a no-op.
+declare -A ENV_FILE_CHANGED=()
+age_identity_file() { cred_file nfops/age-identity; }
+ensure_age_identity() {
+  local f; f="$(age_identity_file)"
+  [[ -s "$f" ]] || write_private "$f" "$(age-keygen 2>/dev/null | grep '^AGE-SECRET-KEY-')"
+}
+write_secrets_stores() {
+  local store="$STATE/secrets-store" env first rec tmp
+  ensure_age_identity
+  mkdir -p "$store"; chmod 0700 "$store"
+  for env in "${ENVS[@]}"; do
+    first="$(env_hosts "$env" | head -1)"
+    [[ -f "$STATE/hosts/$first/app/shared/.env" ]] || continue
+    rec="$store/$env.recipients"
+    if [[ ! -s "$rec" ]]; then
+      printf '# Recipients of %s.env.age: who can decrypt it.\n\n# nfops local stack operator\n%s\n' "$env" \
+        "$(age-keygen -y "$(age_identity_file)")" >"$rec"
+    fi
+    if [[ ! -f "$store/$env.env.age" || -n "${ENV_FILE_CHANGED[$env]:-}" ]]; then
+      tmp="$(mktemp "$store/.$env.env.age.XXXXXX")"
+      age -R "$rec" -o "$tmp" "$STATE/hosts/$first/app/shared/.env" || die "encrypting the $env secrets store failed"
+      mv -f "$tmp" "$store/$env.env.age"
+    fi
+  done
+}
 prepare_host() { # HOST: folders, releases, node_modules, current symlink, .env, ecosystem
   local h="$1" env="${HOST_ENV[$1]}" base="$STATE/hosts/$1" app="$STATE/hosts/$1/app" id worker=""
   mkdir -p "$app/releases" "$app/shared" "$base/pm2"
@@ -216,6 +255,9 @@ write_config() {
     echo "# Written by scripts/stack up for the local stack in $STATE. No secrets here:"
     echo "# credentials are referenced by name (files under $STATE/credentials)."
     echo "version = 1"
+    echo
+    echo "[secrets]"
+    echo 'dir = "secrets-store"             # <env>.env.age + <env>.recipients, next to this file'
     for env in "${ENVS[@]}"; do
       first="$(env_hosts "$env" | head -1)"
       echo
