@@ -11,6 +11,18 @@ fn main() {
         "credential_delete",
         "audit_list",
         "audit_verify",
+        "secrets_identity",
+        "secrets_identity_import",
+        "secrets_list",
+        "secret_reveal",
+        "secret_set",
+        "secret_unset",
+        "secrets_diff",
+        "secrets_recipient_add",
+        "secrets_recipient_remove",
+        "secrets_history",
+        "secrets_push_plan",
+        "secrets_push",
     ];
     tauri_build::try_build(
         tauri_build::Attributes::new()

@@ -35,6 +35,18 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             commands::credentials::credential_delete,
             commands::audit::audit_list,
             commands::audit::audit_verify,
+            commands::secrets::secrets_identity,
+            commands::secrets::secrets_identity_import,
+            commands::secrets::secrets_list,
+            commands::secrets::secret_reveal,
+            commands::secrets::secret_set,
+            commands::secrets::secret_unset,
+            commands::secrets::secrets_diff,
+            commands::secrets::secrets_recipient_add,
+            commands::secrets::secrets_recipient_remove,
+            commands::secrets::secrets_history,
+            commands::secrets::secrets_push_plan,
+            commands::secrets::secrets_push,
         ])
 }
 

@@ -258,3 +258,97 @@ async fn a_credential_set_in_the_ui_reaches_the_keyring_and_nothing_else() {
         "the scan covered the log files"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_secrets_page_masks_reveals_and_adds_without_leaking() {
+    let Some(stack) = stack() else { return };
+    let _serial = SERIAL.lock().await;
+    let keys = TestKeyring::load(&stack);
+    let app = App::launch(&[
+        ("NFOPS_CONFIG", stack.config().display().to_string()),
+        ("NFOPS_KEYRING_SERVICE", keys.service.clone()),
+    ])
+    .await;
+    app.click("[data-testid=nav-secrets]").await;
+    app.wait_for("[data-testid=secrets-table]", Duration::from_secs(20))
+        .await;
+    // Environments are listed staging first; the page opens on the first.
+    let row = "[data-testid=secret-row-DB_PASSWORD]";
+    let masked = app.text(&format!("{row} [data-testid=secret-value]")).await;
+    assert!(
+        !masked.is_empty() && masked.chars().all(|c| c == '•'),
+        "values are masked until revealed: {masked:?}"
+    );
+    // Reveal shows exactly what the hosts run with.
+    let host_env = std::fs::read_to_string(stack.dir.join("hosts/stg-app-1/app/shared/.env"))
+        .expect("read the staging host's .env");
+    let expected = host_env
+        .lines()
+        .find_map(|l| l.strip_prefix("DB_PASSWORD="))
+        .expect("DB_PASSWORD in the host .env")
+        .trim_matches('"')
+        .to_owned();
+    app.click(&format!("{row} [data-testid=secret-reveal]"))
+        .await;
+    // The value arrives asynchronously (keyring, decrypt, audit entry).
+    let until = std::time::Instant::now() + Duration::from_secs(10);
+    let shown = loop {
+        let t = app.text(&format!("{row} [data-testid=secret-value]")).await;
+        if !t.chars().all(|c| c == '•') || std::time::Instant::now() > until {
+            break t;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(shown, expected, "reveal shows the stored value");
+    app.click(&format!("{row} [data-testid=secret-reveal]"))
+        .await;
+
+    // Add a key through the page, then remove it again.
+    let planted = format!("PLANTED-{}-e2e-secret-value", std::process::id());
+    let key = "E2E_PLANTED_KEY";
+    let new_key = app
+        .wait_for("[data-testid=secret-new-key]", Duration::from_secs(5))
+        .await;
+    new_key.send_keys(key).await.expect("type key");
+    let new_value = app
+        .wait_for("[data-testid=secret-new-value]", Duration::from_secs(5))
+        .await;
+    new_value.send_keys(&planted).await.expect("type value");
+    app.click("[data-testid=secret-add]").await;
+    let added = format!("[data-testid=secret-row-{key}]");
+    app.wait_for(&added, Duration::from_secs(15)).await;
+    app.screenshot("secrets").await;
+    assert!(
+        !app.client
+            .source()
+            .await
+            .expect("page source")
+            .contains(&planted),
+        "a new value is not rendered until revealed"
+    );
+    app.click(&format!("{added} [data-testid=secret-delete]"))
+        .await;
+    app.click(&format!("{added} [data-testid=secret-delete-confirm]"))
+        .await;
+    let until = std::time::Instant::now() + Duration::from_secs(15);
+    while app
+        .client
+        .find(fantoccini::Locator::Css(&added))
+        .await
+        .is_ok()
+    {
+        assert!(
+            std::time::Instant::now() < until,
+            "the added key is deleted again"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let home_dir = app.close().await;
+    let leaks = files_containing(home_dir.path(), planted.as_bytes());
+    assert!(leaks.is_empty(), "the secret value leaked into {leaks:?}");
+    let store_leaks = files_containing(&stack.dir.join("secrets-store"), planted.as_bytes());
+    assert!(
+        store_leaks.is_empty(),
+        "the store holds ciphertext only: {store_leaks:?}"
+    );
+}

@@ -5,3 +5,4 @@ pub mod app;
 pub mod audit;
 pub mod credentials;
 pub mod overview;
+pub mod secrets;

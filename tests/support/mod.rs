@@ -258,10 +258,9 @@ impl App {
         );
         let _ = rustls::crypto::ring::default_provider().install_default();
         // Session creation hangs when the app was not built for automation: bound it.
-        let connect = ClientBuilder::rustls()
-            .expect("tls")
-            .capabilities(caps)
-            .connect(&url);
+        let mut builder = ClientBuilder::rustls().expect("tls");
+        builder.capabilities(caps);
+        let connect = builder.connect(&url);
         let client = match tokio::time::timeout(Duration::from_secs(90), connect).await {
             Ok(Ok(c)) => c,
             Ok(Err(e)) => panic!("WebDriver session with the app failed: {e}"),

@@ -42,6 +42,12 @@ enum Command {
     /// Jobs and their steps (running, finished, interrupted).
     #[command(subcommand)]
     Jobs(cmd::jobs::Command),
+    /// Database backups: run (plan first), list, verify.
+    #[command(subcommand)]
+    Backup(cmd::backup::Command),
+    /// Age-encrypted per-environment secrets: list, get, set, unset, diff, recipients, push.
+    #[command(subcommand)]
+    Secrets(cmd::secrets::Command),
 }
 
 fn main() -> ExitCode {
@@ -68,6 +74,8 @@ fn main() -> ExitCode {
             Command::Credentials(c) => cmd::credentials::run(&console, &out, c).await,
             Command::Audit(c) => cmd::audit::run(&console, &out, c).await,
             Command::Jobs(c) => cmd::jobs::run(&console, &out, c).await,
+            Command::Backup(c) => cmd::backup::run(&console, &out, c).await,
+            Command::Secrets(c) => cmd::secrets::run(&console, &out, c).await,
         }
     });
     match result {

@@ -5,8 +5,11 @@
 //! reads `environments.toml` fresh on every call so edits take effect
 //! without a restart.
 
+mod backup;
 mod credentials;
 mod overview;
+mod secrets;
+mod secrets_push;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -19,6 +22,8 @@ use nfops_core::paths::Paths;
 use nfops_core::state::State;
 use nfops_core::Result;
 use nfops_vault::Keyring;
+pub use secrets::{RecipientChange, SecretsDiff, SecretsListing};
+pub use secrets_push::{HostPushPlan, PushOutcome, PushPlan};
 
 /// The console: paths, state, audit log and keyring, opened once per process.
 #[derive(Clone)]

@@ -12,9 +12,20 @@ import type {
   CredentialStatus,
   EnvironmentStatus,
   EnvironmentSummary,
+  PushPlan,
+  PushResult,
+  RecipientChange,
+  SecretsDiff,
+  SecretsListing,
 } from "./bindings";
 
 export type {
+  PushPlan,
+  PushResult,
+  RecipientChange,
+  SecretsDiff,
+  SecretsListing,
+  SecretsRecipient,
   AppInfo,
   AuditEntry,
   AuditVerification,
@@ -136,4 +147,23 @@ export const backend = {
   },
   auditList: (limit: number): Promise<AuditEntry[]> => call("audit_list", () => active.auditList(limit)),
   auditVerify: (): Promise<AuditVerification> => call("audit_verify", () => active.auditVerify()),
+  secretsIdentity: (): Promise<string> => call("secrets_identity", () => active.secretsIdentity()),
+  secretsList: (env: string): Promise<SecretsListing> => call("secrets_list", () => active.secretsList(env)),
+  /** One value, on an explicit click (audited). Callers keep it in one row only and drop it on navigation. */
+  secretReveal: (env: string, key: string): Promise<string> =>
+    call("secret_reveal", () => active.secretReveal(env, key)),
+  secretSet: (env: string, key: string, value: string): Promise<boolean> =>
+    call("secret_set", () => active.secretSet(env, key, value)),
+  secretUnset: async (env: string, key: string): Promise<void> => {
+    await call("secret_unset", () => active.secretUnset(env, key));
+  },
+  secretsDiff: (first: string, second: string): Promise<SecretsDiff> =>
+    call("secrets_diff", () => active.secretsDiff(first, second)),
+  secretsRecipientAdd: (env: string, name: string, key: string): Promise<RecipientChange> =>
+    call("secrets_recipient_add", () => active.secretsRecipientAdd(env, name, key)),
+  secretsRecipientRemove: (env: string, who: string): Promise<RecipientChange> =>
+    call("secrets_recipient_remove", () => active.secretsRecipientRemove(env, who)),
+  secretsHistory: (env: string): Promise<AuditEntry[]> => call("secrets_history", () => active.secretsHistory(env)),
+  secretsPushPlan: (env: string): Promise<PushPlan> => call("secrets_push_plan", () => active.secretsPushPlan(env)),
+  secretsPush: (env: string): Promise<PushResult> => call("secrets_push", () => active.secretsPush(env)),
 };

@@ -24,6 +24,30 @@ export const commands = {
 	auditList: (limit: number) => typedError<AuditEntry[], Failure>(__TAURI_INVOKE("audit_list", { limit })),
 	/**  Checks the audit log's hash chain. */
 	auditVerify: () => typedError<AuditVerification, Failure>(__TAURI_INVOKE("audit_verify")),
+	/**  The operator's age public key (the identity is generated on first use). */
+	secretsIdentity: () => typedError<string, Failure>(__TAURI_INVOKE("secrets_identity")),
+	/**  Replaces the operator's age identity; returns its public key. */
+	secretsIdentityImport: (secret: string) => typedError<string, Failure>(__TAURI_INVOKE("secrets_identity_import", { secret })),
+	/**  Key names and recipients of an environment; never values. */
+	secretsList: (env: string) => typedError<SecretsListing, Failure>(__TAURI_INVOKE("secrets_list", { env })),
+	/**  One value, on an explicit click; audited. */
+	secretReveal: (env: string, key: string) => typedError<string, Failure>(__TAURI_INVOKE("secret_reveal", { env, key })),
+	/**  Adds or changes a key; returns whether it existed. */
+	secretSet: (env: string, key: string, value: string) => typedError<boolean, Failure>(__TAURI_INVOKE("secret_set", { env, key, value })),
+	/**  Removes a key. */
+	secretUnset: (env: string, key: string) => typedError<null, Failure>(__TAURI_INVOKE("secret_unset", { env, key })),
+	/**  Two environments compared by key. */
+	secretsDiff: (first: string, second: string) => typedError<SecretsDiff, Failure>(__TAURI_INVOKE("secrets_diff", { first, second })),
+	/**  Adds a recipient and re-encrypts. */
+	secretsRecipientAdd: (env: string, name: string, key: string) => typedError<RecipientChange, Failure>(__TAURI_INVOKE("secrets_recipient_add", { env, name, key })),
+	/**  Removes a recipient, re-encrypts, and lists the keys to rotate. */
+	secretsRecipientRemove: (env: string, who: string) => typedError<RecipientChange, Failure>(__TAURI_INVOKE("secrets_recipient_remove", { env, who })),
+	/**  Audit entries of secrets actions for an environment, newest first. */
+	secretsHistory: (env: string) => typedError<AuditEntry[], Failure>(__TAURI_INVOKE("secrets_history", { env })),
+	/**  The dry run of a push: per host, the names of keys that change. */
+	secretsPushPlan: (env: string) => typedError<PushPlan, Failure>(__TAURI_INVOKE("secrets_push_plan", { env })),
+	/**  Pushes an environment's secrets to its hosts (a job). */
+	secretsPush: (env: string) => typedError<PushResult, Failure>(__TAURI_INVOKE("secrets_push", { env })),
 };
 
 /* Types */
@@ -84,6 +108,16 @@ export type Failure = {
 	hint: string | null,
 };
 
+/**  What a push changes on one host, by key name. */
+export type HostPushPlan = {
+	host: string,
+	path: string,
+	added: string[],
+	removed: string[],
+	changed: string[],
+	apps: string[],
+};
+
 export type ProbeKind = "backend" | "release" | "database" | "cache" | "storage" | "monitoring";
 
 export type ProbeResult = {
@@ -96,6 +130,58 @@ export type ProbeResult = {
 };
 
 export type ProbeState = "ok" | "failed" | "notConfigured";
+
+/**  The dry run of a push. */
+export type PushPlan = {
+	environment: string,
+	keys: number,
+	hosts: HostPushPlan[],
+};
+
+/**  How a push ended: the job's state ("noop" when nothing changed) and each step. */
+export type PushResult = {
+	plan: PushPlan,
+	state: string,
+	jobId: string | null,
+	error: Failure | null,
+	steps: PushStep[],
+};
+
+/**  One step of a push job. */
+export type PushStep = {
+	name: string,
+	state: string,
+	evidence: string | null,
+};
+
+/**  Recipients after a change, and (after a removal) every key to rotate at its source. */
+export type RecipientChange = {
+	recipients: SecretsRecipient[],
+	rotate: string[],
+};
+
+/**  Two environments compared by key; values compared by hash, never shown. */
+export type SecretsDiff = {
+	onlyInFirst: string[],
+	onlyInSecond: string[],
+	different: string[],
+	same: string[],
+};
+
+/**  An environment's secrets by name (never values) and its recipients. */
+export type SecretsListing = {
+	environment: string,
+	keys: string[],
+	recipients: SecretsRecipient[],
+	file: string,
+	exists: boolean,
+};
+
+/**  A person who can decrypt an environment's secrets. */
+export type SecretsRecipient = {
+	name: string,
+	key: string,
+};
 
 export type Tier = "local" | "staging" | "production" | "region";
 

@@ -20,7 +20,7 @@ export const PAGES: readonly Page[] = [
   { id: "restore", title: "Restore", built: false },
   { id: "integrity", title: "Integrity", built: false },
   { id: "metrics", title: "Metrics", built: false },
-  { id: "secrets", title: "Secrets", built: false },
+  { id: "secrets", title: "Secrets", built: true },
   { id: "audit", title: "Audit", built: true },
   { id: "settings", title: "Settings", built: true },
 ];

@@ -47,6 +47,18 @@ export function fakeCommands(overrides: Partial<Commands> = {}): Commands {
     credentialDelete: () => ok(null),
     auditList: () => ok([]),
     auditVerify: () => ok({ ok: true, entries: 0, problems: [] }),
+    secretsIdentity: () => ok("age1fake"),
+    secretsIdentityImport: () => ok("age1fake"),
+    secretsList: (env) => ok({ environment: env, keys: [], recipients: [], file: `${env}.env.age`, exists: false }),
+    secretReveal: () => err("input.invalid", "no such key"),
+    secretSet: () => ok(false),
+    secretUnset: () => ok(null),
+    secretsDiff: () => ok({ onlyInFirst: [], onlyInSecond: [], different: [], same: [] }),
+    secretsRecipientAdd: () => ok({ recipients: [], rotate: [] }),
+    secretsRecipientRemove: () => ok({ recipients: [], rotate: [] }),
+    secretsHistory: () => ok([]),
+    secretsPushPlan: (env) => ok({ environment: env, keys: 0, hosts: [] }),
+    secretsPush: (env) => ok({ plan: { environment: env, keys: 0, hosts: [] }, state: "noop", jobId: null, error: null, steps: [] }),
   };
   return { ...base, ...overrides };
 }

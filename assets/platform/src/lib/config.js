@@ -9,6 +9,27 @@ const path = require('path');
 const releaseDir = fs.realpathSync(path.resolve(__dirname, '..'));
 const appDir = process.env.NF_APP_DIR || path.resolve(releaseDir, '..', '..');
 const envFile = process.env.NF_ENV_FILE || path.join(appDir, 'shared', '.env');
+// Host facts (name, ports) that differ between the hosts of one environment;
+// shared/.env is the same on every host of the environment (pushed from the
+// console's secrets store) and wins over it.
+const hostFile = path.join(path.dirname(envFile), 'host.env');
+
+function readOptional(file) {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    if (err.code === 'ENOENT') return '';
+    throw err;
+  }
+}
+
+function hostMtime() {
+  try {
+    return fs.statSync(hostFile).mtimeMs;
+  } catch (err) {
+    return 0;
+  }
+}
 
 function parseEnv(text) {
   const out = {};
@@ -32,14 +53,14 @@ let cachedMtime = -1;
 function settings() {
   let mtime;
   try {
-    mtime = fs.statSync(envFile).mtimeMs;
+    mtime = `${fs.statSync(envFile).mtimeMs}:${hostMtime()}`;
   } catch (err) {
     if (cached) return cached;
     throw new Error(`cannot read app config ${envFile}: ${err.message}`);
   }
   if (mtime !== cachedMtime) {
     const previous = cached;
-    cached = Object.freeze(parseEnv(fs.readFileSync(envFile, 'utf8')));
+    cached = Object.freeze({ ...parseEnv(readOptional(hostFile)), ...parseEnv(fs.readFileSync(envFile, 'utf8')) });
     cachedMtime = mtime;
     if (previous) {
       const rotated = SECRET_KEYS.filter((k) => previous[k] !== cached[k]);

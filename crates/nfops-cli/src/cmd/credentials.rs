@@ -77,7 +77,7 @@ pub async fn run(console: &Console, out: &Output, cmd: Command) -> Result<ExitCo
     }
 }
 
-fn read_value(name: &str) -> Result<SecretString> {
+pub(crate) fn read_value(name: &str) -> Result<SecretString> {
     let value = if std::io::stdin().is_terminal() {
         rpassword::prompt_password(format!("value for '{name}' (hidden): "))
             .map_err(|e| Error::io("reading the value from the terminal", e))?

@@ -1,5 +1,7 @@
 pub mod audit;
+pub mod backup;
 pub mod config;
 pub mod credentials;
 pub mod jobs;
+pub mod secrets;
 pub mod status;

@@ -15,6 +15,7 @@ use crate::error::{Error, ErrorCode, Result};
 pub struct Config {
     path: PathBuf,
     environments: Vec<(String, Environment)>,
+    secrets_dir: Option<PathBuf>,
 }
 
 impl Config {
@@ -53,7 +54,14 @@ impl Config {
         Self {
             path: path.to_owned(),
             environments: Vec::new(),
+            secrets_dir: None,
         }
+    }
+
+    /// The secrets store folder (`[secrets] dir`, resolved against the config
+    /// file's folder), when configured.
+    pub fn secrets_dir(&self) -> Option<&Path> {
+        self.secrets_dir.as_deref()
     }
 
     pub fn path(&self) -> &Path {
@@ -170,6 +178,23 @@ fn validate(path: &Path, text: &str, file: ConfigFile) -> Result<Config> {
             "This console reads version = 1.",
         ));
     }
+    let secrets_dir = match &file.secrets {
+        None => None,
+        Some(s) => {
+            let dir = s.dir.get_ref().trim();
+            if dir.is_empty() {
+                return Err(invalid(
+                    path,
+                    text,
+                    s.dir.span().start,
+                    "secrets.dir is empty",
+                    "Name the folder holding <env>.env.age and <env>.recipients, e.g. dir = \"secrets\".",
+                ));
+            }
+            let base = path.parent().unwrap_or(Path::new("."));
+            Some(base.join(dir))
+        }
+    };
     let mut environments = Vec::new();
     for (name, env) in file.environments {
         let span = env.span();
@@ -242,6 +267,33 @@ fn validate(path: &Path, text: &str, file: ConfigFile) -> Result<Config> {
                 ));
             }
         }
+        if let Some(r) = env.backup.as_ref().and_then(|b| b.recipients.as_ref()) {
+            let keys = r.get_ref();
+            let bad = keys.iter().find(|k| {
+                !(k.starts_with("age1")
+                    && k.len() > 50
+                    && k.chars().all(|c| c.is_ascii_alphanumeric()))
+            });
+            if keys.is_empty() || bad.is_some() {
+                let secret =
+                    bad.is_some_and(|k| k.to_ascii_uppercase().starts_with("AGE-SECRET-KEY"));
+                return Err(invalid(
+                    path,
+                    text,
+                    r.span().start,
+                    if secret {
+                        "backup.recipients holds a secret key"
+                    } else {
+                        "backup.recipients must list age public keys (age1…)"
+                    },
+                    if secret {
+                        "Never write a secret key here: list only public keys (`age-keygen -y KEYFILE` prints one) and remove this key from the file's history."
+                    } else {
+                        "List the team's age X25519 public keys, e.g. recipients = [\"age1…\"], or remove the key to use your own."
+                    },
+                ));
+            }
+        }
         if let Some(b) = &env.backup {
             let (min, max) = (*b.min_age_days.get_ref(), *b.max_age_days.get_ref());
             if min > max {
@@ -271,6 +323,7 @@ fn validate(path: &Path, text: &str, file: ConfigFile) -> Result<Config> {
     Ok(Config {
         path: path.to_owned(),
         environments,
+        secrets_dir,
     })
 }
 

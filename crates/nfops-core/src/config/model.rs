@@ -18,6 +18,16 @@ pub struct ConfigFile {
     pub version: Spanned<u32>,
     #[serde(default)]
     pub environments: BTreeMap<String, Spanned<Environment>>,
+    /// Where the age-encrypted secrets store lives.
+    pub secrets: Option<SecretsStore>,
+}
+
+/// `[secrets]`: the folder holding `<env>.env.age` and `<env>.recipients`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecretsStore {
+    /// The folder, relative to the config file's folder unless absolute.
+    pub dir: Spanned<String>,
 }
 
 fn default_version() -> Spanned<u32> {
@@ -187,6 +197,12 @@ pub struct BackupPolicy {
     /// Warn when the newest good backup is older than this many hours.
     #[serde(default = "d26")]
     pub max_staleness_hours: u32,
+    /// age X25519 public keys (`age1…`) backups are encrypted to (the team's
+    /// keys). When absent, the operator's own key (`nfops/age-identity`).
+    pub recipients: Option<Spanned<Vec<String>>>,
+    /// Local folder for backups; default `$NFOPS_HOME/backups`, else
+    /// `backups` in the console's data folder.
+    pub destination: Option<String>,
 }
 
 fn d7() -> u32 {

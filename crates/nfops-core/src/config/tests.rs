@@ -104,3 +104,66 @@ fn line_col_counts_from_one() {
     assert_eq!(line_col("ab\ncd", 0), (1, 1));
     assert_eq!(line_col("ab\ncd", 4), (2, 2));
 }
+
+#[test]
+fn secrets_dir_is_relative_to_the_config_folder_and_checked() {
+    let path = Path::new("/etc/nfops/environments.toml");
+    let c = Config::parse(path, "version = 1\n[secrets]\ndir = \"secrets\"\n").expect("valid");
+    assert_eq!(
+        c.secrets_dir(),
+        Some(Path::new("/etc/nfops/secrets")),
+        "a relative dir is resolved against the file's folder"
+    );
+    let abs = Config::parse(path, "version = 1\n[secrets]\ndir = \"/srv/s\"\n").expect("valid");
+    assert_eq!(abs.secrets_dir(), Some(Path::new("/srv/s")));
+    assert_eq!(
+        Config::parse(path, "version = 1\n")
+            .expect("valid")
+            .secrets_dir(),
+        None
+    );
+    let e = Config::parse(path, "version = 1\n[secrets]\ndir = \" \"\n").expect_err("empty");
+    assert!(
+        e.message().contains(":3:"),
+        "points at the line: {}",
+        e.message()
+    );
+    let e = Config::parse(path, "version = 1\n[secrets]\ndir = \"s\"\nkey = \"x\"\n")
+        .expect_err("unknown");
+    assert_eq!(
+        e.code(),
+        ErrorCode::ConfigInvalid,
+        "unknown keys are refused"
+    );
+}
+
+#[test]
+fn backup_recipients_are_public_keys_only() {
+    let with = |r: &str| format!("{GOOD}\n[environments.staging.backup]\nrecipients = [{r}]\n");
+    let good = "\"age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p\"";
+    let c = Config::parse(p(), &with(good)).expect("a public key is accepted");
+    let b = c
+        .environment("staging")
+        .expect("staging")
+        .backup
+        .as_ref()
+        .expect("backup");
+    assert_eq!(b.recipients.as_ref().map(|r| r.get_ref().len()), Some(1));
+    assert_eq!(b.destination, None, "destination stays optional");
+    let e = Config::parse(
+        p(),
+        &with("\"AGE-SECRET-KEY-1QQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQ\""),
+    )
+    .expect_err("a secret key is refused");
+    assert!(
+        e.message().contains("secret key") && !e.message().contains("QQQQ"),
+        "says why, never echoes the key: {}",
+        e.message()
+    );
+    let e = Config::parse(p(), &with("\"ssh-ed25519 AAAA\"")).expect_err("not an age key");
+    assert!(
+        e.message().contains(":28:"),
+        "points at the line: {}",
+        e.message()
+    );
+}

@@ -275,6 +275,29 @@ impl SshSession {
     /// after Ns"; the remote process is sent SIGKILL, best effort, and the
     /// channel is closed).
     pub async fn exec(&self, cmd: &str, timeout: Duration) -> Result<ExecOutput> {
+        self.exec_inner(cmd, None, timeout).await
+    }
+
+    /// Like [`SshSession::exec_checked`], with `input` sent as the command's
+    /// standard input (then end of file). This is how content (even a secret)
+    /// reaches a remote file without appearing in the command line; errors
+    /// quote the command and stderr, never `input`.
+    pub async fn exec_checked_with_input(
+        &self,
+        cmd: &str,
+        input: &[u8],
+        timeout: Duration,
+    ) -> Result<ExecOutput> {
+        let out = self.exec_inner(cmd, Some(input), timeout).await?;
+        self.checked(cmd, out)
+    }
+
+    async fn exec_inner(
+        &self,
+        cmd: &str,
+        input: Option<&[u8]>,
+        timeout: Duration,
+    ) -> Result<ExecOutput> {
         let deadline = Instant::now() + timeout;
         let timed_out = || {
             Error::new(
@@ -296,6 +319,22 @@ impl SshSession {
             }
             Ok(Err(e)) => return Err(self.channel_error("cannot start a remote command", e)),
             Ok(Ok(())) => {}
+        }
+        if let Some(input) = input {
+            let sent = async {
+                channel.data(input).await?;
+                channel.eof().await
+            };
+            match tokio::time::timeout_at(deadline, sent).await {
+                Err(_) => {
+                    let _ = channel.close().await;
+                    return Err(timed_out());
+                }
+                Ok(Err(e)) => {
+                    return Err(self.channel_error("cannot send input to a remote command", e))
+                }
+                Ok(Ok(())) => {}
+            }
         }
 
         let (mut stdout, mut stderr) = (Capped::default(), Capped::default());
@@ -362,6 +401,10 @@ impl SshSession {
     /// hundred characters of stderr (trimmed).
     pub async fn exec_checked(&self, cmd: &str, timeout: Duration) -> Result<ExecOutput> {
         let out = self.exec(cmd, timeout).await?;
+        self.checked(cmd, out)
+    }
+
+    fn checked(&self, cmd: &str, out: ExecOutput) -> Result<ExecOutput> {
         if out.exit_code == 0 {
             return Ok(out);
         }

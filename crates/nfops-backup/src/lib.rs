@@ -1,0 +1,31 @@
+//! NewFinity Ops backups of the MySQL/MariaDB database.
+//!
+//! A backup is a folder: `00-schema.sql.zst.age`, `data/*.sql.zst.age`,
+//! `99-post.sql.zst.age` (SQL → zstd → age, restorable with `age`, `zstd` and
+//! the `mysql` client alone, see `README.txt` in each backup), and
+//! `manifest.json`, written last: without a valid manifest a folder is
+//! incomplete, never a backup.
+//!
+//! - [`job`]: plan, run (dump → manifest → verify → publish) and verify jobs;
+//! - [`verify`]: every finding about a backup, not only the first;
+//! - [`store`]: the local destination (`<root>/<env>/<id>[.partial]`);
+//! - [`sink`]: the zstd + age file writer; [`crypto`]: recipients and identity.
+//!
+//! Object-store destinations, offsite copies, the catalog, retention and
+//! storage snapshots slot in beside [`store::LocalStore`] and [`sink::LocalSink`].
+
+pub mod crypto;
+pub mod job;
+pub mod manifest;
+pub mod readme;
+pub mod sink;
+pub mod store;
+pub mod verify;
+
+pub use job::{
+    plan_backup, run_backup, verify_backup, BackupOutcome, BackupPlan, BackupRequest,
+    VerifyOutcome, VerifyRequest,
+};
+pub use manifest::Manifest;
+pub use store::{Listing, LocalStore};
+pub use verify::{Finding, Scope, VerifyReport};
