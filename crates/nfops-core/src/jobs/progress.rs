@@ -63,12 +63,13 @@ impl Progress for NoProgress {
 }
 
 /// Passes every event through except `StepProgress` events that arrive less
-/// than `interval` after the previous one passed; the last progress of a step
-/// (done == total) always passes.
+/// than `interval` after the previous one of the same step passed; the first
+/// and the last progress of a step (done == total) always pass.
 pub struct Throttled<P> {
     inner: P,
     interval: Duration,
-    last: Mutex<Option<Instant>>,
+    /// Step index and time of the last progress event that passed.
+    last: Mutex<Option<(usize, Instant)>>,
 }
 
 impl<P: Progress> Throttled<P> {
@@ -83,14 +84,19 @@ impl<P: Progress> Throttled<P> {
 
 impl<P: Progress> Progress for Throttled<P> {
     fn event(&self, event: &ProgressEvent) {
-        if let ProgressEvent::StepProgress { done, total, .. } = event {
+        if let ProgressEvent::StepProgress {
+            index, done, total, ..
+        } = event
+        {
             let finished = total.is_some_and(|t| *done >= t);
             let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
             let now = Instant::now();
-            if !finished && last.is_some_and(|l| now.duration_since(l) < self.interval) {
+            let recent =
+                last.is_some_and(|(i, at)| i == *index && now.duration_since(at) < self.interval);
+            if !finished && recent {
                 return;
             }
-            *last = Some(now);
+            *last = Some((*index, now));
         }
         self.inner.event(event);
     }
@@ -132,6 +138,17 @@ mod tests {
             n.load(Ordering::SeqCst),
             2,
             "first event and the final one pass, the burst is dropped"
+        );
+        t.event(&ProgressEvent::StepProgress {
+            index: 1,
+            done: 1,
+            total: Some(10),
+            unit: "rows".into(),
+        });
+        assert_eq!(
+            n.load(Ordering::SeqCst),
+            3,
+            "a new step's first progress is not swallowed by the previous step's timer"
         );
     }
 }
