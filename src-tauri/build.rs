@@ -11,6 +11,9 @@ fn main() {
         "credential_delete",
         "audit_list",
         "audit_verify",
+        "backups_list",
+        "backup_run",
+        "backup_cancel",
         "secrets_identity",
         "secrets_identity_import",
         "secrets_list",
@@ -23,6 +26,7 @@ fn main() {
         "secrets_history",
         "secrets_push_plan",
         "secrets_push",
+        "metrics_board",
     ];
     tauri_build::try_build(
         tauri_build::Attributes::new()

@@ -35,6 +35,9 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             commands::credentials::credential_delete,
             commands::audit::audit_list,
             commands::audit::audit_verify,
+            commands::backups::backups_list,
+            commands::backups::backup_run,
+            commands::backups::backup_cancel,
             commands::secrets::secrets_identity,
             commands::secrets::secrets_identity_import,
             commands::secrets::secrets_list,
@@ -47,6 +50,7 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             commands::secrets::secrets_history,
             commands::secrets::secrets_push_plan,
             commands::secrets::secrets_push,
+            commands::metrics::metrics_board,
         ])
 }
 
@@ -82,6 +86,7 @@ pub fn run() {
     );
     let result = tauri::Builder::default()
         .manage(state)
+        .manage(commands::backups::RunningBackups::default())
         .invoke_handler(builder.invoke_handler())
         .setup(move |app| {
             builder.mount_events(app);

@@ -396,3 +396,312 @@ impl From<nfops_ops::PushOutcome> for PushResult {
         }
     }
 }
+
+/// Every chart of one environment (or this machine) over one time range.
+#[derive(Debug, Clone, Serialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct MetricsBoard {
+    /// `prometheus` or `local` (this machine, when no Prometheus is configured).
+    pub source: String,
+    /// The Prometheus URL, or why this machine is shown.
+    pub source_detail: String,
+    /// Unix seconds.
+    pub start: f64,
+    pub end: f64,
+    pub charts: Vec<MetricsChart>,
+}
+
+/// One chart: its SVG and the points behind it (for the hover readout), or
+/// why it failed and which query.
+#[derive(Debug, Clone, Serialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct MetricsChart {
+    pub id: String,
+    pub title: String,
+    /// `percent`, `bytes_per_second`, `per_second`, `seconds`, `count`.
+    pub unit: String,
+    pub queries: Vec<String>,
+    /// Our own generated SVG (no script, no external reference).
+    pub svg: Option<String>,
+    pub plot: Option<ChartPlot>,
+    pub series: Vec<MetricsSeries>,
+    /// Series left out to keep the chart readable.
+    pub omitted: u32,
+    pub error: Option<Failure>,
+    pub failed_query: Option<String>,
+}
+
+/// Where the data sits in the SVG's viewBox, and the data range it spans.
+#[derive(Debug, Clone, Serialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct ChartPlot {
+    pub view_width: u32,
+    pub view_height: u32,
+    pub left: f64,
+    pub top: f64,
+    pub width: f64,
+    pub height: f64,
+    pub x_min: f64,
+    pub x_max: f64,
+    pub y_min: f64,
+    pub y_max: f64,
+}
+
+/// One line: `[unix seconds, value]` points; `null` values are gaps.
+#[derive(Debug, Clone, Serialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct MetricsSeries {
+    pub name: String,
+    pub color: String,
+    pub points: Vec<(f64, Option<f64>)>,
+}
+
+impl From<nfops_metrics::Board> for MetricsBoard {
+    fn from(b: nfops_metrics::Board) -> Self {
+        let (source, source_detail) = match b.source {
+            nfops_metrics::BoardSource::Prometheus { url } => ("prometheus", url),
+            nfops_metrics::BoardSource::Local { reason } => ("local", reason),
+        };
+        Self {
+            source: source.to_owned(),
+            source_detail,
+            start: b.start,
+            end: b.end,
+            charts: b.charts.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+
+impl From<nfops_metrics::ChartOutcome> for MetricsChart {
+    fn from(c: nfops_metrics::ChartOutcome) -> Self {
+        let mut chart = Self {
+            id: c.spec.id.to_owned(),
+            title: c.spec.title.to_owned(),
+            unit: c.spec.unit.as_str().to_owned(),
+            queries: c.queries,
+            svg: None,
+            plot: None,
+            series: Vec::new(),
+            omitted: 0,
+            error: None,
+            failed_query: c.failed_query,
+        };
+        match c.result {
+            Ok(d) => {
+                let r = d.rendered;
+                chart.plot = Some(ChartPlot {
+                    view_width: r.view_width,
+                    view_height: r.view_height,
+                    left: r.plot.left,
+                    top: r.plot.top,
+                    width: r.plot.width,
+                    height: r.plot.height,
+                    x_min: r.plot.x_min,
+                    x_max: r.plot.x_max,
+                    y_min: r.plot.y_min,
+                    y_max: r.plot.y_max,
+                });
+                chart.series = d
+                    .series
+                    .into_iter()
+                    .zip(r.colors)
+                    .map(|(s, color)| MetricsSeries {
+                        name: s.name,
+                        color,
+                        // JSON has no NaN: a gap travels as null.
+                        points: s
+                            .points
+                            .into_iter()
+                            .map(|(t, v)| (t, v.is_finite().then_some(v)))
+                            .collect(),
+                    })
+                    .collect();
+                chart.omitted = u32::try_from(d.omitted).unwrap_or(u32::MAX);
+                chart.svg = Some(r.svg);
+            }
+            Err(e) => chart.error = Some(e.into()),
+        }
+        chart
+    }
+}
+
+/// One backup of the catalog, or a folder without a valid manifest
+/// (`state` = "incomplete": never shown as a backup). Sizes are f64: they
+/// may exceed 2^32 and JavaScript numbers hold them exactly up to 2^53.
+#[derive(Debug, Clone, Serialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct BackupEntry {
+    pub id: String,
+    pub state: String,
+    pub finished_at: Option<String>,
+    pub duration_secs: Option<f64>,
+    pub tables: Option<f64>,
+    pub rows: Option<f64>,
+    pub stored_bytes: Option<f64>,
+    pub problem: Option<String>,
+    pub verified_at: Option<String>,
+    /// true passed, false failed, null never verified.
+    pub verify_ok: Option<bool>,
+    pub verify_note: Option<String>,
+    /// "copied", "failed" or null.
+    pub offsite_state: Option<String>,
+    pub age_hours: Option<f64>,
+}
+
+impl From<nfops_backup::catalog::CatalogEntry> for BackupEntry {
+    fn from(e: nfops_backup::catalog::CatalogEntry) -> Self {
+        let now = chrono::Utc::now();
+        Self {
+            duration_secs: e.duration_secs(),
+            age_hours: e.age_hours(now),
+            id: e.id,
+            state: e.state,
+            finished_at: e.finished_at.map(|t| t.to_rfc3339()),
+            tables: e.tables.map(|n| n as f64),
+            rows: e.rows.map(|n| n as f64),
+            stored_bytes: e.stored_bytes.map(|n| n as f64),
+            problem: e.problem,
+            verified_at: e.verified_at.map(|t| t.to_rfc3339()),
+            verify_ok: e.verify_ok,
+            verify_note: e.verify_note,
+            offsite_state: e.offsite_state,
+        }
+    }
+}
+
+/// The Backups page of one environment: the catalog and whether it is stale.
+#[derive(Debug, Clone, Serialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct BackupCatalog {
+    pub environment: String,
+    pub entries: Vec<BackupEntry>,
+    /// No good backup, or the newest is older than `max_staleness_hours`.
+    pub stale: bool,
+    pub max_staleness_hours: u32,
+    pub newest_good: Option<String>,
+    pub newest_good_age_hours: Option<f64>,
+}
+
+/// A job's live progress, as sent over the command's channel (throttled).
+#[derive(Debug, Clone, Serialize, Type)]
+#[serde(tag = "event", rename_all = "camelCase")]
+pub enum JobEvent {
+    #[serde(rename_all = "camelCase")]
+    JobStarted { job_id: String, steps: Vec<String> },
+    #[serde(rename_all = "camelCase")]
+    StepStarted { index: u32, name: String },
+    #[serde(rename_all = "camelCase")]
+    StepProgress {
+        index: u32,
+        done: f64,
+        total: Option<f64>,
+        unit: String,
+    },
+    #[serde(rename_all = "camelCase")]
+    StepMessage { index: u32, message: String },
+    #[serde(rename_all = "camelCase")]
+    StepFinished {
+        index: u32,
+        state: String,
+        evidence: Option<String>,
+        error: Option<Failure>,
+    },
+    #[serde(rename_all = "camelCase")]
+    JobFinished {
+        job_id: String,
+        state: String,
+        error: Option<Failure>,
+    },
+}
+
+impl From<&nfops_core::jobs::ProgressEvent> for JobEvent {
+    fn from(e: &nfops_core::jobs::ProgressEvent) -> Self {
+        use nfops_core::jobs::ProgressEvent as P;
+        let idx = |i: &usize| u32::try_from(*i).unwrap_or(u32::MAX);
+        match e {
+            P::JobStarted { job_id, steps, .. } => Self::JobStarted {
+                job_id: job_id.clone(),
+                steps: steps.clone(),
+            },
+            P::StepStarted { index, name } => Self::StepStarted {
+                index: idx(index),
+                name: name.clone(),
+            },
+            P::StepProgress {
+                index,
+                done,
+                total,
+                unit,
+            } => Self::StepProgress {
+                index: idx(index),
+                done: *done as f64,
+                total: total.map(|t| t as f64),
+                unit: unit.clone(),
+            },
+            P::StepMessage { index, message } => Self::StepMessage {
+                index: idx(index),
+                message: message.clone(),
+            },
+            P::StepFinished {
+                index,
+                state,
+                evidence,
+                error,
+            } => Self::StepFinished {
+                index: idx(index),
+                state: state.as_str().to_owned(),
+                evidence: evidence.clone(),
+                error: error.clone().map(Into::into),
+            },
+            P::JobFinished {
+                job_id,
+                state,
+                error,
+            } => Self::JobFinished {
+                job_id: job_id.clone(),
+                state: state.as_str().to_owned(),
+                error: error.clone().map(Into::into),
+            },
+        }
+    }
+}
+
+/// How a backup run ended: the job's state, each step, and the error naming
+/// the step that failed.
+#[derive(Debug, Clone, Serialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct BackupRunResult {
+    pub backup_id: String,
+    pub state: String,
+    pub job_id: String,
+    pub error: Option<Failure>,
+    /// The step that failed, when one did.
+    pub failed_step: Option<String>,
+    pub steps: Vec<PushStep>,
+}
+
+impl From<nfops_backup::BackupOutcome> for BackupRunResult {
+    fn from(o: nfops_backup::BackupOutcome) -> Self {
+        let steps: Vec<PushStep> = o
+            .job
+            .steps
+            .into_iter()
+            .map(|(name, state, evidence)| PushStep {
+                name,
+                state: state.as_str().to_owned(),
+                evidence,
+            })
+            .collect();
+        Self {
+            backup_id: o.backup_id,
+            state: o.job.state.as_str().to_owned(),
+            job_id: o.job.job_id,
+            error: o.job.error.map(Into::into),
+            failed_step: steps
+                .iter()
+                .find(|s| s.state == "failed")
+                .map(|s| s.name.clone()),
+            steps,
+        }
+    }
+}

@@ -352,3 +352,187 @@ async fn the_secrets_page_masks_reveals_and_adds_without_leaking() {
         "the store holds ciphertext only: {store_leaks:?}"
     );
 }
+
+/// Charts of the Metrics page whose data the stack always has.
+const CORE_CHARTS: [&str; 9] = [
+    "cpu",
+    "memory",
+    "disk",
+    "network",
+    "requests",
+    "latency",
+    "queue",
+    "db-connections",
+    "db-qps",
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_metrics_page_draws_charts_from_the_real_prometheus() {
+    let Some(stack) = stack() else { return };
+    let _serial = SERIAL.lock().await;
+    let keys = TestKeyring::load(&stack);
+    // Traffic through nginx, so request rate and latency have samples.
+    let config = nfops_core::config::Config::load(&stack.config()).expect("stack config");
+    for env in ENVS {
+        let url = config
+            .environment(env)
+            .expect("env")
+            .health_url
+            .as_ref()
+            .expect("health_url")
+            .get_ref()
+            .clone();
+        for _ in 0..10 {
+            let _ = std::process::Command::new("curl")
+                .args(["-s", "-o", "/dev/null", &url])
+                .status();
+        }
+    }
+    let app = App::launch(&[
+        ("NFOPS_CONFIG", stack.config().display().to_string()),
+        ("NFOPS_KEYRING_SERVICE", keys.service.clone()),
+    ])
+    .await;
+    app.click("[data-testid=nav-metrics]").await;
+    for env in ENVS {
+        app.click(&format!("[data-testid=metrics-env-{env}]")).await;
+        app.wait_attr(
+            &format!("[data-testid=metrics-env-{env}]"),
+            "aria-pressed",
+            &["true"],
+            Duration::from_secs(5),
+        )
+        .await;
+        app.wait_attr(
+            "[data-testid=metrics-grid]",
+            "data-env",
+            &[env],
+            Duration::from_secs(30),
+        )
+        .await;
+        app.wait_attr(
+            "[data-testid=metrics-source]",
+            "data-source",
+            &["prometheus"],
+            Duration::from_secs(5),
+        )
+        .await;
+        for id in CORE_CHARTS {
+            let css = format!("[data-testid=chart-{id}]");
+            // Refreshes (button or the 30 s timer) until the real data is in.
+            app.wait_attr(&css, "data-state", &["ok"], Duration::from_secs(60))
+                .await;
+            app.wait_for(
+                &format!("{css} img[data-testid=chart-image]"),
+                Duration::from_secs(5),
+            )
+            .await;
+            let series = app
+                .wait_for(&css, Duration::from_secs(5))
+                .await
+                .attr("data-series")
+                .await
+                .ok()
+                .flatten()
+                .unwrap_or_default();
+            assert!(
+                series.parse::<u32>().unwrap_or(0) > 0,
+                "{env}/{id}: a drawn chart has at least one series from Prometheus: {series:?}"
+            );
+        }
+        // One CPU line per app host of the environment.
+        let hosts = if env == "production" { "2" } else { "1" };
+        app.wait_attr(
+            "[data-testid=chart-cpu]",
+            "data-series",
+            &[hosts],
+            Duration::from_secs(5),
+        )
+        .await;
+        let source = app.text("[data-testid=metrics-source]").await;
+        assert!(
+            source.contains("127.0.0.1"),
+            "{env}: the page names the Prometheus it read: {source}"
+        );
+        app.screenshot(&format!("metrics-{env}")).await;
+    }
+    app.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn back_up_now_on_staging_lists_a_complete_verified_backup() {
+    let Some(stack) = stack() else { return };
+    let _serial = SERIAL.lock().await;
+    let keys = TestKeyring::load(&stack);
+    let app = App::launch(&[
+        ("NFOPS_CONFIG", stack.config().display().to_string()),
+        ("NFOPS_KEYRING_SERVICE", keys.service.clone()),
+    ])
+    .await;
+    app.click("[data-testid=nav-backups]").await;
+    let select = app
+        .wait_for("[data-testid=backups-env]", Duration::from_secs(10))
+        .await;
+    // Staging sorts first (by tier) and is picked on load; clicking an
+    // <option> would open a native popup that stalls WebKit screenshots.
+    let picked = select
+        .prop("value")
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    assert_eq!(picked, "staging", "the page opens on staging");
+    app.wait_for("[data-testid=backups-empty]", Duration::from_secs(15))
+        .await;
+    app.click("[data-testid=backup-now]").await;
+    app.wait_for("[data-testid=backup-progress]", Duration::from_secs(10))
+        .await;
+    let result = app
+        .wait_for("[data-testid=backup-result]", Duration::from_secs(120))
+        .await;
+    let text = result.text().await.unwrap_or_default();
+    assert!(
+        text.contains("complete and verified"),
+        "the run ends complete and verified: {text}"
+    );
+    let row = app
+        .wait_for(
+            "[data-testid=backup-row][data-state=complete]",
+            Duration::from_secs(15),
+        )
+        .await;
+    let id = row
+        .attr("data-id")
+        .await
+        .ok()
+        .flatten()
+        .expect("the row names its backup");
+    let badge = app
+        .text("[data-testid=backup-row][data-state=complete] [data-testid=verified-badge]")
+        .await;
+    assert!(
+        badge.starts_with("verified"),
+        "the new backup shows its verification: {badge}"
+    );
+    // No WebDriver screenshot: on this page `client.screenshot()` never
+    // answers (seen before and after the run; cause not found yet), and the
+    // stalled session blocks every later command. The DOM is asserted instead.
+    let home = app.close().await;
+    let manifest = home
+        .path()
+        .join("backups/staging")
+        .join(&id)
+        .join("manifest.json");
+    assert!(
+        manifest.is_file(),
+        "the listed backup has its manifest on disk: {}",
+        manifest.display()
+    );
+    assert!(
+        !home
+            .path()
+            .join(format!("backups/staging/{id}.partial"))
+            .exists(),
+        "no partial folder is left"
+    );
+}

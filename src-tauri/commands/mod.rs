@@ -3,6 +3,8 @@
 
 pub mod app;
 pub mod audit;
+pub mod backups;
 pub mod credentials;
+pub mod metrics;
 pub mod overview;
 pub mod secrets;

@@ -14,10 +14,14 @@
 //! Object-store destinations, offsite copies, the catalog, retention and
 //! storage snapshots slot in beside [`store::LocalStore`] and [`sink::LocalSink`].
 
+pub mod catalog;
 pub mod crypto;
 pub mod job;
 pub mod manifest;
+pub mod object_store;
+pub mod offsite;
 pub mod readme;
+pub mod retention;
 pub mod sink;
 pub mod store;
 pub mod verify;

@@ -20,6 +20,7 @@ pub struct Listing {
     /// `complete` (valid manifest) or `incomplete`.
     pub state: &'static str,
     pub path: PathBuf,
+    pub started_at: Option<String>,
     pub finished_at: Option<String>,
     pub tables: Option<usize>,
     pub rows: Option<u64>,
@@ -71,6 +72,28 @@ impl LocalStore {
         Ok(to)
     }
 
+    /// Deletes backup `id` of `env`: the manifest first (from then on the
+    /// folder is listed as incomplete, never as a backup), then the folder.
+    ///
+    /// Errors: `io.error` when either cannot be removed.
+    pub fn remove(&self, env: &str, id: &str) -> Result<()> {
+        let dir = self.backup_dir(env, id);
+        match std::fs::remove_file(dir.join(crate::manifest::MANIFEST)) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                return Err(Error::io(
+                    format!("removing the manifest of backup {id}"),
+                    e,
+                ))
+            }
+        }
+        if let Ok(d) = std::fs::File::open(&dir) {
+            let _ = d.sync_all();
+        }
+        std::fs::remove_dir_all(&dir).map_err(|e| Error::io(format!("removing backup {id}"), e))
+    }
+
     /// Every backup folder of `env`, newest first; folders without a valid
     /// manifest (and partial ones) are listed as `incomplete`.
     pub fn list(&self, env: &str) -> Result<Vec<Listing>> {
@@ -92,6 +115,7 @@ impl LocalStore {
                     id: base.to_owned(),
                     state: "incomplete",
                     path,
+                    started_at: None,
                     finished_at: None,
                     tables: None,
                     rows: None,
@@ -105,6 +129,7 @@ impl LocalStore {
                     id,
                     state: "complete",
                     path,
+                    started_at: Some(m.started_at.to_rfc3339()),
                     finished_at: Some(m.finished_at.to_rfc3339()),
                     tables: Some(m.tables.len()),
                     rows: Some(m.rows()),
@@ -129,6 +154,7 @@ fn incomplete(id: String, path: PathBuf, problem: String) -> Listing {
         id,
         state: "incomplete",
         path,
+        started_at: None,
         finished_at: None,
         tables: None,
         rows: None,

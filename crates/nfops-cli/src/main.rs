@@ -48,6 +48,8 @@ enum Command {
     /// Age-encrypted per-environment secrets: list, get, set, unset, diff, recipients, push.
     #[command(subcommand)]
     Secrets(cmd::secrets::Command),
+    /// Performance charts from Prometheus (or this machine): latest values, or one chart as SVG.
+    Metrics(cmd::metrics::Args),
 }
 
 fn main() -> ExitCode {
@@ -76,6 +78,7 @@ fn main() -> ExitCode {
             Command::Jobs(c) => cmd::jobs::run(&console, &out, c).await,
             Command::Backup(c) => cmd::backup::run(&console, &out, c).await,
             Command::Secrets(c) => cmd::secrets::run(&console, &out, c).await,
+            Command::Metrics(a) => cmd::metrics::run(&console, &out, a).await,
         }
     });
     match result {

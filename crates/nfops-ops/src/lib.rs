@@ -7,6 +7,7 @@
 
 mod backup;
 mod credentials;
+mod metrics;
 mod overview;
 mod secrets;
 mod secrets_push;
@@ -14,6 +15,7 @@ mod secrets_push;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+pub use backup::{ForgetOutcome, Staleness};
 pub use credentials::{CredentialState, CredentialStatus};
 use nfops_core::audit::AuditLog;
 use nfops_core::config::Config;
@@ -33,6 +35,8 @@ pub struct Console {
     audit: AuditLog,
     jobs: JobStore,
     keyring: Arc<Keyring>,
+    /// This machine's metrics, sampled while the process runs (no-Prometheus fallback).
+    local_metrics: Arc<nfops_metrics::LocalMetrics>,
 }
 
 impl Console {
@@ -54,6 +58,7 @@ impl Console {
             state,
             paths,
             keyring: Arc::new(Keyring::new()),
+            local_metrics: Arc::new(nfops_metrics::LocalMetrics::new()),
         })
     }
 

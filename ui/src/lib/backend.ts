@@ -4,14 +4,19 @@
 // `@tauri-apps/api`. Every call either resolves with data or rejects with a
 // `BackendError { code, message, hint }`; the UI branches on `code` only.
 
+import { Channel } from "@tauri-apps/api/core";
 import { commands } from "./bindings";
 import type {
   AppInfo,
   AuditEntry,
   AuditVerification,
+  BackupCatalog,
+  BackupRunResult,
   CredentialStatus,
   EnvironmentStatus,
   EnvironmentSummary,
+  JobEvent,
+  MetricsBoard,
   PushPlan,
   PushResult,
   RecipientChange,
@@ -20,6 +25,14 @@ import type {
 } from "./bindings";
 
 export type {
+  BackupCatalog,
+  BackupEntry,
+  BackupRunResult,
+  JobEvent,
+  ChartPlot,
+  MetricsBoard,
+  MetricsChart,
+  MetricsSeries,
   PushPlan,
   PushResult,
   RecipientChange,
@@ -131,6 +144,18 @@ export function setBackend(fake: Commands | null): void {
   active = fake ?? commands;
 }
 
+/**
+ * A channel for a job's live events. The real one needs the Tauri bridge;
+ * under a stand-in command set (tests, demo) a plain object the stand-in can
+ * call `onmessage` on does the same.
+ */
+function channel<T>(onEvent: (event: T) => void): Channel<T> {
+  if (active !== commands) return { onmessage: onEvent } as unknown as Channel<T>;
+  const c = new Channel<T>();
+  c.onmessage = onEvent;
+  return c;
+}
+
 /** What the UI can ask of the backend. Each method resolves with data or rejects with `BackendError`. */
 export const backend = {
   appInfo: (): Promise<AppInfo> => call("app_info", () => active.appInfo()),
@@ -166,4 +191,14 @@ export const backend = {
   secretsHistory: (env: string): Promise<AuditEntry[]> => call("secrets_history", () => active.secretsHistory(env)),
   secretsPushPlan: (env: string): Promise<PushPlan> => call("secrets_push_plan", () => active.secretsPushPlan(env)),
   secretsPush: (env: string): Promise<PushResult> => call("secrets_push", () => active.secretsPush(env)),
+  /** The backup catalog of `env`, listed from its destination, and whether it is stale. */
+  backupsList: (env: string): Promise<BackupCatalog> => call("backups_list", () => active.backupsList(env)),
+  /** Takes a backup of `env`; `onEvent` gets its live progress (throttled). */
+  backupRun: (env: string, onEvent: (event: JobEvent) => void): Promise<BackupRunResult> =>
+    call("backup_run", () => active.backupRun(env, channel(onEvent))),
+  /** Asks the running backup of `env` to stop; false when none runs. */
+  backupCancel: (env: string): Promise<boolean> => call("backup_cancel", () => active.backupCancel(env)),
+  /** Charts of `env` (null: this machine) over `range` (`15m`..`7d`), drawn for `theme`. */
+  metricsBoard: (env: string | null, host: string | null, range: string, theme: "light" | "dark"): Promise<MetricsBoard> =>
+    call("metrics_board", () => active.metricsBoard(env, host, range, theme)),
 };

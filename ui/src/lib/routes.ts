@@ -16,10 +16,10 @@ export type Page = { id: PageId; title: string; built: boolean };
 export const PAGES: readonly Page[] = [
   { id: "overview", title: "Overview", built: true },
   { id: "promote", title: "Promote", built: false },
-  { id: "backups", title: "Backups", built: false },
+  { id: "backups", title: "Backups", built: true },
   { id: "restore", title: "Restore", built: false },
   { id: "integrity", title: "Integrity", built: false },
-  { id: "metrics", title: "Metrics", built: false },
+  { id: "metrics", title: "Metrics", built: true },
   { id: "secrets", title: "Secrets", built: true },
   { id: "audit", title: "Audit", built: true },
   { id: "settings", title: "Settings", built: true },

@@ -47,6 +47,10 @@ export function fakeCommands(overrides: Partial<Commands> = {}): Commands {
     credentialDelete: () => ok(null),
     auditList: () => ok([]),
     auditVerify: () => ok({ ok: true, entries: 0, problems: [] }),
+    backupsList: (env) =>
+      ok({ environment: env, entries: [], stale: true, maxStalenessHours: 26, newestGood: null, newestGoodAgeHours: null }),
+    backupRun: (env) => err("input.invalid", `no database in ${env}`),
+    backupCancel: () => ok(false),
     secretsIdentity: () => ok("age1fake"),
     secretsIdentityImport: () => ok("age1fake"),
     secretsList: (env) => ok({ environment: env, keys: [], recipients: [], file: `${env}.env.age`, exists: false }),
@@ -58,6 +62,7 @@ export function fakeCommands(overrides: Partial<Commands> = {}): Commands {
     secretsRecipientRemove: () => ok({ recipients: [], rotate: [] }),
     secretsHistory: () => ok([]),
     secretsPushPlan: (env) => ok({ environment: env, keys: 0, hosts: [] }),
+    metricsBoard: () => ok({ source: "local", sourceDetail: "no environment picked: showing this machine", start: 0, end: 0, charts: [] }),
     secretsPush: (env) => ok({ plan: { environment: env, keys: 0, hosts: [] }, state: "noop", jobId: null, error: null, steps: [] }),
   };
   return { ...base, ...overrides };

@@ -1,4 +1,4 @@
-//! `nfops backup run|list|verify`: database backups of an environment.
+//! `nfops backup run|list|verify|forget`: database backups of an environment.
 
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
@@ -26,6 +26,25 @@ pub enum Command {
     List {
         #[arg(long, value_name = "NAME")]
         env: String,
+    },
+    /// Apply the retention policy: print the plan (what goes, and which rule
+    /// keeps each backup); delete only with --apply.
+    Forget {
+        #[arg(long, value_name = "NAME")]
+        env: String,
+        /// Delete the backups the plan forgets (without it, only the plan).
+        #[arg(long)]
+        apply: bool,
+    },
+    /// Copy a backup to the offsite bucket and read every object back.
+    Copy {
+        #[arg(long, value_name = "NAME")]
+        env: String,
+        #[arg(long, value_name = "ID")]
+        backup: String,
+        /// Where to: only `offsite` (backup.offsite in environments.toml).
+        #[arg(long, value_name = "DEST", value_parser = ["offsite"])]
+        to: String,
     },
     /// Check a backup: hashes, decryption, row counts and content hashes.
     Verify {
@@ -101,31 +120,103 @@ pub async fn run(console: &Console, out: &Output, cmd: Command) -> Result<ExitCo
             ))
         }
         Command::List { env } => {
-            let list = console.backup_list(&env)?;
+            let list = console.backup_catalog(&env).await?;
+            let now = chrono::Utc::now();
             out.emit(&list, |w| {
                 if list.is_empty() {
                     writeln!(w, "No backups of {env} yet.")?;
                 }
                 for b in &list {
-                    match b.state {
-                        "complete" => writeln!(
-                            w,
-                            "{}  complete    {} tables  {} rows  {} MB  {}",
-                            b.id,
-                            b.tables.unwrap_or(0),
-                            b.rows.unwrap_or(0),
-                            b.stored_bytes.unwrap_or(0) / 1_000_000,
-                            b.finished_at.as_deref().unwrap_or("")
-                        )?,
-                        _ => writeln!(
+                    if !b.is_complete() {
+                        writeln!(
                             w,
                             "{}  INCOMPLETE  {}",
                             b.id,
                             b.problem.as_deref().unwrap_or("")
-                        )?,
+                        )?;
+                        continue;
                     }
+                    let verified = match (b.verify_ok, b.verified_at) {
+                        (Some(true), Some(t)) => format!("verified {}", t.format("%Y-%m-%d %H:%M")),
+                        (Some(false), _) => "VERIFY FAILED".into(),
+                        _ => "not verified".into(),
+                    };
+                    writeln!(
+                        w,
+                        "{}  complete  {} tables  {} rows  {:.1} MB  {:.1}s  {}  offsite: {}  age {:.1}h",
+                        b.id,
+                        b.tables.unwrap_or(0),
+                        b.rows.unwrap_or(0),
+                        b.stored_bytes.unwrap_or(0) as f64 / 1e6,
+                        b.duration_secs().unwrap_or(0.0),
+                        verified,
+                        b.offsite_state.as_deref().unwrap_or("none"),
+                        b.age_hours(now).unwrap_or(0.0),
+                    )?;
                 }
                 Ok(())
+            });
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Copy { env, backup, to: _ } => {
+            let (progress, bars) = progress(out);
+            let o = console
+                .backup_copy(&env, &backup, progress, cancel_on_ctrl_c())
+                .await?;
+            bars.finish();
+            out.emit(&o, |w| {
+                for (name, state, evidence) in &o.job.steps {
+                    writeln!(
+                        w,
+                        "  {:<12} {:<9} {}",
+                        name,
+                        state.as_str(),
+                        evidence.as_deref().unwrap_or("")
+                    )?;
+                }
+                match &o.job.error {
+                    None => writeln!(w, "backup {} copied to {}", o.backup_id, o.location),
+                    Some(e) => {
+                        writeln!(w, "copy failed [{}]: {}", e.code, e.message)?;
+                        if let Some(h) = &e.hint {
+                            writeln!(w, "  hint: {h}")?;
+                        }
+                        Ok(())
+                    }
+                }
+            });
+            Ok(exit_for(
+                o.job.state,
+                o.job.error.as_ref().map(|e| e.code.as_str()),
+            ))
+        }
+        Command::Forget { env, apply } => {
+            let o = console.backup_forget(&env, apply).await?;
+            out.emit(&o, |w| {
+                if o.plan.decisions.is_empty() {
+                    writeln!(w, "No complete backups of {env}: nothing to forget.")?;
+                }
+                for d in &o.plan.decisions {
+                    writeln!(
+                        w,
+                        "{}  {:<6}  {:>4}d  {}",
+                        if d.keep { "keep  " } else { "forget" },
+                        d.id,
+                        d.age_days,
+                        d.reasons.join("; ")
+                    )?;
+                }
+                let n = o.plan.forgotten().count();
+                if o.applied {
+                    writeln!(w, "removed {} backup(s)", o.removed.len())
+                } else if n > 0 {
+                    writeln!(
+                        w,
+                        "{n} backup(s) would go; run again with --apply to delete them"
+                    )
+                } else {
+                    writeln!(w, "nothing to forget")
+                }
             });
             Ok(ExitCode::SUCCESS)
         }

@@ -306,6 +306,30 @@ fn validate(path: &Path, text: &str, file: ConfigFile) -> Result<Config> {
                 ));
             }
         }
+        if let Some(o) = env.backup.as_ref().and_then(|b| b.offsite.as_ref()) {
+            let e = o.endpoint.get_ref();
+            if !(e.starts_with("http://") || e.starts_with("https://")) {
+                return Err(invalid(
+                    path,
+                    text,
+                    o.endpoint.span().start,
+                    "backup.offsite.endpoint must start with http:// or https://",
+                    "Give the S3 API URL, e.g. https://s3.eu-central-1.amazonaws.com.",
+                ));
+            }
+            let b = o.bucket.get_ref();
+            if b.len() < 3 || b.len() > 63 || b.contains('/') {
+                return Err(invalid(
+                    path,
+                    text,
+                    o.bucket.span().start,
+                    &format!(
+                        "backup.offsite.bucket '{b}' must be a bucket name of 3 to 63 characters"
+                    ),
+                    "Use the bucket's exact S3 name; put folders in backup.offsite.prefix.",
+                ));
+            }
+        }
         if let Some(u) = &env.health_url {
             if !(u.get_ref().starts_with("http://") || u.get_ref().starts_with("https://")) {
                 return Err(invalid(

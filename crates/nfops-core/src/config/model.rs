@@ -203,6 +203,27 @@ pub struct BackupPolicy {
     /// Local folder for backups; default `$NFOPS_HOME/backups`, else
     /// `backups` in the console's data folder.
     pub destination: Option<String>,
+    /// An S3 bucket that receives a verified copy of each backup.
+    pub offsite: Option<ObjectDestination>,
+}
+
+/// An S3-compatible bucket holding backup copies under
+/// `<prefix>/<env>/<backup-id>/`. Keys come from the keyring (the same
+/// credential names as `storage` may be reused).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ObjectDestination {
+    pub endpoint: Spanned<String>,
+    #[serde(default = "default_region")]
+    pub region: String,
+    #[serde(default)]
+    pub path_style: bool,
+    pub bucket: Spanned<String>,
+    /// Key prefix (no leading or trailing `/`); empty puts `<env>/` at the root.
+    #[serde(default)]
+    pub prefix: String,
+    pub access_key_credential: String,
+    pub secret_key_credential: String,
 }
 
 fn d7() -> u32 {

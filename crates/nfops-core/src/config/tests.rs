@@ -167,3 +167,48 @@ fn backup_recipients_are_public_keys_only() {
         e.message()
     );
 }
+
+#[test]
+fn backup_offsite_is_an_s3_bucket_with_named_credentials() {
+    let with = |body: &str| {
+        format!("{GOOD}\n[environments.staging.backup.offsite]\n{body}access_key_credential = \"s3/a\"\nsecret_key_credential = \"s3/s\"\n")
+    };
+    let c = Config::parse(
+        p(),
+        &with("endpoint = \"http://127.0.0.1:9000\"\npath_style = true\nbucket = \"nf-backups-offsite\"\nprefix = \"nf\"\n"),
+    )
+    .expect("a full offsite section is accepted");
+    let o = c
+        .environment("staging")
+        .expect("staging")
+        .backup
+        .as_ref()
+        .expect("backup")
+        .offsite
+        .as_ref()
+        .expect("offsite");
+    assert_eq!(o.bucket.get_ref(), "nf-backups-offsite");
+    assert_eq!(
+        (o.region.as_str(), o.path_style, o.prefix.as_str()),
+        ("us-east-1", true, "nf")
+    );
+    let e = Config::parse(
+        p(),
+        &with("endpoint = \"s3.example.com\"\nbucket = \"nf-b\"\n"),
+    )
+    .expect_err("an endpoint without scheme is refused");
+    assert!(e.message().contains("offsite.endpoint"), "{}", e.message());
+    let e = Config::parse(p(), &with("endpoint = \"http://x\"\nbucket = \"nf/b\"\n"))
+        .expect_err("a bucket with a folder is refused");
+    assert!(e.message().contains("offsite.bucket"), "{}", e.message());
+    let e = Config::parse(
+        p(),
+        &with("endpoint = \"http://x\"\nbucket = \"nf-b\"\nsecret_key = \"abc\"\n"),
+    )
+    .expect_err("unknown keys (and secret values) are refused");
+    assert!(
+        !e.message().contains("abc"),
+        "never echoes a value: {}",
+        e.message()
+    );
+}

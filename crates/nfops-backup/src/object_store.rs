@@ -1,0 +1,371 @@
+//! An S3-compatible bucket holding backup copies under
+//! `<prefix>/<env>/<backup-id>/<file>`: uploads with retries and backoff,
+//! multipart for big files, and a check of every object after upload (size,
+//! and the ETag against the MD5 computed while reading the local file).
+//! Memory stays bounded: one part in memory at a time.
+
+use std::path::Path;
+use std::time::Duration;
+
+use aws_sdk_s3::config::{
+    BehaviorVersion, Credentials, Region, RequestChecksumCalculation, ResponseChecksumValidation,
+};
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+use md5::{Digest as _, Md5};
+use nfops_core::config::ObjectDestination;
+use nfops_core::credentials::CredentialSource;
+use nfops_core::{Error, ErrorCode, Result};
+use sha2::Sha256;
+use tokio::io::AsyncReadExt;
+
+/// Files larger than this go up in parts.
+pub const MULTIPART_THRESHOLD: u64 = 16 << 20;
+/// Size of each part (S3's minimum is 5 MiB).
+pub const PART_SIZE: usize = 8 << 20;
+
+/// A bucket (and key prefix) of backup copies.
+#[derive(Clone, Debug)]
+pub struct ObjectStore {
+    client: aws_sdk_s3::Client,
+    bucket: String,
+    prefix: String,
+    endpoint: String,
+}
+
+impl ObjectStore {
+    /// A client for `d` with keys from `creds`: standard retries (5 attempts,
+    /// exponential backoff with jitter), timeouts, checksums only when
+    /// required (S3-compatible servers refuse the newer defaults; we check
+    /// MD5/ETag and SHA-256 ourselves).
+    ///
+    /// Errors: the credential source's (`credential.missing`, keyring).
+    pub fn connect(d: &ObjectDestination, creds: &dyn CredentialSource) -> Result<Self> {
+        let access = creds.get(&d.access_key_credential)?;
+        let secret = creds.get(&d.secret_key_credential)?;
+        let http = aws_smithy_http_client::Builder::new()
+            .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
+                aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
+            ))
+            .build_https();
+        let timeouts = aws_sdk_s3::config::timeout::TimeoutConfig::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .operation_attempt_timeout(Duration::from_secs(120))
+            .build();
+        let retry = aws_sdk_s3::config::retry::RetryConfig::standard()
+            .with_max_attempts(5)
+            .with_initial_backoff(Duration::from_millis(200))
+            .with_max_backoff(Duration::from_secs(10));
+        let config = aws_sdk_s3::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .endpoint_url(d.endpoint.get_ref().trim_end_matches('/'))
+            .region(Region::new(d.region.clone()))
+            .credentials_provider(Credentials::new(
+                access.expose().clone(),
+                secret.expose().clone(),
+                None,
+                None,
+                "nfops-keyring",
+            ))
+            .force_path_style(d.path_style)
+            .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
+            .response_checksum_validation(ResponseChecksumValidation::WhenRequired)
+            .retry_config(retry)
+            .timeout_config(timeouts)
+            .http_client(http)
+            .build();
+        Ok(Self {
+            client: aws_sdk_s3::Client::from_conf(config),
+            bucket: d.bucket.get_ref().clone(),
+            prefix: d.prefix.trim_matches('/').to_owned(),
+            endpoint: d.endpoint.get_ref().clone(),
+        })
+    }
+
+    /// `s3://bucket/prefix` for messages.
+    pub fn describe(&self) -> String {
+        if self.prefix.is_empty() {
+            format!("s3://{}", self.bucket)
+        } else {
+            format!("s3://{}/{}", self.bucket, self.prefix)
+        }
+    }
+
+    /// The key of file `rel` (a `/`-separated path) of backup `id` of `env`.
+    pub fn key(&self, env: &str, id: &str, rel: &str) -> String {
+        if self.prefix.is_empty() {
+            format!("{env}/{id}/{rel}")
+        } else {
+            format!("{}/{env}/{id}/{rel}", self.prefix)
+        }
+    }
+
+    /// Uploads `path` to `key` (multipart above [`MULTIPART_THRESHOLD`]) and
+    /// checks the stored object: its size equals the file's and its ETag the
+    /// MD5 (or multipart MD5-of-MD5s) computed from the bytes sent. Reports
+    /// bytes sent through `sent`. Returns the size.
+    ///
+    /// Errors: `io.error` reading the file; `service.unreachable` /
+    /// `service.unhealthy` from S3 after retries; `job.check_failed` when the
+    /// stored object's size or ETag differs (the object is then deleted).
+    pub async fn put_file(
+        &self,
+        key: &str,
+        path: &Path,
+        sent: &(dyn Fn(u64) + Sync),
+    ) -> Result<u64> {
+        let io = |e| Error::io(format!("reading {}", path.display()), e);
+        let len = tokio::fs::metadata(path).await.map_err(io)?.len();
+        let expected_etag = if len <= MULTIPART_THRESHOLD {
+            let body = tokio::fs::read(path).await.map_err(io)?;
+            let md5 = hex::encode(Md5::digest(&body));
+            self.client
+                .put_object()
+                .bucket(&self.bucket)
+                .key(key)
+                .body(ByteStream::from(body))
+                .send()
+                .await
+                .map_err(|e| self.sdk_error("uploading", key, e))?;
+            sent(len);
+            md5
+        } else {
+            self.put_multipart(key, path, sent).await?
+        };
+        let head = self
+            .client
+            .head_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(|e| self.sdk_error("checking", key, e))?;
+        let size = head.content_length().and_then(|n| u64::try_from(n).ok());
+        let etag = head.e_tag().unwrap_or("").trim_matches('"').to_owned();
+        if size != Some(len) || etag != expected_etag {
+            let _ = self.delete(key).await;
+            return Err(Error::new(
+                ErrorCode::CheckFailed,
+                format!(
+                    "{key} at {} differs after upload: {} bytes, ETag {etag} (sent {len} bytes, MD5 {expected_etag})",
+                    self.describe(),
+                    size.map_or("unknown".into(), |s| s.to_string()),
+                ),
+            )
+            .hint("The copy was removed; run the copy again, and check the S3 server if it repeats."));
+        }
+        Ok(len)
+    }
+
+    async fn put_multipart(
+        &self,
+        key: &str,
+        path: &Path,
+        sent: &(dyn Fn(u64) + Sync),
+    ) -> Result<String> {
+        let upload = self
+            .client
+            .create_multipart_upload()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(|e| self.sdk_error("starting the upload of", key, e))?;
+        let upload_id = upload
+            .upload_id()
+            .ok_or_else(|| Error::internal("S3 started a multipart upload without an id"))?
+            .to_owned();
+        let result = self.send_parts(key, path, &upload_id, sent).await;
+        if result.is_err() {
+            // Leave no half-stored object (or billed parts) behind.
+            let _ = self
+                .client
+                .abort_multipart_upload()
+                .bucket(&self.bucket)
+                .key(key)
+                .upload_id(&upload_id)
+                .send()
+                .await;
+        }
+        result
+    }
+
+    async fn send_parts(
+        &self,
+        key: &str,
+        path: &Path,
+        upload_id: &str,
+        sent: &(dyn Fn(u64) + Sync),
+    ) -> Result<String> {
+        let io = |e| Error::io(format!("reading {}", path.display()), e);
+        let mut file = tokio::fs::File::open(path).await.map_err(io)?;
+        let mut parts = Vec::new();
+        let mut md5s = Vec::new();
+        let mut sent_bytes = 0u64;
+        loop {
+            let mut buf = Vec::with_capacity(PART_SIZE);
+            while buf.len() < PART_SIZE {
+                let n = (&mut file)
+                    .take((PART_SIZE - buf.len()) as u64)
+                    .read_to_end(&mut buf)
+                    .await
+                    .map_err(io)?;
+                if n == 0 {
+                    break;
+                }
+            }
+            if buf.is_empty() {
+                break;
+            }
+            let number =
+                i32::try_from(parts.len() + 1).map_err(|_| Error::internal("too many parts"))?;
+            let n = buf.len() as u64;
+            md5s.extend_from_slice(&Md5::digest(&buf));
+            let out = self
+                .client
+                .upload_part()
+                .bucket(&self.bucket)
+                .key(key)
+                .upload_id(upload_id)
+                .part_number(number)
+                .body(ByteStream::from(buf))
+                .send()
+                .await
+                .map_err(|e| self.sdk_error("uploading a part of", key, e))?;
+            parts.push(
+                CompletedPart::builder()
+                    .part_number(number)
+                    .set_e_tag(out.e_tag().map(str::to_owned))
+                    .build(),
+            );
+            sent_bytes += n;
+            sent(sent_bytes);
+        }
+        let count = parts.len();
+        let done = self
+            .client
+            .complete_multipart_upload()
+            .bucket(&self.bucket)
+            .key(key)
+            .upload_id(upload_id)
+            .multipart_upload(
+                CompletedMultipartUpload::builder()
+                    .set_parts(Some(parts))
+                    .build(),
+            )
+            .send()
+            .await;
+        match done_or_quirk(done) {
+            Ok(()) => {}
+            Err(e) => return Err(self.sdk_error("completing the upload of", key, *e)),
+        }
+        Ok(format!("{}-{count}", hex::encode(Md5::digest(&md5s))))
+    }
+}
+
+/// Success, or a 200 answer the SDK could not decode because the server
+/// names its root element `CompleteMultipartUploadResponse` (moto, which the
+/// local stack runs; same quirk as its GetBucketVersioning). Either way the
+/// caller then checks the stored object's size and ETag itself.
+fn done_or_quirk<T, E>(
+    r: std::result::Result<T, SdkError<E, aws_sdk_s3::config::http::HttpResponse>>,
+) -> std::result::Result<(), Box<SdkError<E, aws_sdk_s3::config::http::HttpResponse>>> {
+    match r {
+        Ok(_) => Ok(()),
+        Err(SdkError::ServiceError(se))
+            if se.raw().status().as_u16() == 200
+                && se
+                    .raw()
+                    .body()
+                    .bytes()
+                    .and_then(|b| std::str::from_utf8(b).ok())
+                    .is_some_and(|b| b.contains("<CompleteMultipartUploadResponse")) =>
+        {
+            Ok(())
+        }
+        Err(e) => Err(Box::new(e)),
+    }
+}
+
+impl ObjectStore {
+    /// Downloads `key` and returns its size and SHA-256 (streamed, bounded memory).
+    pub async fn sha256(&self, key: &str) -> Result<(u64, String)> {
+        let mut out = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(|e| self.sdk_error("reading", key, e))?;
+        let mut h = Sha256::new();
+        let mut n = 0u64;
+        while let Some(chunk) = out.body.try_next().await.map_err(|e| {
+            Error::new(
+                ErrorCode::Unreachable,
+                format!("reading {key} from {} broke off", self.describe()),
+            )
+            .hint("Check the S3 server and run the copy again.")
+            .source(e)
+        })? {
+            h.update(&chunk);
+            n += chunk.len() as u64;
+        }
+        Ok((n, hex::encode(h.finalize())))
+    }
+
+    /// Deletes `key` (a missing key is fine).
+    pub async fn delete(&self, key: &str) -> Result<()> {
+        self.client
+            .delete_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(|e| self.sdk_error("deleting", key, e))?;
+        Ok(())
+    }
+
+    fn sdk_error<E>(
+        &self,
+        doing: &str,
+        key: &str,
+        e: SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
+    ) -> Error
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    {
+        let at = format!("{} ({})", self.describe(), self.endpoint);
+        match &e {
+            SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => Error::new(
+                ErrorCode::Unreachable,
+                format!("{doing} {key}: the S3 server at {at} is unreachable after retries"),
+            )
+            .hint("Check backup.offsite.endpoint and that the server runs; nothing was marked as copied.")
+            .source(e),
+            SdkError::ServiceError(_) => {
+                let code = e.code().unwrap_or("an error").to_owned();
+                let hint = match code.as_str() {
+                    "InvalidAccessKeyId" | "SignatureDoesNotMatch" | "AccessDenied" => {
+                        "Check the access key pair named in backup.offsite (`nfops credentials set …`) and that it may write the bucket."
+                    }
+                    "NoSuchBucket" => "Create the bucket, or fix backup.offsite.bucket.",
+                    _ => "The log has the full answer; nothing was marked as copied.",
+                };
+                Error::new(
+                    ErrorCode::Unhealthy,
+                    format!("{doing} {key}: S3 at {at} answered {code}"),
+                )
+                .hint(hint)
+                .source(e)
+            }
+            _ => Error::new(
+                ErrorCode::Unhealthy,
+                format!("{doing} {key}: S3 at {at} gave an unusable answer"),
+            )
+            .hint("Check that the endpoint is an S3-compatible API and path_style matches the server.")
+            .source(e),
+        }
+    }
+}

@@ -1,0 +1,118 @@
+//! `nfops metrics`: the catalog, a chart written as SVG from the local
+//! stack's real Prometheus (`NFOPS_STACK_DIR`), and this machine's metrics
+//! when no environment is given.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn nfops(home: &std::path::Path, config: &std::path::Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_nfops"))
+        .args(args)
+        .env("NFOPS_HOME", home)
+        .env("NFOPS_CONFIG", config)
+        .output()
+        .expect("run nfops")
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+#[test]
+fn the_catalog_lists_every_chart_and_this_machine_needs_no_prometheus() {
+    let home = tempfile::tempdir().expect("tempdir");
+    let config = home.path().join("environments.toml");
+    std::fs::write(&config, "version = 1\n").expect("write config");
+    let out = nfops(home.path(), &config, &["--json", "metrics", "--list"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(
+        list.as_array().map(Vec::len),
+        Some(nfops_metrics::CATALOG.len()),
+        "one entry per chart"
+    );
+
+    let svg = home.path().join("cpu.svg");
+    let svg_arg = svg.display().to_string();
+    let out = nfops(
+        home.path(),
+        &config,
+        &[
+            "metrics", "--chart", "cpu", "--since", "15m", "--out", &svg_arg,
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "this machine's CPU needs no Prometheus: {}",
+        text(&out)
+    );
+    let body = std::fs::read_to_string(&svg).expect("the SVG was written");
+    assert!(
+        body.contains("viewBox") && body.contains("this machine"),
+        "{}",
+        &body[..body.len().min(300)]
+    );
+
+    let out = nfops(home.path(), &config, &["metrics", "--chart", "nope"]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "an unknown chart is bad input: {}",
+        text(&out)
+    );
+}
+
+#[test]
+fn a_chart_from_the_stack_prometheus_is_written_as_svg() {
+    let Some(dir) = std::env::var_os("NFOPS_STACK_DIR").filter(|d| !d.is_empty()) else {
+        assert!(
+            std::env::var("NFOPS_REQUIRE_STACK").as_deref() != Ok("1"),
+            "NFOPS_REQUIRE_STACK=1 but NFOPS_STACK_DIR is not set"
+        );
+        eprintln!("skipping: NFOPS_STACK_DIR is not set");
+        return;
+    };
+    let config = PathBuf::from(dir).join("environments.toml");
+    let home = tempfile::tempdir().expect("tempdir");
+    let svg = home.path().join("net.svg");
+    let svg_arg = svg.display().to_string();
+    // Prometheus may need a few scrapes after `stack up`: poll.
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(45);
+    loop {
+        let out = nfops(
+            home.path(),
+            &config,
+            &[
+                "metrics",
+                "--env",
+                "production",
+                "--chart",
+                "network",
+                "--since",
+                "1h",
+                "--out",
+                &svg_arg,
+                "--theme",
+                "dark",
+            ],
+        );
+        let swatches = std::fs::read_to_string(&svg)
+            .map(|b| b.matches("stroke-width=\"3\"").count())
+            .unwrap_or(0);
+        // rx and tx for each of production's two app hosts.
+        if out.status.success() && swatches == 4 {
+            assert!(text(&out).contains("rx prod-app-1"), "{}", text(&out));
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < until,
+            "network chart with 4 series within 45 s: {swatches} series; {}",
+            text(&out)
+        );
+        std::thread::sleep(std::time::Duration::from_secs(2));
+    }
+}

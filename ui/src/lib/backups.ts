@@ -1,0 +1,72 @@
+// Pure helpers of the Backups page: display of sizes and ages, and the live
+// progress of a backup job folded from its events.
+
+import type { JobEvent, WireError } from "./backend";
+
+/** `1.2 MB`, `340 KB`, `12 B` (decimal units, as the CLI prints). */
+export function bytes(n: number | null): string {
+  if (n === null) return "—";
+  if (n >= 1e9) return `${(n / 1e9).toFixed(1)} GB`;
+  if (n >= 1e6) return `${(n / 1e6).toFixed(1)} MB`;
+  if (n >= 1e3) return `${Math.round(n / 1e3)} KB`;
+  return `${n} B`;
+}
+
+/** `42 s`, `3 min`, `1 h 5 min`. */
+export function duration(secs: number | null): string {
+  if (secs === null) return "—";
+  if (secs < 60) return `${secs.toFixed(secs < 10 ? 1 : 0)} s`;
+  const min = Math.round(secs / 60);
+  return min < 60 ? `${min} min` : `${Math.floor(min / 60)} h ${min % 60} min`;
+}
+
+/** `just now`, `5 h`, `3 d`. */
+export function age(hours: number | null): string {
+  if (hours === null) return "—";
+  if (hours < 1 / 60) return "just now";
+  if (hours < 1) return `${Math.round(hours * 60)} min`;
+  if (hours < 48) return `${Math.round(hours)} h`;
+  return `${Math.round(hours / 24)} d`;
+}
+
+/** What the page shows while a job runs. */
+export type LiveJob = {
+  steps: string[];
+  /** Index of the running step, -1 before the first. */
+  current: number;
+  done: number;
+  total: number | null;
+  unit: string;
+  /** The step's latest message (e.g. "3/7 parts, 12 MB of SQL"). */
+  message: string;
+  finished: Record<number, string>;
+  /** The step that failed and why, once one did. */
+  failure: { step: string; error: WireError | null } | null;
+  state: string;
+};
+
+export function newLiveJob(): LiveJob {
+  return { steps: [], current: -1, done: 0, total: null, unit: "", message: "", finished: {}, failure: null, state: "running" };
+}
+
+/** Folds one event into the live view (returns a new object). */
+export function applyEvent(job: LiveJob, e: JobEvent): LiveJob {
+  switch (e.event) {
+    case "jobStarted":
+      return { ...job, steps: e.steps };
+    case "stepStarted":
+      return { ...job, current: e.index, done: 0, total: null, unit: "", message: "" };
+    case "stepProgress":
+      return { ...job, done: e.done ?? 0, total: e.total, unit: e.unit };
+    case "stepMessage":
+      return { ...job, message: e.message };
+    case "stepFinished": {
+      const finished = { ...job.finished, [e.index]: e.state };
+      const failure =
+        e.state === "failed" && !job.failure ? { step: job.steps[e.index] ?? `step ${e.index + 1}`, error: e.error } : job.failure;
+      return { ...job, finished, failure };
+    }
+    case "jobFinished":
+      return { ...job, state: e.state };
+  }
+}
