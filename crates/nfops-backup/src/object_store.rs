@@ -7,9 +7,6 @@
 use std::path::Path;
 use std::time::Duration;
 
-use aws_sdk_s3::config::{
-    BehaviorVersion, Credentials, Region, RequestChecksumCalculation, ResponseChecksumValidation,
-};
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
@@ -44,11 +41,6 @@ impl ObjectStore {
     pub fn connect(d: &ObjectDestination, creds: &dyn CredentialSource) -> Result<Self> {
         let access = creds.get(&d.access_key_credential)?;
         let secret = creds.get(&d.secret_key_credential)?;
-        let http = aws_smithy_http_client::Builder::new()
-            .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
-                aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
-            ))
-            .build_https();
         let timeouts = aws_sdk_s3::config::timeout::TimeoutConfig::builder()
             .connect_timeout(Duration::from_secs(10))
             .operation_attempt_timeout(Duration::from_secs(120))
@@ -57,26 +49,19 @@ impl ObjectStore {
             .with_max_attempts(5)
             .with_initial_backoff(Duration::from_millis(200))
             .with_max_backoff(Duration::from_secs(10));
-        let config = aws_sdk_s3::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .endpoint_url(d.endpoint.get_ref().trim_end_matches('/'))
-            .region(Region::new(d.region.clone()))
-            .credentials_provider(Credentials::new(
-                access.expose().clone(),
-                secret.expose().clone(),
-                None,
-                None,
-                "nfops-keyring",
-            ))
-            .force_path_style(d.path_style)
-            .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
-            .response_checksum_validation(ResponseChecksumValidation::WhenRequired)
-            .retry_config(retry)
-            .timeout_config(timeouts)
-            .http_client(http)
-            .build();
+        let client = nfops_fleet::s3::client(
+            nfops_fleet::s3::Endpoint {
+                url: d.endpoint.get_ref(),
+                region: &d.region,
+                path_style: d.path_style,
+            },
+            &access,
+            &secret,
+            retry,
+            timeouts,
+        );
         Ok(Self {
-            client: aws_sdk_s3::Client::from_conf(config),
+            client,
             bucket: d.bucket.get_ref().clone(),
             prefix: d.prefix.trim_matches('/').to_owned(),
             endpoint: d.endpoint.get_ref().clone(),

@@ -14,6 +14,7 @@
 //! [`CredentialSource`]: nfops_core::credentials::CredentialSource
 
 pub mod probe;
+pub mod s3;
 pub mod ssh;
 
 pub use probe::{

@@ -3,9 +3,6 @@
 
 use std::time::Duration;
 
-use aws_sdk_s3::config::{
-    BehaviorVersion, Credentials, Region, RequestChecksumCalculation, ResponseChecksumValidation,
-};
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::types::BucketVersioningStatus;
 use nfops_core::config::Storage;
@@ -128,34 +125,21 @@ pub(crate) fn s3_client(
 ) -> Result<aws_sdk_s3::Client> {
     let access = creds.get(&s.access_key_credential)?;
     let secret = creds.get(&s.secret_key_credential)?;
-    let http = aws_smithy_http_client::Builder::new()
-        .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
-            aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
-        ))
-        .build_https();
     let timeouts = aws_sdk_s3::config::timeout::TimeoutConfig::builder()
         .connect_timeout(timeout)
         .operation_timeout(timeout)
         .build();
-    let config = aws_sdk_s3::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .endpoint_url(s.endpoint.trim_end_matches('/'))
-        .region(Region::new(s.region.clone()))
-        .credentials_provider(Credentials::new(
-            access.expose().clone(),
-            secret.expose().clone(),
-            None,
-            None,
-            "nfops-keyring",
-        ))
-        .force_path_style(s.path_style)
-        .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
-        .response_checksum_validation(ResponseChecksumValidation::WhenRequired)
-        .retry_config(aws_sdk_s3::config::retry::RetryConfig::disabled())
-        .timeout_config(timeouts)
-        .http_client(http)
-        .build();
-    Ok(aws_sdk_s3::Client::from_conf(config))
+    Ok(crate::s3::client(
+        crate::s3::Endpoint {
+            url: &s.endpoint,
+            region: &s.region,
+            path_style: s.path_style,
+        },
+        &access,
+        &secret,
+        aws_sdk_s3::config::retry::RetryConfig::disabled(),
+        timeouts,
+    ))
 }
 
 fn sdk_error<E>(
