@@ -3,9 +3,10 @@
 //! lists complete and incomplete backups apart, and `forget` shows its plan,
 //! deletes nothing without `--apply`, then deletes only what the plan says.
 
-use std::io::Write;
 use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
+
+mod common;
 
 struct Run {
     home: tempfile::TempDir,
@@ -15,22 +16,13 @@ struct Run {
 
 impl Run {
     fn nfops(&self, args: &[&str], stdin: Option<&str>) -> Output {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_nfops"))
-            .args(args)
-            .env("NFOPS_HOME", self.home.path().join("home"))
-            .env("NFOPS_CONFIG", &self.config)
-            .env("NFOPS_KEYRING_SERVICE", &self.service)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("run nfops");
-        let mut input = child.stdin.take().expect("stdin");
-        if let Some(s) = stdin {
-            input.write_all(s.as_bytes()).expect("write stdin");
-        }
-        drop(input);
-        child.wait_with_output().expect("wait nfops")
+        common::run_nfops(
+            &self.home.path().join("home"),
+            &self.config,
+            &self.service,
+            args,
+            stdin,
+        )
     }
 
     fn ok(&self, args: &[&str], stdin: Option<&str>) -> serde_json::Value {
@@ -87,7 +79,11 @@ fn catalog_and_forget_against_the_stack() {
     );
     let text = format!(
         "{text}\n[environments.staging.backup.offsite]\nendpoint = \"{}\"\npath_style = true\nbucket = \"nf-backups-offsite\"\nprefix = \"test-{}\"\naccess_key_credential = \"stack/s3/access-key\"\nsecret_key_credential = \"stack/s3/secret-key\"\n",
-        std::env::var("NFOPS_S3_ENDPOINT").unwrap_or_else(|_| "http://127.0.0.1:17030".into()),
+        // The stack's own S3 server, whatever its port base.
+        text.lines()
+            .find_map(|l| l.strip_prefix("endpoint = \""))
+            .and_then(|l| l.split('"').next())
+            .expect("the stack config names its S3 endpoint"),
         std::process::id()
     );
     let config = home.path().join("environments.toml");

@@ -1,8 +1,9 @@
 //! The `nfops` binary as scripts use it: exit codes, JSON, errors, secrets.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
+
+mod common;
 
 struct Home {
     dir: tempfile::TempDir,
@@ -24,22 +25,7 @@ impl Home {
     }
 
     fn nfops(&self, config: &Path, args: &[&str], stdin: Option<&str>) -> Output {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_nfops"))
-            .args(args)
-            .env("NFOPS_HOME", self.dir.path())
-            .env("NFOPS_CONFIG", config)
-            .env("NFOPS_KEYRING_SERVICE", &self.service)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("run nfops");
-        let mut input = child.stdin.take().expect("stdin");
-        if let Some(s) = stdin {
-            input.write_all(s.as_bytes()).expect("write stdin");
-        }
-        drop(input);
-        child.wait_with_output().expect("wait nfops")
+        common::run_nfops(self.dir.path(), config, &self.service, args, stdin)
     }
 
     fn state_db(&self) -> PathBuf {

@@ -4,7 +4,9 @@
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
+
+mod common;
 
 const PLANTED: &str = "Planted-Secret-4c1d-value";
 const KEY: &str = "NF_TEST_PLANTED";
@@ -18,22 +20,13 @@ struct Run {
 
 impl Run {
     fn nfops(&mut self, args: &[&str], stdin: Option<&str>) -> Output {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_nfops"))
-            .args(args)
-            .env("NFOPS_HOME", self.home.path().join("home"))
-            .env("NFOPS_CONFIG", &self.config)
-            .env("NFOPS_KEYRING_SERVICE", &self.service)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("run nfops");
-        let mut input = child.stdin.take().expect("stdin");
-        if let Some(s) = stdin {
-            input.write_all(s.as_bytes()).expect("write stdin");
-        }
-        drop(input);
-        let out = child.wait_with_output().expect("wait nfops");
+        let out = common::run_nfops(
+            &self.home.path().join("home"),
+            &self.config,
+            &self.service,
+            args,
+            stdin,
+        );
         self.outputs.push(format!(
             "{args:?}: {}{}",
             String::from_utf8_lossy(&out.stdout),
