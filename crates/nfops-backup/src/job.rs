@@ -196,6 +196,18 @@ pub struct BackupOutcome {
     /// The published folder, when the job succeeded.
     pub path: Option<PathBuf>,
     pub manifest: Option<Manifest>,
+    /// The automatic offsite copy made after a successful run, when the
+    /// environment has an offsite destination (filled by the caller).
+    pub offsite: Option<crate::offsite::OffsiteCopy>,
+}
+
+impl BackupOutcome {
+    /// The run succeeded and, when an offsite copy was due, it was made and
+    /// read back. Only then is a run reported fully good.
+    pub fn fully_good(&self) -> bool {
+        self.job.state == JobState::Succeeded
+            && self.offsite.as_ref().is_none_or(|o| o.state == "copied")
+    }
 }
 
 struct Shared {
@@ -278,6 +290,7 @@ pub async fn run_backup(
         job,
         path,
         manifest,
+        offsite: None,
     })
 }
 
@@ -295,17 +308,21 @@ impl Step for DumpStep {
         let dump = nfops_mysql::dump(&target, sink, &s.req.options, counters.clone());
         tokio::pin!(dump);
         let mut tick = tokio::time::interval(Duration::from_millis(250));
+        let started = std::time::Instant::now();
         let outcome = loop {
             tokio::select! {
                 r = &mut dump => break r?,
                 _ = tick.tick() => {
-                    cx.advance(counters.rows.load(Ordering::Relaxed), Some(s.est_rows.max(1)), "rows");
-                    cx.message(format!(
-                        "{}/{} parts, {} MB of SQL",
-                        counters.items_done.load(Ordering::Relaxed),
-                        counters.items_total.load(Ordering::Relaxed),
-                        counters.sql_bytes.load(Ordering::Relaxed) / 1_000_000
-                    ));
+                    let rows = counters.rows.load(Ordering::Relaxed);
+                    cx.advance(rows, Some(s.est_rows.max(rows).max(1)), "rows");
+                    cx.message(DumpRate {
+                        parts_done: counters.items_done.load(Ordering::Relaxed),
+                        parts_total: counters.items_total.load(Ordering::Relaxed),
+                        rows,
+                        est_rows: s.est_rows,
+                        sql_bytes: counters.sql_bytes.load(Ordering::Relaxed),
+                        elapsed: started.elapsed(),
+                    }.describe());
                 }
             }
         };
@@ -337,6 +354,73 @@ impl Step for DumpStep {
         );
         *s.dump.lock().unwrap_or_else(|p| p.into_inner()) = Some(outcome);
         Ok(Verified::by(evidence))
+    }
+}
+
+/// Live figures of a running dump: what the progress message shows.
+#[derive(Debug, Clone, Copy)]
+pub struct DumpRate {
+    pub parts_done: u64,
+    pub parts_total: u64,
+    pub rows: u64,
+    /// The plan's estimate (information_schema), 0 when unknown.
+    pub est_rows: u64,
+    pub sql_bytes: u64,
+    pub elapsed: Duration,
+}
+
+impl DumpRate {
+    /// Rows per second so far (0 before the first second of data).
+    pub fn rows_per_sec(&self) -> f64 {
+        let secs = self.elapsed.as_secs_f64();
+        if secs < 0.5 {
+            0.0
+        } else {
+            self.rows as f64 / secs
+        }
+    }
+
+    /// SQL bytes per second so far.
+    pub fn bytes_per_sec(&self) -> f64 {
+        let secs = self.elapsed.as_secs_f64();
+        if secs < 0.5 {
+            0.0
+        } else {
+            self.sql_bytes as f64 / secs
+        }
+    }
+
+    /// Time left at the current row rate, against the estimate; `None` while
+    /// there is no rate yet or the estimate is already passed.
+    pub fn eta(&self) -> Option<Duration> {
+        let rate = self.rows_per_sec();
+        if rate <= 0.0 || self.est_rows <= self.rows {
+            return None;
+        }
+        Some(Duration::from_secs_f64(
+            (self.est_rows - self.rows) as f64 / rate,
+        ))
+    }
+
+    /// `3/7 parts (tables and chunks), 12,000 rows, 14 MB of SQL, 5,000 rows/s, 6.1 MB/s, ETA 12 s`.
+    pub fn describe(&self) -> String {
+        let eta = match self.eta() {
+            Some(d) if d.as_secs() >= 60 => {
+                format!("ETA {} min {} s", d.as_secs() / 60, d.as_secs() % 60)
+            }
+            Some(d) => format!("ETA {} s", d.as_secs()),
+            None if self.rows_per_sec() > 0.0 => "ETA: finishing".into(),
+            None => "ETA: measuring".into(),
+        };
+        format!(
+            "{}/{} parts (tables and chunks), {} rows, {} MB of SQL, {:.0} rows/s, {:.1} MB/s, {eta}",
+            self.parts_done,
+            self.parts_total,
+            self.rows,
+            self.sql_bytes / 1_000_000,
+            self.rows_per_sec(),
+            self.bytes_per_sec() / 1e6
+        )
     }
 }
 
@@ -473,6 +557,50 @@ impl Step for VerifyStep {
             }
         };
         findings_to_result(&report)
+    }
+}
+
+#[cfg(test)]
+mod rate_tests {
+    use super::*;
+
+    #[test]
+    fn rate_and_eta_follow_the_rows() {
+        let r = DumpRate {
+            parts_done: 2,
+            parts_total: 8,
+            rows: 1000,
+            est_rows: 5000,
+            sql_bytes: 2_000_000,
+            elapsed: Duration::from_secs(2),
+        };
+        assert_eq!(r.rows_per_sec(), 500.0);
+        assert_eq!(r.bytes_per_sec(), 1_000_000.0);
+        assert_eq!(r.eta(), Some(Duration::from_secs(8)));
+        let text = r.describe();
+        assert!(text.contains("2/8 parts"), "{text}");
+        assert!(text.contains("500 rows/s"), "{text}");
+        assert!(text.contains("1.0 MB/s"), "{text}");
+        assert!(text.contains("ETA 8 s"), "{text}");
+    }
+
+    #[test]
+    fn no_eta_without_a_rate_or_past_the_estimate() {
+        let mut r = DumpRate {
+            parts_done: 0,
+            parts_total: 3,
+            rows: 0,
+            est_rows: 100,
+            sql_bytes: 0,
+            elapsed: Duration::from_millis(100),
+        };
+        assert_eq!(r.eta(), None);
+        assert!(r.describe().contains("ETA: measuring"));
+        r.rows = 200;
+        r.elapsed = Duration::from_secs(125);
+        assert_eq!(r.eta(), None, "the estimate was low: no negative ETA");
+        r.est_rows = 200 + 8 * 60;
+        assert!(r.describe().contains("ETA 5 min 0 s"), "{}", r.describe());
     }
 }
 

@@ -274,6 +274,147 @@ fn done_or_quirk<T, E>(
 }
 
 impl ObjectStore {
+    /// `<prefix>/<env>/`: where the backups of `env` live in the bucket.
+    fn env_prefix(&self, env: &str) -> String {
+        if self.prefix.is_empty() {
+            format!("{env}/")
+        } else {
+            format!("{}/{env}/", self.prefix)
+        }
+    }
+
+    /// Every key under `prefix` (paginated).
+    async fn keys_under(&self, prefix: &str) -> Result<Vec<String>> {
+        let mut keys = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let out = self
+                .client
+                .list_objects_v2()
+                .bucket(&self.bucket)
+                .prefix(prefix)
+                .set_continuation_token(token.take())
+                .send()
+                .await
+                .map_err(|e| self.sdk_error("listing", prefix, e))?;
+            keys.extend(
+                out.contents()
+                    .iter()
+                    .filter_map(|o| o.key().map(str::to_owned)),
+            );
+            match out.next_continuation_token() {
+                Some(t) if out.is_truncated() == Some(true) => token = Some(t.to_owned()),
+                _ => break,
+            }
+        }
+        Ok(keys)
+    }
+
+    /// The bytes of `key`, or `None` when there is no such object.
+    ///
+    /// Errors: as [`ObjectStore::sha256`] for anything but a missing key.
+    pub async fn get_bytes(&self, key: &str) -> Result<Option<Vec<u8>>> {
+        let out = match self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+        {
+            Ok(o) => o,
+            Err(SdkError::ServiceError(se)) if se.err().is_no_such_key() => return Ok(None),
+            Err(e) => return Err(self.sdk_error("reading", key, e)),
+        };
+        let bytes = out.body.collect().await.map_err(|e| {
+            Error::new(
+                ErrorCode::Unreachable,
+                format!("reading {key} from {} broke off", self.describe()),
+            )
+            .hint("Check the S3 server and try again.")
+            .source(e)
+        })?;
+        Ok(Some(bytes.into_bytes().to_vec()))
+    }
+
+    /// The backups of `env` in the bucket, newest first: a folder whose
+    /// `manifest.json` object is missing or unreadable (an interrupted copy)
+    /// is listed `incomplete`, never as a backup.
+    ///
+    /// Errors: S3 errors as in [`ObjectStore::put_file`].
+    pub async fn list_backups(&self, env: &str) -> Result<Vec<crate::store::Listing>> {
+        use crate::manifest::{Manifest, MANIFEST};
+        let base = self.env_prefix(env);
+        let mut ids: Vec<String> = self
+            .keys_under(&base)
+            .await?
+            .iter()
+            .filter_map(|k| k.strip_prefix(&base)?.split('/').next().map(str::to_owned))
+            .filter(|id| !id.is_empty())
+            .collect();
+        ids.sort();
+        ids.dedup();
+        let mut out = Vec::new();
+        for id in ids {
+            let path = std::path::PathBuf::from(self.key(env, &id, ""));
+            let parsed = match self.get_bytes(&self.key(env, &id, MANIFEST)).await? {
+                None => Err("no manifest object: an interrupted copy".to_owned()),
+                Some(b) => serde_json::from_slice::<Manifest>(&b)
+                    .map_err(|_| "its manifest object is damaged".to_owned())
+                    .and_then(|m| {
+                        if m.backup_id == id {
+                            Ok(m)
+                        } else {
+                            Err(format!("its manifest names backup {}", m.backup_id))
+                        }
+                    }),
+            };
+            out.push(match parsed {
+                Ok(m) => crate::store::Listing {
+                    id,
+                    state: "complete",
+                    path,
+                    started_at: Some(m.started_at.to_rfc3339()),
+                    finished_at: Some(m.finished_at.to_rfc3339()),
+                    tables: Some(m.tables.len()),
+                    rows: Some(m.rows()),
+                    stored_bytes: Some(m.stored_bytes()),
+                    problem: None,
+                },
+                Err(problem) => crate::store::Listing {
+                    id,
+                    state: "incomplete",
+                    path,
+                    started_at: None,
+                    finished_at: None,
+                    tables: None,
+                    rows: None,
+                    stored_bytes: None,
+                    problem: Some(problem),
+                },
+            });
+        }
+        out.sort_by(|a, b| b.id.cmp(&a.id));
+        Ok(out)
+    }
+
+    /// Deletes backup `id` of `env` from the bucket: the manifest object
+    /// first (from then on it is listed incomplete, never as a backup), then
+    /// every other object under it. In a versioned bucket this leaves delete
+    /// markers; the bucket's lifecycle rules expire the old versions.
+    ///
+    /// Errors: S3 errors; what was deleted before stays deleted.
+    pub async fn remove_backup(&self, env: &str, id: &str) -> Result<()> {
+        self.delete(&self.key(env, id, crate::manifest::MANIFEST))
+            .await?;
+        for k in self.keys_under(&self.key(env, id, "")).await? {
+            self.delete(&k).await?;
+        }
+        Ok(())
+    }
+}
+
+impl ObjectStore {
     /// Downloads `key` and returns its size and SHA-256 (streamed, bounded memory).
     pub async fn sha256(&self, key: &str) -> Result<(u64, String)> {
         let mut out = self

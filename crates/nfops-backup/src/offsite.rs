@@ -37,6 +37,45 @@ pub struct CopyOutcome {
     pub bytes: u64,
 }
 
+/// The offsite copy made right after a backup run.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OffsiteCopy {
+    /// `copied` (uploaded and read back: a verified copy), `failed` or `cancelled`.
+    pub state: String,
+    /// `s3://…` or the bucket key prefix of the copy.
+    pub location: Option<String>,
+    /// The copy job, when it started.
+    pub job: Option<JobReport>,
+    /// Why it failed (the job's error, or why it could not start).
+    pub error: Option<nfops_core::WireError>,
+}
+
+impl OffsiteCopy {
+    /// From the copy job's result (or the error that kept it from starting).
+    pub fn from_result(r: &Result<CopyOutcome>) -> Self {
+        match r {
+            Ok(o) => Self {
+                state: match o.job.state {
+                    nfops_core::jobs::JobState::Succeeded => "copied",
+                    nfops_core::jobs::JobState::Cancelled => "cancelled",
+                    _ => "failed",
+                }
+                .into(),
+                location: Some(o.location.clone()),
+                job: Some(o.job.clone()),
+                error: o.job.error.clone(),
+            },
+            Err(e) => Self {
+                state: "failed".into(),
+                location: None,
+                job: None,
+                error: Some(e.to_wire()),
+            },
+        }
+    }
+}
+
 struct Shared {
     dir: PathBuf,
     env: String,

@@ -106,6 +106,12 @@ fn catalog_and_forget_against_the_stack() {
 
     let first = run.ok(&["backup", "run", "--env", "staging"], None);
     let second = run.ok(&["backup", "run", "--env", "staging"], None);
+    for o in [&first, &second] {
+        assert_eq!(
+            o["offsite"]["state"], "copied",
+            "every run ends with a verified offsite copy: {o}"
+        );
+    }
     let (first, second) = (
         first["backupId"].as_str().expect("id").to_owned(),
         second["backupId"].as_str().expect("id").to_owned(),
@@ -161,9 +167,38 @@ fn catalog_and_forget_against_the_stack() {
             .exists(),
         "without --apply nothing is deleted"
     );
+    let offsite_gone: Vec<&str> = plan["offsite"]["plan"]["decisions"]
+        .as_array()
+        .expect("the offsite copies have their own plan")
+        .iter()
+        .filter(|d| d["keep"] == false)
+        .map(|d| d["id"].as_str().expect("id"))
+        .collect();
+    assert_eq!(
+        offsite_gone,
+        vec![first.as_str()],
+        "the same policy applies offsite: {plan}"
+    );
 
     let applied = run.ok(&["backup", "forget", "--env", "staging", "--apply"], None);
     assert_eq!(applied["removed"], serde_json::json!([first]));
+    assert_eq!(
+        applied["offsite"]["removed"],
+        serde_json::json!([first]),
+        "the offsite copy of the forgotten backup goes too: {applied}"
+    );
+    let kept: Vec<&str> = applied["offsite"]["plan"]["decisions"]
+        .as_array()
+        .expect("decisions")
+        .iter()
+        .filter(|d| d["keep"] == true)
+        .map(|d| d["id"].as_str().expect("id"))
+        .collect();
+    assert_eq!(
+        kept,
+        vec![second.as_str()],
+        "the newest copy stays: {applied}"
+    );
     assert!(
         !run.backups_dir().join(&first).exists(),
         "forgotten backup deleted"
@@ -180,6 +215,11 @@ fn catalog_and_forget_against_the_stack() {
         again["removed"],
         serde_json::json!([]),
         "the last backup is never forgotten"
+    );
+    assert_eq!(
+        again["offsite"]["removed"],
+        serde_json::json!([]),
+        "the last offsite copy is never forgotten: {again}"
     );
 
     // The survivor goes offsite; the copy is read back before it counts.
@@ -215,6 +255,65 @@ fn catalog_and_forget_against_the_stack() {
     assert!(
         !out.status.success(),
         "copying a backup that does not exist fails"
+    );
+
+    // An unreachable offsite destination: the backup is good locally, the
+    // run says clearly that its copy failed, with its own exit code.
+    let dead_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let text = std::fs::read_to_string(&run.config).expect("config");
+    let endpoint = text
+        .split("[environments.staging.backup.offsite]")
+        .nth(1)
+        .and_then(|t| t.lines().find_map(|l| l.strip_prefix("endpoint = \"")))
+        .and_then(|l| l.split('"').next())
+        .expect("offsite endpoint")
+        .to_owned();
+    let dead_config = run.home.path().join("dead-offsite.toml");
+    std::fs::write(
+        &dead_config,
+        text.replace(
+            &format!("endpoint = \"{endpoint}\"\npath_style = true\nbucket = \"nf-backups-offsite\""),
+            &format!("endpoint = \"http://127.0.0.1:{dead_port}\"\npath_style = true\nbucket = \"nf-backups-offsite\""),
+        ),
+    )
+    .expect("write config");
+    let out = common::run_nfops(
+        &run.home.path().join("home"),
+        &dead_config,
+        &run.service,
+        &["--json", "backup", "run", "--env", "staging"],
+        None,
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(8),
+        "a failed offsite copy has its own exit code: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let failed: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(failed["job"]["state"], "succeeded", "{failed}");
+    assert_eq!(failed["offsite"]["state"], "failed", "{failed}");
+    assert_eq!(
+        failed["offsite"]["error"]["code"], "service.unreachable",
+        "{failed}"
+    );
+    let third = failed["backupId"].as_str().expect("id");
+    let list = run.ok(&["backup", "list", "--env", "staging"], None);
+    let b = list
+        .as_array()
+        .expect("array")
+        .iter()
+        .find(|b| b["id"] == third)
+        .expect("the third backup is listed");
+    assert_eq!(b["state"], "complete", "{b}");
+    assert_eq!(
+        b["offsiteState"], "failed",
+        "the catalog shows the failed copy: {b}"
     );
 
     let audit = run.ok(&["audit", "list"], None);

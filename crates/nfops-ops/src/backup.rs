@@ -12,12 +12,13 @@ use std::sync::Arc;
 use nfops_backup::catalog::{newest_good, Catalog, CatalogEntry};
 use nfops_backup::crypto::{parse_identity, parse_recipients};
 use nfops_backup::object_store::ObjectStore;
-use nfops_backup::offsite::{CopyOutcome, CopyRequest};
+use nfops_backup::offsite::{CopyOutcome, CopyRequest, OffsiteCopy};
 use nfops_backup::retention::{plan_retention, Candidate, RetentionPlan, RetentionPolicy};
 use nfops_backup::{
     BackupOutcome, BackupPlan, BackupRequest, Listing, LocalStore, VerifyOutcome, VerifyRequest,
 };
 use nfops_core::audit::{Action, Outcome};
+use nfops_core::config::ObjectDestination;
 use nfops_core::credentials::CredentialSource;
 use nfops_core::jobs::{CancellationToken, JobState, Progress};
 use nfops_core::{Error, ErrorCode, Result, SecretString};
@@ -98,8 +99,14 @@ impl Console {
     ) -> Result<(BackupPlan, BackupOutcome)> {
         let req = self.backup_request(env).await?;
         let plan = nfops_backup::plan_backup(&req).await?;
-        let result =
-            nfops_backup::run_backup(req, &plan, &self.job_runner(), progress, cancel).await;
+        let result = nfops_backup::run_backup(
+            req,
+            &plan,
+            &self.job_runner(),
+            progress.clone(),
+            cancel.clone(),
+        )
+        .await;
         let (outcome, details, target) = match &result {
             Ok(o) => (
                 job_outcome(o.job.state),
@@ -135,7 +142,26 @@ impl Console {
                 details,
             })
             .await?;
-        Ok((plan, result?))
+        let mut outcome = result?;
+        if outcome.job.state == JobState::Succeeded && self.offsite_destination(env)?.is_some() {
+            // Every run of an environment with an offsite destination ends
+            // with a verified copy there, or says clearly that it has none.
+            let copy = self
+                .backup_copy(env, &outcome.backup_id, progress, cancel)
+                .await;
+            outcome.offsite = Some(OffsiteCopy::from_result(&copy));
+        }
+        Ok((plan, outcome))
+    }
+
+    /// `backup.offsite` of `env`, when it has one.
+    pub fn offsite_destination(&self, env: &str) -> Result<Option<ObjectDestination>> {
+        let config = self.config()?;
+        Ok(config
+            .environment(env)?
+            .backup
+            .as_ref()
+            .and_then(|b| b.offsite.clone()))
     }
 
     /// Backups of `env`, newest first, incomplete folders included and marked.
@@ -248,11 +274,11 @@ impl Console {
         })
     }
 
-    /// The retention plan of `env` under its `backup` policy: one decision
-    /// (keep or forget, with reasons) per complete backup, newest first.
-    pub async fn backup_forget_plan(&self, env: &str) -> Result<RetentionPlan> {
+    /// The retention policy of `env` (`backup` in environments.toml, else
+    /// 7 daily, 4 weekly, 6 monthly, 30–180 days).
+    fn retention_policy(&self, env: &str) -> Result<RetentionPolicy> {
         let config = self.config()?;
-        let policy = config
+        Ok(config
             .environment(env)?
             .backup
             .as_ref()
@@ -263,7 +289,13 @@ impl Console {
                 keep_monthly: 6,
                 min_age_days: 30,
                 max_age_days: 180,
-            });
+            }))
+    }
+
+    /// The retention plan of `env` under its `backup` policy: one decision
+    /// (keep or forget, with reasons) per complete backup, newest first.
+    pub async fn backup_forget_plan(&self, env: &str) -> Result<RetentionPlan> {
+        let policy = self.retention_policy(env)?;
         let entries = self.backup_catalog(env).await?;
         let candidates: Vec<Candidate> = entries
             .iter()
@@ -279,14 +311,59 @@ impl Console {
         Ok(plan_retention(&candidates, &policy, chrono::Utc::now()))
     }
 
-    /// Plans retention of `env` and, with `apply`, deletes what the plan
-    /// forgets (manifest first, so a half-deleted folder is never listed as a
-    /// backup). Audited as `backup.forget` (plan only or applied).
+    /// The retention plan of the offsite copies of `env` (same policy and
+    /// invariants: never the newest verified copy, never every copy), listed
+    /// from the bucket; `None` without an offsite destination.
     ///
-    /// Errors: the catalog's; `io.error` when a folder cannot be removed (the
-    /// ones removed before stay removed and are audited).
+    /// A copy is complete only with its manifest object, which the copy job
+    /// uploads last and removes when the read-back fails: every complete copy
+    /// is a verified one.
+    ///
+    /// Errors: keyring errors for the S3 keys; S3 errors (`service.unreachable` …).
+    pub async fn backup_forget_offsite_plan(&self, env: &str) -> Result<Option<OffsitePlan>> {
+        let Some(dest) = self.offsite_destination(env)? else {
+            return Ok(None);
+        };
+        let policy = self.retention_policy(env)?;
+        let store = ObjectStore::connect(&dest, &KeyringSource(self.keyring().clone()))?;
+        let listing = store.list_backups(env).await?;
+        let candidates: Vec<Candidate> = listing
+            .iter()
+            .filter(|l| l.state == "complete")
+            .filter_map(|l| {
+                let at = chrono::DateTime::parse_from_rfc3339(l.finished_at.as_deref()?).ok()?;
+                Some(Candidate {
+                    id: l.id.clone(),
+                    at: at.with_timezone(&chrono::Utc),
+                    verified: true,
+                })
+            })
+            .collect();
+        Ok(Some(OffsitePlan {
+            location: store.describe(),
+            plan: plan_retention(&candidates, &policy, chrono::Utc::now()),
+            incomplete: listing
+                .iter()
+                .filter(|l| l.state != "complete")
+                .map(|l| l.id.clone())
+                .collect(),
+            removed: Vec::new(),
+        }))
+    }
+
+    /// Plans retention of `env` (local backups and, when configured, the
+    /// offsite copies) and, with `apply`, deletes what the plans forget
+    /// (manifest first, so a half-deleted backup is never listed as one).
+    /// Both plans are made before anything is deleted: an unreachable
+    /// offsite bucket stops `forget` before it removes anything. Audited as
+    /// `backup.forget` (plan only or applied).
+    ///
+    /// Errors: the catalog's; S3 errors listing the offsite copies;
+    /// `io.error` / S3 errors when a backup cannot be removed (the ones
+    /// removed before stay removed and are audited).
     pub async fn backup_forget(&self, env: &str, apply: bool) -> Result<ForgetOutcome> {
         let plan = self.backup_forget_plan(env).await?;
+        let mut offsite = self.backup_forget_offsite_plan(env).await?;
         let mut removed = Vec::new();
         let mut failure = None;
         if apply {
@@ -303,8 +380,32 @@ impl Console {
                     }
                 }
             }
+            if let (Some(o), None) = (offsite.as_mut(), &failure) {
+                let dest = self
+                    .offsite_destination(env)?
+                    .ok_or_else(|| Error::internal("the offsite destination vanished"))?;
+                let bucket = ObjectStore::connect(&dest, &KeyringSource(self.keyring().clone()))?;
+                let gone: Vec<String> = o.plan.forgotten().map(|d| d.id.clone()).collect();
+                for id in gone {
+                    match bucket.remove_backup(env, &id).await {
+                        Ok(()) => {
+                            if !removed.contains(&id) {
+                                self.catalog().record_offsite(env, &id, "forgotten").await?;
+                            }
+                            o.removed.push(id);
+                        }
+                        Err(e) => {
+                            failure = Some(e);
+                            break;
+                        }
+                    }
+                }
+            }
         }
         let forgotten: Vec<&str> = plan.forgotten().map(|d| d.id.as_str()).collect();
+        let offsite_forgotten: Option<Vec<&str>> = offsite
+            .as_ref()
+            .map(|o| o.plan.forgotten().map(|d| d.id.as_str()).collect());
         self.audit()
             .record(Action {
                 action: "backup.forget",
@@ -320,6 +421,12 @@ impl Console {
                     "kept": plan.kept().count(),
                     "forgotten": forgotten,
                     "removed": removed,
+                    "offsite": offsite.as_ref().map(|o| serde_json::json!({
+                        "location": o.location,
+                        "kept": o.plan.kept().count(),
+                        "forgotten": offsite_forgotten,
+                        "removed": o.removed,
+                    })),
                     "error": failure.as_ref().map(|e| e.code().as_str()),
                 }),
             })
@@ -331,6 +438,7 @@ impl Console {
             applied: apply,
             plan,
             removed,
+            offsite,
         })
     }
 }
@@ -350,13 +458,7 @@ impl Console {
         progress: Arc<dyn Progress>,
         cancel: CancellationToken,
     ) -> Result<CopyOutcome> {
-        let config = self.config()?;
-        let dest = config
-            .environment(env)?
-            .backup
-            .as_ref()
-            .and_then(|b| b.offsite.clone())
-            .ok_or_else(|| {
+        let dest = self.offsite_destination(env)?.ok_or_else(|| {
                 Error::new(
                     ErrorCode::InvalidInput,
                     format!("environment '{env}' has no offsite destination"),
@@ -431,6 +533,20 @@ pub struct Staleness {
 pub struct ForgetOutcome {
     pub applied: bool,
     pub plan: RetentionPlan,
+    pub removed: Vec<String>,
+    /// The offsite copies' plan, when the environment has an offsite destination.
+    pub offsite: Option<OffsitePlan>,
+}
+
+/// What `forget` plans (and removed) among the offsite copies.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OffsitePlan {
+    /// `s3://bucket/prefix`.
+    pub location: String,
+    pub plan: RetentionPlan,
+    /// Copies without a manifest object (interrupted): not backups, left alone.
+    pub incomplete: Vec<String>,
     pub removed: Vec<String>,
 }
 

@@ -15,8 +15,9 @@ mod secrets_push;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-pub use backup::{ForgetOutcome, Staleness};
+pub use backup::{ForgetOutcome, OffsitePlan, Staleness};
 pub use credentials::{CredentialState, CredentialStatus};
+pub use nfops_backup::BackupOutcome;
 use nfops_core::audit::AuditLog;
 use nfops_core::config::Config;
 use nfops_core::jobs::{JobRunner, JobStore};

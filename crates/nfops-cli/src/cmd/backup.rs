@@ -58,7 +58,12 @@ pub enum Command {
     },
 }
 
-/// Exit 0 on success; 6 when a check failed; 130 when cancelled; else the error's code.
+/// Exit codes (stable, for cron and systemd): 0 success (for `run`: complete,
+/// verified, and copied offsite when configured); 1 internal, state or disk
+/// (io) error; 2 bad input; 3 config; 4 key or credential (wrong or missing
+/// age key, keyring); 5 unreachable (database, SSH, S3); 6 a check failed
+/// (verify findings, unhealthy server); 8 `run` only: backup good but the
+/// offsite copy failed; 130 cancelled.
 pub async fn run(console: &Console, out: &Output, cmd: Command) -> Result<ExitCode> {
     match cmd {
         Command::Run { env, dry_run: true } => {
@@ -112,19 +117,53 @@ pub async fn run(console: &Console, out: &Output, cmd: Command) -> Result<ExitCo
                         Ok(())
                     }
                     (None, None) => writeln!(w, "backup did not complete"),
+                }?;
+                match &o.offsite {
+                    None => Ok(()),
+                    Some(c) if c.state == "copied" => writeln!(
+                        w,
+                        "offsite copy verified at {}",
+                        c.location.as_deref().unwrap_or("the offsite bucket")
+                    ),
+                    Some(c) => {
+                        writeln!(
+                            w,
+                            "OFFSITE COPY {}: the backup is good locally but has no verified offsite copy",
+                            c.state.to_uppercase()
+                        )?;
+                        if let Some(e) = &c.error {
+                            writeln!(w, "  [{}] {}", e.code, e.message)?;
+                            if let Some(h) = &e.hint {
+                                writeln!(w, "  hint: {h}")?;
+                            }
+                        }
+                        writeln!(
+                            w,
+                            "  retry with `nfops backup copy --env {env} --backup {} --to offsite`",
+                            o.backup_id
+                        )
+                    }
                 }
             });
-            Ok(exit_for(
-                o.job.state,
-                o.job.error.as_ref().map(|e| e.code.as_str()),
-            ))
+            Ok(run_exit(&o))
         }
         Command::List { env } => {
-            let list = console.backup_catalog(&env).await?;
+            let stale = console.backup_staleness(&env).await?;
+            let list = console.catalog().cached(&env).await?;
             let now = chrono::Utc::now();
             out.emit(&list, |w| {
                 if list.is_empty() {
                     writeln!(w, "No backups of {env} yet.")?;
+                }
+                if stale.stale {
+                    match stale.age_hours {
+                        Some(h) => writeln!(
+                            w,
+                            "WARNING: the newest good backup of {env} is {h:.1} h old, more than the {} h the policy allows",
+                            stale.max_staleness_hours
+                        )?,
+                        None => writeln!(w, "WARNING: {env} has no good backup")?,
+                    }
                 }
                 for b in &list {
                     if !b.is_complete() {
@@ -206,6 +245,34 @@ pub async fn run(console: &Console, out: &Output, cmd: Command) -> Result<ExitCo
                         d.reasons.join("; ")
                     )?;
                 }
+                if let Some(off) = &o.offsite {
+                    writeln!(w, "offsite copies at {}:", off.location)?;
+                    if off.plan.decisions.is_empty() {
+                        writeln!(w, "  no complete offsite copies")?;
+                    }
+                    for d in &off.plan.decisions {
+                        writeln!(
+                            w,
+                            "  {}  {:<6}  {:>4}d  {}",
+                            if d.keep { "keep  " } else { "forget" },
+                            d.id,
+                            d.age_days,
+                            d.reasons.join("; ")
+                        )?;
+                    }
+                    for id in &off.incomplete {
+                        writeln!(
+                            w,
+                            "  {id}  INCOMPLETE copy (no manifest object): left alone"
+                        )?;
+                    }
+                    let n = off.plan.forgotten().count();
+                    if o.applied {
+                        writeln!(w, "  removed {} offsite copy(ies)", off.removed.len())?;
+                    } else if n > 0 {
+                        writeln!(w, "  {n} offsite copy(ies) would go")?;
+                    }
+                }
                 let n = o.plan.forgotten().count();
                 if o.applied {
                     writeln!(w, "removed {} backup(s)", o.removed.len())
@@ -267,6 +334,24 @@ pub async fn run(console: &Console, out: &Output, cmd: Command) -> Result<ExitCo
         }
     }
 }
+
+/// Exit code of `nfops backup run`: 0 only when the backup is complete and
+/// verified and, when the environment has an offsite destination, its copy
+/// there was uploaded and read back; 8 when the backup is good but the
+/// offsite copy failed (or was cancelled); otherwise as [`exit_for`].
+fn run_exit(o: &nfops_ops::BackupOutcome) -> ExitCode {
+    if o.job.state != JobState::Succeeded {
+        return exit_for(o.job.state, o.job.error.as_ref().map(|e| e.code.as_str()));
+    }
+    if o.fully_good() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(OFFSITE_FAILED)
+    }
+}
+
+/// `nfops backup run`: the backup is good, its offsite copy is not.
+pub const OFFSITE_FAILED: u8 = 8;
 
 fn exit_for(state: JobState, code: Option<&str>) -> ExitCode {
     match state {
@@ -349,9 +434,9 @@ fn progress(out: &Output) -> (Arc<dyn Progress>, Bars) {
         return (Arc::new(NoProgress), Bars(None));
     }
     let bar = indicatif::ProgressBar::new(1);
-    if let Ok(style) =
-        indicatif::ProgressStyle::with_template("{prefix:>8} [{bar:30}] {pos}/{len} rows  {msg}")
-    {
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "{prefix:>8} [{bar:30}] {human_pos}/{human_len} {per_sec} ETA {eta}  {msg}",
+    ) {
         bar.set_style(style.progress_chars("=> "));
     }
     bar.enable_steady_tick(Duration::from_millis(200));
