@@ -14,6 +14,7 @@ fn main() {
         "backups_list",
         "backup_run",
         "backup_cancel",
+        "backups_staleness",
         "secrets_identity",
         "secrets_identity_import",
         "secrets_list",

@@ -38,6 +38,7 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             commands::backups::backups_list,
             commands::backups::backup_run,
             commands::backups::backup_cancel,
+            commands::backups::backups_staleness,
             commands::secrets::secrets_identity,
             commands::secrets::secrets_identity_import,
             commands::secrets::secrets_list,

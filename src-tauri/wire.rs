@@ -678,6 +678,32 @@ pub struct BackupRunResult {
     /// The step that failed, when one did.
     pub failed_step: Option<String>,
     pub steps: Vec<PushStep>,
+    /// The automatic offsite copy, when the environment has an offsite destination.
+    pub offsite: Option<OffsiteCopyResult>,
+}
+
+/// The offsite copy made after a backup run.
+#[derive(Debug, Clone, Serialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct OffsiteCopyResult {
+    /// "copied" (uploaded and read back), "failed" or "cancelled".
+    pub state: String,
+    pub location: Option<String>,
+    pub error: Option<Failure>,
+}
+
+/// Whether the newest good backup of an environment is older than its
+/// policy allows (for the Overview's warning).
+#[derive(Debug, Clone, Serialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct BackupStaleness {
+    pub environment: String,
+    pub stale: bool,
+    pub max_staleness_hours: u32,
+    pub newest_good: Option<String>,
+    pub age_hours: Option<f64>,
+    /// Why staleness could not be worked out (destination unreadable).
+    pub error: Option<Failure>,
 }
 
 impl From<nfops_backup::BackupOutcome> for BackupRunResult {
@@ -693,6 +719,11 @@ impl From<nfops_backup::BackupOutcome> for BackupRunResult {
             })
             .collect();
         Self {
+            offsite: o.offsite.map(|c| OffsiteCopyResult {
+                state: c.state,
+                location: c.location,
+                error: c.error.map(Into::into),
+            }),
             backup_id: o.backup_id,
             state: o.job.state.as_str().to_owned(),
             job_id: o.job.job_id,

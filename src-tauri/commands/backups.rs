@@ -10,7 +10,7 @@ use nfops_core::{Error, ErrorCode};
 use tauri::ipc::Channel;
 use tauri::State;
 
-use crate::wire::{BackupCatalog, BackupRunResult, Failure, JobEvent};
+use crate::wire::{BackupCatalog, BackupRunResult, BackupStaleness, Failure, JobEvent};
 use crate::AppState;
 
 /// Cancel tokens of the backups running now, by environment (one at a time each).
@@ -99,4 +99,36 @@ pub async fn backup_cancel(
         }
         None => false,
     })
+}
+
+/// Staleness of every environment's backups, for the Overview's warning.
+#[tauri::command]
+#[specta::specta]
+pub async fn backups_staleness(
+    state: State<'_, AppState>,
+) -> Result<Vec<BackupStaleness>, Failure> {
+    let console = state.console()?;
+    Ok(console
+        .backup_staleness_all()
+        .await?
+        .into_iter()
+        .map(|(environment, s)| match s {
+            Ok(s) => BackupStaleness {
+                environment,
+                stale: s.stale,
+                max_staleness_hours: s.max_staleness_hours,
+                newest_good: s.newest_good,
+                age_hours: s.age_hours,
+                error: None,
+            },
+            Err(e) => BackupStaleness {
+                environment,
+                stale: true,
+                max_staleness_hours: 0,
+                newest_good: None,
+                age_hours: None,
+                error: Some(e.into()),
+            },
+        })
+        .collect())
 }

@@ -274,6 +274,23 @@ impl Console {
         })
     }
 
+    /// [`Console::backup_staleness`] of every environment with a database,
+    /// in config order; each failure (destination unreadable) stays its own.
+    ///
+    /// Errors: the config's.
+    pub async fn backup_staleness_all(&self) -> Result<Vec<(String, Result<Staleness>)>> {
+        let config = self.config()?;
+        let mut out = Vec::new();
+        for (name, env) in config.environments() {
+            if env.database.is_none() {
+                continue;
+            }
+            let s = self.backup_staleness(name).await;
+            out.push((name.to_owned(), s));
+        }
+        Ok(out)
+    }
+
     /// The retention policy of `env` (`backup` in environments.toml, else
     /// 7 daily, 4 weekly, 6 monthly, 30–180 days).
     fn retention_policy(&self, env: &str) -> Result<RetentionPolicy> {

@@ -12,6 +12,7 @@ import type {
   AuditVerification,
   BackupCatalog,
   BackupRunResult,
+  BackupStaleness,
   CredentialStatus,
   EnvironmentStatus,
   EnvironmentSummary,
@@ -28,6 +29,7 @@ export type {
   BackupCatalog,
   BackupEntry,
   BackupRunResult,
+  BackupStaleness,
   JobEvent,
   ChartPlot,
   MetricsBoard,
@@ -198,6 +200,8 @@ export const backend = {
     call("backup_run", () => active.backupRun(env, channel(onEvent))),
   /** Asks the running backup of `env` to stop; false when none runs. */
   backupCancel: (env: string): Promise<boolean> => call("backup_cancel", () => active.backupCancel(env)),
+  /** Per environment: is its newest good backup older than the policy allows? */
+  backupsStaleness: (): Promise<BackupStaleness[]> => call("backups_staleness", () => active.backupsStaleness()),
   /** Charts of `env` (null: this machine) over `range` (`15m`..`7d`), drawn for `theme`. */
   metricsBoard: (env: string | null, host: string | null, range: string, theme: "light" | "dark"): Promise<MetricsBoard> =>
     call("metrics_board", () => active.metricsBoard(env, host, range, theme)),

@@ -30,6 +30,8 @@ export const commands = {
 	backupRun: (env: string, onEvent: Channel<JobEvent>) => typedError<BackupRunResult, Failure>(__TAURI_INVOKE("backup_run", { env, onEvent })),
 	/**  Asks the running backup of `env` to stop; false when none runs. */
 	backupCancel: (env: string) => typedError<boolean, Failure>(__TAURI_INVOKE("backup_cancel", { env })),
+	/**  Staleness of every environment's backups, for the Overview's warning. */
+	backupsStaleness: () => typedError<BackupStaleness[], Failure>(__TAURI_INVOKE("backups_staleness")),
 	/**  The operator's age public key (the identity is generated on first use). */
 	secretsIdentity: () => typedError<string, Failure>(__TAURI_INVOKE("secrets_identity")),
 	/**  Replaces the operator's age identity; returns its public key. */
@@ -135,6 +137,22 @@ export type BackupRunResult = {
 	/**  The step that failed, when one did. */
 	failedStep: string | null,
 	steps: PushStep[],
+	/**  The automatic offsite copy, when the environment has an offsite destination. */
+	offsite: OffsiteCopyResult | null,
+};
+
+/**
+ *  Whether the newest good backup of an environment is older than its
+ *  policy allows (for the Overview's warning).
+ */
+export type BackupStaleness = {
+	environment: string,
+	stale: boolean,
+	maxStalenessHours: number,
+	newestGood: string | null,
+	ageHours: number | null,
+	/**  Why staleness could not be worked out (destination unreadable). */
+	error: Failure | null,
 };
 
 /**  Where the data sits in the SVG's viewBox, and the data range it spans. */
@@ -232,6 +250,14 @@ export type MetricsSeries = {
 	name: string,
 	color: string,
 	points: ([number | null, number | null])[],
+};
+
+/**  The offsite copy made after a backup run. */
+export type OffsiteCopyResult = {
+	/**  "copied" (uploaded and read back), "failed" or "cancelled". */
+	state: string,
+	location: string | null,
+	error: Failure | null,
 };
 
 export type ProbeKind = "backend" | "release" | "database" | "cache" | "storage" | "monitoring";

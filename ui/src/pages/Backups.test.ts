@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { fireEvent, render, screen, waitFor } from "@testing-library/svelte";
 import Backups from "./Backups.svelte";
 import { setBackend, type BackupEntry, type JobEvent } from "../lib/backend";
-import { age, applyEvent, bytes, duration, newLiveJob } from "../lib/backups";
+import { age, applyEvent, bytes, duration, newLiveJob, rateAndEta } from "../lib/backups";
 import { err, fakeCommands, ok } from "../test/fakeCommands";
 
 afterEach(() => setBackend(null));
@@ -94,7 +94,7 @@ describe("Backups page", () => {
             release = () =>
               resolve({
                 status: "ok",
-                data: { backupId: "new-1", state: "succeeded", jobId: "j", error: null, failedStep: null, steps: [] },
+                data: { backupId: "new-1", state: "succeeded", jobId: "j", error: null, failedStep: null, steps: [], offsite: null },
               });
           });
         },
@@ -129,7 +129,7 @@ describe("Backups page", () => {
           c.onmessage({ event: "stepStarted", index: 0, name: "dump" });
           const error = { code: "service.unreachable", message: "staging database is unreachable", hint: "Start it." };
           c.onmessage({ event: "stepFinished", index: 0, state: "failed", evidence: null, error });
-          return ok({ backupId: "x", state: "failed", jobId: "j", error, failedStep: "dump", steps: [] });
+          return ok({ backupId: "x", state: "failed", jobId: "j", error, failedStep: "dump", steps: [], offsite: null });
         },
       }),
     );
@@ -138,6 +138,49 @@ describe("Backups page", () => {
     const r = await screen.findByTestId("backup-result");
     expect(r.textContent).toContain('failed at step "dump"');
     expect(screen.getByTestId("backup-failure-reason").textContent).toBe("staging database is unreachable");
+  });
+
+  it("shows a failed offsite copy after a good backup, and the copy steps after the run's", async () => {
+    setBackend(
+      fakeCommands({
+        environments: () => ok(STAGING),
+        backupsList: () => ok(catalog([entry({ id: "b-3", offsiteState: "failed" })])),
+        backupRun: (_env, onEvent) => {
+          const c = onEvent as unknown as FakeChannel;
+          c.onmessage({ event: "jobStarted", jobId: "j1", steps: ["dump", "manifest", "verify", "publish"] });
+          c.onmessage({ event: "jobFinished", jobId: "j1", state: "succeeded", error: null });
+          c.onmessage({ event: "jobStarted", jobId: "j2", steps: ["upload", "verify copy"] });
+          c.onmessage({ event: "stepStarted", index: 0, name: "upload" });
+          const error = { code: "service.unreachable", message: "the S3 server at s3://nf-backups-offsite is unreachable", hint: "Start it." };
+          c.onmessage({ event: "stepFinished", index: 0, state: "failed", evidence: null, error });
+          c.onmessage({ event: "jobFinished", jobId: "j2", state: "failed", error });
+          return ok({
+            backupId: "b-3",
+            state: "succeeded",
+            jobId: "j1",
+            error: null,
+            failedStep: null,
+            steps: [],
+            offsite: { state: "failed", location: null, error },
+          });
+        },
+      }),
+    );
+    render(Backups);
+    await fireEvent.click(await screen.findByTestId("backup-now"));
+    const r = await screen.findByTestId("backup-offsite-result");
+    expect(r.dataset.state).toBe("failed");
+    expect(screen.getByTestId("backup-offsite-reason").textContent).toContain("unreachable");
+    const steps = [...screen.getByTestId("backup-progress").querySelectorAll("li")].map((li) => [li.dataset.step, li.classList[0]]);
+    expect(steps).toEqual([
+      ["dump", "pending"],
+      ["manifest", "pending"],
+      ["verify", "pending"],
+      ["publish", "pending"],
+      ["upload", "failed"],
+      ["verify copy", "pending"],
+    ]);
+    await waitFor(() => expect(screen.getByTestId("offsite-badge").textContent).toContain("offsite copy failed"));
   });
 
   it("shows an error panel when the backend refuses", async () => {
@@ -153,6 +196,13 @@ describe("backup display helpers", () => {
     expect([bytes(null), bytes(12), bytes(310_000), bytes(4_200_000), bytes(7.5e9)]).toEqual(["—", "12 B", "310 KB", "4.2 MB", "7.5 GB"]);
     expect([duration(null), duration(4.25), duration(42.5), duration(600), duration(3900)]).toEqual(["—", "4.3 s", "43 s", "10 min", "1 h 5 min"]);
     expect([age(null), age(0), age(0.5), age(5), age(72)]).toEqual(["—", "just now", "30 min", "5 h", "3 d"]);
+  });
+
+  it("works out rate and ETA from two samples", () => {
+    expect(rateAndEta({ done: 0, at: 0 }, { done: 1000, at: 2000 }, 5000)).toEqual({ perSec: 500, etaSecs: 8 });
+    expect(rateAndEta({ done: 0, at: 0 }, { done: 1000, at: 2000 }, null)).toEqual({ perSec: 500, etaSecs: null });
+    expect(rateAndEta({ done: 5, at: 0 }, { done: 5, at: 0 }, 10), "no time passed: no rate").toEqual({ perSec: 0, etaSecs: null });
+    expect(rateAndEta({ done: 0, at: 0 }, { done: 900, at: 1000 }, 800).etaSecs, "past the estimate: no ETA").toBeNull();
   });
 
   it("folds job events into the live view and keeps the first failure", () => {

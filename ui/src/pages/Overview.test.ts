@@ -36,6 +36,36 @@ function production(cacheFails: boolean): EnvironmentStatus {
 }
 
 describe("Overview", () => {
+  it("warns when an environment's newest good backup is older than its policy allows", async () => {
+    setBackend(
+      fakeCommands({
+        overview: () => ok([production(false)]),
+        backupsStaleness: () =>
+          ok([
+            { environment: "production", stale: true, maxStalenessHours: 26, newestGood: "b1", ageHours: 30, error: null },
+            { environment: "staging", stale: false, maxStalenessHours: 26, newestGood: "b2", ageHours: 2, error: null },
+          ]),
+      }),
+    );
+    render(Overview);
+    const warn = await screen.findByTestId("overview-backups-stale");
+    expect(warn.textContent).toContain("production is 30 h old, more than the 26 h");
+    expect(warn.textContent, "a fresh environment is not named").not.toContain("staging");
+  });
+
+  it("shows no backup warning when every environment is fresh", async () => {
+    setBackend(
+      fakeCommands({
+        overview: () => ok([production(false)]),
+        backupsStaleness: () =>
+          ok([{ environment: "production", stale: false, maxStalenessHours: 26, newestGood: "b1", ageHours: 1, error: null }]),
+      }),
+    );
+    render(Overview);
+    await screen.findAllByText(/Production/);
+    expect(screen.queryByTestId("overview-backups-stale")).toBeNull();
+  });
+
   it("shows a failed probe with its message, hint and data-state", async () => {
     setBackend(fakeCommands({ overview: () => ok([production(true)]) }));
     render(Overview, { props: { configPath: "/etc/nfops/environments.toml" } });

@@ -51,6 +51,7 @@ export function fakeCommands(overrides: Partial<Commands> = {}): Commands {
       ok({ environment: env, entries: [], stale: true, maxStalenessHours: 26, newestGood: null, newestGoodAgeHours: null }),
     backupRun: (env) => err("input.invalid", `no database in ${env}`),
     backupCancel: () => ok(false),
+    backupsStaleness: () => ok([]),
     secretsIdentity: () => ok("age1fake"),
     secretsIdentityImport: () => ok("age1fake"),
     secretsList: (env) => ok({ environment: env, keys: [], recipients: [], file: `${env}.env.age`, exists: false }),
