@@ -543,9 +543,11 @@ pub struct BackupEntry {
     /// true passed, false failed, null never verified.
     pub verify_ok: Option<bool>,
     pub verify_note: Option<String>,
-    /// "copied", "failed" or null.
+    /// "copied", "failed", "forgotten" or null.
     pub offsite_state: Option<String>,
     pub age_hours: Option<f64>,
+    /// Objects named by the storage snapshots taken with the backup (null: none).
+    pub storage_objects: Option<f64>,
 }
 
 impl From<nfops_backup::catalog::CatalogEntry> for BackupEntry {
@@ -565,6 +567,7 @@ impl From<nfops_backup::catalog::CatalogEntry> for BackupEntry {
             verify_ok: e.verify_ok,
             verify_note: e.verify_note,
             offsite_state: e.offsite_state,
+            storage_objects: e.storage_objects.map(|n| n as f64),
         }
     }
 }

@@ -26,6 +26,8 @@ pub struct CatalogEntry {
     pub tables: Option<u64>,
     pub rows: Option<u64>,
     pub stored_bytes: Option<u64>,
+    /// Objects named by the storage snapshots taken with the backup.
+    pub storage_objects: Option<u64>,
     /// Why it is incomplete.
     pub problem: Option<String>,
     /// The latest verification: when, and whether it passed.
@@ -94,9 +96,10 @@ type Row = (
     Option<String>,
     Option<String>,
     Option<String>,
+    Option<i64>,
 );
 
-const COLUMNS: &str = "environment, id, state, started_at, finished_at, tables, rows, stored_bytes, problem, verified_at, verify_ok, verify_note, offsite_state, offsite_at";
+const COLUMNS: &str = "environment, id, state, started_at, finished_at, tables, rows, stored_bytes, problem, verified_at, verify_ok, verify_note, offsite_state, offsite_at, storage_objects";
 
 fn time(s: Option<String>) -> Option<DateTime<Utc>> {
     s.and_then(|s| DateTime::parse_from_rfc3339(&s).ok())
@@ -123,6 +126,7 @@ fn entry(r: Row) -> CatalogEntry {
         verify_note: r.11,
         offsite_state: r.12,
         offsite_at: time(r.13),
+        storage_objects: count(r.14),
     }
 }
 
@@ -146,12 +150,13 @@ impl Catalog {
         let mut tx = self.state.pool().begin().await?;
         for l in listing {
             sqlx::query(
-                "INSERT INTO backup_catalog(environment, id, state, started_at, finished_at, tables, rows, stored_bytes, problem, refreshed_at)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                "INSERT INTO backup_catalog(environment, id, state, started_at, finished_at, tables, rows, stored_bytes, problem, refreshed_at, storage_objects)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                  ON CONFLICT(environment, id) DO UPDATE SET state = excluded.state,
                    started_at = excluded.started_at, finished_at = excluded.finished_at,
                    tables = excluded.tables, rows = excluded.rows, stored_bytes = excluded.stored_bytes,
-                   problem = excluded.problem, refreshed_at = excluded.refreshed_at",
+                   problem = excluded.problem, refreshed_at = excluded.refreshed_at,
+                   storage_objects = excluded.storage_objects",
             )
             .bind(env)
             .bind(&l.id)
@@ -163,6 +168,7 @@ impl Catalog {
             .bind(int(l.stored_bytes))
             .bind(&l.problem)
             .bind(&now)
+            .bind(int(l.storage_objects))
             .execute(&mut *tx)
             .await?;
         }

@@ -12,6 +12,7 @@ fn listing(id: &str, complete: bool) -> Listing {
         tables: complete.then_some(5),
         rows: complete.then_some(1000),
         stored_bytes: complete.then_some(4096),
+        storage_objects: complete.then_some(120),
         problem: (!complete).then(|| "no manifest".into()),
     }
 }

@@ -10,7 +10,7 @@ use std::time::Duration;
 use age::x25519;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use nfops_core::config::Environment;
+use nfops_core::config::{Environment, UnversionedBuckets};
 use nfops_core::credentials::CredentialSource;
 use nfops_core::jobs::{
     CancellationToken, JobReport, JobRunner, JobState, Plan, PlannedStep, Progress, Step,
@@ -20,7 +20,7 @@ use nfops_core::{Error, ErrorCode, Result};
 use nfops_fleet::{SshSession, Tunnel};
 use nfops_mysql::{schema, DumpCounters, DumpOptions, DumpOutcome, FileEntry, Target};
 
-use crate::manifest::{Manifest, FORMAT};
+use crate::manifest::{Manifest, StorageSnapshotEntry, FORMAT};
 use crate::sink::{sha256_file, LocalSink};
 use crate::store::{new_backup_id, LocalStore};
 use crate::verify::{verify_dir, Scope, VerifyReport};
@@ -99,6 +99,23 @@ pub async fn route(req: &BackupRequest) -> Result<Route> {
     })
 }
 
+/// The environment's buckets to snapshot with each backup, when it has storage.
+fn storage_buckets(req: &BackupRequest) -> Option<Vec<String>> {
+    req.env
+        .storage
+        .as_ref()
+        .map(|s| s.buckets.get_ref().clone())
+        .filter(|b| !b.is_empty())
+}
+
+fn unversioned(req: &BackupRequest) -> UnversionedBuckets {
+    req.env
+        .backup
+        .as_ref()
+        .map(|b| b.unversioned_buckets)
+        .unwrap_or_default()
+}
+
 /// The dry run of a backup: tables with estimated rows and bytes.
 #[derive(Debug, Clone, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -162,12 +179,28 @@ pub async fn plan_backup(req: &BackupRequest) -> Result<BackupPlan> {
             req.options.workers,
             destination.display()
         ),
-        steps: vec![
-            step("dump", "Take one consistent snapshot (a brief global read lock), stream every table as SQL through zstd and age into a .partial folder".into()),
-            step("manifest", "Write README.txt and manifest.json (row counts, content hashes, file SHA-256) last, and read the manifest back".into()),
+        steps: [
+            vec![step("dump", "Take one consistent snapshot (a brief global read lock), stream every table as SQL through zstd and age into a .partial folder".into())],
+            storage_buckets(req)
+                .map(|b| {
+                    vec![step(
+                        "storage",
+                        format!(
+                            "Record the current version id, ETag and size of every key of bucket(s) {} (ListObjectVersions) into encrypted snapshot files; versioning off: {}",
+                            b.join(", "),
+                            match unversioned(req) {
+                                UnversionedBuckets::Refuse => "refuse the backup",
+                                UnversionedBuckets::Warn => "warn loudly and leave the bucket out",
+                            }
+                        ),
+                    )]
+                })
+                .unwrap_or_default(),
+            vec![step("manifest", "Write README.txt and manifest.json (row counts, content hashes, file SHA-256) last, and read the manifest back".into()),
             step("verify", "Re-read every file: size and SHA-256, decrypt with your key, decompress, parse, compare rows and content hashes with the manifest".into()),
-            step("publish", "Rename the .partial folder to the backup id; only now is it listed as a backup".into()),
-        ],
+            step("publish", "Rename the .partial folder to the backup id; only now is it listed as a backup".into())],
+        ]
+        .concat(),
     };
     Ok(BackupPlan {
         plan,
@@ -218,7 +251,16 @@ struct Shared {
     est_rows: u64,
     route: tokio::sync::Mutex<Option<Route>>,
     dump: Mutex<Option<DumpOutcome>>,
+    storage: Mutex<StorageTaken>,
     manifest: Mutex<Option<Manifest>>,
+}
+
+/// What the storage step recorded.
+#[derive(Default)]
+struct StorageTaken {
+    files: Vec<FileEntry>,
+    snapshots: Vec<StorageSnapshotEntry>,
+    warnings: Vec<String>,
 }
 
 /// Removes the partial folder unless disarmed (also when the run is dropped).
@@ -260,14 +302,18 @@ pub async fn run_backup(
         est_rows: plan.est_rows,
         route: tokio::sync::Mutex::new(None),
         dump: Mutex::new(None),
+        storage: Mutex::new(StorageTaken::default()),
         manifest: Mutex::new(None),
     });
-    let steps: Vec<Box<dyn Step>> = vec![
-        Box::new(DumpStep(shared.clone())),
+    let mut steps: Vec<Box<dyn Step>> = vec![Box::new(DumpStep(shared.clone()))];
+    if plan.plan.steps.iter().any(|s| s.name == "storage") {
+        steps.push(Box::new(StorageStep(shared.clone())));
+    }
+    steps.extend::<Vec<Box<dyn Step>>>(vec![
         Box::new(ManifestStep(shared.clone())),
         Box::new(VerifyStep(shared.clone())),
         Box::new(PublishStep(shared.clone())),
-    ];
+    ]);
     let job = runner.run(plan.plan.clone(), steps, progress, cancel).await;
     *shared.route.lock().await = None;
     let job = job?;
@@ -431,6 +477,99 @@ fn all_files(d: &DumpOutcome) -> Vec<FileEntry> {
     v
 }
 
+/// Snapshots every bucket of the environment's storage into
+/// `storage/<bucket>.jsonl.zst.age` (JSON lines → zstd → age).
+struct StorageStep(Arc<Shared>);
+
+#[async_trait]
+impl Step for StorageStep {
+    async fn run(&self, cx: &StepContext<'_>) -> Result<Verified> {
+        let s = &self.0;
+        let settings = s
+            .req
+            .env
+            .storage
+            .as_ref()
+            .ok_or_else(|| Error::internal("storage step without storage settings"))?;
+        let client = nfops_storage::StorageClient::connect(settings, s.req.creds.as_ref())?;
+        let mode = unversioned(&s.req);
+        let sink = LocalSink::new(&s.dir, s.req.recipients.clone());
+        let mut taken = StorageTaken::default();
+        for bucket in client.buckets() {
+            cx.check_cancelled()?;
+            cx.message(format!("listing the versions of bucket {bucket}"));
+            if let Err(e) = client.require_versioning(bucket).await {
+                // require_versioning's own refusal starts so; S3 errors do not.
+                let off = e.message().starts_with("versioning is ");
+                if !off || mode == UnversionedBuckets::Refuse {
+                    return Err(if off {
+                        e.hint(format!(
+                            "Enable versioning on {bucket}, or set unversioned_buckets = \"warn\" under [environments.{}.backup] to back up without its snapshot.",
+                            s.req.environment
+                        ))
+                    } else {
+                        e
+                    });
+                }
+                let warning = format!(
+                    "WARNING: bucket {bucket} has no snapshot in this backup: {}",
+                    e.message()
+                );
+                tracing::warn!(category = "worker", environment = %s.req.environment, bucket = %bucket, "backup without a storage snapshot: versioning is off");
+                cx.message(warning.clone());
+                taken.warnings.push(warning);
+                continue;
+            }
+            let snap = nfops_storage::capture(&client, bucket, None).await?;
+            let name = format!("storage/{bucket}.jsonl");
+            let mut file = nfops_mysql::DumpSink::create(&sink, &name)?;
+            snap.write_jsonl(&mut file)
+                .map_err(|e| Error::io(format!("writing the snapshot of bucket {bucket}"), e))?;
+            let entry = file.finish()?;
+            let on_disk = std::fs::metadata(s.dir.join(&entry.name))
+                .map_err(|e| Error::io(format!("checking {}", entry.name), e))?
+                .len();
+            if on_disk != entry.bytes {
+                return Err(Error::new(
+                    ErrorCode::CheckFailed,
+                    format!(
+                        "{} has {on_disk} bytes on disk, {} were written",
+                        entry.name, entry.bytes
+                    ),
+                ));
+            }
+            taken.snapshots.push(StorageSnapshotEntry {
+                bucket: bucket.clone(),
+                file: entry.name.clone(),
+                objects: snap.objects.len() as u64,
+                object_bytes: snap.total_bytes(),
+                taken_at: snap.taken_at,
+                finished_at: snap.finished_at,
+            });
+            taken.files.push(entry);
+        }
+        let evidence = format!(
+            "{}{}",
+            taken
+                .snapshots
+                .iter()
+                .map(|t| format!(
+                    "bucket {}: {} objects ({} bytes) recorded in {}",
+                    t.bucket, t.objects, t.object_bytes, t.file
+                ))
+                .collect::<Vec<_>>()
+                .join("; "),
+            if taken.warnings.is_empty() {
+                String::new()
+            } else {
+                format!("; {}", taken.warnings.join("; "))
+            }
+        );
+        *s.storage.lock().unwrap_or_else(|p| p.into_inner()) = taken;
+        Ok(Verified::by(evidence))
+    }
+}
+
 struct ManifestStep(Arc<Shared>);
 
 #[async_trait]
@@ -443,7 +582,13 @@ impl Step for ManifestStep {
             .unwrap_or_else(|p| p.into_inner())
             .clone()
             .ok_or_else(|| Error::internal("manifest step without a dump"))?;
-        let files = all_files(&d);
+        let mut files = all_files(&d);
+        let restore_order = files.iter().map(|f| f.name.clone()).collect();
+        let (storage, storage_warnings) = {
+            let taken = s.storage.lock().unwrap_or_else(|p| p.into_inner());
+            files.extend(taken.files.iter().cloned());
+            (taken.snapshots.clone(), taken.warnings.clone())
+        };
         let mut m = Manifest {
             format: FORMAT,
             backup_id: s.id.clone(),
@@ -467,13 +612,15 @@ impl Step for ManifestStep {
             compression: format!("zstd level {}", crate::sink::ZSTD_LEVEL),
             encryption: "age X25519".into(),
             recipients: s.req.recipients.iter().map(|r| r.to_string()).collect(),
-            restore_order: files.iter().map(|f| f.name.clone()).collect(),
+            restore_order,
             tables: d.tables.clone(),
             views: d.views.clone(),
             triggers: d.triggers.clone(),
             routines: d.routines.clone(),
             events: d.events.clone(),
             files,
+            storage,
+            storage_warnings,
         };
         let readme = crate::readme::readme(&m);
         let readme_path = s.dir.join("README.txt");

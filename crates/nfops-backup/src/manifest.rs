@@ -48,12 +48,38 @@ pub struct Manifest {
     pub events: Vec<String>,
     /// Every file of the backup but the manifest, with size and SHA-256.
     pub files: Vec<FileEntry>,
+    /// Storage snapshots taken with the backup, one per versioned bucket of
+    /// the environment (files `storage/<bucket>.jsonl.zst.age`, also in `files`).
+    #[serde(default)]
+    pub storage: Vec<StorageSnapshotEntry>,
+    /// Buckets left out and why (versioning off with `unversioned_buckets = "warn"`).
+    #[serde(default)]
+    pub storage_warnings: Vec<String>,
+}
+
+/// One bucket's snapshot in a backup: which version of every key it held
+/// (format `nfops-bucket-snapshot-v1`, see `nfops_storage`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StorageSnapshotEntry {
+    pub bucket: String,
+    /// The file in `files` holding it (JSON lines → zstd → age).
+    pub file: String,
+    pub objects: u64,
+    /// Total size of the objects it names.
+    pub object_bytes: u64,
+    pub taken_at: DateTime<Utc>,
+    pub finished_at: DateTime<Utc>,
 }
 
 impl Manifest {
     /// Total stored bytes.
     pub fn stored_bytes(&self) -> u64 {
         self.files.iter().map(|f| f.bytes).sum()
+    }
+
+    /// Objects named by the storage snapshots, `None` when there are none.
+    pub fn storage_objects(&self) -> Option<u64> {
+        (!self.storage.is_empty()).then(|| self.storage.iter().map(|s| s.objects).sum())
     }
 
     /// Total rows.

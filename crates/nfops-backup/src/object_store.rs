@@ -379,6 +379,7 @@ impl ObjectStore {
                     tables: Some(m.tables.len()),
                     rows: Some(m.rows()),
                     stored_bytes: Some(m.stored_bytes()),
+                    storage_objects: m.storage_objects(),
                     problem: None,
                 },
                 Err(problem) => crate::store::Listing {
@@ -390,6 +391,7 @@ impl ObjectStore {
                     tables: None,
                     rows: None,
                     stored_bytes: None,
+                    storage_objects: None,
                     problem: Some(problem),
                 },
             });

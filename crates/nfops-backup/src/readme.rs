@@ -46,6 +46,25 @@ pub fn readme(m: &Manifest) -> String {
          file with its size and SHA-256 (check with `sha256sum`), and every table with its row\n\
          count and content hash (definition nfops-rowsum-md5-v1, see the nfops-mysql crate).\n",
     );
+    if !m.storage.is_empty() || !m.storage_warnings.is_empty() {
+        s.push_str(
+            "\nStorage snapshots (not SQL: which version of every key each bucket held at backup\n\
+             time, JSON lines, format nfops-bucket-snapshot-v1: a header line, then one\n\
+             {key, version_id, etag, size, last_modified} per line). Read one with\n\
+             \x20 age -d -i key.txt storage/BUCKET.jsonl.zst.age | zstd -d\n\
+             and bring a key back with\n\
+             \x20 aws s3api copy-object --bucket BUCKET --key KEY --copy-source BUCKET/KEY?versionId=VERSION_ID\n",
+        );
+        for t in &m.storage {
+            s.push_str(&format!(
+                "  {}  bucket {}: {} objects\n",
+                t.file, t.bucket, t.objects
+            ));
+        }
+        for w in &m.storage_warnings {
+            s.push_str(&format!("  {w}\n"));
+        }
+    }
     s.push_str("\nFiles in restore order:\n");
     for f in &m.restore_order {
         s.push_str(&format!("  {f}\n"));

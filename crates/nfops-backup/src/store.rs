@@ -25,6 +25,8 @@ pub struct Listing {
     pub tables: Option<usize>,
     pub rows: Option<u64>,
     pub stored_bytes: Option<u64>,
+    /// Objects named by the backup's storage snapshots (none: no snapshot).
+    pub storage_objects: Option<u64>,
     /// Why it is incomplete.
     pub problem: Option<String>,
 }
@@ -120,6 +122,7 @@ impl LocalStore {
                     tables: None,
                     rows: None,
                     stored_bytes: None,
+                    storage_objects: None,
                     problem: Some("still being written, or left by an interrupted run".into()),
                 });
                 continue;
@@ -134,6 +137,7 @@ impl LocalStore {
                     tables: Some(m.tables.len()),
                     rows: Some(m.rows()),
                     stored_bytes: Some(m.stored_bytes()),
+                    storage_objects: m.storage_objects(),
                     problem: None,
                 }),
                 Ok(m) => out.push(incomplete(
@@ -159,6 +163,7 @@ fn incomplete(id: String, path: PathBuf, problem: String) -> Listing {
         tables: None,
         rows: None,
         stored_bytes: None,
+        storage_objects: None,
         problem: Some(problem),
     }
 }

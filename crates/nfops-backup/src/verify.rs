@@ -36,6 +36,9 @@ pub struct VerifyReport {
     pub rows_checked: u64,
     /// True when only a sample of tables was read.
     pub sampled: bool,
+    /// Storage snapshots read back (always all of them) and the objects they name.
+    pub snapshots_checked: usize,
+    pub objects_checked: u64,
     pub findings: Vec<Finding>,
 }
 
@@ -113,6 +116,8 @@ pub fn verify_dir(
         tables_checked: wanted.len(),
         rows_checked: 0,
         sampled: matches!(scope, Scope::Sample(_)),
+        snapshots_checked: 0,
+        objects_checked: 0,
         findings: Vec::new(),
     };
     let mut seen: BTreeMap<String, TableDigest> = BTreeMap::new();
@@ -142,7 +147,31 @@ pub fn verify_dir(
             hasher: Sha256::new(),
             bytes: 0,
         };
-        if name.ends_with(crate::sink::SUFFIX) {
+        if let Some(snap) = m.storage.iter().find(|t| t.file == name) {
+            match read_snapshot(&mut hr, identity, name) {
+                Ok(got) => {
+                    if got.bucket != snap.bucket || got.objects.len() as u64 != snap.objects {
+                        report.findings.push(finding(format!(
+                            "holds {} objects of bucket {}, the manifest says {} of {}",
+                            got.objects.len(),
+                            got.bucket,
+                            snap.objects,
+                            snap.bucket
+                        )));
+                    }
+                    if got.total_bytes() != snap.object_bytes {
+                        report.findings.push(finding(format!(
+                            "names {} bytes of objects, the manifest says {}",
+                            got.total_bytes(),
+                            snap.object_bytes
+                        )));
+                    }
+                    report.snapshots_checked += 1;
+                    report.objects_checked += got.objects.len() as u64;
+                }
+                Err(p) => report.findings.push(finding(p)),
+            }
+        } else if name.ends_with(crate::sink::SUFFIX) {
             let outcome = read_encrypted(&mut hr, identity, &|r| on_rows(rows_total + r));
             match outcome {
                 Ok(d) => {
@@ -230,6 +259,22 @@ fn read_encrypted(
             format!("has a statement this tool did not write, at SQL line {line}")
         }
     })
+}
+
+/// Decrypts, decompresses and parses a storage snapshot file.
+fn read_snapshot(
+    hr: &mut HashingReader<File>,
+    identity: &x25519::Identity,
+    name: &str,
+) -> std::result::Result<nfops_storage::BucketSnapshot, String> {
+    let dec = age::Decryptor::new_buffered(BufReader::with_capacity(1 << 16, hr))
+        .map_err(|e| format!("is not a readable age file ({e})"))?;
+    let plain = dec
+        .decrypt(std::iter::once(identity as &dyn age::Identity))
+        .map_err(|e| format!("cannot be decrypted ({e})"))?;
+    let z = zstd::Decoder::new(plain).map_err(|e| format!("cannot be decompressed ({e})"))?;
+    nfops_storage::BucketSnapshot::read_jsonl(BufReader::new(z), name)
+        .map_err(|e| format!("is not a valid storage snapshot: {}", e.message()))
 }
 
 /// About `n` table names chosen at random (at least one when any exist).

@@ -36,7 +36,11 @@ async fn production_backup_restores_with_age_zstd_and_mysql_alone() {
     let plan = plan_backup(&req)
         .await
         .expect("plan through the SSH tunnel");
-    assert_eq!(plan.plan.steps.len(), 4);
+    assert_eq!(
+        plan.plan.steps.len(),
+        5,
+        "dump, storage, manifest, verify, publish"
+    );
     assert!(
         plan.tables.iter().any(|t| t.name == "audit_events"),
         "plan lists the tables"

@@ -120,9 +120,11 @@ export type BackupEntry = {
 	/**  true passed, false failed, null never verified. */
 	verifyOk: boolean | null,
 	verifyNote: string | null,
-	/**  "copied", "failed" or null. */
+	/**  "copied", "failed", "forgotten" or null. */
 	offsiteState: string | null,
 	ageHours: number | null,
+	/**  Objects named by the storage snapshots taken with the backup (null: none). */
+	storageObjects: number | null,
 };
 
 /**

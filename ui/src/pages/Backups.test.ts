@@ -24,6 +24,7 @@ function entry(o: Partial<BackupEntry>): BackupEntry {
     verifyNote: "verified by the backup run",
     offsiteState: "copied",
     ageHours: 3,
+    storageObjects: 1240,
     ...o,
   };
 }
@@ -44,8 +45,8 @@ describe("Backups page", () => {
           ok(
             catalog([
               entry({}),
-              entry({ id: "20260531T100000Z-0001", verifyOk: null, verifiedAt: null, offsiteState: null }),
-              entry({ id: "20260530T100000Z-dead", state: "incomplete", finishedAt: null, durationSecs: null, tables: null, rows: null, storedBytes: null, problem: "no manifest", verifyOk: null, offsiteState: null, ageHours: null }),
+              entry({ id: "20260531T100000Z-0001", verifyOk: null, verifiedAt: null, offsiteState: null, storageObjects: null }),
+              entry({ id: "20260530T100000Z-dead", state: "incomplete", finishedAt: null, durationSecs: null, tables: null, rows: null, storedBytes: null, problem: "no manifest", verifyOk: null, offsiteState: null, ageHours: null, storageObjects: null }),
             ]),
           ),
       }),
@@ -59,6 +60,8 @@ describe("Backups page", () => {
     expect(rows[0].textContent).toContain("7");
     expect(rows[0].textContent).toContain("copied");
     expect(rows[0].textContent).toContain("3 h");
+    expect(rows[0].querySelector("[data-testid=storage-objects]")!.textContent).toContain("1,240 objects");
+    expect(rows[1].querySelector("[data-testid=storage-objects]")!.textContent).toContain("no snapshot");
     expect(rows[0].querySelector("[data-testid=verified-badge]")!.textContent).toContain("verified");
     expect(rows[1].querySelector("[data-testid=verified-badge]")!.textContent).toContain("not verified");
     expect(rows[2].dataset.state).toBe("incomplete");

@@ -182,10 +182,12 @@ pub async fn run(console: &Console, out: &Output, cmd: Command) -> Result<ExitCo
                     };
                     writeln!(
                         w,
-                        "{}  complete  {} tables  {} rows  {:.1} MB  {:.1}s  {}  offsite: {}  age {:.1}h",
+                        "{}  complete  {} tables  {} rows  {}  {:.1} MB  {:.1}s  {}  offsite: {}  age {:.1}h",
                         b.id,
                         b.tables.unwrap_or(0),
                         b.rows.unwrap_or(0),
+                        b.storage_objects
+                            .map_or("no storage snapshot".to_owned(), |n| format!("{n} objects")),
                         b.stored_bytes.unwrap_or(0) as f64 / 1e6,
                         b.duration_secs().unwrap_or(0.0),
                         verified,
@@ -314,6 +316,13 @@ pub async fn run(console: &Console, out: &Output, cmd: Command) -> Result<ExitCo
                             "  FINDING {}: {}",
                             f.file.as_deref().or(f.table.as_deref()).unwrap_or("-"),
                             f.problem
+                        )?;
+                    }
+                    if r.snapshots_checked > 0 {
+                        writeln!(
+                            w,
+                            "  {} storage snapshot(s), {} objects checked",
+                            r.snapshots_checked, r.objects_checked
                         )?;
                     }
                     if r.ok() {

@@ -205,6 +205,21 @@ pub struct BackupPolicy {
     pub destination: Option<String>,
     /// An S3 bucket that receives a verified copy of each backup.
     pub offsite: Option<ObjectDestination>,
+    /// What a backup does when a bucket of `storage` has versioning off (its
+    /// snapshot could not bring anything back): `refuse` (default) fails the
+    /// backup; `warn` takes it without that bucket's snapshot and says so in
+    /// the manifest and the job.
+    #[serde(default)]
+    pub unversioned_buckets: UnversionedBuckets,
+}
+
+/// See [`BackupPolicy::unversioned_buckets`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UnversionedBuckets {
+    #[default]
+    Refuse,
+    Warn,
 }
 
 /// An S3-compatible bucket holding backup copies under
