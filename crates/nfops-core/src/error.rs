@@ -242,6 +242,9 @@ impl Error {
         let hint = match err.kind() {
             std::io::ErrorKind::PermissionDenied => "Check the file's owner and permissions.",
             std::io::ErrorKind::NotFound => "Check that the path exists.",
+            std::io::ErrorKind::StorageFull => {
+                "The disk is full: free space there (or choose another folder) and try again."
+            }
             _ => "Check free disk space and permissions.",
         };
         Self::new(ErrorCode::Io, format!("{what}: {err}"))
