@@ -122,7 +122,19 @@ impl SmallDisk {
 
 impl Drop for SmallDisk {
     fn drop(&mut self) {
+        // A writer thread of the failed dump may still be closing its file.
+        for _ in 0..50 {
+            let done = std::process::Command::new("umount")
+                .arg(self.0.path())
+                .status()
+                .is_ok_and(|s| s.success());
+            if done {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
         let _ = std::process::Command::new("umount")
+            .arg("-l")
             .arg(self.0.path())
             .status();
     }
