@@ -683,6 +683,9 @@ pub struct BackupRunResult {
     pub steps: Vec<PushStep>,
     /// The automatic offsite copy, when the environment has an offsite destination.
     pub offsite: Option<OffsiteCopyResult>,
+    /// The upload to the S3 destination, when the environment's backups go
+    /// to a bucket (without a verified upload there is no backup).
+    pub upload: Option<OffsiteCopyResult>,
 }
 
 /// The offsite copy made after a backup run.
@@ -723,6 +726,11 @@ impl From<nfops_backup::BackupOutcome> for BackupRunResult {
             .collect();
         Self {
             offsite: o.offsite.map(|c| OffsiteCopyResult {
+                state: c.state,
+                location: c.location,
+                error: c.error.map(Into::into),
+            }),
+            upload: o.upload.map(|c| OffsiteCopyResult {
                 state: c.state,
                 location: c.location,
                 error: c.error.map(Into::into),

@@ -232,6 +232,9 @@ pub struct BackupOutcome {
     /// The automatic offsite copy made after a successful run, when the
     /// environment has an offsite destination (filled by the caller).
     pub offsite: Option<crate::offsite::OffsiteCopy>,
+    /// With an S3 destination: the upload of the staged backup there (filled
+    /// by the caller). Without a verified upload there is no backup.
+    pub upload: Option<crate::offsite::OffsiteCopy>,
 }
 
 impl BackupOutcome {
@@ -239,6 +242,7 @@ impl BackupOutcome {
     /// read back. Only then is a run reported fully good.
     pub fn fully_good(&self) -> bool {
         self.job.state == JobState::Succeeded
+            && self.upload.as_ref().is_none_or(|o| o.state == "copied")
             && self.offsite.as_ref().is_none_or(|o| o.state == "copied")
     }
 }
@@ -337,6 +341,7 @@ pub async fn run_backup(
         path,
         manifest,
         offsite: None,
+        upload: None,
     })
 }
 

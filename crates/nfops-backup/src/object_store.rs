@@ -400,6 +400,70 @@ impl ObjectStore {
         Ok(out)
     }
 
+    /// Downloads every object of backup `id` of `env` into `dir` (created),
+    /// streamed to disk (bounded memory). Returns the number of files.
+    ///
+    /// Errors: `input.invalid` when the bucket holds no complete backup `id`
+    /// (no manifest object); S3 and `io.error` errors.
+    pub async fn download_backup(
+        &self,
+        env: &str,
+        id: &str,
+        dir: &std::path::Path,
+    ) -> Result<usize> {
+        use tokio::io::AsyncWriteExt;
+        let base = self.key(env, id, "");
+        let keys = self.keys_under(&base).await?;
+        let manifest = self.key(env, id, crate::manifest::MANIFEST);
+        if id.is_empty() || id.contains(['/', '\\']) || !keys.contains(&manifest) {
+            return Err(Error::new(
+                ErrorCode::InvalidInput,
+                format!(
+                    "no complete backup '{id}' of environment '{env}' at {}",
+                    self.describe()
+                ),
+            )
+            .hint(format!("List them with `nfops backup list --env {env}`.")));
+        }
+        for key in &keys {
+            let Some(rel) = key.strip_prefix(&base) else {
+                continue;
+            };
+            if rel
+                .split('/')
+                .any(|p| p.is_empty() || p == "." || p == "..")
+            {
+                continue;
+            }
+            let path = dir.join(rel);
+            let io = |e| Error::io(format!("writing {}", path.display()), e);
+            if let Some(parent) = path.parent() {
+                tokio::fs::create_dir_all(parent).await.map_err(io)?;
+            }
+            let mut out = self
+                .client
+                .get_object()
+                .bucket(&self.bucket)
+                .key(key)
+                .send()
+                .await
+                .map_err(|e| self.sdk_error("reading", key, e))?;
+            let mut file = tokio::fs::File::create(&path).await.map_err(io)?;
+            while let Some(chunk) = out.body.try_next().await.map_err(|e| {
+                Error::new(
+                    ErrorCode::Unreachable,
+                    format!("reading {key} from {} broke off", self.describe()),
+                )
+                .hint("Check the S3 server and try again.")
+                .source(e)
+            })? {
+                file.write_all(&chunk).await.map_err(io)?;
+            }
+            file.flush().await.map_err(io)?;
+        }
+        Ok(keys.len())
+    }
+
     /// Deletes backup `id` of `env` from the bucket: the manifest object
     /// first (from then on it is listed incomplete, never as a backup), then
     /// every other object under it. In a versioned bucket this leaves delete

@@ -111,3 +111,47 @@ async fn unreachable_server_is_a_clear_error() {
         "retries back off but give up"
     );
 }
+
+#[tokio::test]
+async fn a_backup_without_its_manifest_object_is_never_listed_as_one() {
+    let Some(stack) =
+        common::Stack::from_env("a_backup_without_its_manifest_object_is_never_listed_as_one")
+    else {
+        return;
+    };
+    let store = ObjectStore::connect(&destination(&s3_endpoint(&stack)), stack.creds.as_ref())
+        .expect("client");
+    let env = "listing";
+    let file = stack.tmp.path().join("part.sql.zst.age");
+    std::fs::write(&file, b"half of a backup").expect("write");
+    let cut = "20260101T000000Z-cut0";
+    store
+        .put_file(&store.key(env, cut, "data/a.sql.zst.age"), &file, &|_| {})
+        .await
+        .expect("put");
+    let damaged = "20260102T000000Z-bad0";
+    let bad = stack.tmp.path().join("manifest.json");
+    std::fs::write(&bad, b"{\"format\": 1").expect("write");
+    store
+        .put_file(&store.key(env, damaged, "manifest.json"), &bad, &|_| {})
+        .await
+        .expect("put");
+    let listed = store.list_backups(env).await.expect("list");
+    let states: Vec<(&str, &str)> = listed.iter().map(|l| (l.id.as_str(), l.state)).collect();
+    assert_eq!(
+        states,
+        [(damaged, "incomplete"), (cut, "incomplete")],
+        "{listed:?}"
+    );
+    assert!(listed[1]
+        .problem
+        .as_deref()
+        .unwrap_or("")
+        .contains("no manifest"));
+    store.remove_backup(env, cut).await.expect("remove");
+    store.remove_backup(env, damaged).await.expect("remove");
+    assert!(
+        store.list_backups(env).await.expect("list").is_empty(),
+        "remove_backup deletes every object of it"
+    );
+}

@@ -143,15 +143,112 @@ impl Console {
             })
             .await?;
         let mut outcome = result?;
-        if outcome.job.state == JobState::Succeeded && self.offsite_destination(env)?.is_some() {
+        if outcome.job.state != JobState::Succeeded {
+            return Ok((plan, outcome));
+        }
+        let id = outcome.backup_id.clone();
+        if let Some(primary) = self.primary_bucket(env)? {
+            // The bucket is the destination: the local folder was only the
+            // staging area. Upload (manifest last) and read back, or no backup.
+            let upload = self
+                .copy_to(
+                    env,
+                    &id,
+                    &self.backup_store(env)?,
+                    primary,
+                    "backup.upload",
+                    progress.clone(),
+                    cancel.clone(),
+                )
+                .await;
+            let up = OffsiteCopy::from_result(&upload);
+            let uploaded = up.state == "copied";
+            if !uploaded {
+                self.catalog()
+                    .record_verify(env, &id, false, "the upload to the S3 destination failed")
+                    .await?;
+            }
+            outcome.upload = Some(up);
+            if uploaded && self.offsite_destination(env)?.is_some() {
+                let copy = self
+                    .backup_copy(env, &id, progress.clone(), cancel.clone())
+                    .await;
+                outcome.offsite = Some(OffsiteCopy::from_result(&copy));
+            }
+            self.drop_staging(env, &id)?;
+            outcome.path = None;
+            return Ok((plan, outcome));
+        }
+        if self.offsite_destination(env)?.is_some() {
             // Every run of an environment with an offsite destination ends
             // with a verified copy there, or says clearly that it has none.
-            let copy = self
-                .backup_copy(env, &outcome.backup_id, progress, cancel)
-                .await;
+            let copy = self.backup_copy(env, &id, progress, cancel).await;
             outcome.offsite = Some(OffsiteCopy::from_result(&copy));
         }
         Ok((plan, outcome))
+    }
+
+    /// `backup.s3` of `env`: the bucket that is its backup destination, when
+    /// it is not a local folder.
+    ///
+    /// Errors: the config's; keyring errors for the S3 keys.
+    pub fn primary_bucket(&self, env: &str) -> Result<Option<ObjectStore>> {
+        let config = self.config()?;
+        let dest = config
+            .environment(env)?
+            .backup
+            .as_ref()
+            .and_then(|b| b.s3.clone());
+        dest.map(|d| ObjectStore::connect(&d, &KeyringSource(self.keyring().clone())))
+            .transpose()
+    }
+
+    /// Removes the local staging folder of backup `id` (S3 destination only).
+    fn drop_staging(&self, env: &str, id: &str) -> Result<()> {
+        let dir = self.backup_store(env)?.backup_dir(env, id);
+        match std::fs::remove_dir_all(&dir) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(Error::io(
+                format!("removing the staging folder {}", dir.display()),
+                e,
+            )),
+        }
+    }
+
+    /// A local folder holding backup `id`: the destination itself, or, for an
+    /// S3 destination, a fresh download under the data folder (removed when
+    /// the returned guard drops).
+    async fn local_copy(&self, env: &str, id: &str) -> Result<(LocalStore, Option<TempTree>)> {
+        let Some(bucket) = self.primary_bucket(env)? else {
+            return Ok((self.backup_store(env)?, None));
+        };
+        let root = self
+            .paths()
+            .state_dir
+            .join("backup-downloads")
+            .join(format!(
+                "{}-{}",
+                std::process::id(),
+                nfops_backup::store::new_backup_id()
+            ));
+        let guard = TempTree(root.clone());
+        let store = LocalStore::new(&root);
+        bucket
+            .download_backup(env, id, &store.backup_dir(env, id))
+            .await?;
+        Ok((store, Some(guard)))
+    }
+
+    /// Backups of `env` at its destination (local folder or S3 bucket),
+    /// newest first, incomplete ones included and marked.
+    ///
+    /// Errors: `io.error` for a folder; S3 errors for a bucket.
+    pub async fn backup_listing(&self, env: &str) -> Result<Vec<Listing>> {
+        match self.primary_bucket(env)? {
+            Some(bucket) => bucket.list_backups(env).await,
+            None => self.backup_list(env),
+        }
     }
 
     /// `backup.offsite` of `env`, when it has one.
@@ -178,8 +275,8 @@ impl Console {
         progress: Arc<dyn Progress>,
         cancel: CancellationToken,
     ) -> Result<VerifyOutcome> {
-        let store = self.backup_store(env)?;
         let identity = self.backup_identity().await?;
+        let (store, _download) = self.local_copy(env, id).await?;
         let result = nfops_backup::verify_backup(
             VerifyRequest {
                 store,
@@ -248,7 +345,7 @@ impl Console {
     /// The catalog of `env`, refreshed from its destination (the source of
     /// truth), newest first; incomplete folders are listed as such.
     pub async fn backup_catalog(&self, env: &str) -> Result<Vec<CatalogEntry>> {
-        let listing = self.backup_list(env)?;
+        let listing = self.backup_listing(env).await?;
         self.catalog().refresh(env, &listing).await
     }
 
@@ -385,8 +482,13 @@ impl Console {
         let mut failure = None;
         if apply {
             let store = self.backup_store(env)?;
+            let bucket = self.primary_bucket(env)?;
             for d in plan.forgotten() {
-                match store.remove(env, &d.id) {
+                let gone = match &bucket {
+                    Some(b) => b.remove_backup(env, &d.id).await,
+                    None => store.remove(env, &d.id),
+                };
+                match gone {
                     Ok(()) => {
                         self.catalog().remove(env, &d.id).await?;
                         removed.push(d.id.clone());
@@ -476,18 +578,52 @@ impl Console {
         cancel: CancellationToken,
     ) -> Result<CopyOutcome> {
         let dest = self.offsite_destination(env)?.ok_or_else(|| {
-                Error::new(
-                    ErrorCode::InvalidInput,
-                    format!("environment '{env}' has no offsite destination"),
-                )
-                .hint(format!(
-                    "Add [environments.{env}.backup.offsite] to environments.toml (see README, Backups)."
-                ))
-            })?;
+            Error::new(
+                ErrorCode::InvalidInput,
+                format!("environment '{env}' has no offsite destination"),
+            )
+            .hint(format!(
+                "Add [environments.{env}.backup.offsite] to environments.toml (see README, Backups)."
+            ))
+        })?;
         let to = ObjectStore::connect(&dest, &KeyringSource(self.keyring().clone()))?;
+        // From the local folder; for an S3 destination, a download of it
+        // (the run's own copy goes before its staging folder is removed).
+        let staged = self.backup_store(env)?;
+        let (store, _download) = if staged.backup_dir(env, id).is_dir() {
+            (staged, None)
+        } else {
+            self.local_copy(env, id).await?
+        };
+        let result = self
+            .copy_to(env, id, &store, to, "backup.copy", progress, cancel)
+            .await;
+        if let Ok(o) = &result {
+            match o.job.state {
+                JobState::Succeeded => self.catalog().record_offsite(env, id, "copied").await?,
+                JobState::Cancelled => {}
+                _ => self.catalog().record_offsite(env, id, "failed").await?,
+            }
+        }
+        result
+    }
+
+    /// Copies backup `id` from `store` to the bucket `to` as a job and
+    /// audits it as `action`.
+    #[allow(clippy::too_many_arguments)]
+    async fn copy_to(
+        &self,
+        env: &str,
+        id: &str,
+        store: &LocalStore,
+        to: ObjectStore,
+        action: &'static str,
+        progress: Arc<dyn Progress>,
+        cancel: CancellationToken,
+    ) -> Result<CopyOutcome> {
         let result = nfops_backup::offsite::copy_backup(
             CopyRequest {
-                store: self.backup_store(env)?,
+                store: store.clone(),
                 environment: env.to_owned(),
                 id: id.to_owned(),
                 to,
@@ -513,16 +649,9 @@ impl Console {
                 serde_json::json!({ "error": e.code().as_str() }),
             ),
         };
-        if let Ok(o) = &result {
-            match o.job.state {
-                JobState::Succeeded => self.catalog().record_offsite(env, id, "copied").await?,
-                JobState::Cancelled => {}
-                _ => self.catalog().record_offsite(env, id, "failed").await?,
-            }
-        }
         self.audit()
             .record(Action {
-                action: "backup.copy",
+                action,
                 environment: Some(env),
                 target: Some(id),
                 outcome,
@@ -530,6 +659,19 @@ impl Console {
             })
             .await?;
         result
+    }
+}
+
+/// A folder removed (with everything in it) when this drops.
+struct TempTree(PathBuf);
+
+impl Drop for TempTree {
+    fn drop(&mut self) {
+        if let Err(e) = std::fs::remove_dir_all(&self.0) {
+            if e.kind() != std::io::ErrorKind::NotFound {
+                tracing::warn!(category = "worker", path = %self.0.display(), error = %e, "could not remove a downloaded backup");
+            }
+        }
     }
 }
 

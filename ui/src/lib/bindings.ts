@@ -141,6 +141,11 @@ export type BackupRunResult = {
 	steps: PushStep[],
 	/**  The automatic offsite copy, when the environment has an offsite destination. */
 	offsite: OffsiteCopyResult | null,
+	/**
+	 *  The upload to the S3 destination, when the environment's backups go
+	 *  to a bucket (without a verified upload there is no backup).
+	 */
+	upload: OffsiteCopyResult | null,
 };
 
 /**

@@ -97,7 +97,7 @@ describe("Backups page", () => {
             release = () =>
               resolve({
                 status: "ok",
-                data: { backupId: "new-1", state: "succeeded", jobId: "j", error: null, failedStep: null, steps: [], offsite: null },
+                data: { backupId: "new-1", state: "succeeded", jobId: "j", error: null, failedStep: null, steps: [], offsite: null, upload: null },
               });
           });
         },
@@ -132,7 +132,7 @@ describe("Backups page", () => {
           c.onmessage({ event: "stepStarted", index: 0, name: "dump" });
           const error = { code: "service.unreachable", message: "staging database is unreachable", hint: "Start it." };
           c.onmessage({ event: "stepFinished", index: 0, state: "failed", evidence: null, error });
-          return ok({ backupId: "x", state: "failed", jobId: "j", error, failedStep: "dump", steps: [], offsite: null });
+          return ok({ backupId: "x", state: "failed", jobId: "j", error, failedStep: "dump", steps: [], offsite: null, upload: null });
         },
       }),
     );
@@ -165,6 +165,7 @@ describe("Backups page", () => {
             failedStep: null,
             steps: [],
             offsite: { state: "failed", location: null, error },
+            upload: null,
           });
         },
       }),
@@ -184,6 +185,32 @@ describe("Backups page", () => {
       ["verify copy", "pending"],
     ]);
     await waitFor(() => expect(screen.getByTestId("offsite-badge").textContent).toContain("offsite copy failed"));
+  });
+
+  it("says there is no backup when the upload to the S3 destination failed", async () => {
+    const error = { code: "service.unreachable", message: "the S3 server at s3://nf-backups is unreachable", hint: null };
+    setBackend(
+      fakeCommands({
+        environments: () => ok(STAGING),
+        backupRun: () =>
+          ok({
+            backupId: "b-4",
+            state: "succeeded",
+            jobId: "j",
+            error: null,
+            failedStep: null,
+            steps: [],
+            offsite: null,
+            upload: { state: "failed", location: null, error },
+          }),
+      }),
+    );
+    render(Backups);
+    await fireEvent.click(await screen.findByTestId("backup-now"));
+    const r = await screen.findByTestId("backup-result");
+    expect(r.dataset.state).toBe("upload-failed");
+    expect(r.textContent).toContain("there is no backup b-4");
+    expect(screen.getByTestId("backup-failure-reason").textContent).toContain("unreachable");
   });
 
   it("shows an error panel when the backend refuses", async () => {

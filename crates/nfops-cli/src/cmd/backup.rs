@@ -109,6 +109,33 @@ pub async fn run(console: &Console, out: &Output, cmd: Command) -> Result<ExitCo
                     (Some(p), _) => {
                         writeln!(w, "backup {} written to {}", o.backup_id, p.display())
                     }
+                    (None, None) if o.upload.is_some() => {
+                        let up = o.upload.as_ref().map(|u| (u.state.as_str(), u));
+                        match up {
+                            Some(("copied", u)) => writeln!(
+                                w,
+                                "backup {} uploaded to {} and read back",
+                                o.backup_id,
+                                u.location.as_deref().unwrap_or("the S3 destination")
+                            ),
+                            Some((state, u)) => {
+                                writeln!(
+                                    w,
+                                    "BACKUP UPLOAD {}: there is no backup {} at the S3 destination",
+                                    state.to_uppercase(),
+                                    o.backup_id
+                                )?;
+                                if let Some(e) = &u.error {
+                                    writeln!(w, "  [{}] {}", e.code, e.message)?;
+                                    if let Some(h) = &e.hint {
+                                        writeln!(w, "  hint: {h}")?;
+                                    }
+                                }
+                                Ok(())
+                            }
+                            None => Ok(()),
+                        }
+                    }
                     (None, Some(e)) => {
                         writeln!(w, "backup failed [{}]: {}", e.code, e.message)?;
                         if let Some(h) = &e.hint {
@@ -345,12 +372,23 @@ pub async fn run(console: &Console, out: &Output, cmd: Command) -> Result<ExitCo
 }
 
 /// Exit code of `nfops backup run`: 0 only when the backup is complete and
-/// verified and, when the environment has an offsite destination, its copy
-/// there was uploaded and read back; 8 when the backup is good but the
-/// offsite copy failed (or was cancelled); otherwise as [`exit_for`].
+/// verified (with an S3 destination: uploaded and read back there) and, when
+/// the environment has an offsite destination, its copy there was uploaded
+/// and read back; 8 when the backup is good but the offsite copy failed (or
+/// was cancelled); otherwise as [`exit_for`] (a failed upload to the S3
+/// destination by its error: 5 unreachable, 6 check failed, …).
 fn run_exit(o: &nfops_ops::BackupOutcome) -> ExitCode {
     if o.job.state != JobState::Succeeded {
         return exit_for(o.job.state, o.job.error.as_ref().map(|e| e.code.as_str()));
+    }
+    if let Some(u) = o.upload.as_ref().filter(|u| u.state != "copied") {
+        // With an S3 destination a failed upload means no backup at all.
+        let state = if u.state == "cancelled" {
+            JobState::Cancelled
+        } else {
+            JobState::Failed
+        };
+        return exit_for(state, u.error.as_ref().map(|e| e.code.as_str()));
     }
     if o.fully_good() {
         ExitCode::SUCCESS

@@ -203,6 +203,10 @@ pub struct BackupPolicy {
     /// Local folder for backups; default `$NFOPS_HOME/backups`, else
     /// `backups` in the console's data folder.
     pub destination: Option<String>,
+    /// An S3 bucket as the backup destination (instead of a local folder):
+    /// each backup is written locally under `destination` first, uploaded
+    /// (manifest last), read back, and then removed locally.
+    pub s3: Option<ObjectDestination>,
     /// An S3 bucket that receives a verified copy of each backup.
     pub offsite: Option<ObjectDestination>,
     /// What a backup does when a bucket of `storage` has versioning off (its
