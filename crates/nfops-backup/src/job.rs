@@ -134,7 +134,8 @@ pub struct PlannedTable {
     pub name: String,
     pub est_rows: u64,
     pub est_bytes: u64,
-    /// Split by primary-key range across workers.
+    /// Split across workers: by primary-key range, or (without an integer
+    /// key) by a hash of one column.
     pub chunked: bool,
 }
 
@@ -156,7 +157,15 @@ pub async fn plan_backup(req: &BackupRequest) -> Result<BackupPlan> {
             name: t.name.clone(),
             est_rows: t.est_rows,
             est_bytes: t.est_bytes,
-            chunked: t.int_pk.is_some() && t.est_rows > req.options.chunk_rows,
+            chunked: t.est_rows > req.options.chunk_rows
+                && (t.int_pk.is_some()
+                    || nfops_mysql::dump::hash_split(
+                        t,
+                        req.options.workers,
+                        req.options.chunk_rows,
+                    )
+                    .len()
+                        > 1),
         })
         .collect();
     let est_rows = planned.iter().map(|t| t.est_rows).sum();
