@@ -46,6 +46,10 @@ impl CredentialSource for KeyringSource {
 impl Console {
     /// The folder holding every environment's backups: `backup.destination`
     /// of `env`, else `$NFOPS_HOME/backups`, else `backups` in the data folder.
+    /// With an S3 destination (`backup.s3`, see [`Console::primary_bucket`])
+    /// it is only the staging area of a running backup: list with
+    /// [`Console::backup_listing`], and get a local copy of a backup from the
+    /// bucket with `ObjectStore::download_backup`.
     pub fn backup_store(&self, env: &str) -> Result<LocalStore> {
         let config = self.config()?;
         let e = config.environment(env)?;

@@ -187,6 +187,38 @@ describe("Backups page", () => {
     await waitFor(() => expect(screen.getByTestId("offsite-badge").textContent).toContain("offsite copy failed"));
   });
 
+  it("shows the upload to an S3 destination and the offsite copy as steps of their own", async () => {
+    setBackend(
+      fakeCommands({
+        environments: () => ok(STAGING),
+        backupRun: (_env, onEvent) => {
+          const c = onEvent as unknown as FakeChannel;
+          c.onmessage({ event: "jobStarted", jobId: "j1", steps: ["dump", "publish"] });
+          for (const job of ["j2", "j3"]) {
+            c.onmessage({ event: "jobStarted", jobId: job, steps: ["upload", "verify copy"] });
+            c.onmessage({ event: "stepFinished", index: 0, state: "completed", evidence: "ok", error: null });
+            c.onmessage({ event: "stepFinished", index: 1, state: "completed", evidence: "ok", error: null });
+          }
+          const copied = { state: "copied", location: "s3://b/p/staging/b-5/", error: null };
+          return ok({ backupId: "b-5", state: "succeeded", jobId: "j1", error: null, failedStep: null, steps: [], offsite: copied, upload: copied });
+        },
+      }),
+    );
+    render(Backups);
+    await fireEvent.click(await screen.findByTestId("backup-now"));
+    await screen.findByTestId("backup-offsite-result");
+    const steps = [...screen.getByTestId("backup-progress").querySelectorAll("li")].map((li) => [li.dataset.step, li.classList[0]]);
+    expect(steps).toEqual([
+      ["dump", "pending"],
+      ["publish", "pending"],
+      ["upload", "completed"],
+      ["verify copy", "completed"],
+      ["upload", "completed"],
+      ["verify copy", "completed"],
+    ]);
+    expect(screen.getByTestId("backup-result").textContent).toContain("at s3://b/p/staging/b-5/");
+  });
+
   it("says there is no backup when the upload to the S3 destination failed", async () => {
     const error = { code: "service.unreachable", message: "the S3 server at s3://nf-backups is unreachable", hint: null };
     setBackend(
