@@ -15,6 +15,8 @@ fn main() {
         "backup_run",
         "backup_cancel",
         "backups_staleness",
+        "backup_forget_plan",
+        "backup_forget_apply",
         "secrets_identity",
         "secrets_identity_import",
         "secrets_list",

@@ -39,6 +39,8 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             commands::backups::backup_run,
             commands::backups::backup_cancel,
             commands::backups::backups_staleness,
+            commands::backups::backup_forget_plan,
+            commands::backups::backup_forget_apply,
             commands::secrets::secrets_identity,
             commands::secrets::secrets_identity_import,
             commands::secrets::secrets_list,

@@ -747,3 +747,70 @@ impl From<nfops_backup::BackupOutcome> for BackupRunResult {
         }
     }
 }
+
+/// One backup in a retention plan: kept or forgotten, and every reason.
+#[derive(Debug, Clone, Serialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct RetentionDecision {
+    pub id: String,
+    pub at: String,
+    pub keep: bool,
+    pub age_days: f64,
+    pub reasons: Vec<String>,
+}
+
+fn decisions(p: &nfops_backup::retention::RetentionPlan) -> Vec<RetentionDecision> {
+    p.decisions
+        .iter()
+        .map(|d| RetentionDecision {
+            id: d.id.clone(),
+            at: d.at.to_rfc3339(),
+            keep: d.keep,
+            age_days: d.age_days as f64,
+            reasons: d.reasons.clone(),
+        })
+        .collect()
+}
+
+/// The offsite copies' part of a forget plan.
+#[derive(Debug, Clone, Serialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct OffsiteForget {
+    pub location: String,
+    pub decisions: Vec<RetentionDecision>,
+    /// Copies without a manifest object: not backups, left alone.
+    pub incomplete: Vec<String>,
+    pub removed: Vec<String>,
+}
+
+/// `forget` of one environment: the plan (local and offsite) and, once
+/// applied, what was removed. `forgetIds` is what applying this plan deletes
+/// (hand it back to `backup_forget_apply`).
+#[derive(Debug, Clone, Serialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct ForgetView {
+    pub environment: String,
+    pub applied: bool,
+    pub decisions: Vec<RetentionDecision>,
+    pub removed: Vec<String>,
+    pub offsite: Option<OffsiteForget>,
+    pub forget_ids: Vec<String>,
+}
+
+impl ForgetView {
+    pub fn new(environment: String, o: nfops_ops::ForgetOutcome) -> Self {
+        Self {
+            forget_ids: nfops_ops::forget_ids(&o.plan, o.offsite.as_ref()),
+            environment,
+            applied: o.applied,
+            decisions: decisions(&o.plan),
+            removed: o.removed,
+            offsite: o.offsite.map(|off| OffsiteForget {
+                decisions: decisions(&off.plan),
+                location: off.location,
+                incomplete: off.incomplete,
+                removed: off.removed,
+            }),
+        }
+    }
+}

@@ -113,6 +113,24 @@ async fn back_up_now_copies_offsite_records_storage_and_clears_the_staleness_war
     assert_eq!(badge, "copied", "the catalog shows the offsite copy");
     eprintln!("backup {id}: offsite {offsite}, storage snapshot of {count} objects");
 
+    // Forget shows its plan first; the only backup is never forgotten.
+    app.click("[data-testid=forget-plan]").await;
+    app.wait_for("[data-testid=forget-panel]", Duration::from_secs(30))
+        .await;
+    let decision = app
+        .wait_for(
+            &format!("[data-testid=forget-decision][data-id=\"{id}\"]"),
+            Duration::from_secs(10),
+        )
+        .await;
+    assert_eq!(
+        decision.attr("data-keep").await.ok().flatten().as_deref(),
+        Some("true"),
+        "the newest (and only) backup stays"
+    );
+    let result = app.text("[data-testid=forget-result]").await;
+    assert!(result.contains("Nothing to forget"), "{result}");
+
     app.click("[data-testid=nav-overview]").await;
     app.click("[data-testid=refresh-all]").await;
     let until = Instant::now() + Duration::from_secs(30);

@@ -10,7 +10,7 @@ use nfops_core::{Error, ErrorCode};
 use tauri::ipc::Channel;
 use tauri::State;
 
-use crate::wire::{BackupCatalog, BackupRunResult, BackupStaleness, Failure, JobEvent};
+use crate::wire::{BackupCatalog, BackupRunResult, BackupStaleness, Failure, ForgetView, JobEvent};
 use crate::AppState;
 
 /// Cancel tokens of the backups running now, by environment (one at a time each).
@@ -131,4 +131,32 @@ pub async fn backups_staleness(
             },
         })
         .collect())
+}
+
+/// The retention plan of `env` (local backups and offsite copies): what
+/// `forget` would delete and why. Deletes nothing.
+#[tauri::command]
+#[specta::specta]
+pub async fn backup_forget_plan(
+    state: State<'_, AppState>,
+    env: String,
+) -> Result<ForgetView, Failure> {
+    let o = state.console()?.backup_forget(&env, false).await?;
+    Ok(ForgetView::new(env, o))
+}
+
+/// Applies the plan the user reviewed: deletes only when a fresh plan
+/// forgets exactly `forget_ids` (else `input.invalid`, nothing deleted).
+#[tauri::command]
+#[specta::specta]
+pub async fn backup_forget_apply(
+    state: State<'_, AppState>,
+    env: String,
+    forget_ids: Vec<String>,
+) -> Result<ForgetView, Failure> {
+    let o = state
+        .console()?
+        .backup_forget_reviewed(&env, &forget_ids)
+        .await?;
+    Ok(ForgetView::new(env, o))
 }

@@ -480,8 +480,44 @@ impl Console {
     /// `io.error` / S3 errors when a backup cannot be removed (the ones
     /// removed before stay removed and are audited).
     pub async fn backup_forget(&self, env: &str, apply: bool) -> Result<ForgetOutcome> {
+        self.backup_forget_checked(env, apply, None).await
+    }
+
+    /// As [`Console::backup_forget`] with `apply`, but only when the fresh
+    /// plan forgets exactly `expected` (local ids, then `offsite:`-prefixed
+    /// offsite ids): what the user reviewed is what goes.
+    ///
+    /// Errors: `input.invalid` when the plan changed since it was shown
+    /// (nothing is deleted); otherwise as [`Console::backup_forget`].
+    pub async fn backup_forget_reviewed(
+        &self,
+        env: &str,
+        expected: &[String],
+    ) -> Result<ForgetOutcome> {
+        self.backup_forget_checked(env, true, Some(expected)).await
+    }
+
+    async fn backup_forget_checked(
+        &self,
+        env: &str,
+        apply: bool,
+        expected: Option<&[String]>,
+    ) -> Result<ForgetOutcome> {
         let plan = self.backup_forget_plan(env).await?;
         let mut offsite = self.backup_forget_offsite_plan(env).await?;
+        if let Some(expected) = expected {
+            let mut now = forget_ids(&plan, offsite.as_ref());
+            let mut want = expected.to_vec();
+            now.sort();
+            want.sort();
+            if now != want {
+                return Err(Error::new(
+                    ErrorCode::InvalidInput,
+                    format!("the retention plan of {env} changed since it was shown; nothing was deleted"),
+                )
+                .hint("Review the new plan and apply it again."));
+            }
+        }
         let mut removed = Vec::new();
         let mut failure = None;
         if apply {
@@ -664,6 +700,16 @@ impl Console {
             .await?;
         result
     }
+}
+
+/// What a forget plan deletes: local backup ids, then offsite copy ids
+/// prefixed `offsite:`.
+pub fn forget_ids(plan: &RetentionPlan, offsite: Option<&OffsitePlan>) -> Vec<String> {
+    let mut ids: Vec<String> = plan.forgotten().map(|d| d.id.clone()).collect();
+    if let Some(o) = offsite {
+        ids.extend(o.plan.forgotten().map(|d| format!("offsite:{}", d.id)));
+    }
+    ids
 }
 
 /// A folder removed (with everything in it) when this drops.

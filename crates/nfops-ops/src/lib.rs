@@ -15,7 +15,7 @@ mod secrets_push;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-pub use backup::{ForgetOutcome, OffsitePlan, Staleness};
+pub use backup::{forget_ids, ForgetOutcome, OffsitePlan, Staleness};
 pub use credentials::{CredentialState, CredentialStatus};
 pub use nfops_backup::BackupOutcome;
 use nfops_core::audit::AuditLog;

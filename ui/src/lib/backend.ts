@@ -13,6 +13,7 @@ import type {
   BackupCatalog,
   BackupRunResult,
   BackupStaleness,
+  ForgetView,
   CredentialStatus,
   EnvironmentStatus,
   EnvironmentSummary,
@@ -30,6 +31,7 @@ export type {
   BackupEntry,
   BackupRunResult,
   BackupStaleness,
+  ForgetView,
   JobEvent,
   ChartPlot,
   MetricsBoard,
@@ -200,6 +202,11 @@ export const backend = {
     call("backup_run", () => active.backupRun(env, channel(onEvent))),
   /** Asks the running backup of `env` to stop; false when none runs. */
   backupCancel: (env: string): Promise<boolean> => call("backup_cancel", () => active.backupCancel(env)),
+  /** The retention plan of `env` (local and offsite): what forget would delete and why. */
+  backupForgetPlan: (env: string): Promise<ForgetView> => call("backup_forget_plan", () => active.backupForgetPlan(env)),
+  /** Deletes what the reviewed plan forgets (`forgetIds` from it); refused when the plan changed. */
+  backupForgetApply: (env: string, forgetIds: string[]): Promise<ForgetView> =>
+    call("backup_forget_apply", () => active.backupForgetApply(env, forgetIds)),
   /** Per environment: is its newest good backup older than the policy allows? */
   backupsStaleness: (): Promise<BackupStaleness[]> => call("backups_staleness", () => active.backupsStaleness()),
   /** Charts of `env` (null: this machine) over `range` (`15m`..`7d`), drawn for `theme`. */

@@ -32,6 +32,16 @@ export const commands = {
 	backupCancel: (env: string) => typedError<boolean, Failure>(__TAURI_INVOKE("backup_cancel", { env })),
 	/**  Staleness of every environment's backups, for the Overview's warning. */
 	backupsStaleness: () => typedError<BackupStaleness[], Failure>(__TAURI_INVOKE("backups_staleness")),
+	/**
+	 *  The retention plan of `env` (local backups and offsite copies): what
+	 *  `forget` would delete and why. Deletes nothing.
+	 */
+	backupForgetPlan: (env: string) => typedError<ForgetView, Failure>(__TAURI_INVOKE("backup_forget_plan", { env })),
+	/**
+	 *  Applies the plan the user reviewed: deletes only when a fresh plan
+	 *  forgets exactly `forget_ids` (else `input.invalid`, nothing deleted).
+	 */
+	backupForgetApply: (env: string, forgetIds: string[]) => typedError<ForgetView, Failure>(__TAURI_INVOKE("backup_forget_apply", { env, forgetIds })),
 	/**  The operator's age public key (the identity is generated on first use). */
 	secretsIdentity: () => typedError<string, Failure>(__TAURI_INVOKE("secrets_identity")),
 	/**  Replaces the operator's age identity; returns its public key. */
@@ -207,6 +217,20 @@ export type Failure = {
 	hint: string | null,
 };
 
+/**
+ *  `forget` of one environment: the plan (local and offsite) and, once
+ *  applied, what was removed. `forgetIds` is what applying this plan deletes
+ *  (hand it back to `backup_forget_apply`).
+ */
+export type ForgetView = {
+	environment: string,
+	applied: boolean,
+	decisions: RetentionDecision[],
+	removed: string[],
+	offsite: OffsiteForget | null,
+	forgetIds: string[],
+};
+
 /**  What a push changes on one host, by key name. */
 export type HostPushPlan = {
 	host: string,
@@ -267,6 +291,15 @@ export type OffsiteCopyResult = {
 	error: Failure | null,
 };
 
+/**  The offsite copies' part of a forget plan. */
+export type OffsiteForget = {
+	location: string,
+	decisions: RetentionDecision[],
+	/**  Copies without a manifest object: not backups, left alone. */
+	incomplete: string[],
+	removed: string[],
+};
+
 export type ProbeKind = "backend" | "release" | "database" | "cache" | "storage" | "monitoring";
 
 export type ProbeResult = {
@@ -307,6 +340,15 @@ export type PushStep = {
 export type RecipientChange = {
 	recipients: SecretsRecipient[],
 	rotate: string[],
+};
+
+/**  One backup in a retention plan: kept or forgotten, and every reason. */
+export type RetentionDecision = {
+	id: string,
+	at: string,
+	keep: boolean,
+	ageDays: number | null,
+	reasons: string[],
 };
 
 /**  Two environments compared by key; values compared by hash, never shown. */

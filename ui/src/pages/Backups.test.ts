@@ -245,6 +245,50 @@ describe("Backups page", () => {
     expect(screen.getByTestId("backup-failure-reason").textContent).toContain("unreachable");
   });
 
+  it("shows the forget plan first, then deletes exactly what it showed", async () => {
+    const applied: string[][] = [];
+    const decision = (id: string, keep: boolean, reasons: string[]) => ({ id, at: "2026-06-01T10:00:00Z", keep, ageDays: 40, reasons });
+    const plan = {
+      environment: "staging",
+      applied: false,
+      decisions: [decision("b-2", true, ["daily 1 of 1"]), decision("b-1", false, ["no daily, weekly or monthly slot keeps it"])],
+      removed: [],
+      offsite: {
+        location: "s3://nf-backups-offsite/p",
+        decisions: [decision("b-2", true, ["daily 1 of 1"]), decision("b-1", false, ["no daily, weekly or monthly slot keeps it"])],
+        incomplete: ["b-0"],
+        removed: [],
+      },
+      forgetIds: ["b-1", "offsite:b-1"],
+    };
+    setBackend(
+      fakeCommands({
+        environments: () => ok(STAGING),
+        backupForgetPlan: () => ok(plan),
+        backupForgetApply: (_env, ids) => {
+          applied.push(ids);
+          return ok({ ...plan, applied: true, removed: ["b-1"], offsite: { ...plan.offsite, removed: ["b-1"] } });
+        },
+      }),
+    );
+    render(Backups);
+    await fireEvent.click(await screen.findByTestId("forget-plan"));
+    const panel = await screen.findByTestId("forget-panel");
+    expect(applied, "showing the plan deletes nothing").toEqual([]);
+    const local = screen.getByTestId("forget-local").querySelectorAll("[data-testid=forget-decision]");
+    expect([...local].map((r) => [(r as HTMLElement).dataset.id, (r as HTMLElement).dataset.keep])).toEqual([
+      ["b-2", "true"],
+      ["b-1", "false"],
+    ]);
+    expect(panel.textContent).toContain("no daily, weekly or monthly slot keeps it");
+    expect(screen.getByTestId("forget-offsite").textContent).toContain("forget");
+    expect(panel.textContent).toContain("left alone: b-0");
+    await fireEvent.click(screen.getByTestId("forget-apply"));
+    await waitFor(() => expect(screen.getByTestId("forget-result").textContent).toContain("Removed 1 backup(s)"));
+    expect(applied).toEqual([["b-1", "offsite:b-1"]]);
+    expect(screen.getByTestId("forget-result").textContent).toContain("1 offsite copy(ies)");
+  });
+
   it("shows an error panel when the backend refuses", async () => {
     setBackend(fakeCommands({ environments: () => ok(STAGING), backupsList: () => err("config.invalid", "bad config") }));
     render(Backups);
