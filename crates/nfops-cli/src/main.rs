@@ -42,7 +42,7 @@ enum Command {
     /// Jobs and their steps (running, finished, interrupted).
     #[command(subcommand)]
     Jobs(cmd::jobs::Command),
-    /// Database backups: run (plan first), list, verify.
+    /// Backups (database + storage snapshots): run (plan first), list, verify, copy offsite, forget by policy.
     #[command(subcommand)]
     Backup(cmd::backup::Command),
     /// Age-encrypted per-environment secrets: list, get, set, unset, diff, recipients, push.
