@@ -1,5 +1,5 @@
 //! The dump engine alone (snapshot, N workers, zstd, age) for `bench/backup`:
-//! `bench_dump CONFIG ENV CREDENTIALS_DIR RECIPIENT OUT_DIR [WORKERS]`.
+//! `bench_dump CONFIG ENV CREDENTIALS_DIR RECIPIENT OUT_DIR [WORKERS [nosplit]]`.
 //! Prints `rows=… sql_bytes=… stored_bytes=… files=…`.
 
 use std::path::Path;
@@ -56,6 +56,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let opts = DumpOptions {
         workers: a.get(6).and_then(|w| w.parse().ok()).unwrap_or(2),
+        // `nosplit` as the 8th argument: large keyless tables go whole to one worker.
+        split_keyless: a.get(7).map(String::as_str) != Some("nosplit"),
         ..DumpOptions::default()
     };
     let sink = Arc::new(nfops_backup::sink::LocalSink::new(out, vec![recipient]));

@@ -159,13 +159,14 @@ pub async fn plan_backup(req: &BackupRequest) -> Result<BackupPlan> {
             est_bytes: t.est_bytes,
             chunked: t.est_rows > req.options.chunk_rows
                 && (t.int_pk.is_some()
-                    || nfops_mysql::dump::hash_split(
-                        t,
-                        req.options.workers,
-                        req.options.chunk_rows,
-                    )
-                    .len()
-                        > 1),
+                    || req.options.split_keyless
+                        && nfops_mysql::dump::hash_split(
+                            t,
+                            req.options.workers,
+                            req.options.chunk_rows,
+                        )
+                        .len()
+                            > 1),
         })
         .collect();
     let est_rows = planned.iter().map(|t| t.est_rows).sum();

@@ -60,6 +60,9 @@ pub struct DumpOptions {
     pub statement_bytes: usize,
     /// Only these tables (None: all).
     pub only_tables: Option<Vec<String>>,
+    /// Split large tables without an integer primary key across the workers
+    /// ([`hash_split`]); each part costs the server a full scan of the table.
+    pub split_keyless: bool,
 }
 
 impl Default for DumpOptions {
@@ -69,6 +72,7 @@ impl Default for DumpOptions {
             chunk_rows: 250_000,
             statement_bytes: 1 << 20,
             only_tables: None,
+            split_keyless: true,
         }
     }
 }
@@ -190,7 +194,9 @@ async fn dump_inner(
             Some(pk) if t.est_rows > opts.chunk_rows => {
                 key_ranges(first, target, t, pk, opts.chunk_rows).await?
             }
-            None if t.est_rows > opts.chunk_rows => hash_split(t, workers, opts.chunk_rows),
+            None if opts.split_keyless && t.est_rows > opts.chunk_rows => {
+                hash_split(t, workers, opts.chunk_rows)
+            }
             _ => vec![None],
         };
         let n = ranges.len() as u64;
