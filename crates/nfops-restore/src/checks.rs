@@ -1,0 +1,1 @@
+//! Integrity checks of a live environment (filled in by the checks slice).
