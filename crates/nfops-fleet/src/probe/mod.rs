@@ -16,7 +16,7 @@ mod cache;
 mod database;
 mod monitoring;
 mod release;
-mod storage;
+pub mod storage;
 
 use std::future::Future;
 use std::path::Path;

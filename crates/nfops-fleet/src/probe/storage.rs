@@ -77,7 +77,7 @@ pub(super) async fn probe(
 /// answer in `<GetBucketVersioningResponse>` instead of S3's
 /// `<VersioningConfiguration>`; the SDK rejects the root element although the
 /// content is the same. `None` when `e` is anything else.
-fn lenient_status<E>(
+pub fn lenient_status<E>(
     e: &SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
 ) -> Option<Option<BucketVersioningStatus>> {
     let SdkError::ServiceError(se) = e else {
@@ -142,7 +142,10 @@ pub(crate) fn s3_client(
     ))
 }
 
-fn sdk_error<E>(
+/// A user-facing error for a failed S3 call on `bucket`: unreachable endpoint,
+/// refused key (the hint names both credentials), missing bucket, or the
+/// server's error code, bounded. The raw SDK error stays as the source (logs).
+pub fn sdk_error<E>(
     s: &Storage,
     bucket: &str,
     e: SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
