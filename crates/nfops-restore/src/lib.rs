@@ -18,6 +18,7 @@
 //! - [`job`]: the restore job (plan, steps, roll back on failure);
 //! - [`checks`]: integrity checks of a live environment.
 
+pub mod cache;
 pub mod checks;
 pub mod job;
 pub mod load;
@@ -25,6 +26,7 @@ pub mod route;
 pub mod source;
 pub mod sql;
 pub mod swap;
+pub mod workers;
 
 pub use job::{plan_restore, run_restore, RestoreOutcome, RestorePlan, RestoreRequest};
 pub use source::BackupSource;
