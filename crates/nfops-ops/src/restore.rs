@@ -228,6 +228,7 @@ impl Console {
     ///
     /// Errors: `input.invalid` without the confirmation or when the
     /// preflight fails (nothing was touched); job failures are in the outcome.
+    #[allow(clippy::too_many_arguments)]
     pub async fn restore_run(
         &self,
         env: &str,

@@ -300,6 +300,9 @@ fn uuid_short() -> String {
     format!("{:06x}", n & 0xff_ffff)
 }
 
+/// (constraint, table, referenced table, (column, referenced column)…).
+type ForeignKey = (String, String, String, Vec<(String, String)>);
+
 /// Rows whose foreign key points at no row: (foreign keys checked, findings).
 async fn orphans(target: &Target) -> Result<(usize, Vec<Finding>)> {
     let mut conn = target.connect().await?;
@@ -316,7 +319,7 @@ async fn orphans(target: &Target) -> Result<(usize, Vec<Finding>)> {
     .await
     .map_err(|e| target.error("could not read the foreign keys of", e))?;
     // Group columns per constraint.
-    let mut fks: Vec<(String, String, String, Vec<(String, String)>)> = Vec::new();
+    let mut fks: Vec<ForeignKey> = Vec::new();
     for r in &rows {
         let (Some(c), Some(t), Some(col), Some(p), Some(pc)) = (
             text_at(r, 0),

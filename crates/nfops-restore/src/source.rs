@@ -172,12 +172,8 @@ impl BackupSource {
             .hint("Restore another backup; this one is damaged.")
             .source(e)
         })?;
-        if !s
-            .lines()
-            .rev()
-            .find(|l| !l.trim().is_empty())
-            .is_some_and(|l| l.trim() == nfops_mysql::dump::END_MARKER)
-        {
+        let last = s.lines().rev().find(|l| !l.trim().is_empty());
+        if last.map(str::trim) != Some(nfops_mysql::dump::END_MARKER) {
             return Err(Error::new(
                 ErrorCode::CheckFailed,
                 format!("backup file {name} is cut off (no end-of-file line)"),

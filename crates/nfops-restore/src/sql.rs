@@ -26,18 +26,13 @@ pub fn statements(text: &str) -> Vec<String> {
         }
         cur.push_str(line);
         // Emit every complete statement in `cur`.
-        loop {
-            match find_terminator(&cur, &delimiter) {
-                Some(end) => {
-                    let stmt = cur[..end].trim().to_owned();
-                    let rest = cur[end + delimiter.len()..].to_owned();
-                    if !stmt.is_empty() {
-                        out.push(stmt);
-                    }
-                    cur = rest;
-                }
-                None => break,
+        while let Some(end) = find_terminator(&cur, &delimiter) {
+            let stmt = cur[..end].trim().to_owned();
+            let rest = cur[end + delimiter.len()..].to_owned();
+            if !stmt.is_empty() {
+                out.push(stmt);
             }
+            cur = rest;
         }
     }
     let tail = cur.trim();

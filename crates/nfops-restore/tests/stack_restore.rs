@@ -23,7 +23,7 @@ async fn whole_restore_brings_back_the_backup_and_keeps_the_old_tables_safe() {
     let Some(stack) = common::Stack::from_env("whole_restore") else {
         return;
     };
-    let _serial = common::serial();
+    let _serial = common::serial().await;
     let db = stack.target("production", "newfinity");
     common::exec(&db, FIXTURES).await;
     let identity = x25519::Identity::generate();
@@ -165,7 +165,7 @@ async fn damaged_backups_and_wrong_keys_stop_before_the_target_is_touched() {
     let Some(stack) = common::Stack::from_env("damaged_backups") else {
         return;
     };
-    let _serial = common::serial();
+    let _serial = common::serial().await;
     let identity = x25519::Identity::generate();
     let dir = stack.backup("production", &identity).await;
     let m = nfops_backup::Manifest::read(&dir).expect("manifest");
@@ -222,7 +222,7 @@ async fn table_scoped_restore_replaces_only_those_tables_and_refuses_to_cut_fore
     let Some(stack) = common::Stack::from_env("table_scoped") else {
         return;
     };
-    let _serial = common::serial();
+    let _serial = common::serial().await;
     let db = stack.target("production", "newfinity");
     let identity = x25519::Identity::generate();
     let dir = stack.backup("production", &identity).await;
