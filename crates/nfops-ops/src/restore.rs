@@ -161,6 +161,7 @@ impl Console {
             )));
         }
         let source = BackupSource::open(&dir)?;
+        let snapshots = nfops_restore::storage::snapshots_in(&dir)?;
         let identity = parse_identity(&self.age_identity().await?.to_secret())?;
         Ok(RestoreRequest {
             environment: env.to_owned(),
@@ -173,6 +174,7 @@ impl Console {
             database,
             connections: 2,
             safety_retention: chrono::Duration::days(7),
+            snapshots,
         })
     }
 

@@ -50,6 +50,8 @@ pub struct RestoreRequest {
     pub connections: usize,
     /// How long safety schemas are kept after a successful restore.
     pub safety_retention: chrono::Duration,
+    /// Buckets to bring back to these snapshots (empty: storage not in scope).
+    pub snapshots: Vec<nfops_storage::BucketSnapshot>,
 }
 
 /// One table as planned.
@@ -90,6 +92,8 @@ pub struct RestorePlan {
     pub routines: Vec<String>,
     pub events: Vec<String>,
     pub preflight: Vec<PreflightCheck>,
+    /// Per bucket in scope: keys rolled back and hidden.
+    pub storage: Vec<nfops_storage::restore::StoragePlan>,
     pub server_version: String,
     pub backup_server_version: String,
     pub estimated_seconds: u64,
@@ -239,6 +243,33 @@ pub async fn plan_restore(req: &RestoreRequest) -> Result<RestorePlan> {
     }
     let _ = sqlx::Connection::close(conn).await;
     drop(route);
+    let mut storage = Vec::new();
+    if !req.snapshots.is_empty() {
+        match req.env.storage.as_ref() {
+            None => preflight.push(PreflightCheck {
+                name: "storage".into(),
+                ok: false,
+                detail:
+                    "the backup has storage snapshots but the environment has no storage configured"
+                        .into(),
+            }),
+            Some(st) => match crate::storage::plans(st, req.creds.as_ref(), &req.snapshots).await {
+                Ok(p) => {
+                    preflight.push(PreflightCheck {
+                        name: "storage".into(),
+                        ok: true,
+                        detail: format!("{} bucket(s) versioned and reachable", p.len()),
+                    });
+                    storage = p;
+                }
+                Err(e) => preflight.push(PreflightCheck {
+                    name: "storage".into(),
+                    ok: false,
+                    detail: e.message().to_owned(),
+                }),
+            },
+        }
+    }
 
     let planned: Vec<PlannedTable> = tables
         .iter()
@@ -280,6 +311,16 @@ pub async fn plan_restore(req: &RestoreRequest) -> Result<RestorePlan> {
             step("swap", format!("Exchange the tables with one RENAME TABLE statement; the current ones move to {safety}; recreate views, triggers, routines and events")),
         ],
     };
+    let mut plan = plan;
+    if !req.snapshots.is_empty() {
+        plan.steps.push(step(
+            "storage",
+            format!(
+                "Bring {} bucket(s) back to the backup's snapshot: copy old versions on top, hide newer keys behind delete markers",
+                req.snapshots.len()
+            ),
+        ));
+    }
     Ok(RestorePlan {
         plan,
         backup_id: m.backup_id.clone(),
@@ -293,6 +334,7 @@ pub async fn plan_restore(req: &RestoreRequest) -> Result<RestorePlan> {
         routines: if whole { m.routines.clone() } else { vec![] },
         events: if whole { m.events.clone() } else { vec![] },
         preflight,
+        storage,
         server_version: version,
         backup_server_version: m.server_version.clone(),
         estimated_seconds,
@@ -365,6 +407,8 @@ pub struct RestoreRun {
     pub swap: Mutex<Option<SwapRecord>>,
     pub checks: Mutex<Vec<TableCheck>>,
     pub safety: String,
+    /// Buckets as they were before the storage step changed them.
+    pub storage_before: Arc<Mutex<Vec<nfops_storage::BucketSnapshot>>>,
 }
 
 impl RestoreRun {
@@ -405,6 +449,7 @@ pub async fn run_restore(
         target: Mutex::new(None),
         swap: Mutex::new(None),
         checks: Mutex::new(vec![]),
+        storage_before: Arc::new(Mutex::new(vec![])),
     });
     let mut job_plan = plan.plan.clone();
     let mut steps: Vec<Box<dyn Step>> = vec![
@@ -413,6 +458,23 @@ pub async fn run_restore(
         Box::new(VerifyStep(run.clone())),
         Box::new(SwapStep(run.clone())),
     ];
+    if !run.req.snapshots.is_empty() {
+        let storage = run.req.env.storage.clone().ok_or_else(|| {
+            Error::new(
+                ErrorCode::InvalidInput,
+                format!(
+                    "environment '{}' has no storage to restore into",
+                    run.req.environment
+                ),
+            )
+        })?;
+        steps.push(Box::new(crate::storage::StorageStep {
+            storage,
+            creds: run.req.creds.clone(),
+            snapshots: run.req.snapshots.clone(),
+            before: run.storage_before.clone(),
+        }));
+    }
     for (p, s) in extra {
         job_plan.steps.push(p);
         steps.push(s);
@@ -485,6 +547,23 @@ pub async fn run_restore(
         }
     };
     *run.route.lock().await = None;
+    let before = run
+        .storage_before
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone();
+    let mut detail = detail;
+    if job.state != JobState::Succeeded && !before.is_empty() {
+        if let Some(st) = run.req.env.storage.as_ref() {
+            match crate::storage::put_back(st, run.req.creds.as_ref(), &before).await {
+                Ok(n) => detail.push_str(&format!("; storage was put back as it was before the restore ({n} key(s) changed back)")),
+                Err(e) => detail.push_str(&format!(
+                    "; putting storage back failed ({}): run the restore again or restore the buckets from their versions",
+                    e.message()
+                )),
+            }
+        }
+    }
     let tables = run.checks.lock().unwrap_or_else(|p| p.into_inner()).clone();
     Ok(RestoreOutcome {
         job,

@@ -25,6 +25,7 @@ pub mod load;
 pub mod route;
 pub mod source;
 pub mod sql;
+pub mod storage;
 pub mod swap;
 pub mod workers;
 

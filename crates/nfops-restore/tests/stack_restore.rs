@@ -285,3 +285,233 @@ async fn table_scoped_restore_replaces_only_those_tables_and_refuses_to_cut_fore
     .await;
     common::drop_safety(&db, "newfinity").await;
 }
+
+async fn put(client: &nfops_storage::StorageClient, bucket: &str, key: &str, body: &str) {
+    client
+        .sdk()
+        .put_object()
+        .bucket(bucket)
+        .key(key)
+        .body(aws_sdk_s3::primitives::ByteStream::from(
+            body.as_bytes().to_vec(),
+        ))
+        .send()
+        .await
+        .expect("put object");
+}
+
+/// Removes every version and delete marker under `prefix`.
+async fn purge(client: &nfops_storage::StorageClient, bucket: &str, prefix: &str) {
+    let page = client
+        .sdk()
+        .list_object_versions()
+        .bucket(bucket)
+        .prefix(prefix)
+        .send()
+        .await
+        .expect("list versions");
+    let mut all: Vec<(String, String)> = page
+        .versions()
+        .iter()
+        .map(|v| {
+            (
+                v.key().unwrap_or_default().to_owned(),
+                v.version_id().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    all.extend(page.delete_markers().iter().map(|m| {
+        (
+            m.key().unwrap_or_default().to_owned(),
+            m.version_id().unwrap_or_default().to_owned(),
+        )
+    }));
+    for (k, v) in all {
+        client
+            .sdk()
+            .delete_object()
+            .bucket(bucket)
+            .key(k)
+            .version_id(v)
+            .send()
+            .await
+            .expect("delete version");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn storage_comes_back_to_the_snapshot_with_the_database() {
+    let Some(stack) = common::Stack::from_env("storage_restore") else {
+        return;
+    };
+    let _serial = common::serial().await;
+    let storage = stack
+        .config
+        .environment("production")
+        .expect("env")
+        .storage
+        .clone()
+        .expect("storage");
+    let bucket = storage.buckets.get_ref()[0].clone();
+    let client = nfops_storage::StorageClient::connect(&storage, stack.creds.as_ref()).expect("s3");
+    let prefix = format!("nf-rs-test-{}/", std::process::id());
+    put(
+        &client,
+        &bucket,
+        &format!("{prefix}a.txt"),
+        "a at backup time",
+    )
+    .await;
+    put(
+        &client,
+        &bucket,
+        &format!("{prefix}b.txt"),
+        "b at backup time",
+    )
+    .await;
+    let identity = x25519::Identity::generate();
+    let dir = stack.backup("production", &identity).await;
+    let snap = nfops_storage::capture(&client, &bucket, Some(&prefix))
+        .await
+        .expect("snapshot");
+    assert_eq!(snap.objects.len(), 2);
+
+    // After the backup: a changed, b deleted, c created.
+    put(
+        &client,
+        &bucket,
+        &format!("{prefix}a.txt"),
+        "a changed later, longer",
+    )
+    .await;
+    client
+        .sdk()
+        .delete_object()
+        .bucket(&bucket)
+        .key(format!("{prefix}b.txt"))
+        .send()
+        .await
+        .expect("delete b");
+    put(
+        &client,
+        &bucket,
+        &format!("{prefix}c.txt"),
+        "c created later",
+    )
+    .await;
+
+    let mut req = stack.request("production", &dir, &identity);
+    req.snapshots = vec![snap.clone()];
+    let plan = plan_restore(&req).await.expect("plan");
+    assert_eq!(plan.storage.len(), 1);
+    let mut rolled: Vec<&str> = plan.storage[0]
+        .roll_back
+        .iter()
+        .map(|r| r.key.as_str())
+        .collect();
+    rolled.sort();
+    assert_eq!(
+        rolled,
+        vec![format!("{prefix}a.txt"), format!("{prefix}b.txt")],
+        "a and b are rolled back"
+    );
+    assert_eq!(
+        plan.storage[0].hide,
+        vec![format!("{prefix}c.txt")],
+        "c is hidden"
+    );
+    let out = run_restore(
+        req,
+        &plan,
+        vec![],
+        &stack.runner().await,
+        Arc::new(NoProgress),
+        CancellationToken::new(),
+    )
+    .await
+    .expect("runs");
+    assert_eq!(out.job.state, JobState::Succeeded, "{:?}", out.job);
+
+    let after = nfops_storage::capture(&client, &bucket, Some(&prefix))
+        .await
+        .expect("after");
+    assert_eq!(after.objects.len(), 2, "c is hidden: {:?}", after.objects);
+    for o in &snap.objects {
+        let now = after.get(&o.key).expect("key back");
+        assert_eq!(
+            (now.etag.as_str(), now.size),
+            (o.etag.as_str(), o.size),
+            "{} has its snapshot content",
+            o.key
+        );
+    }
+    let body = client
+        .sdk()
+        .get_object()
+        .bucket(&bucket)
+        .key(format!("{prefix}a.txt"))
+        .send()
+        .await
+        .expect("get a");
+    let bytes = body.body.collect().await.expect("body").into_bytes();
+    assert_eq!(&bytes[..], b"a at backup time");
+    // Reversible: c's version still exists behind its delete marker.
+    let versions = client
+        .sdk()
+        .list_object_versions()
+        .bucket(&bucket)
+        .prefix(format!("{prefix}c.txt"))
+        .send()
+        .await
+        .expect("versions");
+    assert_eq!(
+        versions.versions().len(),
+        1,
+        "c's data is kept as a version"
+    );
+
+    purge(&client, &bucket, &prefix).await;
+    common::drop_safety(&stack.target("production", "newfinity"), "newfinity").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bucket_without_versioning_is_refused() {
+    let Some(stack) = common::Stack::from_env("unversioned") else {
+        return;
+    };
+    let storage = stack
+        .config
+        .environment("production")
+        .expect("env")
+        .storage
+        .clone()
+        .expect("storage");
+    let client = nfops_storage::StorageClient::connect(&storage, stack.creds.as_ref()).expect("s3");
+    let bucket = format!("nf-rs-unversioned-{}", std::process::id());
+    client
+        .sdk()
+        .create_bucket()
+        .bucket(&bucket)
+        .send()
+        .await
+        .expect("create bucket");
+    let snap = nfops_storage::BucketSnapshot {
+        bucket: bucket.clone(),
+        prefix: None,
+        taken_at: chrono::Utc::now(),
+        finished_at: chrono::Utc::now(),
+        objects: vec![],
+    };
+    let e = nfops_storage::restore::plan(&client, &snap)
+        .await
+        .expect_err("refused");
+    client
+        .sdk()
+        .delete_bucket()
+        .bucket(&bucket)
+        .send()
+        .await
+        .expect("delete bucket");
+    assert_eq!(e.code(), nfops_core::ErrorCode::Unhealthy);
+    assert!(e.message().contains("versioning is off"), "{}", e.message());
+}

@@ -95,6 +95,7 @@ impl Stack {
             database: None,
             connections: 2,
             safety_retention: chrono::Duration::days(7),
+            snapshots: vec![],
         }
     }
 
