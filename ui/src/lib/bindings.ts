@@ -60,6 +60,18 @@ export const commands = {
 	 *  `theme`: `light` or `dark`.
 	 */
 	metricsBoard: (environment: string | null, host: string | null, range: string, theme: string) => typedError<MetricsBoard, Failure>(__TAURI_INVOKE("metrics_board", { environment, host, range, theme })),
+	/**  The plan of restoring `backup` into `env` (all tables, or `tables`). */
+	restorePlan: (env: string, backup: string, tables: string[] | null) => typedError<RestorePlanView, Failure>(__TAURI_INVOKE("restore_plan", { env, backup, tables })),
+	/**  Runs the restore; `confirm` is the environment's name typed by the user. */
+	restoreRun: (env: string, backup: string, tables: string[] | null, cache: boolean, workers: boolean, checks: boolean, confirm: string | null, onEvent: Channel<JobEvent>) => typedError<RestoreResult, Failure>(__TAURI_INVOKE("restore_run", { env, backup, tables, cache, workers, checks, confirm, onEvent })),
+	/**  Asks the running restore of `env` to stop; false when none runs. */
+	restoreCancel: (env: string) => typedError<boolean, Failure>(__TAURI_INVOKE("restore_cancel", { env })),
+	/**  Runs the integrity checks of `env` (against `backup` when given); the report is saved. */
+	integrityCheck: (env: string, backup: string | null) => typedError<IntegrityReport, Failure>(__TAURI_INVOKE("integrity_check", { env, backup })),
+	/**  Saved integrity reports, newest first. */
+	integrityReports: () => typedError<ReportListing[], Failure>(__TAURI_INVOKE("integrity_reports")),
+	/**  Restore drills of `env` (all when None), newest first. */
+	drillsList: (env: string | null) => typedError<DrillRecord[], Failure>(__TAURI_INVOKE("drills_list", { env })),
 };
 
 /* Types */
@@ -137,6 +149,15 @@ export type BackupRunResult = {
 	steps: PushStep[],
 };
 
+/**  What a storage restore changes in one bucket. */
+export type BucketChange = {
+	bucket: string,
+	prefix: string | null,
+	rolledBack: string[],
+	hidden: string[],
+	unchanged: number,
+};
+
 /**  Where the data sits in the SVG's viewBox, and the data range it spans. */
 export type ChartPlot = {
 	viewWidth: number,
@@ -151,6 +172,20 @@ export type ChartPlot = {
 	yMax: number | null,
 };
 
+/**  One finding of a report. */
+export type CheckFinding = {
+	check: string,
+	subject: string,
+	problem: string,
+};
+
+/**  One check of a report. */
+export type CheckItem = {
+	name: string,
+	ok: boolean,
+	detail: string,
+};
+
 export type CredentialState = "set" | "missing";
 
 export type CredentialStatus = {
@@ -158,6 +193,18 @@ export type CredentialStatus = {
 	state: CredentialState,
 	changedAt: string | null,
 	usedBy: string[],
+};
+
+/**  A restore drill as recorded. */
+export type DrillRecord = {
+	id: string,
+	environment: string,
+	backupId: string,
+	startedAt: string,
+	seconds: number | null,
+	ok: boolean,
+	reportId: string | null,
+	note: string,
 };
 
 export type EnvironmentStatus = {
@@ -190,6 +237,18 @@ export type HostPushPlan = {
 	removed: string[],
 	changed: string[],
 	apps: string[],
+};
+
+/**  An integrity report. */
+export type IntegrityReport = {
+	id: string,
+	environment: string,
+	database: string,
+	backupId: string | null,
+	ok: boolean,
+	startedAt: string,
+	checks: CheckItem[],
+	findings: CheckFinding[],
 };
 
 /**  A job's live progress, as sent over the command's channel (throttled). */
@@ -234,6 +293,19 @@ export type MetricsSeries = {
 	points: ([number | null, number | null])[],
 };
 
+/**  One planned step. */
+export type PlanStep = {
+	name: string,
+	description: string,
+};
+
+/**  One preflight check. */
+export type PreflightItem = {
+	name: string,
+	ok: boolean,
+	detail: string,
+};
+
 export type ProbeKind = "backend" | "release" | "database" | "cache" | "storage" | "monitoring";
 
 export type ProbeResult = {
@@ -274,6 +346,65 @@ export type PushStep = {
 export type RecipientChange = {
 	recipients: SecretsRecipient[],
 	rotate: string[],
+};
+
+/**  A saved report in the list. */
+export type ReportListing = {
+	id: string,
+	environment: string,
+	ok: boolean,
+	findings: number,
+	json: string,
+	html: string,
+};
+
+/**  The dry run of a restore, for the wizard's plan page. */
+export type RestorePlanView = {
+	backupId: string,
+	environment: string,
+	database: string,
+	summary: string,
+	whole: boolean,
+	tables: RestoreTable[],
+	tablesRemoved: string[],
+	views: string[],
+	triggers: string[],
+	routines: string[],
+	events: string[],
+	storage: BucketChange[],
+	preflight: PreflightItem[],
+	ready: boolean,
+	serverVersion: string,
+	backupServerVersion: string,
+	estimatedSeconds: number | null,
+	steps: PlanStep[],
+	/**  Cache keys flushed: `db N, prefix P` (None: no cache). */
+	cache: string | null,
+	/**  Hosts whose PM2 processes are reloaded. */
+	hosts: string[],
+	/**  Production: the wizard asks for the environment's name typed. */
+	needsTypedConfirmation: boolean,
+};
+
+/**  How a restore ended. */
+export type RestoreResult = {
+	jobId: string,
+	state: string,
+	/**  untouched | restored | rolledBack | needsAttention */
+	databaseState: string,
+	stateDetail: string,
+	error: Failure | null,
+	failedStep: string | null,
+	steps: PushStep[],
+	seconds: number | null,
+	report: IntegrityReport | null,
+};
+
+/**  One table of a restore plan. */
+export type RestoreTable = {
+	name: string,
+	backupRows: number | null,
+	currentRows: number | null,
 };
 
 /**  Two environments compared by key; values compared by hash, never shown. */
