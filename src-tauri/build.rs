@@ -30,6 +30,12 @@ fn main() {
         "secrets_push_plan",
         "secrets_push",
         "metrics_board",
+        "restore_plan",
+        "restore_run",
+        "restore_cancel",
+        "integrity_check",
+        "integrity_reports",
+        "drills_list",
     ];
     tauri_build::try_build(
         tauri_build::Attributes::new()

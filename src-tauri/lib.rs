@@ -3,6 +3,7 @@
 
 mod commands;
 mod wire;
+mod wire_restore;
 
 use nfops_ops::Console;
 
@@ -54,6 +55,12 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             commands::secrets::secrets_push_plan,
             commands::secrets::secrets_push,
             commands::metrics::metrics_board,
+            commands::restore::restore_plan,
+            commands::restore::restore_run,
+            commands::restore::restore_cancel,
+            commands::restore::integrity_check,
+            commands::restore::integrity_reports,
+            commands::restore::drills_list,
         ])
 }
 
@@ -90,6 +97,7 @@ pub fn run() {
     let result = tauri::Builder::default()
         .manage(state)
         .manage(commands::backups::RunningBackups::default())
+        .manage(commands::restore::RunningRestores::default())
         .invoke_handler(builder.invoke_handler())
         .setup(move |app| {
             builder.mount_events(app);

@@ -50,6 +50,12 @@ enum Command {
     Secrets(cmd::secrets::Command),
     /// Performance charts from Prometheus (or this machine): latest values, or one chart as SVG.
     Metrics(cmd::metrics::Args),
+    /// Restore a backup into an environment (plan and preflight first; --yes to run).
+    Restore(cmd::restore::RestoreArgs),
+    /// Integrity checks: tables against a backup, orphaned rows, storage objects, app, workers.
+    Check(cmd::restore::CheckArgs),
+    /// Restore drill: newest backup into a scratch database, checked and timed.
+    Drill(cmd::restore::DrillArgs),
 }
 
 fn main() -> ExitCode {
@@ -79,6 +85,9 @@ fn main() -> ExitCode {
             Command::Backup(c) => cmd::backup::run(&console, &out, c).await,
             Command::Secrets(c) => cmd::secrets::run(&console, &out, c).await,
             Command::Metrics(a) => cmd::metrics::run(&console, &out, a).await,
+            Command::Restore(a) => cmd::restore::restore(&console, &out, a).await,
+            Command::Check(a) => cmd::restore::check(&console, &out, a).await,
+            Command::Drill(a) => cmd::restore::drill(&console, &out, a).await,
         }
     });
     match result {

@@ -8,6 +8,7 @@
 //! bucket is versioned, those versions stay readable after later writes, so a
 //! restore can copy them back on top; the snapshot itself holds no data.
 
+pub mod restore;
 mod snapshot;
 
 pub use snapshot::{capture, BucketSnapshot, ObjectVersion, SnapshotHeader, FORMAT};

@@ -15,9 +15,14 @@ import type {
   BackupStaleness,
   ForgetView,
   CredentialStatus,
+  DrillRecord,
   EnvironmentStatus,
   EnvironmentSummary,
+  IntegrityReport,
   JobEvent,
+  ReportListing,
+  RestorePlanView,
+  RestoreResult,
   MetricsBoard,
   PushPlan,
   PushResult,
@@ -27,6 +32,11 @@ import type {
 } from "./bindings";
 
 export type {
+  DrillRecord,
+  IntegrityReport,
+  ReportListing,
+  RestorePlanView,
+  RestoreResult,
   BackupCatalog,
   BackupEntry,
   BackupRunResult,
@@ -212,4 +222,28 @@ export const backend = {
   /** Charts of `env` (null: this machine) over `range` (`15m`..`7d`), drawn for `theme`. */
   metricsBoard: (env: string | null, host: string | null, range: string, theme: "light" | "dark"): Promise<MetricsBoard> =>
     call("metrics_board", () => active.metricsBoard(env, host, range, theme)),
+  /** The plan of restoring `backup` into `env` (all tables, or `tables`), with its preflight. */
+  restorePlan: (env: string, backup: string, tables: string[] | null): Promise<RestorePlanView> =>
+    call("restore_plan", () => active.restorePlan(env, backup, tables)),
+  /** Runs a restore; `confirm` is the environment's name as typed; `onEvent` gets live progress. */
+  restoreRun: (
+    env: string,
+    backup: string,
+    tables: string[] | null,
+    scope: { cache: boolean; workers: boolean; checks: boolean },
+    confirm: string | null,
+    onEvent: (event: JobEvent) => void,
+  ): Promise<RestoreResult> =>
+    call("restore_run", () =>
+      active.restoreRun(env, backup, tables, scope.cache, scope.workers, scope.checks, confirm, channel(onEvent)),
+    ),
+  /** Asks the running restore of `env` to stop; false when none runs. */
+  restoreCancel: (env: string): Promise<boolean> => call("restore_cancel", () => active.restoreCancel(env)),
+  /** Runs the integrity checks of `env` (against `backup` when given); the report is saved. */
+  integrityCheck: (env: string, backup: string | null): Promise<IntegrityReport> =>
+    call("integrity_check", () => active.integrityCheck(env, backup)),
+  /** Saved integrity reports, newest first. */
+  integrityReports: (): Promise<ReportListing[]> => call("integrity_reports", () => active.integrityReports()),
+  /** Restore drills (of `env`, or all), newest first. */
+  drillsList: (env: string | null): Promise<DrillRecord[]> => call("drills_list", () => active.drillsList(env)),
 };

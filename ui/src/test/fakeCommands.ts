@@ -67,6 +67,12 @@ export function fakeCommands(overrides: Partial<Commands> = {}): Commands {
     secretsPushPlan: (env) => ok({ environment: env, keys: 0, hosts: [] }),
     metricsBoard: () => ok({ source: "local", sourceDetail: "no environment picked: showing this machine", start: 0, end: 0, charts: [] }),
     secretsPush: (env) => ok({ plan: { environment: env, keys: 0, hosts: [] }, state: "noop", jobId: null, error: null, steps: [] }),
+    restorePlan: (env) => err("input.invalid", `environment '${env}' has no backup`),
+    restoreRun: (env) => err("input.invalid", `environment '${env}' has no backup`),
+    restoreCancel: () => ok(false),
+    integrityCheck: (env) => err("input.invalid", `environment '${env}' has no database`),
+    integrityReports: () => ok([]),
+    drillsList: () => ok([]),
   };
   return { ...base, ...overrides };
 }

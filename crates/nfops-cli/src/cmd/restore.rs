@@ -1,0 +1,253 @@
+//! `nfops restore`, `nfops check`, `nfops drill`: restoring a backup into an
+//! environment (plan first), integrity checks, restore drills.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use nfops_core::jobs::{CancellationToken, JobState, NoProgress, Progress, ProgressEvent};
+use nfops_core::Result;
+use nfops_ops::{Console, RestoreScope};
+
+use crate::output::Output;
+
+#[derive(clap::Args)]
+pub struct RestoreArgs {
+    #[arg(long, value_name = "NAME")]
+    env: String,
+    /// Backup id (`nfops backup list --env NAME`).
+    #[arg(long, value_name = "ID")]
+    backup: String,
+    /// Only these tables (comma-separated); default: the whole database.
+    #[arg(long, value_delimiter = ',', value_name = "TABLE,...")]
+    tables: Option<Vec<String>>,
+    /// Print the plan and the preflight, change nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Run without asking (the plan is printed first). Required for production.
+    #[arg(long)]
+    yes: bool,
+    /// Leave the cache alone (default: flush the environment's keys, warm up).
+    #[arg(long)]
+    no_cache: bool,
+    /// Leave the PM2 processes alone (default: reload them on every host).
+    #[arg(long)]
+    no_workers: bool,
+    /// Skip the integrity checks at the end.
+    #[arg(long)]
+    no_checks: bool,
+}
+
+#[derive(clap::Args)]
+pub struct CheckArgs {
+    #[arg(long, value_name = "NAME")]
+    env: String,
+    /// Compare tables with this backup's manifest.
+    #[arg(long, value_name = "ID")]
+    backup: Option<String>,
+}
+
+#[derive(clap::Args)]
+pub struct DrillArgs {
+    #[arg(long, value_name = "NAME")]
+    env: String,
+}
+
+struct Lines;
+
+impl Progress for Lines {
+    fn event(&self, e: &ProgressEvent) {
+        if let ProgressEvent::StepFinished {
+            state, evidence, ..
+        } = e
+        {
+            eprintln!(
+                "  {:<10} {}",
+                state.as_str(),
+                evidence.as_deref().unwrap_or("")
+            );
+        }
+    }
+}
+
+fn progress(out: &Output) -> Arc<dyn Progress> {
+    if out.interactive() {
+        Arc::new(Lines)
+    } else {
+        Arc::new(NoProgress)
+    }
+}
+
+fn cancel_on_ctrl_c() -> CancellationToken {
+    let token = CancellationToken::new();
+    let t = token.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            t.cancel();
+        }
+    });
+    token
+}
+
+fn exit_for(state: JobState, code: Option<&str>) -> ExitCode {
+    match state {
+        JobState::Succeeded => ExitCode::SUCCESS,
+        JobState::Cancelled => ExitCode::from(130),
+        _ => match code {
+            Some("backup.key_mismatch") | Some("credential.missing") => ExitCode::from(4),
+            Some("service.unreachable") | Some("ssh.connect") | Some("ssh.auth") => {
+                ExitCode::from(5)
+            }
+            Some("io.error") | Some("internal") | Some("state.error") => ExitCode::from(1),
+            _ => ExitCode::from(6),
+        },
+    }
+}
+
+/// Exit 0 when restored; 6 when a check failed; 130 when cancelled.
+pub async fn restore(console: &Console, out: &Output, a: RestoreArgs) -> Result<ExitCode> {
+    let plan = console
+        .restore_plan(&a.env, &a.backup, a.tables.clone())
+        .await?;
+    if a.dry_run || !a.yes {
+        out.emit(&plan, |w| {
+            writeln!(w, "{}", plan.plan.summary)?;
+            for t in &plan.tables {
+                writeln!(
+                    w,
+                    "  replace {:<28} {:>10} rows (now ~{})",
+                    t.name,
+                    t.backup_rows,
+                    t.current_rows
+                        .map_or("absent".to_owned(), |r| r.to_string())
+                )?;
+            }
+            for t in &plan.tables_removed {
+                writeln!(
+                    w,
+                    "  move    {t:<28} (not in the backup) to the safety schema"
+                )?;
+            }
+            writeln!(w, "preflight:")?;
+            for c in &plan.preflight {
+                writeln!(
+                    w,
+                    "  [{}] {}: {}",
+                    if c.ok { "ok" } else { "FAIL" },
+                    c.name,
+                    c.detail
+                )?;
+            }
+            writeln!(w, "estimated duration: ~{}s", plan.estimated_seconds)?;
+            if !a.dry_run {
+                writeln!(w, "Nothing was changed: pass --yes to restore.")?;
+            }
+            Ok(())
+        });
+        return Ok(if plan.ready() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(6)
+        });
+    }
+    let scope = RestoreScope {
+        cache: !a.no_cache,
+        workers: !a.no_workers,
+        checks: !a.no_checks,
+    };
+    let run = console
+        .restore_run(
+            &a.env,
+            &a.backup,
+            a.tables,
+            scope,
+            Some(&a.env),
+            progress(out),
+            cancel_on_ctrl_c(),
+        )
+        .await?;
+    let o = &run.outcome;
+    out.emit(&run, |w| {
+        for (name, state, evidence) in &o.job.steps {
+            writeln!(
+                w,
+                "  {:<17} {:<9} {}",
+                name,
+                state.as_str(),
+                evidence.as_deref().unwrap_or("")
+            )?;
+        }
+        if let Some(e) = &o.job.error {
+            writeln!(w, "restore failed [{}]: {}", e.code, e.message)?;
+            if let Some(h) = &e.hint {
+                writeln!(w, "  hint: {h}")?;
+            }
+        }
+        writeln!(w, "database: {}", o.state_detail)?;
+        writeln!(w, "time: {:.1}s", o.seconds)
+    });
+    Ok(exit_for(
+        o.job.state,
+        o.job.error.as_ref().map(|e| e.code.as_str()),
+    ))
+}
+
+/// Exit 0 without findings, 6 with.
+pub async fn check(console: &Console, out: &Output, a: CheckArgs) -> Result<ExitCode> {
+    let (r, saved) = console.check(&a.env, a.backup.as_deref()).await?;
+    out.emit(&r, |w| {
+        for c in &r.checks {
+            writeln!(
+                w,
+                "  [{}] {:<16} {}",
+                if c.ok { "ok" } else { "FAIL" },
+                c.name,
+                c.detail
+            )?;
+        }
+        for f in &r.findings {
+            writeln!(w, "  finding: {} {}: {}", f.check, f.subject, f.problem)?;
+        }
+        writeln!(
+            w,
+            "report: {} ({})",
+            saved.html.display(),
+            saved.json.display()
+        )
+    });
+    Ok(if r.ok() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(6)
+    })
+}
+
+/// Exit 0 when the drill restored and checked cleanly, else 6.
+pub async fn drill(console: &Console, out: &Output, a: DrillArgs) -> Result<ExitCode> {
+    let (d, o, _r) = console
+        .drill(&a.env, progress(out), cancel_on_ctrl_c())
+        .await?;
+    out.emit(&d, |w| {
+        for (name, state, evidence) in &o.job.steps {
+            writeln!(
+                w,
+                "  {:<17} {:<9} {}",
+                name,
+                state.as_str(),
+                evidence.as_deref().unwrap_or("")
+            )?;
+        }
+        writeln!(
+            w,
+            "drill {}: {} — recovery time {:.1}s; {}",
+            d.id,
+            if d.ok { "passed" } else { "FAILED" },
+            d.seconds,
+            d.note
+        )
+    });
+    Ok(if d.ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(6)
+    })
+}

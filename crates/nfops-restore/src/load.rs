@@ -1,0 +1,502 @@
+//! Loading a backup into a shadow schema on the target server, and checking
+//! the shadow against the manifest.
+//!
+//! The schema file runs first (tables only), then the data files on
+//! `connections` parallel sessions, largest first, each session with
+//! `foreign_key_checks = 0`, `unique_checks = 0` and, when the account may,
+//! `sql_log_bin = 0` (the shadow is not for replicas; the swap is). Rows go in
+//! as the dump wrote them: multi-row INSERT statements of about 1 MB inside
+//! one transaction per file. Nothing outside the shadow schema is written.
+
+use std::collections::{BTreeSet, VecDeque};
+use std::io::BufRead;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use age::x25519;
+use futures::future::BoxFuture;
+use nfops_core::jobs::CancellationToken;
+use nfops_core::{Error, ErrorCode, Result};
+use nfops_mysql::literal::{quote_ident, quote_str};
+use nfops_mysql::sqlx_reexport::MySqlConnection;
+use nfops_mysql::{schema, Target};
+use serde::Serialize;
+use tokio::sync::mpsc;
+
+use crate::source::BackupSource;
+use crate::sql;
+
+/// Name of the shadow schema for database `db` (at most 64 characters).
+pub fn shadow_schema(db: &str) -> String {
+    format!("nfops_shadow_{}", truncate(db, 40))
+}
+
+/// Name of the safety schema keeping `db`'s previous tables from a swap at `at`.
+pub fn safety_schema(db: &str, at: chrono::DateTime<chrono::Utc>) -> String {
+    format!(
+        "nfops_safety_{}_{}",
+        truncate(db, 30),
+        at.format("%Y%m%d%H%M%S")
+    )
+}
+
+fn truncate(s: &str, n: usize) -> String {
+    s.chars().take(n).collect()
+}
+
+/// Live counters for progress.
+#[derive(Debug, Default)]
+pub struct LoadCounters {
+    /// SQL text executed.
+    pub sql_bytes: AtomicU64,
+    pub files_done: AtomicU64,
+    pub files_total: AtomicU64,
+}
+
+/// A session on the server without a default database (for CREATE/DROP
+/// DATABASE and cross-schema statements).
+pub async fn server_session(target: &Target) -> Result<MySqlConnection> {
+    let t = Target {
+        database: "information_schema".into(),
+        ..target.clone()
+    };
+    t.connect().await.map_err(|e| {
+        Error::new(
+            e.code(),
+            format!("could not connect to the {}", target.label),
+        )
+        .hint(
+            e.hint_text()
+                .unwrap_or("Check that the server is running and reachable."),
+        )
+        .source(e)
+    })
+}
+
+/// Runs one statement; `what` names it for the operator.
+pub async fn exec(
+    conn: &mut MySqlConnection,
+    target: &Target,
+    what: &str,
+    stmt: &str,
+) -> Result<()> {
+    sqlx::Executor::execute(&mut *conn, stmt)
+        .await
+        .map(|_| ())
+        .map_err(|e| target.error(what, e))
+}
+
+/// The tables of the backup a restore of `only` (None: all) covers, in manifest order.
+///
+/// Errors: `input.invalid` naming a table the backup does not have.
+pub fn scope_tables(source: &BackupSource, only: Option<&[String]>) -> Result<Vec<String>> {
+    let all: Vec<String> = source
+        .manifest
+        .tables
+        .iter()
+        .map(|t| t.name.clone())
+        .collect();
+    let Some(only) = only else { return Ok(all) };
+    let mut out = Vec::new();
+    for t in only {
+        if !all.contains(t) {
+            return Err(Error::new(
+                ErrorCode::InvalidInput,
+                format!("backup {} has no table '{t}'", source.manifest.backup_id),
+            )
+            .hint(format!("Its tables are: {}.", all.join(", "))));
+        }
+        if !out.contains(t) {
+            out.push(t.clone());
+        }
+    }
+    Ok(out)
+}
+
+/// Creates (anew) the shadow schema and loads the backup's tables in
+/// `tables` into it.
+///
+/// Errors: `job.check_failed` for a damaged file (cut off, undecryptable,
+/// unreadable); `service.unreachable`/`service.unhealthy` from the server;
+/// `job.cancelled`. The shadow schema is left for the caller to drop.
+#[allow(clippy::too_many_arguments)]
+pub async fn load_shadow(
+    source: &BackupSource,
+    identity: &x25519::Identity,
+    target: &Target,
+    shadow: &str,
+    tables: &[String],
+    connections: usize,
+    counters: Arc<LoadCounters>,
+    cancel: &CancellationToken,
+) -> Result<()> {
+    let mut admin = server_session(target).await?;
+    let q = quote_ident(shadow);
+    exec(
+        &mut admin,
+        target,
+        "could not create the shadow schema on",
+        &format!("DROP DATABASE IF EXISTS {q}; CREATE DATABASE {q} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"),
+    )
+    .await?;
+    let _ = sqlx::Connection::close(admin).await;
+    let shadow_target = Target {
+        database: shadow.to_owned(),
+        ..target.clone()
+    };
+    let wanted: BTreeSet<&str> = tables.iter().map(String::as_str).collect();
+
+    // Tables first.
+    let schema_file = source.schema_file().ok_or_else(|| {
+        Error::new(
+            ErrorCode::CheckFailed,
+            "the backup's manifest lists no schema file",
+        )
+    })?;
+    let id = identity.clone();
+    let src = source.clone();
+    let name = schema_file.to_owned();
+    let text = tokio::task::spawn_blocking(move || src.sql_text(&name, &id))
+        .await
+        .map_err(|e| Error::internal(format!("schema reader stopped: {e}")))??;
+    let mut conn = shadow_target.connect().await?;
+    for stmt in sql::statements(&text) {
+        if let Some(t) = created_table(&stmt) {
+            if !wanted.contains(t.as_str()) {
+                continue;
+            }
+        }
+        exec(
+            &mut conn,
+            &shadow_target,
+            "could not create a table in the shadow schema on",
+            &stmt,
+        )
+        .await?;
+    }
+    let _ = sqlx::Connection::close(conn).await;
+
+    // Then rows, largest files first, on parallel sessions.
+    let mut items: Vec<(String, u64)> = source
+        .manifest
+        .tables
+        .iter()
+        .filter(|t| wanted.contains(t.name.as_str()))
+        .flat_map(|t| t.files.iter().map(|f| (f.clone(), source.file_bytes(f))))
+        .collect();
+    items.sort_by_key(|i| std::cmp::Reverse(i.1));
+    counters
+        .files_total
+        .store(items.len() as u64, Ordering::Relaxed);
+    let queue = Arc::new(Mutex::new(
+        items.into_iter().map(|i| i.0).collect::<VecDeque<_>>(),
+    ));
+    let mut workers: Vec<BoxFuture<'_, Result<()>>> = Vec::new();
+    for _ in 0..connections.max(1) {
+        workers.push(Box::pin(load_worker(
+            source,
+            identity,
+            &shadow_target,
+            queue.clone(),
+            counters.clone(),
+            cancel,
+        )));
+    }
+    futures::future::try_join_all(workers).await?;
+    Ok(())
+}
+
+/// The table a `CREATE TABLE` statement creates.
+fn created_table(stmt: &str) -> Option<String> {
+    let rest = stmt.strip_prefix("CREATE TABLE ")?;
+    let rest = rest.strip_prefix("IF NOT EXISTS ").unwrap_or(rest);
+    let r = rest.strip_prefix('`')?;
+    let mut name = String::new();
+    let mut chars = r.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '`' {
+            if chars.peek() == Some(&'`') {
+                chars.next();
+                name.push('`');
+                continue;
+            }
+            return Some(name);
+        }
+        name.push(c);
+    }
+    None
+}
+
+async fn load_worker(
+    source: &BackupSource,
+    identity: &x25519::Identity,
+    target: &Target,
+    queue: Arc<Mutex<VecDeque<String>>>,
+    counters: Arc<LoadCounters>,
+    cancel: &CancellationToken,
+) -> Result<()> {
+    let mut conn = target.connect().await?;
+    exec(
+        &mut conn,
+        target,
+        "could not prepare a loading session on",
+        "SET SESSION foreign_key_checks = 0; SET SESSION unique_checks = 0",
+    )
+    .await?;
+    // Needs SUPER/BINLOG ADMIN; without it the shadow's rows are binlogged too.
+    let _ = sqlx::Executor::execute(&mut conn, "SET SESSION sql_log_bin = 0").await;
+    loop {
+        if cancel.is_cancelled() {
+            return Err(cancelled());
+        }
+        let next = queue.lock().unwrap_or_else(|p| p.into_inner()).pop_front();
+        let Some(name) = next else { break };
+        load_file(
+            &mut conn, source, identity, target, &name, &counters, cancel,
+        )
+        .await?;
+        counters.files_done.fetch_add(1, Ordering::Relaxed);
+    }
+    let _ = sqlx::Connection::close(conn).await;
+    Ok(())
+}
+
+fn cancelled() -> Error {
+    Error::new(
+        ErrorCode::Cancelled,
+        "the restore was cancelled while loading",
+    )
+    .hint("The live tables were not touched; the shadow schema is dropped.")
+}
+
+enum Line {
+    Sql(String),
+    End,
+}
+
+async fn load_file(
+    conn: &mut MySqlConnection,
+    source: &BackupSource,
+    identity: &x25519::Identity,
+    target: &Target,
+    name: &str,
+    counters: &LoadCounters,
+    cancel: &CancellationToken,
+) -> Result<()> {
+    let (tx, mut rx) = mpsc::channel::<Result<Line>>(8);
+    let src = source.clone();
+    let id = identity.clone();
+    let file = name.to_owned();
+    let reader = tokio::task::spawn_blocking(move || {
+        let mut r = match src.sql_reader(&file, &id) {
+            Ok(r) => r,
+            Err(e) => {
+                let _ = tx.blocking_send(Err(e));
+                return;
+            }
+        };
+        let mut buf = Vec::with_capacity(1 << 20);
+        loop {
+            buf.clear();
+            match r.read_until(b'\n', &mut buf) {
+                Ok(0) => return,
+                Ok(_) => {}
+                Err(e) => {
+                    let _ = tx.blocking_send(Err(Error::new(
+                        ErrorCode::CheckFailed,
+                        format!("backup file {file} cannot be read to its end: decryption or decompression failed (damaged)"),
+                    )
+                    .hint("Restore another backup; this one is damaged.")
+                    .source(e)));
+                    return;
+                }
+            }
+            let line = match std::str::from_utf8(buf.trim_ascii_end()) {
+                Ok(l) => l,
+                Err(_) => {
+                    let _ = tx.blocking_send(Err(Error::new(
+                        ErrorCode::CheckFailed,
+                        format!("backup file {file} has a line that is not UTF-8 text (damaged)"),
+                    )));
+                    return;
+                }
+            };
+            let item = if line == nfops_mysql::dump::END_MARKER {
+                Line::End
+            } else if line.is_empty() || line.starts_with("-- ") {
+                continue;
+            } else {
+                Line::Sql(line.to_owned())
+            };
+            if tx.blocking_send(Ok(item)).is_err() {
+                return;
+            }
+        }
+    });
+    let mut complete = false;
+    let result: Result<()> = async {
+        while let Some(item) = rx.recv().await {
+            if cancel.is_cancelled() {
+                return Err(cancelled());
+            }
+            match item? {
+                Line::End => complete = true,
+                Line::Sql(stmt) => {
+                    complete = false;
+                    exec(
+                        conn,
+                        target,
+                        &format!("loading rows from {name} failed on"),
+                        &stmt,
+                    )
+                    .await?;
+                    counters
+                        .sql_bytes
+                        .fetch_add(stmt.len() as u64 + 1, Ordering::Relaxed);
+                }
+            }
+        }
+        Ok(())
+    }
+    .await;
+    drop(rx);
+    let _ = reader.await;
+    result?;
+    if !complete {
+        return Err(Error::new(
+            ErrorCode::CheckFailed,
+            format!("backup file {name} is cut off (no end-of-file line)"),
+        )
+        .hint("Restore another backup; this one is damaged. The live tables were not touched."));
+    }
+    Ok(())
+}
+
+/// One table of the shadow compared with the manifest.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TableCheck {
+    pub table: String,
+    pub rows: u64,
+    pub expected_rows: u64,
+    pub content_hash: String,
+    pub expected_hash: String,
+}
+
+impl TableCheck {
+    pub fn ok(&self) -> bool {
+        self.rows == self.expected_rows && self.content_hash == self.expected_hash
+    }
+}
+
+/// Recomputes row counts and content hashes of `tables` in database
+/// `target.database` and compares them with the manifest. Every table is
+/// checked (not stop-at-first).
+pub async fn compare_with_manifest(
+    source: &BackupSource,
+    target: &Target,
+    tables: &[String],
+) -> Result<Vec<TableCheck>> {
+    let mut conn = target.connect().await?;
+    let live = schema::tables(&mut conn, target).await?;
+    let mut out = Vec::new();
+    for name in tables {
+        let Some(expected) = source.manifest.tables.iter().find(|t| &t.name == name) else {
+            continue;
+        };
+        let (rows, hash) = match live.iter().find(|t| &t.name == name) {
+            Some(t) => {
+                let d =
+                    nfops_mysql::hash::live_table_hash(&mut conn, target, name, &t.columns).await?;
+                (d.rows, d.hex())
+            }
+            None => (0, "missing".to_owned()),
+        };
+        out.push(TableCheck {
+            table: name.clone(),
+            rows,
+            expected_rows: expected.rows,
+            content_hash: hash,
+            expected_hash: expected.content_hash.clone(),
+        });
+    }
+    let _ = sqlx::Connection::close(conn).await;
+    Ok(out)
+}
+
+/// [`compare_with_manifest`] on the shadow; any difference is an error.
+///
+/// Errors: `job.check_failed` naming every table that differs.
+pub async fn verify_shadow(
+    source: &BackupSource,
+    target: &Target,
+    shadow: &str,
+    tables: &[String],
+) -> Result<Vec<TableCheck>> {
+    let st = Target {
+        database: shadow.to_owned(),
+        ..target.clone()
+    };
+    let checks = compare_with_manifest(source, &st, tables).await?;
+    let bad: Vec<String> = checks
+        .iter()
+        .filter(|c| !c.ok())
+        .map(|c| {
+            format!(
+                "`{}`: {} rows (manifest {}), hash {} (manifest {})",
+                c.table, c.rows, c.expected_rows, c.content_hash, c.expected_hash
+            )
+        })
+        .collect();
+    if !bad.is_empty() {
+        return Err(Error::new(
+            ErrorCode::CheckFailed,
+            format!(
+                "the loaded copy differs from backup {}: {}; the live tables were not touched",
+                source.manifest.backup_id,
+                bad.join("; ")
+            ),
+        )
+        .hint("The backup's content does not match its manifest; restore another backup."));
+    }
+    Ok(checks)
+}
+
+/// Drops the shadow schema (best effort; logs when it cannot).
+pub async fn drop_shadow(target: &Target, shadow: &str) {
+    match server_session(target).await {
+        Ok(mut c) => {
+            if let Err(e) = exec(
+                &mut c,
+                target,
+                "could not drop the shadow schema on",
+                &format!("DROP DATABASE IF EXISTS {}", quote_ident(shadow)),
+            )
+            .await
+            {
+                tracing::warn!(category = "worker", schema = %shadow, error = %e, "shadow schema left behind");
+            }
+            let _ = sqlx::Connection::close(c).await;
+        }
+        Err(e) => {
+            tracing::warn!(category = "worker", schema = %shadow, error = %e, "shadow schema left behind")
+        }
+    }
+}
+
+/// Free space check helper: bytes of the live tables of `target.database`.
+pub async fn database_bytes(conn: &mut MySqlConnection, target: &Target) -> Result<u64> {
+    let r = sqlx::Executor::fetch_one(
+        &mut *conn,
+        format!(
+            "SELECT CAST(COALESCE(SUM(DATA_LENGTH + INDEX_LENGTH), 0) AS CHAR) FROM information_schema.TABLES WHERE TABLE_SCHEMA = {}",
+            quote_str(&target.database)
+        )
+        .as_str(),
+    )
+    .await
+    .map_err(|e| target.error("could not read the size of", e))?;
+    Ok(schema::text_at(&r, 0)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0))
+}

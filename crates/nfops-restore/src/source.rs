@@ -1,0 +1,229 @@
+//! A backup as the restore reads it: its manifest, the check of every file
+//! against the manifest (size and SHA-256) before anything else, and the
+//! plaintext SQL of a file (age, then zstd).
+
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+
+use age::x25519;
+use nfops_backup::Manifest;
+use nfops_core::{Error, ErrorCode, Result};
+use sha2::{Digest, Sha256};
+
+/// A backup folder and its manifest.
+#[derive(Debug, Clone)]
+pub struct BackupSource {
+    pub dir: PathBuf,
+    pub manifest: Manifest,
+}
+
+impl BackupSource {
+    /// Reads the manifest of the backup in `dir`.
+    ///
+    /// Errors: `job.check_failed` when it is missing or damaged, or its hash
+    /// definition is not the one this build computes.
+    pub fn open(dir: &Path) -> Result<Self> {
+        let manifest = Manifest::read(dir)?;
+        if manifest.hash_definition != nfops_mysql::hash::HASH_DEFINITION {
+            return Err(Error::new(
+                ErrorCode::CheckFailed,
+                format!(
+                    "backup {} uses content hash '{}', this console computes '{}'",
+                    manifest.backup_id,
+                    manifest.hash_definition,
+                    nfops_mysql::hash::HASH_DEFINITION
+                ),
+            )
+            .hint("Restore it with the NewFinity Ops version that wrote it."));
+        }
+        Ok(Self {
+            dir: dir.to_owned(),
+            manifest,
+        })
+    }
+
+    /// Checks that `identity` is one of the backup's recipients.
+    ///
+    /// Errors: `backup.key_mismatch` naming both keys.
+    pub fn check_key(&self, identity: &x25519::Identity) -> Result<()> {
+        let mine = identity.to_public().to_string();
+        if self.manifest.recipients.iter().any(|r| r == &mine) {
+            return Ok(());
+        }
+        Err(Error::new(
+            ErrorCode::BackupKeyMismatch,
+            format!(
+                "backup {} is not encrypted to your age key: nothing was restored",
+                self.manifest.backup_id
+            ),
+        )
+        .hint(format!(
+            "Your key is {mine}; the backup's recipients are {}. Use an identity of one of them (credential nfops/age-identity).",
+            self.manifest.recipients.join(", ")
+        )))
+    }
+
+    /// Checks every file the manifest lists (size, then SHA-256 of the
+    /// stored bytes), collecting every problem. `on_bytes` reports progress.
+    ///
+    /// Errors: `job.check_failed` listing the damaged files ("nothing was
+    /// restored": call this before touching the server).
+    pub fn check_files(&self, on_bytes: &(dyn Fn(u64) + Sync)) -> Result<u64> {
+        let mut problems = Vec::new();
+        let mut total = 0u64;
+        for f in &self.manifest.files {
+            let path = self.dir.join(&f.name);
+            let meta = match std::fs::metadata(&path) {
+                Ok(m) => m,
+                Err(_) => {
+                    problems.push(format!("{} is missing", f.name));
+                    continue;
+                }
+            };
+            if meta.len() != f.bytes {
+                problems.push(format!(
+                    "{} has {} bytes, the manifest says {} (truncated or changed)",
+                    f.name,
+                    meta.len(),
+                    f.bytes
+                ));
+                continue;
+            }
+            match sha256(&path, &|n| on_bytes(total + n)) {
+                Ok(sha) if sha == f.sha256 => {}
+                Ok(_) => problems.push(format!(
+                    "{}: SHA-256 differs from the manifest (changed or damaged)",
+                    f.name
+                )),
+                Err(e) => problems.push(format!("{} cannot be read ({e})", f.name)),
+            }
+            total += f.bytes;
+        }
+        if problems.is_empty() {
+            return Ok(total);
+        }
+        Err(Error::new(
+            ErrorCode::CheckFailed,
+            format!(
+                "backup {} is damaged, nothing was restored: {}",
+                self.manifest.backup_id,
+                problems.join("; ")
+            ),
+        )
+        .hint("Restore another backup (the catalog lists verified ones), or copy this one again from its offsite copy."))
+    }
+
+    /// The plaintext SQL of file `name` (decrypted with `identity`, then
+    /// decompressed), streamed. Read errors later on (a damaged age chunk)
+    /// come back as `io::Error`s from the reader.
+    ///
+    /// Errors: `job.check_failed` when the file cannot be opened or its age
+    /// header does not accept the identity.
+    pub fn sql_reader(
+        &self,
+        name: &str,
+        identity: &x25519::Identity,
+    ) -> Result<Box<dyn BufRead + Send>> {
+        let path = self.dir.join(name);
+        let file = File::open(&path).map_err(|e| {
+            Error::new(
+                ErrorCode::CheckFailed,
+                format!("backup file {name} cannot be opened"),
+            )
+            .source(e)
+        })?;
+        let damaged = |what: String| {
+            Error::new(
+                ErrorCode::CheckFailed,
+                format!(
+                    "backup file {name} of backup {} {what}",
+                    self.manifest.backup_id
+                ),
+            )
+            .hint("Restore another backup; this one is damaged.")
+        };
+        let dec = age::Decryptor::new_buffered(BufReader::with_capacity(1 << 20, file))
+            .map_err(|e| damaged(format!("is not a readable age file ({e})")))?;
+        let plain = dec
+            .decrypt(std::iter::once(identity as &dyn age::Identity))
+            .map_err(|e| match e {
+                age::DecryptError::NoMatchingKeys => Error::new(
+                    ErrorCode::BackupKeyMismatch,
+                    format!("backup file {name} cannot be decrypted with your key"),
+                )
+                .hint("Use the identity of one of the backup's recipients (credential nfops/age-identity)."),
+                e => damaged(format!("cannot be decrypted ({e})")),
+            })?;
+        let z = zstd::Decoder::new(plain)
+            .map_err(|e| damaged(format!("cannot be decompressed ({e})")))?;
+        Ok(Box::new(BufReader::with_capacity(1 << 20, z)))
+    }
+
+    /// The whole plaintext of a (small) file: schema and post files.
+    pub fn sql_text(&self, name: &str, identity: &x25519::Identity) -> Result<String> {
+        let mut r = self.sql_reader(name, identity)?;
+        let mut s = String::new();
+        r.read_to_string(&mut s).map_err(|e| {
+            Error::new(
+                ErrorCode::CheckFailed,
+                format!("backup file {name} cannot be read to its end (damaged)"),
+            )
+            .hint("Restore another backup; this one is damaged.")
+            .source(e)
+        })?;
+        let last = s.lines().rev().find(|l| !l.trim().is_empty());
+        if last.map(str::trim) != Some(nfops_mysql::dump::END_MARKER) {
+            return Err(Error::new(
+                ErrorCode::CheckFailed,
+                format!("backup file {name} is cut off (no end-of-file line)"),
+            )
+            .hint("Restore another backup; this one is damaged."));
+        }
+        Ok(s)
+    }
+
+    /// The schema file's name (`00-schema…`).
+    pub fn schema_file(&self) -> Option<&str> {
+        self.manifest
+            .restore_order
+            .iter()
+            .find(|f| f.starts_with("00-schema"))
+            .map(String::as_str)
+    }
+
+    /// The post file's name (`99-post…`).
+    pub fn post_file(&self) -> Option<&str> {
+        self.manifest
+            .restore_order
+            .iter()
+            .find(|f| f.starts_with("99-post"))
+            .map(String::as_str)
+    }
+
+    /// Stored bytes of file `name` (0 when unknown).
+    pub fn file_bytes(&self, name: &str) -> u64 {
+        self.manifest
+            .files
+            .iter()
+            .find(|f| f.name == name)
+            .map_or(0, |f| f.bytes)
+    }
+}
+
+fn sha256(path: &Path, on_bytes: &dyn Fn(u64)) -> io::Result<String> {
+    let mut f = File::open(path)?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut n_total = 0u64;
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+        n_total += n as u64;
+        on_bytes(n_total);
+    }
+    Ok(hex::encode(h.finalize()))
+}

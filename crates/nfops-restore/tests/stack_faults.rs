@@ -1,0 +1,107 @@
+//! Fault tests that stop a stack service: their own test binary, so no other
+//! restore test shares the stopped server.
+
+mod common;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use age::x25519;
+use nfops_core::jobs::{CancellationToken, JobState, Progress, ProgressEvent};
+use nfops_restore::job::DatabaseState;
+use nfops_restore::{plan_restore, run_restore};
+
+/// Records progress of the load step (index 1).
+struct Loaded(Arc<AtomicU64>);
+impl Progress for Loaded {
+    fn event(&self, e: &ProgressEvent) {
+        if let ProgressEvent::StepProgress { index: 1, done, .. } = e {
+            self.0.fetch_max(*done, Ordering::SeqCst);
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mariadb_stopped_mid_load_fails_cleanly_and_leaves_the_target_unchanged() {
+    let Some(stack) = common::Stack::from_env("mariadb_stopped_mid_load") else {
+        return;
+    };
+    let db = stack.target("staging", "newfinity");
+    // A table big enough that the load is still running when the server stops.
+    common::exec(&db, "DROP TABLE IF EXISTS nf_rs_fault_big; CREATE TABLE nf_rs_fault_big (id INT PRIMARY KEY, pad VARCHAR(255)) ENGINE=InnoDB; INSERT INTO nf_rs_fault_big SELECT seq, REPEAT('x', 200) FROM seq_1_to_300000").await;
+    let identity = x25519::Identity::generate();
+    let dir = stack.backup("staging", &identity).await;
+    common::exec(&db, "DELETE FROM nf_rs_fault_big WHERE id <= 10").await;
+    let before = common::content(&db).await;
+
+    let mut req = stack.request("staging", &dir, &identity);
+    req.connections = 1;
+    let plan = plan_restore(&req).await.expect("plan");
+    let loaded = Arc::new(AtomicU64::new(0));
+    let runner = stack.runner().await;
+    let progress = Arc::new(Loaded(loaded.clone()));
+    let job = tokio::spawn(async move {
+        run_restore(
+            req,
+            &plan,
+            vec![],
+            &runner,
+            progress,
+            CancellationToken::new(),
+        )
+        .await
+    });
+    // Wait until the load step has begun (the shadow schema exists and fills).
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        let n = common::scalar(&db, "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'nfops_shadow_newfinity' AND TABLE_NAME = 'nf_rs_fault_big' AND TABLE_ROWS > 0").await;
+        if n.as_deref() == Some("1") {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the load started");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let s = common::Stack::from_env("stop").expect("stack");
+    tokio::task::spawn_blocking(move || s.stack(&["stop", "mariadb-staging"]))
+        .await
+        .expect("stop runs");
+    let out = job
+        .await
+        .expect("join")
+        .expect("the job records its failure");
+    let s = common::Stack::from_env("start").expect("stack");
+    tokio::task::spawn_blocking(move || s.stack(&["start", "mariadb-staging"]))
+        .await
+        .expect("start runs");
+
+    assert_eq!(out.job.state, JobState::Failed, "{:?}", out.job);
+    let err = out.job.error.clone().expect("error");
+    assert_eq!(
+        err.code, "service.unreachable",
+        "the operator is told the database went away: {err:?}"
+    );
+    assert_eq!(
+        out.database_state,
+        DatabaseState::Untouched,
+        "{}",
+        out.state_detail
+    );
+    assert!(
+        out.state_detail.contains("not touched"),
+        "{}",
+        out.state_detail
+    );
+    assert_eq!(
+        common::content(&db).await,
+        before,
+        "staging content unchanged (content hash)"
+    );
+
+    // Clean up: the shadow the failed run could not drop while the server was down, and the table.
+    common::exec(
+        &db,
+        "DROP DATABASE IF EXISTS nfops_shadow_newfinity; DROP TABLE IF EXISTS nf_rs_fault_big",
+    )
+    .await;
+}
