@@ -9,6 +9,7 @@ pub mod chart;
 pub mod local;
 pub mod prometheus;
 pub mod range;
+pub mod uptime;
 
 pub use board::{Board, BoardSource, ChartData, ChartOutcome, Drawing, Scope};
 pub use catalog::{ChartSpec, Unit, CATALOG};

@@ -11,6 +11,7 @@ mod metrics;
 mod overview;
 mod secrets;
 mod secrets_push;
+mod uptime;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -26,6 +27,7 @@ use nfops_core::Result;
 use nfops_vault::Keyring;
 pub use secrets::{RecipientChange, SecretsDiff, SecretsListing};
 pub use secrets_push::{HostPushPlan, PushOutcome, PushPlan};
+pub use uptime::{UptimeEvent, UptimeReport};
 
 /// The console: paths, state, audit log and keyring, opened once per process.
 #[derive(Clone)]

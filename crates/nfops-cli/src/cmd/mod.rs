@@ -6,3 +6,4 @@ pub mod jobs;
 pub mod metrics;
 pub mod secrets;
 pub mod status;
+pub mod uptime;
