@@ -27,6 +27,8 @@ fn main() {
         "secrets_push_plan",
         "secrets_push",
         "metrics_board",
+        "uptime_report",
+        "uptime_check",
     ];
     tauri_build::try_build(
         tauri_build::Attributes::new()

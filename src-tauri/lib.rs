@@ -2,7 +2,9 @@
 //! happens in `nfops-ops` and the crates below it.
 
 mod commands;
+mod uptime_watch;
 mod wire;
+mod wire_monitoring;
 
 use nfops_ops::Console;
 
@@ -51,6 +53,8 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             commands::secrets::secrets_push_plan,
             commands::secrets::secrets_push,
             commands::metrics::metrics_board,
+            commands::uptime::uptime_report,
+            commands::uptime::uptime_check,
         ])
 }
 
@@ -87,9 +91,11 @@ pub fn run() {
     let result = tauri::Builder::default()
         .manage(state)
         .manage(commands::backups::RunningBackups::default())
+        .plugin(tauri_plugin_notification::init())
         .invoke_handler(builder.invoke_handler())
         .setup(move |app| {
             builder.mount_events(app);
+            uptime_watch::start(app.handle());
             Ok(())
         })
         .run(tauri::generate_context!());

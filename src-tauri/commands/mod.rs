@@ -8,3 +8,4 @@ pub mod credentials;
 pub mod metrics;
 pub mod overview;
 pub mod secrets;
+pub mod uptime;

@@ -22,9 +22,13 @@ import type {
   RecipientChange,
   SecretsDiff,
   SecretsListing,
+  UptimeReport,
 } from "./bindings";
 
 export type {
+  UptimeProbe,
+  UptimeReport,
+  UptimeSample,
   BackupCatalog,
   BackupEntry,
   BackupRunResult,
@@ -201,4 +205,9 @@ export const backend = {
   /** Charts of `env` (null: this machine) over `range` (`15m`..`7d`), drawn for `theme`. */
   metricsBoard: (env: string | null, host: string | null, range: string, theme: "light" | "dark"): Promise<MetricsBoard> =>
     call("metrics_board", () => active.metricsBoard(env, host, range, theme)),
+  uptimeReport: (env: string, range: string, theme: "light" | "dark"): Promise<UptimeReport> =>
+    call("uptime_report", () => active.uptimeReport(env, range, theme)),
+  uptimeCheck: async (env: string): Promise<void> => {
+    await call("uptime_check", () => active.uptimeCheck(env));
+  },
 };

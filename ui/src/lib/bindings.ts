@@ -60,6 +60,13 @@ export const commands = {
 	 *  `theme`: `light` or `dark`.
 	 */
 	metricsBoard: (environment: string | null, host: string | null, range: string, theme: string) => typedError<MetricsBoard, Failure>(__TAURI_INVOKE("metrics_board", { environment, host, range, theme })),
+	/**
+	 *  The uptime probes of `environment` over `range` (`15m` .. `7d`): status,
+	 *  uptime percentage, latency, and both charts in `theme`.
+	 */
+	uptimeReport: (environment: string, range: string, theme: string) => typedError<UptimeReport, Failure>(__TAURI_INVOKE("uptime_report", { environment, range, theme })),
+	/**  Runs every probe of `environment` once now (the "Check now" button). */
+	uptimeCheck: (environment: string) => typedError<null, Failure>(__TAURI_INVOKE("uptime_check", { environment })),
 };
 
 /* Types */
@@ -300,6 +307,43 @@ export type SecretsRecipient = {
 };
 
 export type Tier = "local" | "staging" | "production" | "region";
+
+/**  One probe over the picked range. */
+export type UptimeProbe = {
+	name: string,
+	/**  `http`, `tcp` or `tls`. */
+	check: string,
+	target: string,
+	intervalSeconds: number,
+	failuresBeforeDown: number,
+	/**  `up`, `down` or `unknown` (never checked, or failing below the threshold). */
+	status: string,
+	consecutiveFailures: number,
+	/**  Checks in the range (f64: a count may exceed 2^32). */
+	checks: number | null,
+	failures: number | null,
+	uptimePercent: number | null,
+	meanLatencyMs: number | null,
+	last: UptimeSample | null,
+};
+
+/**  The Uptime page of one environment: its probes and both charts. */
+export type UptimeReport = {
+	environment: string,
+	start: number | null,
+	end: number | null,
+	probes: UptimeProbe[],
+	charts: MetricsChart[],
+};
+
+/**  One check. */
+export type UptimeSample = {
+	/**  RFC 3339. */
+	at: string,
+	ok: boolean,
+	latencyMs: number | null,
+	detail: string,
+};
 
 /* Tauri Specta runtime */
 async function typedError<T, E>(result: Promise<T>): Promise<{ status: "ok"; data: T } | { status: "error"; error: E }> {

@@ -7,6 +7,7 @@ export type PageId =
   | "restore"
   | "integrity"
   | "metrics"
+  | "uptime"
   | "secrets"
   | "audit"
   | "settings";
@@ -20,6 +21,7 @@ export const PAGES: readonly Page[] = [
   { id: "restore", title: "Restore", built: false },
   { id: "integrity", title: "Integrity", built: false },
   { id: "metrics", title: "Metrics", built: true },
+  { id: "uptime", title: "Uptime", built: true },
   { id: "secrets", title: "Secrets", built: true },
   { id: "audit", title: "Audit", built: true },
   { id: "settings", title: "Settings", built: true },

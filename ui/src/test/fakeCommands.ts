@@ -62,6 +62,8 @@ export function fakeCommands(overrides: Partial<Commands> = {}): Commands {
     secretsRecipientRemove: () => ok({ recipients: [], rotate: [] }),
     secretsHistory: () => ok([]),
     secretsPushPlan: (env) => ok({ environment: env, keys: 0, hosts: [] }),
+    uptimeReport: (env) => ok({ environment: env, start: 0, end: 0, probes: [], charts: [] }),
+    uptimeCheck: () => ok(null),
     metricsBoard: () => ok({ source: "local", sourceDetail: "no environment picked: showing this machine", start: 0, end: 0, charts: [] }),
     secretsPush: (env) => ok({ plan: { environment: env, keys: 0, hosts: [] }, state: "noop", jobId: null, error: null, steps: [] }),
   };
