@@ -52,6 +52,8 @@ enum Command {
     Metrics(cmd::metrics::Args),
     /// Uptime probes: one round (exit 6 when one fails) or --watch; uptime % and latency charts.
     Uptime(cmd::uptime::Args),
+    /// Backend instances per host (PM2), scaling them (plan, confirm, check), and the capacity forecast.
+    Scale(cmd::scale::Args),
 }
 
 fn main() -> ExitCode {
@@ -82,6 +84,7 @@ fn main() -> ExitCode {
             Command::Secrets(c) => cmd::secrets::run(&console, &out, c).await,
             Command::Metrics(a) => cmd::metrics::run(&console, &out, a).await,
             Command::Uptime(a) => cmd::uptime::run(&console, &out, a).await,
+            Command::Scale(a) => cmd::scale::run(&console, &out, a).await,
         }
     });
     match result {

@@ -128,9 +128,33 @@ pub fn render_svg(
     series: &[Series],
     unit: Unit,
     theme: Theme,
+    size: (u32, u32),
+) -> Result<RenderedChart, String> {
+    render_svg_with_band(series, &[], unit, theme, size)
+}
+
+/// [`render_svg`] with a shaded band under the lines: `(x, low, high)`
+/// points, e.g. a forecast's uncertainty. The band widens the axes to fit.
+pub fn render_svg_with_band(
+    series: &[Series],
+    band: &[(f64, f64, f64)],
+    unit: Unit,
+    theme: Theme,
     (width, height): (u32, u32),
 ) -> Result<RenderedChart, String> {
-    let (x_min, x_max, y_min, y_max) = bounds(series, unit);
+    let (x_min, x_max, y_min, y_max) = if band.is_empty() {
+        bounds(series, unit)
+    } else {
+        let mut all = series.to_vec();
+        all.push(Series {
+            name: String::new(),
+            points: band
+                .iter()
+                .flat_map(|&(x, lo, hi)| [(x, lo), (x, hi)])
+                .collect(),
+        });
+        bounds(&all, unit)
+    };
     let mut svg =
         String::with_capacity(4096 + series.iter().map(|s| s.points.len() * 24).sum::<usize>());
     let plot;
@@ -163,6 +187,24 @@ pub fn render_svg(
         let (px, py) = chart.plotting_area().get_pixel_range();
         let columns = (px.end - px.start).max(1) as usize;
         let palette = theme.palette();
+        let edges: Vec<(f64, f64, f64)> = band
+            .iter()
+            .copied()
+            .filter(|(x, lo, hi)| x.is_finite() && lo.is_finite() && hi.is_finite())
+            .collect();
+        if edges.len() >= 2 {
+            let outline: Vec<(f64, f64)> = edges
+                .iter()
+                .map(|&(x, _, hi)| (x, hi))
+                .chain(edges.iter().rev().map(|&(x, lo, _)| (x, lo)))
+                .collect();
+            chart
+                .draw_series(std::iter::once(Polygon::new(
+                    outline,
+                    palette[0].mix(0.18).filled(),
+                )))
+                .map_err(|e| e.to_string())?;
+        }
         for (i, s) in series.iter().enumerate() {
             let color = palette[i % palette.len()];
             let style = color.stroke_width(2);

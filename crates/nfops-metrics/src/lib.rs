@@ -6,6 +6,7 @@
 pub mod board;
 pub mod catalog;
 pub mod chart;
+pub mod forecast;
 pub mod local;
 pub mod prometheus;
 pub mod range;
@@ -13,7 +14,7 @@ pub mod uptime;
 
 pub use board::{Board, BoardSource, ChartData, ChartOutcome, Drawing, Scope};
 pub use catalog::{ChartSpec, Unit, CATALOG};
-pub use chart::{render_svg, PlotArea, RenderedChart, Series, Theme};
+pub use chart::{render_svg, render_svg_with_band, PlotArea, RenderedChart, Series, Theme};
 pub use local::LocalMetrics;
 pub use prometheus::Prometheus;
 pub use range::TimeRange;

@@ -9,6 +9,7 @@ mod backup;
 mod credentials;
 mod metrics;
 mod overview;
+mod scale;
 mod secrets;
 mod secrets_push;
 mod uptime;
@@ -25,6 +26,10 @@ use nfops_core::paths::Paths;
 use nfops_core::state::State;
 use nfops_core::Result;
 use nfops_vault::Keyring;
+pub use scale::{
+    CapacityForecast, EnvironmentInstances, HostInstances, HostScale, ScaleOutcome, ScalePlan,
+    BACKEND_APP, CPU_LIMIT, CPU_TARGET,
+};
 pub use secrets::{RecipientChange, SecretsDiff, SecretsListing};
 pub use secrets_push::{HostPushPlan, PushOutcome, PushPlan};
 pub use uptime::{UptimeEvent, UptimeReport};

@@ -4,6 +4,7 @@ pub mod config;
 pub mod credentials;
 pub mod jobs;
 pub mod metrics;
+pub mod scale;
 pub mod secrets;
 pub mod status;
 pub mod uptime;

@@ -20,3 +20,16 @@ CREATE TABLE uptime_state (
     changed_at            INTEGER NOT NULL,
     PRIMARY KEY (environment, probe)
 );
+
+-- Instances of the backend app per host, as PM2 reported them whenever the
+-- console listed or scaled them: the source of the instances chart (the
+-- stack's Prometheus scrapes only instances 0 and 1, so it cannot count them).
+CREATE TABLE instance_samples (
+    environment  TEXT NOT NULL,
+    host         TEXT NOT NULL,
+    app          TEXT NOT NULL,
+    at           INTEGER NOT NULL,     -- Unix milliseconds
+    online       INTEGER NOT NULL,
+    total        INTEGER NOT NULL,
+    PRIMARY KEY (environment, host, app, at)
+);
