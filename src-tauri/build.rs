@@ -29,6 +29,10 @@ fn main() {
         "metrics_board",
         "uptime_report",
         "uptime_check",
+        "scaling_instances",
+        "scale_plan",
+        "scale_apply",
+        "capacity_forecast",
     ];
     tauri_build::try_build(
         tauri_build::Attributes::new()

@@ -55,6 +55,10 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             commands::metrics::metrics_board,
             commands::uptime::uptime_report,
             commands::uptime::uptime_check,
+            commands::scaling::scaling_instances,
+            commands::scaling::scale_plan,
+            commands::scaling::scale_apply,
+            commands::scaling::capacity_forecast,
         ])
 }
 

@@ -7,5 +7,6 @@ pub mod backups;
 pub mod credentials;
 pub mod metrics;
 pub mod overview;
+pub mod scaling;
 pub mod secrets;
 pub mod uptime;

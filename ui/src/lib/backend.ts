@@ -23,9 +23,16 @@ import type {
   SecretsDiff,
   SecretsListing,
   UptimeReport,
+  ScalingView,
+  ScalePlan,
+  CapacityForecast,
 } from "./bindings";
 
 export type {
+  ScalingView,
+  ScalePlan,
+  CapacityForecast,
+  HostInstances,
   UptimeProbe,
   UptimeReport,
   UptimeSample,
@@ -207,6 +214,14 @@ export const backend = {
     call("metrics_board", () => active.metricsBoard(env, host, range, theme)),
   uptimeReport: (env: string, range: string, theme: "light" | "dark"): Promise<UptimeReport> =>
     call("uptime_report", () => active.uptimeReport(env, range, theme)),
+  scalingInstances: (env: string, range: string, theme: "light" | "dark"): Promise<ScalingView> =>
+    call("scaling_instances", () => active.scalingInstances(env, range, theme)),
+  scalePlan: (env: string, instances: number): Promise<ScalePlan> =>
+    call("scale_plan", () => active.scalePlan(env, instances)),
+  scaleApply: (env: string, instances: number): Promise<ScalePlan> =>
+    call("scale_apply", () => active.scaleApply(env, instances)),
+  capacityForecast: (env: string, range: string, theme: "light" | "dark"): Promise<CapacityForecast> =>
+    call("capacity_forecast", () => active.capacityForecast(env, range, theme)),
   uptimeCheck: async (env: string): Promise<void> => {
     await call("uptime_check", () => active.uptimeCheck(env));
   },

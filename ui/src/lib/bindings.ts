@@ -67,6 +67,17 @@ export const commands = {
 	uptimeReport: (environment: string, range: string, theme: string) => typedError<UptimeReport, Failure>(__TAURI_INVOKE("uptime_report", { environment, range, theme })),
 	/**  Runs every probe of `environment` once now (the "Check now" button). */
 	uptimeCheck: (environment: string) => typedError<null, Failure>(__TAURI_INVOKE("uptime_check", { environment })),
+	/**  PM2 processes of every host of `environment` and the instances chart over `range`. */
+	scalingInstances: (environment: string, range: string, theme: string) => typedError<ScalingView, Failure>(__TAURI_INVOKE("scaling_instances", { environment, range, theme })),
+	/**  The plan to run `instances` backend instances on every backend host. */
+	scalePlan: (environment: string, instances: number) => typedError<ScalePlan, Failure>(__TAURI_INVOKE("scale_plan", { environment, instances })),
+	/**
+	 *  Applies the plan for `instances` (made again now, so it acts on the
+	 *  current counts) after the user confirmed it; audited, checked per host.
+	 */
+	scaleApply: (environment: string, instances: number) => typedError<ScalePlan, Failure>(__TAURI_INVOKE("scale_apply", { environment, instances })),
+	/**  CPU and request-rate trends with a band, and when capacity runs out. */
+	capacityForecast: (environment: string, range: string, theme: string) => typedError<CapacityForecast, Failure>(__TAURI_INVOKE("capacity_forecast", { environment, range, theme })),
 };
 
 /* Types */
@@ -144,6 +155,21 @@ export type BackupRunResult = {
 	steps: PushStep[],
 };
 
+/**  The capacity forecast: figures and the two trend charts. */
+export type CapacityForecast = {
+	environment: string,
+	instances: number,
+	cpuNow: number | null,
+	/**  Unix seconds when CPU reaches `cpuLimit` (upper band), within the horizon. */
+	cpuFullAt: number | null,
+	cpuLimit: number | null,
+	requestsNow: number | null,
+	requestsAtHorizon: number | null,
+	horizon: number | null,
+	suggestedInstances: number | null,
+	charts: MetricsChart[],
+};
+
 /**  Where the data sits in the SVG's viewBox, and the data range it spans. */
 export type ChartPlot = {
 	viewWidth: number,
@@ -189,6 +215,15 @@ export type Failure = {
 	hint: string | null,
 };
 
+/**  One host's processes, or why they could not be listed. */
+export type HostInstances = {
+	host: string,
+	roles: string[],
+	backendOnline: number,
+	processes: Pm2Process[],
+	error: Failure | null,
+};
+
 /**  What a push changes on one host, by key name. */
 export type HostPushPlan = {
 	host: string,
@@ -197,6 +232,13 @@ export type HostPushPlan = {
 	removed: string[],
 	changed: string[],
 	apps: string[],
+};
+
+/**  One host of a scale plan or outcome. */
+export type HostScale = {
+	host: string,
+	current: number,
+	target: number,
 };
 
 /**  A job's live progress, as sent over the command's channel (throttled). */
@@ -241,6 +283,17 @@ export type MetricsSeries = {
 	points: ([number | null, number | null])[],
 };
 
+/**  One PM2 process of a host. */
+export type Pm2Process = {
+	name: string,
+	pmId: number,
+	status: string,
+	cpuPercent: number | null,
+	/**  Bytes (f64: may exceed 2^32). */
+	memoryBytes: number | null,
+	restarts: number,
+};
+
 export type ProbeKind = "backend" | "release" | "database" | "cache" | "storage" | "monitoring";
 
 export type ProbeResult = {
@@ -281,6 +334,26 @@ export type PushStep = {
 export type RecipientChange = {
 	recipients: SecretsRecipient[],
 	rotate: string[],
+};
+
+/**  What a scale will do (plan) or did (outcome: `target` is the checked count). */
+export type ScalePlan = {
+	environment: string,
+	app: string,
+	instancesPerHost: number,
+	hosts: HostScale[],
+	changes: boolean,
+};
+
+/**  The Scaling page of one environment. */
+export type ScalingView = {
+	environment: string,
+	/**  The backend app `scale` changes (`nf-api`). */
+	app: string,
+	backendOnline: number,
+	hosts: HostInstances[],
+	/**  The instances chart (from PM2's counts). */
+	chart: MetricsChart,
 };
 
 /**  Two environments compared by key; values compared by hash, never shown. */

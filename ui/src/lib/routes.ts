@@ -8,6 +8,7 @@ export type PageId =
   | "integrity"
   | "metrics"
   | "uptime"
+  | "scaling"
   | "secrets"
   | "audit"
   | "settings";
@@ -22,6 +23,7 @@ export const PAGES: readonly Page[] = [
   { id: "integrity", title: "Integrity", built: false },
   { id: "metrics", title: "Metrics", built: true },
   { id: "uptime", title: "Uptime", built: true },
+  { id: "scaling", title: "Scaling", built: true },
   { id: "secrets", title: "Secrets", built: true },
   { id: "audit", title: "Audit", built: true },
   { id: "settings", title: "Settings", built: true },

@@ -64,6 +64,10 @@ export function fakeCommands(overrides: Partial<Commands> = {}): Commands {
     secretsPushPlan: (env) => ok({ environment: env, keys: 0, hosts: [] }),
     uptimeReport: (env) => ok({ environment: env, start: 0, end: 0, probes: [], charts: [] }),
     uptimeCheck: () => ok(null),
+    scalingInstances: (env) => ok({ environment: env, app: "nf-api", backendOnline: 0, hosts: [], chart: { id: "instances", title: "Backend instances (PM2)", unit: "count", queries: [], svg: null, plot: null, series: [], omitted: 0, error: null, failedQuery: null } }),
+    scalePlan: (env, n) => ok({ environment: env, app: "nf-api", instancesPerHost: n, hosts: [], changes: false }),
+    scaleApply: (env, n) => ok({ environment: env, app: "nf-api", instancesPerHost: n, hosts: [], changes: false }),
+    capacityForecast: (env) => ok({ environment: env, instances: 0, cpuNow: null, cpuFullAt: null, cpuLimit: 80, requestsNow: null, requestsAtHorizon: null, horizon: 0, suggestedInstances: null, charts: [] }),
     metricsBoard: () => ok({ source: "local", sourceDetail: "no environment picked: showing this machine", start: 0, end: 0, charts: [] }),
     secretsPush: (env) => ok({ plan: { environment: env, keys: 0, hosts: [] }, state: "noop", jobId: null, error: null, steps: [] }),
   };
