@@ -54,6 +54,8 @@ enum Command {
     Uptime(cmd::uptime::Args),
     /// Backend instances per host (PM2), scaling them (plan, confirm, check), and the capacity forecast.
     Scale(cmd::scale::Args),
+    /// Structured logs of an environment's hosts (PM2 over SSH, or Loki): filter by level/category, --follow.
+    Logs(cmd::logs::Args),
 }
 
 fn main() -> ExitCode {
@@ -85,6 +87,7 @@ fn main() -> ExitCode {
             Command::Metrics(a) => cmd::metrics::run(&console, &out, a).await,
             Command::Uptime(a) => cmd::uptime::run(&console, &out, a).await,
             Command::Scale(a) => cmd::scale::run(&console, &out, a).await,
+            Command::Logs(a) => cmd::logs::run(&console, &out, a).await,
         }
     });
     match result {

@@ -8,6 +8,7 @@ pub mod catalog;
 pub mod chart;
 pub mod forecast;
 pub mod local;
+pub mod logs;
 pub mod prometheus;
 pub mod range;
 pub mod uptime;

@@ -7,6 +7,7 @@
 
 mod backup;
 mod credentials;
+mod logs;
 mod metrics;
 mod overview;
 mod scale;
@@ -19,6 +20,7 @@ use std::sync::Arc;
 
 pub use backup::{ForgetOutcome, Staleness};
 pub use credentials::{CredentialState, CredentialStatus};
+pub use logs::{LogTail, MAX_LINES};
 use nfops_core::audit::AuditLog;
 use nfops_core::config::Config;
 use nfops_core::jobs::{JobRunner, JobStore};

@@ -3,6 +3,7 @@ pub mod backup;
 pub mod config;
 pub mod credentials;
 pub mod jobs;
+pub mod logs;
 pub mod metrics;
 pub mod scale;
 pub mod secrets;
