@@ -119,72 +119,6 @@ pub fn newest(mut entries: Vec<LogEntry>, limit: usize) -> Vec<LogEntry> {
     entries.split_off(cut)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    const ACCESS: &str = r#"{"ts":"2026-01-01T00:00:02.000Z","level":"info","category":"access","msg":"GET /health 200","app":"nf-api","host":"prod-app-1","status":200}"#;
-    const FAIL: &str = r#"{"ts":"2026-01-01T00:00:01.000Z","level":"error","category":"error","msg":"db down","app":"nf-api","host":"prod-app-2"}"#;
-
-    #[test]
-    fn filters_by_minimum_level_category_and_host() {
-        let a = parse_line(ACCESS, "x", "y").expect("entry");
-        let f = parse_line(FAIL, "x", "y").expect("entry");
-        assert_eq!(a.host, "prod-app-1", "the line's own host wins");
-        let warn = LogFilter {
-            level: Some("warn".into()),
-            ..Default::default()
-        };
-        assert!(!warn.keeps(&a) && warn.keeps(&f));
-        let access = LogFilter {
-            category: Some("ACCESS".into()),
-            ..Default::default()
-        };
-        assert!(access.keeps(&a) && !access.keeps(&f));
-        let host = LogFilter {
-            host: Some("prod-app-2".into()),
-            ..Default::default()
-        };
-        assert!(!host.keeps(&a) && host.keeps(&f));
-    }
-
-    #[test]
-    fn plain_text_is_kept_and_newest_sorts_by_time() {
-        let t = parse_line("    at Object.<anonymous> (server.js:1)", "h", "nf-api").expect("kept");
-        assert_eq!((t.level.as_str(), t.host.as_str()), ("info", "h"));
-        let entries = vec![
-            parse_line(ACCESS, "", "").expect("a"),
-            parse_line(FAIL, "", "").expect("f"),
-        ];
-        let last = newest(entries, 1);
-        assert_eq!(last.len(), 1);
-        assert_eq!(last[0].msg, "GET /health 200", "the newer line is kept");
-    }
-
-    #[test]
-    fn unknown_levels_and_categories_are_refused() {
-        assert!(LogFilter {
-            level: Some("loud".into()),
-            ..Default::default()
-        }
-        .validate()
-        .is_err());
-        assert!(LogFilter {
-            category: Some("audit".into()),
-            ..Default::default()
-        }
-        .validate()
-        .is_err());
-        assert!(LogFilter {
-            level: Some("WARN".into()),
-            category: Some("worker".into()),
-            host: None
-        }
-        .validate()
-        .is_ok());
-    }
-}
-
 /// The newest `limit` lines of the last `since_seconds` from Loki at `url`
 /// for stream selector `selector` (e.g. `env="production"`), oldest first.
 ///
@@ -259,4 +193,70 @@ pub async fn loki_query(
         }
     }
     Ok(newest(entries, limit))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ACCESS: &str = r#"{"ts":"2026-01-01T00:00:02.000Z","level":"info","category":"access","msg":"GET /health 200","app":"nf-api","host":"prod-app-1","status":200}"#;
+    const FAIL: &str = r#"{"ts":"2026-01-01T00:00:01.000Z","level":"error","category":"error","msg":"db down","app":"nf-api","host":"prod-app-2"}"#;
+
+    #[test]
+    fn filters_by_minimum_level_category_and_host() {
+        let a = parse_line(ACCESS, "x", "y").expect("entry");
+        let f = parse_line(FAIL, "x", "y").expect("entry");
+        assert_eq!(a.host, "prod-app-1", "the line's own host wins");
+        let warn = LogFilter {
+            level: Some("warn".into()),
+            ..Default::default()
+        };
+        assert!(!warn.keeps(&a) && warn.keeps(&f));
+        let access = LogFilter {
+            category: Some("ACCESS".into()),
+            ..Default::default()
+        };
+        assert!(access.keeps(&a) && !access.keeps(&f));
+        let host = LogFilter {
+            host: Some("prod-app-2".into()),
+            ..Default::default()
+        };
+        assert!(!host.keeps(&a) && host.keeps(&f));
+    }
+
+    #[test]
+    fn plain_text_is_kept_and_newest_sorts_by_time() {
+        let t = parse_line("    at Object.<anonymous> (server.js:1)", "h", "nf-api").expect("kept");
+        assert_eq!((t.level.as_str(), t.host.as_str()), ("info", "h"));
+        let entries = vec![
+            parse_line(ACCESS, "", "").expect("a"),
+            parse_line(FAIL, "", "").expect("f"),
+        ];
+        let last = newest(entries, 1);
+        assert_eq!(last.len(), 1);
+        assert_eq!(last[0].msg, "GET /health 200", "the newer line is kept");
+    }
+
+    #[test]
+    fn unknown_levels_and_categories_are_refused() {
+        assert!(LogFilter {
+            level: Some("loud".into()),
+            ..Default::default()
+        }
+        .validate()
+        .is_err());
+        assert!(LogFilter {
+            category: Some("audit".into()),
+            ..Default::default()
+        }
+        .validate()
+        .is_err());
+        assert!(LogFilter {
+            level: Some("WARN".into()),
+            category: Some("worker".into()),
+            host: None
+        }
+        .validate()
+        .is_ok());
+    }
 }
