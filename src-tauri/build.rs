@@ -33,6 +33,7 @@ fn main() {
         "scale_plan",
         "scale_apply",
         "capacity_forecast",
+        "logs_tail",
     ];
     tauri_build::try_build(
         tauri_build::Attributes::new()

@@ -59,6 +59,7 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             commands::scaling::scale_plan,
             commands::scaling::scale_apply,
             commands::scaling::capacity_forecast,
+            commands::logs::logs_tail,
         ])
 }
 

@@ -26,9 +26,12 @@ import type {
   ScalingView,
   ScalePlan,
   CapacityForecast,
+  LogTail,
 } from "./bindings";
 
 export type {
+  LogTail,
+  LogLine,
   ScalingView,
   ScalePlan,
   CapacityForecast,
@@ -222,6 +225,8 @@ export const backend = {
     call("scale_apply", () => active.scaleApply(env, instances)),
   capacityForecast: (env: string, range: string, theme: "light" | "dark"): Promise<CapacityForecast> =>
     call("capacity_forecast", () => active.capacityForecast(env, range, theme)),
+  logsTail: (env: string, level: string | null, category: string | null, host: string | null, lines: number): Promise<LogTail> =>
+    call("logs_tail", () => active.logsTail(env, level, category, host, lines)),
   uptimeCheck: async (env: string): Promise<void> => {
     await call("uptime_check", () => active.uptimeCheck(env));
   },

@@ -78,6 +78,12 @@ export const commands = {
 	scaleApply: (environment: string, instances: number) => typedError<ScalePlan, Failure>(__TAURI_INVOKE("scale_apply", { environment, instances })),
 	/**  CPU and request-rate trends with a band, and when capacity runs out. */
 	capacityForecast: (environment: string, range: string, theme: string) => typedError<CapacityForecast, Failure>(__TAURI_INVOKE("capacity_forecast", { environment, range, theme })),
+	/**
+	 *  The newest `lines` log lines of `environment` kept by the filters
+	 *  (minimum `level`, `category`, `host`; null for any). The page's follow
+	 *  mode calls it again every few seconds.
+	 */
+	logsTail: (environment: string, level: string | null, category: string | null, host: string | null, lines: number) => typedError<LogTail, Failure>(__TAURI_INVOKE("logs_tail", { environment, level, category, host, lines })),
 };
 
 /* Types */
@@ -243,6 +249,32 @@ export type HostScale = {
 
 /**  A job's live progress, as sent over the command's channel (throttled). */
 export type JobEvent = { event: "jobStarted"; jobId: string; steps: string[] } | { event: "stepStarted"; index: number; name: string } | { event: "stepProgress"; index: number; done: number | null; total: number | null; unit: string } | { event: "stepMessage"; index: number; message: string } | { event: "stepFinished"; index: number; state: string; evidence: string | null; error: Failure | null } | { event: "jobFinished"; jobId: string; state: string; error: Failure | null };
+
+/**  A host whose logs could not be read. */
+export type LogHostFailure = {
+	host: string,
+	error: Failure,
+};
+
+/**  One structured log line. */
+export type LogLine = {
+	ts: string,
+	level: string,
+	category: string,
+	msg: string,
+	app: string,
+	host: string,
+	/**  The whole line as JSON text (every field). */
+	raw: string,
+};
+
+/**  The newest lines of an environment. */
+export type LogTail = {
+	/**  `pm2` (files over SSH) or `loki`. */
+	source: string,
+	lines: LogLine[],
+	failedHosts: LogHostFailure[],
+};
 
 /**  Every chart of one environment (or this machine) over one time range. */
 export type MetricsBoard = {

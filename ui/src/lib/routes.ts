@@ -9,6 +9,7 @@ export type PageId =
   | "metrics"
   | "uptime"
   | "scaling"
+  | "logs"
   | "secrets"
   | "audit"
   | "settings";
@@ -24,6 +25,7 @@ export const PAGES: readonly Page[] = [
   { id: "metrics", title: "Metrics", built: true },
   { id: "uptime", title: "Uptime", built: true },
   { id: "scaling", title: "Scaling", built: true },
+  { id: "logs", title: "Logs", built: true },
   { id: "secrets", title: "Secrets", built: true },
   { id: "audit", title: "Audit", built: true },
   { id: "settings", title: "Settings", built: true },
