@@ -140,9 +140,23 @@ pub fn render_svg_with_band(
     band: &[(f64, f64, f64)],
     unit: Unit,
     theme: Theme,
+    size: (u32, u32),
+) -> Result<RenderedChart, String> {
+    render_svg_spanning(series, band, None, unit, theme, size)
+}
+
+/// [`render_svg_with_band`] whose x axis covers at least `span` (unix
+/// seconds), so a chart of sparse samples still shows the whole picked range
+/// (and events placed on it).
+pub fn render_svg_spanning(
+    series: &[Series],
+    band: &[(f64, f64, f64)],
+    span: Option<(f64, f64)>,
+    unit: Unit,
+    theme: Theme,
     (width, height): (u32, u32),
 ) -> Result<RenderedChart, String> {
-    let (x_min, x_max, y_min, y_max) = if band.is_empty() {
+    let (mut x_min, mut x_max, y_min, y_max) = if band.is_empty() {
         bounds(series, unit)
     } else {
         let mut all = series.to_vec();
@@ -155,6 +169,16 @@ pub fn render_svg_with_band(
         });
         bounds(&all, unit)
     };
+    if let Some((a, b)) = span.filter(|(a, b)| a.is_finite() && b.is_finite() && a < b) {
+        let has_data = series
+            .iter()
+            .any(|s| s.points.iter().any(|p| p.0.is_finite() && p.1.is_finite()));
+        if has_data {
+            (x_min, x_max) = (x_min.min(a), x_max.max(b));
+        } else {
+            (x_min, x_max) = (a, b);
+        }
+    }
     let mut svg =
         String::with_capacity(4096 + series.iter().map(|s| s.points.len() * 24).sum::<usize>());
     let plot;

@@ -8,6 +8,7 @@
 mod backup;
 mod credentials;
 mod logs;
+mod markers;
 mod metrics;
 mod overview;
 mod scale;

@@ -18,9 +18,7 @@ use nfops_fleet::instances::{self, Pm2Process};
 use nfops_fleet::SshSession;
 use nfops_metrics::catalog::{self, ChartSpec, Unit};
 use nfops_metrics::forecast::{suggest_instances, Trend};
-use nfops_metrics::{
-    render_svg, render_svg_with_band, ChartData, ChartOutcome, Drawing, Prometheus, Series,
-};
+use nfops_metrics::{render_svg_spanning, ChartData, ChartOutcome, Drawing, Prometheus, Series};
 use serde::Serialize;
 
 use crate::Console;
@@ -401,7 +399,16 @@ impl Console {
                 s.points.push((end, v));
             }
         }
-        Ok(draw(&INSTANCES_CHART, series, &[], drawing))
+        let mut charts = [draw(
+            &INSTANCES_CHART,
+            series,
+            &[],
+            Some((start, end)),
+            drawing,
+        )];
+        self.mark_charts(env, &mut charts, drawing.theme).await;
+        let [chart] = charts;
+        Ok(chart)
     }
 
     /// The capacity forecast of `env`: CPU and request-rate trends over
@@ -453,7 +460,7 @@ impl Console {
             let peak = (t.at(horizon) + 2.0 * t.sigma).max(0.0);
             suggest_instances(instances.max(1), peak, CPU_TARGET)
         });
-        let charts = vec![
+        let mut charts = vec![
             forecast_chart(
                 &FORECAST_CPU,
                 &cpu,
@@ -475,6 +482,7 @@ impl Console {
                 None,
             ),
         ];
+        self.mark_charts(env, &mut charts, drawing.theme).await;
         Ok(CapacityForecast {
             environment: env.to_owned(),
             instances,
@@ -530,20 +538,17 @@ fn forecast_chart(
             points: vec![(observed.first().map_or(end, |p| p.0), l), (horizon, l)],
         });
     }
-    draw(spec, series, &band, drawing)
+    draw(spec, series, &band, None, drawing)
 }
 
 fn draw(
     spec: &'static ChartSpec,
     series: Vec<Series>,
     band: &[(f64, f64, f64)],
+    span: Option<(f64, f64)>,
     drawing: Drawing,
 ) -> ChartOutcome {
-    let rendered = if band.is_empty() {
-        render_svg(&series, spec.unit, drawing.theme, drawing.size)
-    } else {
-        render_svg_with_band(&series, band, spec.unit, drawing.theme, drawing.size)
-    };
+    let rendered = render_svg_spanning(&series, band, span, spec.unit, drawing.theme, drawing.size);
     ChartOutcome {
         spec,
         queries: Vec::new(),

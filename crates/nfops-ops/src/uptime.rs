@@ -180,12 +180,14 @@ impl Console {
             ));
             rows.push((probe, summary));
         }
+        let mut charts = uptime_charts(&series, (start, end), drawing);
+        self.mark_charts(env, &mut charts, drawing.theme).await;
         Ok(UptimeReport {
             environment: env.to_owned(),
             probes: rows,
             start,
             end,
-            charts: uptime_charts(&series, (start, end), drawing),
+            charts,
         })
     }
 }

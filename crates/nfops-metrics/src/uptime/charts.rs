@@ -1,8 +1,11 @@
 //! The uptime charts: percentage of good checks per time bucket, and the
 //! latency of every check, one series per probe.
 
-use crate::board::{draw, ChartOutcome, Drawing};
+use nfops_core::Error;
+
+use crate::board::{ChartData, ChartOutcome, Drawing};
 use crate::catalog::{ChartSpec, Unit};
+use crate::chart::render_svg_spanning;
 use crate::chart::Series;
 
 use super::check::Sample;
@@ -67,7 +70,20 @@ pub fn uptime_charts(
         .map(|(spec, series)| ChartOutcome {
             spec,
             queries: Vec::new(),
-            result: draw(spec, series, 0, drawing),
+            result: render_svg_spanning(
+                &series,
+                &[],
+                Some((start, end)),
+                spec.unit,
+                drawing.theme,
+                drawing.size,
+            )
+            .map(|rendered| ChartData {
+                series,
+                omitted: 0,
+                rendered,
+            })
+            .map_err(|why| Error::internal(format!("chart {} could not be drawn: {why}", spec.id))),
             failed_query: None,
         })
         .collect()
