@@ -36,6 +36,13 @@ fn main() {
         "integrity_check",
         "integrity_reports",
         "drills_list",
+        "uptime_report",
+        "uptime_check",
+        "scaling_instances",
+        "scale_plan",
+        "scale_apply",
+        "capacity_forecast",
+        "logs_tail",
     ];
     tauri_build::try_build(
         tauri_build::Attributes::new()

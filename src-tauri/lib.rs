@@ -2,8 +2,10 @@
 //! happens in `nfops-ops` and the crates below it.
 
 mod commands;
+mod uptime_watch;
 mod wire;
 mod wire_restore;
+mod wire_monitoring;
 
 use nfops_ops::Console;
 
@@ -61,6 +63,13 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             commands::restore::integrity_check,
             commands::restore::integrity_reports,
             commands::restore::drills_list,
+            commands::uptime::uptime_report,
+            commands::uptime::uptime_check,
+            commands::scaling::scaling_instances,
+            commands::scaling::scale_plan,
+            commands::scaling::scale_apply,
+            commands::scaling::capacity_forecast,
+            commands::logs::logs_tail,
         ])
 }
 
@@ -98,9 +107,11 @@ pub fn run() {
         .manage(state)
         .manage(commands::backups::RunningBackups::default())
         .manage(commands::restore::RunningRestores::default())
+        .plugin(tauri_plugin_notification::init())
         .invoke_handler(builder.invoke_handler())
         .setup(move |app| {
             builder.mount_events(app);
+            uptime_watch::start(app.handle());
             Ok(())
         })
         .run(tauri::generate_context!());

@@ -56,6 +56,12 @@ enum Command {
     Check(cmd::restore::CheckArgs),
     /// Restore drill: newest backup into a scratch database, checked and timed.
     Drill(cmd::restore::DrillArgs),
+    /// Uptime probes: one round (exit 6 when one fails) or --watch; uptime % and latency charts.
+    Uptime(cmd::uptime::Args),
+    /// Backend instances per host (PM2), scaling them (plan, confirm, check), and the capacity forecast.
+    Scale(cmd::scale::Args),
+    /// Structured logs of an environment's hosts (PM2 over SSH, or Loki): filter by level/category, --follow.
+    Logs(cmd::logs::Args),
 }
 
 fn main() -> ExitCode {
@@ -88,6 +94,9 @@ fn main() -> ExitCode {
             Command::Restore(a) => cmd::restore::restore(&console, &out, a).await,
             Command::Check(a) => cmd::restore::check(&console, &out, a).await,
             Command::Drill(a) => cmd::restore::drill(&console, &out, a).await,
+            Command::Uptime(a) => cmd::uptime::run(&console, &out, a).await,
+            Command::Scale(a) => cmd::scale::run(&console, &out, a).await,
+            Command::Logs(a) => cmd::logs::run(&console, &out, a).await,
         }
     });
     match result {

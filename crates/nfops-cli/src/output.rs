@@ -13,6 +13,11 @@ impl Output {
         Self { json }
     }
 
+    /// Whether `--json` was given.
+    pub fn is_json(&self) -> bool {
+        self.json
+    }
+
     /// Whether progress spinners may be drawn (a terminal, not JSON).
     pub fn interactive(&self) -> bool {
         !self.json && std::io::stderr().is_terminal()

@@ -13,6 +13,7 @@
 //!
 //! [`CredentialSource`]: nfops_core::credentials::CredentialSource
 
+pub mod instances;
 pub mod probe;
 pub mod s3;
 pub mod ssh;

@@ -202,7 +202,7 @@ pub async fn chart(
     }
 }
 
-fn draw(
+pub(crate) fn draw(
     spec: &ChartSpec,
     series: Vec<Series>,
     omitted: usize,

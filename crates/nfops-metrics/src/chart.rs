@@ -128,9 +128,57 @@ pub fn render_svg(
     series: &[Series],
     unit: Unit,
     theme: Theme,
+    size: (u32, u32),
+) -> Result<RenderedChart, String> {
+    render_svg_with_band(series, &[], unit, theme, size)
+}
+
+/// [`render_svg`] with a shaded band under the lines: `(x, low, high)`
+/// points, e.g. a forecast's uncertainty. The band widens the axes to fit.
+pub fn render_svg_with_band(
+    series: &[Series],
+    band: &[(f64, f64, f64)],
+    unit: Unit,
+    theme: Theme,
+    size: (u32, u32),
+) -> Result<RenderedChart, String> {
+    render_svg_spanning(series, band, None, unit, theme, size)
+}
+
+/// [`render_svg_with_band`] whose x axis covers at least `span` (unix
+/// seconds), so a chart of sparse samples still shows the whole picked range
+/// (and events placed on it).
+pub fn render_svg_spanning(
+    series: &[Series],
+    band: &[(f64, f64, f64)],
+    span: Option<(f64, f64)>,
+    unit: Unit,
+    theme: Theme,
     (width, height): (u32, u32),
 ) -> Result<RenderedChart, String> {
-    let (x_min, x_max, y_min, y_max) = bounds(series, unit);
+    let (mut x_min, mut x_max, y_min, y_max) = if band.is_empty() {
+        bounds(series, unit)
+    } else {
+        let mut all = series.to_vec();
+        all.push(Series {
+            name: String::new(),
+            points: band
+                .iter()
+                .flat_map(|&(x, lo, hi)| [(x, lo), (x, hi)])
+                .collect(),
+        });
+        bounds(&all, unit)
+    };
+    if let Some((a, b)) = span.filter(|(a, b)| a.is_finite() && b.is_finite() && a < b) {
+        let has_data = series
+            .iter()
+            .any(|s| s.points.iter().any(|p| p.0.is_finite() && p.1.is_finite()));
+        if has_data {
+            (x_min, x_max) = (x_min.min(a), x_max.max(b));
+        } else {
+            (x_min, x_max) = (a, b);
+        }
+    }
     let mut svg =
         String::with_capacity(4096 + series.iter().map(|s| s.points.len() * 24).sum::<usize>());
     let plot;
@@ -163,6 +211,24 @@ pub fn render_svg(
         let (px, py) = chart.plotting_area().get_pixel_range();
         let columns = (px.end - px.start).max(1) as usize;
         let palette = theme.palette();
+        let edges: Vec<(f64, f64, f64)> = band
+            .iter()
+            .copied()
+            .filter(|(x, lo, hi)| x.is_finite() && lo.is_finite() && hi.is_finite())
+            .collect();
+        if edges.len() >= 2 {
+            let outline: Vec<(f64, f64)> = edges
+                .iter()
+                .map(|&(x, _, hi)| (x, hi))
+                .chain(edges.iter().rev().map(|&(x, lo, _)| (x, lo)))
+                .collect();
+            chart
+                .draw_series(std::iter::once(Polygon::new(
+                    outline,
+                    palette[0].mix(0.18).filled(),
+                )))
+                .map_err(|e| e.to_string())?;
+        }
         for (i, s) in series.iter().enumerate() {
             let color = palette[i % palette.len()];
             let style = color.stroke_width(2);

@@ -6,13 +6,19 @@
 pub mod board;
 pub mod catalog;
 pub mod chart;
+pub mod forecast;
 pub mod local;
+pub mod logs;
+pub mod markers;
 pub mod prometheus;
 pub mod range;
+pub mod uptime;
 
 pub use board::{Board, BoardSource, ChartData, ChartOutcome, Drawing, Scope};
 pub use catalog::{ChartSpec, Unit, CATALOG};
-pub use chart::{render_svg, PlotArea, RenderedChart, Series, Theme};
+pub use chart::{
+    render_svg, render_svg_spanning, render_svg_with_band, PlotArea, RenderedChart, Series, Theme,
+};
 pub use local::LocalMetrics;
 pub use prometheus::Prometheus;
 pub use range::TimeRange;

@@ -7,11 +7,15 @@
 
 mod backup;
 mod credentials;
+mod logs;
+mod markers;
 mod metrics;
 mod overview;
 mod restore;
+mod scale;
 mod secrets;
 mod secrets_push;
+mod uptime;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -19,6 +23,7 @@ use std::sync::Arc;
 pub use backup::{forget_ids, ForgetOutcome, OffsitePlan, Staleness};
 pub use credentials::{CredentialState, CredentialStatus};
 pub use nfops_backup::BackupOutcome;
+pub use logs::{LogTail, MAX_LINES};
 use nfops_core::audit::AuditLog;
 use nfops_core::config::Config;
 use nfops_core::jobs::{JobRunner, JobStore};
@@ -27,8 +32,13 @@ use nfops_core::state::State;
 use nfops_core::Result;
 use nfops_vault::Keyring;
 pub use restore::{Drill, RestoreRun, RestoreScope, SavedReport};
+pub use scale::{
+    CapacityForecast, EnvironmentInstances, HostInstances, HostScale, ScaleOutcome, ScalePlan,
+    BACKEND_APP, CPU_LIMIT, CPU_TARGET,
+};
 pub use secrets::{RecipientChange, SecretsDiff, SecretsListing};
 pub use secrets_push::{HostPushPlan, PushOutcome, PushPlan};
+pub use uptime::{UptimeEvent, UptimeReport};
 
 /// The console: paths, state, audit log and keyring, opened once per process.
 #[derive(Clone)]

@@ -53,7 +53,9 @@ impl Console {
             selector: monitoring.selector.as_deref(),
             host,
         };
-        let board = Board::from_prometheus(&prom, scope, drawing, charts).await;
+        let mut board = Board::from_prometheus(&prom, scope, drawing, charts).await;
+        self.mark_charts(name, &mut board.charts, drawing.theme)
+            .await;
         let failed = board.charts.iter().filter(|c| c.result.is_err()).count();
         tracing::info!(
             category = "application",

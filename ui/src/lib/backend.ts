@@ -29,6 +29,11 @@ import type {
   RecipientChange,
   SecretsDiff,
   SecretsListing,
+  UptimeReport,
+  ScalingView,
+  ScalePlan,
+  CapacityForecast,
+  LogTail,
 } from "./bindings";
 
 export type {
@@ -37,6 +42,15 @@ export type {
   ReportListing,
   RestorePlanView,
   RestoreResult,
+  LogTail,
+  LogLine,
+  ScalingView,
+  ScalePlan,
+  CapacityForecast,
+  HostInstances,
+  UptimeProbe,
+  UptimeReport,
+  UptimeSample,
   BackupCatalog,
   BackupEntry,
   BackupRunResult,
@@ -246,4 +260,19 @@ export const backend = {
   integrityReports: (): Promise<ReportListing[]> => call("integrity_reports", () => active.integrityReports()),
   /** Restore drills (of `env`, or all), newest first. */
   drillsList: (env: string | null): Promise<DrillRecord[]> => call("drills_list", () => active.drillsList(env)),
+  uptimeReport: (env: string, range: string, theme: "light" | "dark"): Promise<UptimeReport> =>
+    call("uptime_report", () => active.uptimeReport(env, range, theme)),
+  scalingInstances: (env: string, range: string, theme: "light" | "dark"): Promise<ScalingView> =>
+    call("scaling_instances", () => active.scalingInstances(env, range, theme)),
+  scalePlan: (env: string, instances: number): Promise<ScalePlan> =>
+    call("scale_plan", () => active.scalePlan(env, instances)),
+  scaleApply: (env: string, instances: number): Promise<ScalePlan> =>
+    call("scale_apply", () => active.scaleApply(env, instances)),
+  capacityForecast: (env: string, range: string, theme: "light" | "dark"): Promise<CapacityForecast> =>
+    call("capacity_forecast", () => active.capacityForecast(env, range, theme)),
+  logsTail: (env: string, level: string | null, category: string | null, host: string | null, lines: number): Promise<LogTail> =>
+    call("logs_tail", () => active.logsTail(env, level, category, host, lines)),
+  uptimeCheck: async (env: string): Promise<void> => {
+    await call("uptime_check", () => active.uptimeCheck(env));
+  },
 };

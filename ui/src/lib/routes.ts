@@ -7,6 +7,9 @@ export type PageId =
   | "restore"
   | "integrity"
   | "metrics"
+  | "uptime"
+  | "scaling"
+  | "logs"
   | "secrets"
   | "audit"
   | "settings";
@@ -20,6 +23,9 @@ export const PAGES: readonly Page[] = [
   { id: "restore", title: "Restore", built: true },
   { id: "integrity", title: "Integrity", built: true },
   { id: "metrics", title: "Metrics", built: true },
+  { id: "uptime", title: "Uptime", built: true },
+  { id: "scaling", title: "Scaling", built: true },
+  { id: "logs", title: "Logs", built: true },
   { id: "secrets", title: "Secrets", built: true },
   { id: "audit", title: "Audit", built: true },
   { id: "settings", title: "Settings", built: true },

@@ -341,6 +341,7 @@ fn validate(path: &Path, text: &str, file: ConfigFile) -> Result<Config> {
                 ));
             }
         }
+        validate_uptime(path, text, &name, &env)?;
         environments.push((name, env));
     }
     environments.sort_by(|a, b| a.1.tier.cmp(&b.1.tier).then_with(|| a.0.cmp(&b.0)));
@@ -349,6 +350,60 @@ fn validate(path: &Path, text: &str, file: ConfigFile) -> Result<Config> {
         environments,
         secrets_dir,
     })
+}
+
+/// The uptime probes of one environment: unique names, intervals of at
+/// least 20 s, targets that fit the check.
+fn validate_uptime(path: &Path, text: &str, name: &str, env: &Environment) -> Result<()> {
+    let mut seen = std::collections::HashSet::new();
+    for p in &env.uptime {
+        let probe = p.get_ref();
+        if !seen.insert(probe.name.as_str()) {
+            return Err(invalid(
+                path,
+                text,
+                p.span().start,
+                &format!(
+                    "uptime probe '{}' appears twice in environment '{name}'",
+                    probe.name
+                ),
+                "Give each uptime probe of an environment its own name.",
+            ));
+        }
+        if *probe.interval_seconds.get_ref() < 20 {
+            return Err(invalid(
+                path,
+                text,
+                probe.interval_seconds.span().start,
+                &format!(
+                    "uptime probe '{}': interval_seconds {} is below the minimum of 20",
+                    probe.name,
+                    probe.interval_seconds.get_ref()
+                ),
+                "Use interval_seconds = 20 or more.",
+            ));
+        }
+        let target = probe.target.get_ref();
+        let fits = match probe.check {
+            UptimeCheck::Http => target.starts_with("http://") || target.starts_with("https://"),
+            UptimeCheck::Tcp | UptimeCheck::Tls => target
+                .rsplit_once(':')
+                .is_some_and(|(h, port)| !h.is_empty() && port.parse::<u16>().is_ok()),
+        };
+        if !fits {
+            return Err(invalid(
+                path,
+                text,
+                probe.target.span().start,
+                &format!(
+                    "uptime probe '{}': target '{target}' does not fit the check",
+                    probe.name
+                ),
+                "http probes take a URL (https://host/health); tcp and tls probes take host:port.",
+            ));
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

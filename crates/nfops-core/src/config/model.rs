@@ -72,6 +72,10 @@ pub struct Environment {
     pub monitoring: Option<Monitoring>,
     pub frontend: Option<Frontend>,
     pub backup: Option<BackupPolicy>,
+    /// Uptime probes (`[[environments.<name>.uptime]]`). When none is given
+    /// and `health_url` is set, the console probes `health_url` for a 200.
+    #[serde(default)]
+    pub uptime: Vec<Spanned<UptimeProbe>>,
 }
 
 /// A VPS host running backends and workers under PM2, reached over SSH.
@@ -262,4 +266,52 @@ fn d30() -> Spanned<u32> {
 }
 fn d180() -> Spanned<u32> {
     Spanned::new(0..0, 180)
+}
+
+/// What an uptime probe checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UptimeCheck {
+    /// `GET target` (a URL): up when the status is `expect_status` and the
+    /// body contains `keyword` (when given).
+    Http,
+    /// A TCP connect to `target` (`host:port`).
+    Tcp,
+    /// A TLS handshake with `target` (`host:port`): up when the certificate
+    /// is valid and expires in more than `min_cert_days` days.
+    Tls,
+}
+
+/// One uptime probe of an environment.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UptimeProbe {
+    /// Unique within the environment; names the probe's history.
+    pub name: String,
+    pub check: UptimeCheck,
+    /// A URL for `http`, `host:port` for `tcp` and `tls`.
+    pub target: Spanned<String>,
+    /// `http` only: the status that means up (default 200).
+    pub expect_status: Option<u16>,
+    /// `http` only: text the body must contain.
+    pub keyword: Option<String>,
+    /// Seconds between checks; at least 20.
+    #[serde(default = "d60")]
+    pub interval_seconds: Spanned<u32>,
+    /// Consecutive failures before the probe counts as down (and notifies).
+    #[serde(default = "d3")]
+    pub failures_before_down: u32,
+    /// `tls` only: fewer days left on the certificate than this is a failure.
+    #[serde(default = "d14")]
+    pub min_cert_days: u32,
+}
+
+fn d60() -> Spanned<u32> {
+    Spanned::new(0..0, 60)
+}
+fn d3() -> u32 {
+    3
+}
+fn d14() -> u32 {
+    14
 }

@@ -212,3 +212,28 @@ fn backup_offsite_is_an_s3_bucket_with_named_credentials() {
         e.message()
     );
 }
+
+#[test]
+fn uptime_probes_parse_and_a_fast_interval_is_refused_with_its_line() {
+    let good = "version = 1\n[environments.staging]\ntier = \"staging\"\n\n[[environments.staging.uptime]]\nname = \"api\"\ncheck = \"http\"\ntarget = \"https://api.example.com/health\"\nkeyword = \"ok\"\ninterval_seconds = 20\n\n[[environments.staging.uptime]]\nname = \"tls\"\ncheck = \"tls\"\ntarget = \"api.example.com:443\"\n";
+    let c = Config::parse(p(), good).expect("valid uptime probes");
+    let env = c.environment("staging").expect("staging");
+    assert_eq!(env.uptime.len(), 2);
+    assert_eq!(
+        *env.uptime[1].get_ref().interval_seconds.get_ref(),
+        60,
+        "default interval"
+    );
+    assert_eq!(env.uptime[1].get_ref().failures_before_down, 3);
+
+    let fast = good.replace("interval_seconds = 20", "interval_seconds = 5");
+    let e = Config::parse(p(), &fast).expect_err("5 s is below the minimum");
+    assert!(
+        e.message().starts_with("environments.toml:10:") && e.message().contains("minimum of 20"),
+        "{}",
+        e.message()
+    );
+    let bad_target = good.replace("api.example.com:443", "api.example.com");
+    let e = Config::parse(p(), &bad_target).expect_err("tls needs host:port");
+    assert!(e.message().contains("does not fit"), "{}", e.message());
+}

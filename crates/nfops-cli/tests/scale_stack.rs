@@ -1,0 +1,196 @@
+//! `nfops scale` against the local stack (`NFOPS_STACK_DIR`, run under
+//! `scripts/with-keyring`): staging's nf-api goes from its count to one more
+//! and back, as PM2 itself reports (`pm2 jlist` over SSH, read by the
+//! console and, independently, by the `ssh` binary), the instances chart
+//! follows, and both scales are audited.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+mod common;
+
+/// Runs `nfops ARGS` (with stdin) and returns its output and all its text.
+type Run<'a> = dyn Fn(&[&str], Option<&str>) -> (std::process::Output, String) + 'a;
+
+fn stack_dir() -> Option<PathBuf> {
+    let dir = std::env::var_os("NFOPS_STACK_DIR").filter(|d| !d.is_empty());
+    if dir.is_none() {
+        assert!(
+            std::env::var("NFOPS_REQUIRE_STACK").as_deref() != Ok("1"),
+            "NFOPS_REQUIRE_STACK=1 but NFOPS_STACK_DIR is not set"
+        );
+        eprintln!("skipping: NFOPS_STACK_DIR is not set");
+    }
+    dir.map(PathBuf::from)
+}
+
+/// Online nf-api processes on stg-app-1, read with the OpenSSH client and
+/// pm2 itself, not through the console.
+fn pm2_online(stack: &Path, port: &str) -> usize {
+    let out = Command::new("ssh")
+        .args([
+            "-i",
+            &stack.join("ssh/deploy_ed25519").display().to_string(),
+            "-o",
+            &format!(
+                "UserKnownHostsFile={}",
+                stack.join("ssh/known_hosts").display()
+            ),
+            "-o",
+            "BatchMode=yes",
+            "-p",
+            port,
+            "deploy@127.0.0.1",
+            &format!("PM2_HOME={}/hosts/stg-app-1/pm2 pm2 jlist", stack.display()),
+        ])
+        .output()
+        .expect("run ssh");
+    assert!(
+        out.status.success(),
+        "ssh pm2 jlist: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let list: serde_json::Value =
+        serde_json::from_str(&text[text.find("[{").unwrap_or(0)..]).expect("pm2 jlist JSON");
+    list.as_array()
+        .expect("a list")
+        .iter()
+        .filter(|p| p["name"] == "nf-api" && p["pm2_env"]["status"] == "online")
+        .count()
+}
+
+#[test]
+fn scaling_changes_the_pm2_count_and_the_instances_chart_then_back() {
+    let Some(stack) = stack_dir() else { return };
+    let config = stack.join("environments.toml");
+    let text = std::fs::read_to_string(&config).expect("stack config");
+    let port = text
+        .lines()
+        .find_map(|l| l.strip_prefix("port = ").filter(|p| p.ends_with("50")))
+        .expect("the sshd port in the config")
+        .to_owned();
+    let home = tempfile::tempdir().expect("tempdir");
+    let service = format!("nfops-scale-test-{}", std::process::id());
+    let run = |args: &[&str], stdin: Option<&str>| {
+        let out = common::run_nfops(home.path(), &config, &service, args, stdin);
+        let all = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out, all)
+    };
+    let key = std::fs::read_to_string(stack.join("credentials/stack/ssh/deploy")).expect("key");
+    let (out, all) = run(&["credentials", "set", "stack/ssh/deploy"], Some(&key));
+    assert!(out.status.success(), "{all}");
+
+    let listing = |run: &Run| {
+        let (out, all) = run(
+            &["--json", "scale", "--env", "staging", "--since", "15m"],
+            None,
+        );
+        assert!(out.status.success(), "{all}");
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).expect("JSON")
+    };
+    let before = listing(&run);
+    let start = before["instances"]["backendOnline"]
+        .as_u64()
+        .expect("a count") as u32;
+    assert_eq!(
+        start as usize,
+        pm2_online(&stack, &port),
+        "the console reads what pm2 reports"
+    );
+    let target = start + 1;
+
+    let (out, all) = run(
+        &[
+            "scale",
+            "--env",
+            "staging",
+            "--instances",
+            &target.to_string(),
+        ],
+        None,
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "no terminal and no --yes: refused, nothing changed: {all}"
+    );
+    assert_eq!(pm2_online(&stack, &port), start as usize);
+
+    let (out, all) = run(
+        &[
+            "scale",
+            "--env",
+            "staging",
+            "--instances",
+            &target.to_string(),
+            "--yes",
+        ],
+        None,
+    );
+    let scaled_back = || {
+        let _ = run(
+            &[
+                "scale",
+                "--env",
+                "staging",
+                "--instances",
+                &start.to_string(),
+                "--yes",
+            ],
+            None,
+        );
+    };
+    if !out.status.success() {
+        scaled_back();
+        panic!("scale up: {all}");
+    }
+    let seen = pm2_online(&stack, &port);
+    let after = listing(&run);
+    let chart_now = after["chartLatest"].clone();
+    let (out, all) = run(
+        &[
+            "scale",
+            "--env",
+            "staging",
+            "--instances",
+            &start.to_string(),
+            "--yes",
+        ],
+        None,
+    );
+    assert!(out.status.success(), "scale back: {all}");
+
+    assert_eq!(seen, target as usize, "pm2 jlist shows the new count");
+    assert_eq!(after["instances"]["backendOnline"], target);
+    assert_eq!(
+        chart_now,
+        serde_json::json!([["stg-app-1", f64::from(target)]]),
+        "the instances chart ends at the new count"
+    );
+    assert_eq!(
+        pm2_online(&stack, &port),
+        start as usize,
+        "scaled back for the next run"
+    );
+    let back = listing(&run);
+    assert_eq!(
+        back["chartLatest"],
+        serde_json::json!([["stg-app-1", f64::from(start)]])
+    );
+
+    let (out, all) = run(&["--json", "audit", "list"], None);
+    assert!(out.status.success(), "{all}");
+    let entries: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let scales = entries
+        .as_array()
+        .expect("entries")
+        .iter()
+        .filter(|e| e["action"] == "scale.backend" && e["outcome"] == "succeeded")
+        .count();
+    assert_eq!(scales, 2, "both scales are audited: {entries}");
+}
