@@ -50,6 +50,8 @@ enum Command {
     Secrets(cmd::secrets::Command),
     /// Performance charts from Prometheus (or this machine): latest values, or one chart as SVG.
     Metrics(cmd::metrics::Args),
+    /// Promote staging's release to production: plan, gates, rolling switch, verify, automatic rollback.
+    Promote(cmd::promote::Args),
 }
 
 fn main() -> ExitCode {
@@ -79,6 +81,7 @@ fn main() -> ExitCode {
             Command::Backup(c) => cmd::backup::run(&console, &out, c).await,
             Command::Secrets(c) => cmd::secrets::run(&console, &out, c).await,
             Command::Metrics(a) => cmd::metrics::run(&console, &out, a).await,
+            Command::Promote(a) => cmd::promote::run(&console, &out, a).await,
         }
     });
     match result {

@@ -9,6 +9,7 @@ mod backup;
 mod credentials;
 mod metrics;
 mod overview;
+mod promote;
 mod secrets;
 mod secrets_push;
 
@@ -24,6 +25,7 @@ use nfops_core::paths::Paths;
 use nfops_core::state::State;
 use nfops_core::Result;
 use nfops_vault::Keyring;
+pub use promote::{FinalHost, PromotionOutcome, PromotionRecord, PromotionState};
 pub use secrets::{RecipientChange, SecretsDiff, SecretsListing};
 pub use secrets_push::{HostPushPlan, PushOutcome, PushPlan};
 

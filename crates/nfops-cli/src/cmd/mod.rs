@@ -4,5 +4,6 @@ pub mod config;
 pub mod credentials;
 pub mod jobs;
 pub mod metrics;
+pub mod promote;
 pub mod secrets;
 pub mod status;
