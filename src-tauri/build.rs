@@ -27,6 +27,9 @@ fn main() {
         "secrets_push_plan",
         "secrets_push",
         "metrics_board",
+        "promotion_plan",
+        "promote",
+        "promotion_history",
     ];
     tauri_build::try_build(
         tauri_build::Attributes::new()

@@ -51,6 +51,9 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             commands::secrets::secrets_push_plan,
             commands::secrets::secrets_push,
             commands::metrics::metrics_board,
+            commands::promote::promotion_plan,
+            commands::promote::promote,
+            commands::promote::promotion_history,
         ])
 }
 
@@ -87,6 +90,7 @@ pub fn run() {
     let result = tauri::Builder::default()
         .manage(state)
         .manage(commands::backups::RunningBackups::default())
+        .manage(commands::promote::RunningPromotion::default())
         .invoke_handler(builder.invoke_handler())
         .setup(move |app| {
             builder.mount_events(app);

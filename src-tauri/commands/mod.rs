@@ -7,4 +7,5 @@ pub mod backups;
 pub mod credentials;
 pub mod metrics;
 pub mod overview;
+pub mod promote;
 pub mod secrets;

@@ -940,10 +940,21 @@ impl Step for GatesStep {
             cx,
         );
         let src_url = run.health_url(&run.from_env, &run.plan.from_env);
+        // Healthy means the environment answers 200. Processes still running
+        // an older release than `current` (switched, not reloaded) are said,
+        // not refused: the artifact gate is what pins the release promoted.
         let src = match src_url {
-            Ok(u) => all_healthy(&http, &u, Some(run.release_id()), 3)
-                .await
-                .map(|_| format!("3 × HTTP 200 from {} via {u}", run.release_id())),
+            Ok(u) => all_healthy(&http, &u, None, 3).await.map(|seen| {
+                let rid = run.release_id();
+                if seen.iter().all(|r| r == rid) {
+                    format!("3 × HTTP 200 from {rid} via {u}")
+                } else {
+                    format!(
+                        "3 × HTTP 200 via {u}, answered by {} while current → {rid} (not reloaded since the switch)",
+                        seen.join(", ")
+                    )
+                }
+            }),
             Err(e) => Err(e),
         };
         self.push(GateResult::from_result("source healthy", src), cx);
