@@ -22,9 +22,19 @@ import type {
   RecipientChange,
   SecretsDiff,
   SecretsListing,
+  PromotionChoices,
+  PromotionPlanView,
+  PromotionResult,
+  PromotionHistoryItem,
 } from "./bindings";
 
 export type {
+  PromotionChoices,
+  PromotionPlanView,
+  PromotionResult,
+  PromotionHistoryItem,
+  HostChangeView,
+  SampleView,
   BackupCatalog,
   BackupEntry,
   BackupRunResult,
@@ -201,4 +211,17 @@ export const backend = {
   /** Charts of `env` (null: this machine) over `range` (`15m`..`7d`), drawn for `theme`. */
   metricsBoard: (env: string | null, host: string | null, range: string, theme: "light" | "dark"): Promise<MetricsBoard> =>
     call("metrics_board", () => active.metricsBoard(env, host, range, theme)),
+  /** The dry run of promoting `from` to `to` (reads the hosts; changes nothing). */
+  promotionPlan: (from: string, to: string, choices: PromotionChoices): Promise<PromotionPlanView> =>
+    call("promotion_plan", () => active.promotionPlan(from, to, choices)),
+  /** Promotes; `confirm` is the target's name as typed; `onEvent` gets live progress per step and gate. */
+  promote: (
+    from: string,
+    to: string,
+    confirm: string,
+    choices: PromotionChoices,
+    onEvent: (event: JobEvent) => void,
+  ): Promise<PromotionResult> => call("promote", () => active.promote(from, to, confirm, choices, channel(onEvent))),
+  /** Past promotions, newest first. */
+  promotionHistory: (): Promise<PromotionHistoryItem[]> => call("promotion_history", () => active.promotionHistory()),
 };

@@ -60,6 +60,12 @@ export const commands = {
 	 *  `theme`: `light` or `dark`.
 	 */
 	metricsBoard: (environment: string | null, host: string | null, range: string, theme: string) => typedError<MetricsBoard, Failure>(__TAURI_INVOKE("metrics_board", { environment, host, range, theme })),
+	/**  The dry run of promoting `from` to `to`. */
+	promotionPlan: (from: string, to: string, choices: PromotionChoices) => typedError<PromotionPlanView, Failure>(__TAURI_INVOKE("promotion_plan", { from, to, choices })),
+	/**  Promotes `from` to `to`; `confirm` must be `to`'s name as typed. */
+	promote: (from: string, to: string, confirm: string, choices: PromotionChoices, onEvent: Channel<JobEvent>) => typedError<PromotionResult, Failure>(__TAURI_INVOKE("promote", { from, to, confirm, choices, onEvent })),
+	/**  Past promotions, newest first. */
+	promotionHistory: () => typedError<PromotionHistoryItem[], Failure>(__TAURI_INVOKE("promotion_history")),
 };
 
 /* Types */
@@ -182,6 +188,25 @@ export type Failure = {
 	hint: string | null,
 };
 
+export type FinalHostView = {
+	host: string,
+	release: string | null,
+	problem: string | null,
+};
+
+export type GateView = {
+	name: string,
+	passed: boolean,
+	detail: string,
+};
+
+export type HostChangeView = {
+	host: string,
+	from: string | null,
+	to: string,
+	artifactPresent: boolean,
+};
+
 /**  What a push changes on one host, by key name. */
 export type HostPushPlan = {
 	host: string,
@@ -234,6 +259,11 @@ export type MetricsSeries = {
 	points: ([number | null, number | null])[],
 };
 
+export type NamedText = {
+	name: string,
+	text: string,
+};
+
 export type ProbeKind = "backend" | "release" | "database" | "cache" | "storage" | "monitoring";
 
 export type ProbeResult = {
@@ -246,6 +276,71 @@ export type ProbeResult = {
 };
 
 export type ProbeState = "ok" | "failed" | "notConfigured";
+
+/**  The operator's choices for one promotion. */
+export type PromotionChoices = {
+	skipBackup: boolean,
+	backupMaxAgeHours: number | null,
+	changeWindow: string | null,
+	approver: string | null,
+	requireApprover: boolean,
+	verifySecs: number,
+};
+
+/**  One past promotion. */
+export type PromotionHistoryItem = {
+	id: string,
+	fromEnv: string,
+	toEnv: string,
+	release: string | null,
+	previous: ([string, string])[],
+	state: string,
+	summary: string | null,
+	actor: string,
+	approver: string | null,
+	gates: GateView[],
+	finalHosts: FinalHostView[],
+	startedAt: string,
+	durationMs: number | null,
+};
+
+/**  The dry run, as the page shows it. */
+export type PromotionPlanView = {
+	fromEnv: string,
+	toEnv: string,
+	release: string | null,
+	digest: string | null,
+	releaseDescription: string | null,
+	sourceHost: string | null,
+	sourceHosts: HostChangeView[],
+	hosts: HostChangeView[],
+	frontend: string | null,
+	configDiff: SettingDiffView[],
+	secretParity: SecretParityView,
+	pendingMigrations: string[],
+	gates: NamedText[],
+	expectedSecs: number,
+	rollbackAutomatic: string[],
+	rollbackManual: string[],
+	blockers: string[],
+};
+
+/**  How a promotion ended. */
+export type PromotionResult = {
+	id: string,
+	/**  succeeded | refused | rolled_back | rollback_failed | failed */
+	state: string,
+	summary: string,
+	gates: GateView[],
+	apply: StepView[],
+	rollback: StepView[],
+	finalHosts: FinalHostView[],
+	baselineP95Ms: number | null,
+	verification: SampleView[],
+	rollbackVerification: SampleView[],
+	error: Failure | null,
+	durationMs: number | null,
+};
 
 /**  The dry run of a push. */
 export type PushPlan = {
@@ -276,6 +371,23 @@ export type RecipientChange = {
 	rotate: string[],
 };
 
+/**  One verification sample (for the chart). */
+export type SampleView = {
+	atSecs: number | null,
+	release: string,
+	healthOk: boolean,
+	errorRatio: number | null,
+	p95Ms: number | null,
+	problem: string | null,
+};
+
+export type SecretParityView = {
+	missingOnTarget: string[],
+	onlyOnTarget: string[],
+	sameValue: string[],
+	differentValue: string[],
+};
+
 /**  Two environments compared by key; values compared by hash, never shown. */
 export type SecretsDiff = {
 	onlyInFirst: string[],
@@ -297,6 +409,18 @@ export type SecretsListing = {
 export type SecretsRecipient = {
 	name: string,
 	key: string,
+};
+
+export type SettingDiffView = {
+	key: string,
+	from: string | null,
+	to: string | null,
+};
+
+export type StepView = {
+	name: string,
+	state: string,
+	evidence: string | null,
 };
 
 export type Tier = "local" | "staging" | "production" | "region";

@@ -63,6 +63,9 @@ export function fakeCommands(overrides: Partial<Commands> = {}): Commands {
     secretsHistory: () => ok([]),
     secretsPushPlan: (env) => ok({ environment: env, keys: 0, hosts: [] }),
     metricsBoard: () => ok({ source: "local", sourceDetail: "no environment picked: showing this machine", start: 0, end: 0, charts: [] }),
+    promotionPlan: () => err("input.invalid", "no promotion in this stand-in"),
+    promote: () => err("input.invalid", "no promotion in this stand-in"),
+    promotionHistory: () => ok([]),
     secretsPush: (env) => ok({ plan: { environment: env, keys: 0, hosts: [] }, state: "noop", jobId: null, error: null, steps: [] }),
   };
   return { ...base, ...overrides };
