@@ -23,6 +23,7 @@ use nfops_promote::engine::{
     FrontendRollbackStep, FrontendStep, RollbackHostStep, Run, StageStep, SwitchStep,
     VerifyRollbackStep, VerifyStep,
 };
+use nfops_promote::frontend::driver_for;
 use nfops_promote::gates::{approver_gate, window_gate};
 use nfops_promote::health::{all_healthy, client};
 use nfops_promote::plan::{survey, GateSpec};
@@ -206,7 +207,7 @@ impl Console {
         let config = self.config()?;
         let (fe, te) = (config.environment(from)?, config.environment(to)?);
         let creds = KeyringSource(self.keyring().clone());
-        survey(
+        let mut plan = survey(
             from,
             fe,
             to,
@@ -216,7 +217,23 @@ impl Console {
             options,
             gate_specs(options, from, to),
         )
-        .await
+        .await?;
+        if let Some(f) = te.frontend.as_ref() {
+            let deploys = async {
+                let d = driver_for(f, &creds)?;
+                Ok::<_, Error>((d.live_deploy().await?, d.candidate_deploy().await?))
+            }
+            .await;
+            match (deploys, plan.frontend.as_mut()) {
+                (Ok((live, cand)), Some(fp)) => {
+                    fp.from_deploy = Some(live);
+                    fp.to_deploy = Some(cand);
+                }
+                (Err(e), _) => plan.blockers.push(format!("frontend: {}", e.message())),
+                _ => {}
+            }
+        }
+        Ok(plan)
     }
 
     /// Promotes `from`'s release to `to` (see the module docs). Returns the
@@ -292,13 +309,19 @@ impl Console {
         }
 
         let config = self.config()?;
+        let creds: Arc<dyn nfops_core::credentials::CredentialSource> =
+            Arc::new(KeyringSource(self.keyring().clone()));
+        let frontend = match config.environment(to)?.frontend.as_ref() {
+            Some(f) => Some(driver_for(f, creds.as_ref())?),
+            None => None,
+        };
         let run = Arc::new(Run::new(
             plan.clone(),
             config.environment(from)?.clone(),
             config.environment(to)?.clone(),
-            Arc::new(KeyringSource(self.keyring().clone())),
+            creds,
             self.known_hosts(),
-            None,
+            frontend,
         )?);
         // Evaluated before the promotion's own job exists, so it does not see itself.
         let jobs_gate = self.no_other_job_gate(to).await;

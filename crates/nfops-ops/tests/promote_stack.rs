@@ -24,6 +24,9 @@ use nfops_promote::host::{reload_apps, switch_current};
 use nfops_promote::release::current_release;
 use nfops_promote::PromotionOptions;
 
+#[path = "../../nfops-promote/tests/support/mod.rs"]
+mod fake;
+
 /// One promotion at a time on the one stack.
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
@@ -37,6 +40,13 @@ struct Stack {
 static HOME: OnceLock<tempfile::TempDir> = OnceLock::new();
 
 async fn stack(test: &str) -> Option<Stack> {
+    stack_with(test, None).await
+}
+
+/// The stack, with the production frontend on the local provider server at
+/// `url` (`vercel` or `netlify`) when `frontend` is given: the console then
+/// reads a copy of the config, next to the original, with that section added.
+async fn stack_with(test: &str, frontend: Option<(&str, &str)>) -> Option<Stack> {
     let Some(dir) = std::env::var_os("NFOPS_STACK_DIR").filter(|d| !d.is_empty()) else {
         assert!(
             std::env::var("NFOPS_REQUIRE_STACK").as_deref() != Ok("1"),
@@ -46,7 +56,17 @@ async fn stack(test: &str) -> Option<Stack> {
         return None;
     };
     let dir = PathBuf::from(dir);
-    let config_path = dir.join("environments.toml");
+    let mut config_path = dir.join("environments.toml");
+    if let Some((provider, url)) = frontend {
+        let text = std::fs::read_to_string(&config_path).expect("config");
+        let copy = dir.join(format!("environments-promote-test-{provider}.toml"));
+        std::fs::write(
+            &copy,
+            format!("{text}\n[environments.production.frontend]\nprovider = \"{provider}\"\nproject = \"site1\"\napi_url = \"{url}\"\ntoken_credential = \"fe/token\"\n"),
+        )
+        .expect("write config copy");
+        config_path = copy;
+    }
     let config = Config::load(&config_path).expect("the stack's config loads");
     // One console home per test binary (Paths reads NFOPS_HOME at open).
     let home = HOME.get_or_init(|| tempfile::tempdir().expect("tempdir"));
@@ -76,6 +96,10 @@ async fn stack(test: &str) -> Option<Stack> {
             .await
             .expect("credential stored in the keyring");
     }
+    console
+        .set_credential("fe/token", SecretString::new(fake::TOKEN.to_owned()))
+        .await
+        .expect("frontend token stored");
     Some(Stack {
         dir,
         config,
@@ -295,7 +319,12 @@ fn describe(o: &PromotionOutcome) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn staging_release_reaches_every_production_host_with_zero_failed_requests() {
     let _g = serial().await;
-    let Some(s) = stack("promote v2").await else {
+    let provider = fake::provider(
+        &[("dpl_old", "production"), ("dpl_new", "preview")],
+        "dpl_old",
+    );
+    let url = fake::serve(provider.clone()).await;
+    let Some(s) = stack_with("promote v2", Some(("vercel", &url))).await else {
         return;
     };
     s.baseline().await;
@@ -390,7 +419,12 @@ async fn broken_release_rolls_back_by_itself_with_zero_failed_requests() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn prometheus_down_during_verification_fails_closed_and_rolls_back() {
     let _g = serial().await;
-    let Some(s) = stack("prometheus down").await else {
+    let provider = fake::provider(
+        &[("d_old", "production"), ("d_new", "branch-deploy")],
+        "d_old",
+    );
+    let url = fake::serve(provider.clone()).await;
+    let Some(s) = stack_with("prometheus down", Some(("netlify", &url))).await else {
         return;
     };
     s.baseline().await;
@@ -422,6 +456,14 @@ async fn prometheus_down_during_verification_fails_closed_and_rolls_back() {
         "the verification failed because Prometheus was gone: {verify}"
     );
     assert_eq!(s.releases("production").await, vec!["v1", "v1"]);
+    let p = provider.lock().unwrap();
+    assert_eq!(p.live, "d_old", "the frontend is rolled back too");
+    assert_eq!(
+        p.locked,
+        vec!["d_new", "d_old"],
+        "restored and locked, then the old one restored and locked"
+    );
+    drop(p);
     s.baseline().await;
 }
 
