@@ -148,6 +148,17 @@ async fn promote_in_ui(app: &App, want: &[&str]) -> String {
     .await
 }
 
+/// Scrolls the live progress and the outcome into view for the screenshot.
+async fn show_result(app: &App) {
+    let _ = app
+        .client
+        .execute(
+            "document.querySelector('[data-testid=promote-live]').scrollIntoView()",
+            vec![],
+        )
+        .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn promote_in_the_app_then_watch_a_broken_release_roll_back() {
     let Some(stack) = stack() else { return };
@@ -177,6 +188,7 @@ async fn promote_in_the_app_then_watch_a_broken_release_roll_back() {
     )
     .await;
     let summary = app.text("[data-testid=promote-result]").await;
+    show_result(&app).await;
     app.screenshot("promote-succeeded").await;
     assert_eq!(state, "succeeded", "the promotion succeeds: {summary}");
     assert_eq!(hosts.releases("production").await, vec!["v2", "v2"]);
@@ -217,6 +229,7 @@ async fn promote_in_the_app_then_watch_a_broken_release_roll_back() {
         Duration::from_secs(5),
     )
     .await;
+    show_result(&app).await;
     app.screenshot("promote-rolled-back").await;
     hosts.set("staging", "v2", false).await;
     assert_eq!(

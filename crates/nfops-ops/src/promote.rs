@@ -137,7 +137,7 @@ fn gate_specs(plan_opts: &PromotionOptions, from: &str, to: &str) -> Vec<GateSpe
         ),
         g(
             "source healthy",
-            format!("{from}'s entry point answers HTTP 200 from that release"),
+            format!("{from}'s entry point answers HTTP 200"),
         ),
         g(
             "target healthy",
