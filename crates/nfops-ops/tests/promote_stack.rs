@@ -254,11 +254,14 @@ impl Load {
                         }
                         Ok(r) => {
                             failed.fetch_add(1, Ordering::Relaxed);
-                            samples.lock().unwrap().push(format!("HTTP {}", r.status()));
+                            samples
+                                .lock()
+                                .expect("lock")
+                                .push(format!("HTTP {}", r.status()));
                         }
                         Err(e) => {
                             errors.fetch_add(1, Ordering::Relaxed);
-                            samples.lock().unwrap().push(format!("{e}"));
+                            samples.lock().expect("lock").push(format!("{e}"));
                         }
                     }
                 }
@@ -272,7 +275,7 @@ impl Load {
         for t in self.tasks {
             t.await.expect("load task");
         }
-        let samples = self.samples.lock().unwrap().clone();
+        let samples = self.samples.lock().expect("lock").clone();
         (
             self.ok.load(Ordering::Relaxed),
             self.failed.load(Ordering::Relaxed),
@@ -293,7 +296,7 @@ impl Progress for OnStep {
     fn event(&self, e: &ProgressEvent) {
         if let ProgressEvent::StepStarted { name, .. } = e {
             if *name == self.step {
-                if let Some(f) = self.f.lock().unwrap().take() {
+                if let Some(f) = self.f.lock().expect("lock").take() {
                     f();
                 }
             }
@@ -456,14 +459,15 @@ async fn prometheus_down_during_verification_fails_closed_and_rolls_back() {
         "the verification failed because Prometheus was gone: {verify}"
     );
     assert_eq!(s.releases("production").await, vec!["v1", "v1"]);
-    let p = provider.lock().unwrap();
-    assert_eq!(p.live, "d_old", "the frontend is rolled back too");
-    assert_eq!(
-        p.locked,
-        vec!["d_new", "d_old"],
-        "restored and locked, then the old one restored and locked"
-    );
-    drop(p);
+    {
+        let p = provider.lock().expect("lock");
+        assert_eq!(p.live, "d_old", "the frontend is rolled back too");
+        assert_eq!(
+            p.locked,
+            vec!["d_new", "d_old"],
+            "restored and locked, then the old one restored and locked"
+        );
+    }
     s.baseline().await;
 }
 
@@ -517,14 +521,14 @@ async fn ssh_lost_between_hosts_leaves_production_on_its_old_release() {
             };
             assert!(run("stop").status.success(), "sshd stops");
             // SSH comes back a little later, while the rollback is running.
-            *r2.lock().unwrap() = Some(std::thread::spawn(move || {
+            *r2.lock().expect("lock") = Some(std::thread::spawn(move || {
                 std::thread::sleep(Duration::from_secs(6));
                 assert!(run("start").status.success(), "sshd starts again");
             }));
         }))),
     };
     let o = s.promote(Arc::new(drop_ssh)).await;
-    if let Some(t) = restarter.lock().unwrap().take() {
+    if let Some(t) = restarter.lock().expect("lock").take() {
         t.join().expect("restarter");
     }
     assert_eq!(o.state, PromotionState::RolledBack, "{}", describe(&o));

@@ -356,7 +356,7 @@ async fn watch(
     loop {
         cx.check_cancelled()?;
         let health = all_healthy(&run.http, &url, Some(release), 2).await;
-        let metrics = if tick % 2 == 0 || Instant::now() >= until || last.is_none() {
+        let metrics = if tick.is_multiple_of(2) || Instant::now() >= until || last.is_none() {
             Some(measure(&prom, selector.as_deref(), release, window).await)
         } else {
             None

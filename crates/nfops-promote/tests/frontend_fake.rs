@@ -49,7 +49,7 @@ async fn vercel_promotes_a_preview_and_rolls_back_to_the_previous_production_dep
     );
     d.rollback("dpl_old").await.expect("rollback");
     assert_eq!(d.live_deploy().await.expect("live"), "dpl_old");
-    let seen = state.lock().unwrap().seen.clone();
+    let seen = state.lock().expect("lock").seen.clone();
     assert!(
         seen.contains(&"POST /v10/projects/prj_1/promote/dpl_new".to_owned()),
         "{seen:?}"
@@ -73,7 +73,7 @@ async fn netlify_restores_and_locks_the_deploy_and_rolls_back_the_same_way() {
     d.promote(&cand).await.expect("promote");
     assert_eq!(d.live_deploy().await.expect("live"), "d_new");
     d.rollback("d_old").await.expect("rollback");
-    let s = state.lock().unwrap();
+    let s = state.lock().expect("lock");
     assert_eq!(s.live, "d_old");
     assert_eq!(
         s.locked,
@@ -107,5 +107,5 @@ async fn a_refused_token_or_unknown_deploy_fails_clearly_without_the_token() {
     let d = driver_for(&frontend("vercel", "prj_1", &url), &creds(TOKEN)).expect("driver");
     let e = d.promote("dpl_missing").await.expect_err("404");
     assert!(e.message().contains("404"), "{}", e.message());
-    assert_eq!(state.lock().unwrap().live, "d_old", "nothing changed");
+    assert_eq!(state.lock().expect("lock").live, "d_old", "nothing changed");
 }

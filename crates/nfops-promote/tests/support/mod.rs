@@ -138,7 +138,7 @@ pub async fn serve(state: Shared) -> String {
                 let mut body = vec![0; len];
                 let _ = r.read_exact(&mut body).await;
                 let (status, answer) = respond(
-                    &mut state.lock().unwrap(),
+                    &mut state.lock().expect("lock"),
                     &method,
                     &path,
                     headers.get("authorization").map(String::as_str),
