@@ -29,6 +29,7 @@ fn main() {
         "metrics_board",
         "promotion_plan",
         "promote",
+        "promote_cancel",
         "promotion_history",
     ];
     tauri_build::try_build(

@@ -53,6 +53,7 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             commands::metrics::metrics_board,
             commands::promote::promotion_plan,
             commands::promote::promote,
+            commands::promote::promote_cancel,
             commands::promote::promotion_history,
         ])
 }

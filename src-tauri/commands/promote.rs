@@ -4,8 +4,7 @@
 //! The wire types of this page live here (not in `wire.rs`), converted
 //! explicitly from the domain's.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use nfops_core::jobs::{CancellationToken, Progress, ProgressEvent, Throttled};
@@ -19,9 +18,15 @@ use tauri::State;
 use crate::wire::{Failure, JobEvent};
 use crate::AppState;
 
-/// Set while a promotion runs in this app (one at a time).
+/// The cancel token of the promotion running in this app (one at a time).
 #[derive(Default)]
-pub struct RunningPromotion(AtomicBool);
+pub struct RunningPromotion(Mutex<Option<CancellationToken>>);
+
+impl RunningPromotion {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<CancellationToken>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
 
 /// The operator's choices for one promotion.
 #[derive(Debug, Clone, Deserialize, Type)]
@@ -321,6 +326,15 @@ impl From<nfops_ops::PromotionRecord> for PromotionHistoryItem {
     }
 }
 
+/// Clears [`RunningPromotion`] when dropped.
+struct Slot<'a>(&'a RunningPromotion);
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        *self.0.lock() = None;
+    }
+}
+
 /// Forwards job progress to the page.
 struct ChannelProgress(Channel<JobEvent>);
 
@@ -366,28 +380,42 @@ pub async fn promote(
         )
         .into());
     }
-    if running.0.swap(true, Ordering::SeqCst) {
-        return Err(
-            Error::new(ErrorCode::InvalidInput, "a promotion is already running")
-                .hint("Wait for it to finish.")
-                .into(),
-        );
+    let cancel = CancellationToken::new();
+    {
+        let mut r = running.lock();
+        if r.is_some() {
+            return Err(
+                Error::new(ErrorCode::InvalidInput, "a promotion is already running")
+                    .hint("Wait for it to finish.")
+                    .into(),
+            );
+        }
+        *r = Some(cancel.clone());
     }
+    // Frees the slot however the promotion ends (error, panic, dropped call).
+    let _slot = Slot(&running);
     let progress = Arc::new(Throttled::new(
         ChannelProgress(on_event),
         Duration::from_millis(200),
     ));
     let result = console
-        .promote(
-            &from,
-            &to,
-            &choices.into(),
-            progress,
-            CancellationToken::new(),
-        )
+        .promote(&from, &to, &choices.into(), progress, cancel)
         .await;
-    running.0.store(false, Ordering::SeqCst);
     Ok(result?.into())
+}
+
+/// Asks the running promotion to stop; what already changed is rolled back.
+/// False when none runs.
+#[tauri::command]
+#[specta::specta]
+pub async fn promote_cancel(running: State<'_, RunningPromotion>) -> Result<bool, Failure> {
+    Ok(match running.lock().as_ref() {
+        Some(t) => {
+            t.cancel();
+            true
+        }
+        None => false,
+    })
 }
 
 /// Past promotions, newest first.

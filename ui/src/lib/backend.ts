@@ -222,6 +222,8 @@ export const backend = {
     choices: PromotionChoices,
     onEvent: (event: JobEvent) => void,
   ): Promise<PromotionResult> => call("promote", () => active.promote(from, to, confirm, choices, channel(onEvent))),
+  /** Asks the running promotion to stop (what changed is rolled back); false when none runs. */
+  promoteCancel: (): Promise<boolean> => call("promote_cancel", () => active.promoteCancel()),
   /** Past promotions, newest first. */
   promotionHistory: (): Promise<PromotionHistoryItem[]> => call("promotion_history", () => active.promotionHistory()),
 };

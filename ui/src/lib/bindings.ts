@@ -64,6 +64,11 @@ export const commands = {
 	promotionPlan: (from: string, to: string, choices: PromotionChoices) => typedError<PromotionPlanView, Failure>(__TAURI_INVOKE("promotion_plan", { from, to, choices })),
 	/**  Promotes `from` to `to`; `confirm` must be `to`'s name as typed. */
 	promote: (from: string, to: string, confirm: string, choices: PromotionChoices, onEvent: Channel<JobEvent>) => typedError<PromotionResult, Failure>(__TAURI_INVOKE("promote", { from, to, confirm, choices, onEvent })),
+	/**
+	 *  Asks the running promotion to stop; what already changed is rolled back.
+	 *  False when none runs.
+	 */
+	promoteCancel: () => typedError<boolean, Failure>(__TAURI_INVOKE("promote_cancel")),
 	/**  Past promotions, newest first. */
 	promotionHistory: () => typedError<PromotionHistoryItem[], Failure>(__TAURI_INVOKE("promotion_history")),
 };

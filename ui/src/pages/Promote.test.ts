@@ -77,6 +77,7 @@ describe("Promote page", () => {
 
   it("shows live progress per gate and host, then the rollback and its outcome", async () => {
     let confirmSent = "";
+    let cancels = 0;
     const result: PromotionResult = {
       id: "p1",
       state: "rolled_back",
@@ -99,6 +100,10 @@ describe("Promote page", () => {
       fakeCommands({
         environments: () => ok(ENVS),
         promotionPlan: () => ok(plan()),
+        promoteCancel: () => {
+          cancels += 1;
+          return ok(true);
+        },
         promote: (_f, _t, confirm, _c, channel) => {
           confirmSent = confirm;
           const ch = channel as unknown as FakeChannel;
@@ -134,11 +139,14 @@ describe("Promote page", () => {
     const jobs = screen.getAllByTestId("live-job");
     expect(jobs.map((j) => j.dataset.kind)).toEqual(["apply", "rollback"]);
     expect(confirmSent).toBe("production");
+    await fireEvent.click(screen.getByTestId("promote-cancel"));
+    await waitFor(() => expect(cancels, "Cancel asks the backend to stop").toBe(1));
     finish();
     const r = await screen.findByTestId("promote-result");
     expect(r.dataset.state).toBe("rolled_back");
     expect(r.textContent).toContain("rolled back");
     await waitFor(() => expect(screen.getAllByTestId("final-host")).toHaveLength(2));
+    expect(screen.queryByTestId("promote-cancel"), "no Cancel once it ended").toBeNull();
   });
 
   it("lists past promotions with their outcome", async () => {

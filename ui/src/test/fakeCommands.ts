@@ -66,6 +66,7 @@ export function fakeCommands(overrides: Partial<Commands> = {}): Commands {
     promotionPlan: () => err("input.invalid", "no promotion in this stand-in"),
     promote: () => err("input.invalid", "no promotion in this stand-in"),
     promotionHistory: () => ok([]),
+    promoteCancel: () => ok(false),
     secretsPush: (env) => ok({ plan: { environment: env, keys: 0, hosts: [] }, state: "noop", jobId: null, error: null, steps: [] }),
   };
   return { ...base, ...overrides };
