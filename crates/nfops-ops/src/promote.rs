@@ -218,6 +218,28 @@ impl Console {
             gate_specs(options, from, to),
         )
         .await?;
+        // Pending migrations: what the release ships minus what the target's
+        // database recorded (the release files are only the fallback).
+        if let Some(r) = plan.release.clone() {
+            match applied_migrations(to, te, &creds, &self.known_hosts()).await {
+                Ok(Some(applied)) => {
+                    plan.pending_migrations = r
+                        .migrations
+                        .iter()
+                        .filter(|m| !applied.contains(m))
+                        .cloned()
+                        .collect();
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::warn!(category = "application", code = %e.code(), "pending migrations from the release files only: {}", e.message())
+                }
+            }
+            if plan.pending_migrations.is_empty() {
+                plan.rollback_manual
+                    .retain(|l| !l.starts_with("database migrations"));
+            }
+        }
         if let Some(f) = te.frontend.as_ref() {
             let deploys = async {
                 let d = driver_for(f, &creds)?;
@@ -361,7 +383,7 @@ impl Console {
                 host: h.host.clone(),
             }));
         }
-        for h in &plan.hosts {
+        for (i, h) in plan.hosts.iter().enumerate() {
             planned.push(PlannedStep {
                 name: format!("switch {}", h.host),
                 description: format!(
@@ -375,6 +397,20 @@ impl Console {
                 run: Arc::clone(&run),
                 host: h.host.clone(),
             }));
+            if i == 0 && !plan.pending_migrations.is_empty() {
+                planned.push(PlannedStep {
+                    name: "migrations".into(),
+                    description: format!(
+                        "{} applied by {} at start on {}: check schema_migrations",
+                        plan.pending_migrations.join(", "),
+                        release.as_deref().unwrap_or("?"),
+                        plan.hosts[0].host
+                    ),
+                });
+                steps.push(Box::new(MigrationsStep {
+                    run: Arc::clone(&run),
+                }));
+            }
         }
         if run.frontend.is_some() {
             planned.push(PlannedStep {
@@ -827,6 +863,109 @@ fn rand_u32() -> u32 {
             .map_or(0, |d| d.as_nanos()),
     );
     h.finish() as u32
+}
+
+/// Versions recorded in `schema_migrations` of `env`'s database (through the
+/// `via` host's SSH tunnel when configured). `Ok(None)` when the environment
+/// has no database or the table does not exist yet.
+///
+/// Errors: credential, SSH and database errors.
+async fn applied_migrations(
+    env_name: &str,
+    env: &nfops_core::config::Environment,
+    creds: &dyn nfops_core::credentials::CredentialSource,
+    known_hosts: &std::path::Path,
+) -> Result<Option<Vec<String>>> {
+    use sqlx::Connection;
+    let Some(db) = env.database.as_ref() else {
+        return Ok(None);
+    };
+    let password = creds.get(&db.password_credential)?;
+    let mut _keep = None;
+    let (host, port) = match db.via.as_ref().map(|v| v.get_ref().clone()) {
+        None => (db.host.clone(), db.port),
+        Some(via) => {
+            let h = env
+                .hosts
+                .iter()
+                .map(|h| h.get_ref())
+                .find(|h| h.name == via)
+                .ok_or_else(|| Error::internal(format!("via host '{via}' is not in the config")))?;
+            let session = nfops_fleet::SshSession::connect(h, creds, known_hosts).await?;
+            let tunnel = session.forward(&db.host, db.port).await?;
+            let local = tunnel.local_addr();
+            _keep = Some((session, tunnel));
+            (local.ip().to_string(), local.port())
+        }
+    };
+    let target = nfops_mysql::Target {
+        host,
+        port,
+        user: db.user.clone(),
+        password,
+        database: db.name.clone(),
+        label: format!("{env_name} database"),
+    };
+    let mut conn = target.connect().await?;
+    let rows: std::result::Result<Vec<(String,)>, sqlx::Error> =
+        sqlx::query_as("SELECT version FROM schema_migrations ORDER BY version")
+            .fetch_all(&mut conn)
+            .await;
+    let _ = conn.close().await;
+    if let Some((session, _tunnel)) = _keep {
+        session.disconnect().await;
+    }
+    match rows {
+        Ok(r) => Ok(Some(r.into_iter().map(|(v,)| v).collect())),
+        Err(sqlx::Error::Database(e)) if e.message().contains("doesn't exist") => Ok(None),
+        Err(e) => Err(target.error("could not read schema_migrations of", e)),
+    }
+}
+
+/// Checks, after the first host runs the new release (the app applies its
+/// migrations at start, under a lock), that every migration the release
+/// ships is recorded in the target's `schema_migrations`.
+struct MigrationsStep {
+    run: Arc<Run>,
+}
+
+#[async_trait]
+impl Step for MigrationsStep {
+    async fn run(&self, _cx: &StepContext<'_>) -> Result<Verified> {
+        let run = &self.run;
+        let want = run
+            .plan
+            .release
+            .as_ref()
+            .map(|r| r.migrations.clone())
+            .unwrap_or_default();
+        let applied = applied_migrations(
+            &run.plan.to_env,
+            &run.to_env,
+            run.creds.as_ref(),
+            &run.known_hosts,
+        )
+        .await?
+        .unwrap_or_default();
+        let missing: Vec<&String> = want.iter().filter(|m| !applied.contains(m)).collect();
+        if !missing.is_empty() {
+            return Err(Error::new(
+                ErrorCode::CheckFailed,
+                format!(
+                    "migrations {} of {} are not recorded in {}'s schema_migrations after the switch",
+                    missing.iter().map(|m| m.as_str()).collect::<Vec<_>>().join(", "),
+                    run.release_id(),
+                    run.plan.to_env
+                ),
+            )
+            .hint("Look at the app's error log on the first host: a migration failed at start."));
+        }
+        Ok(Verified::by(format!(
+            "{} recorded in schema_migrations ({} versions in all)",
+            run.plan.pending_migrations.join(", "),
+            applied.len()
+        )))
+    }
 }
 
 /// The gates, all evaluated (every finding, not only the first); the backup

@@ -162,6 +162,39 @@ impl Stack {
         }
     }
 
+    /// Puts production's schema back where `stack up` leaves it (v1's
+    /// migrations only), so the promotion of v2 has a migration to run.
+    async fn unapply_v2_migration(&self) {
+        let db = self
+            .config
+            .environment("production")
+            .expect("env")
+            .database
+            .clone()
+            .expect("database");
+        let target = nfops_mysql::Target {
+            host: db.host,
+            port: db.port,
+            user: db.user,
+            password: SecretString::new(
+                std::fs::read_to_string(self.dir.join("credentials/stack/production/db"))
+                    .expect("db password"),
+            ),
+            database: db.name,
+            label: "production database".into(),
+        };
+        let mut conn = target.connect().await.expect("production database");
+        for q in [
+            "ALTER TABLE orders DROP COLUMN IF EXISTS note",
+            "DELETE FROM schema_migrations WHERE version = '002_orders_note'",
+        ] {
+            sqlx::query(q)
+                .execute(&mut conn)
+                .await
+                .expect("un-apply 002");
+        }
+    }
+
     async fn baseline(&self) {
         self.set_release("production", "v1").await;
         self.set_release("staging", "v2").await;
@@ -331,10 +364,25 @@ async fn staging_release_reaches_every_production_host_with_zero_failed_requests
         return;
     };
     s.baseline().await;
+    s.unapply_v2_migration().await;
     let load = Load::start(&format!("{}/version", s.url("production")), 8);
     let o = s.promote(Arc::new(NoProgress)).await;
     let (ok, failed, errors, samples) = load.finish().await;
     assert_eq!(o.state, PromotionState::Succeeded, "{}", describe(&o));
+    assert_eq!(
+        o.plan.pending_migrations,
+        vec!["002_orders_note"],
+        "the plan reads pending migrations from production's schema_migrations"
+    );
+    let migrations = o
+        .apply
+        .as_ref()
+        .and_then(|j| j.steps.iter().find(|(n, _, _)| n == "migrations"))
+        .cloned();
+    assert!(
+        matches!(&migrations, Some((_, nfops_core::jobs::StepState::Completed, Some(e))) if e.contains("002_orders_note")),
+        "the migration was checked in schema_migrations after the first host: {migrations:?}"
+    );
     assert_eq!(
         s.releases("production").await,
         vec!["v2", "v2"],
