@@ -51,6 +51,8 @@ pub enum PromotionState {
     RollbackFailed,
     /// Failed before any host changed (e.g. the artifact did not arrive intact).
     Failed,
+    /// The process running it went away (crash, kill): hosts may differ.
+    Interrupted,
 }
 
 impl PromotionState {
@@ -62,6 +64,7 @@ impl PromotionState {
             PromotionState::RolledBack => "rolled_back",
             PromotionState::RollbackFailed => "rollback_failed",
             PromotionState::Failed => "failed",
+            PromotionState::Interrupted => "interrupted",
         }
     }
 
@@ -72,6 +75,7 @@ impl PromotionState {
             "refused" => Self::Refused,
             "rolled_back" => Self::RolledBack,
             "rollback_failed" => Self::RollbackFailed,
+            "interrupted" => Self::Interrupted,
             _ => Self::Failed,
         }
     }
@@ -794,8 +798,25 @@ impl Console {
         Ok(o)
     }
 
-    /// Promotions, newest first.
+    /// Promotions, newest first. A promotion still `running` after two
+    /// minutes without a running promotion job was cut off by a crash or a
+    /// kill: it is marked `interrupted` here (its hosts may differ; plan again).
     pub async fn promotion_history(&self, limit: u32) -> Result<Vec<PromotionRecord>> {
+        let jobs = self.jobs().list(200).await?;
+        let busy = jobs
+            .iter()
+            .any(|j| j.state == JobState::Running && j.kind.starts_with("promote."));
+        if !busy {
+            let cutoff = (chrono::Utc::now() - chrono::Duration::minutes(2))
+                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+            sqlx::query(
+                "UPDATE promotions SET state = 'interrupted', summary = 'Interrupted: the process running it went away. Hosts may run different releases: plan again to see them.'
+                 WHERE state = 'running' AND started_at < ?",
+            )
+            .bind(cutoff)
+            .execute(self.state().pool())
+            .await?;
+        }
         let rows = sqlx::query(
             "SELECT id, from_env, to_env, release, previous, state, summary, actor, approver, gates, final_hosts,
                     started_at, finished_at, duration_ms

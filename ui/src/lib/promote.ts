@@ -75,6 +75,8 @@ export function stateWords(state: string): string {
       return "refused (nothing changed)";
     case "running":
       return "running";
+    case "interrupted":
+      return "interrupted (hosts may differ: plan again)";
     default:
       return "failed (nothing changed)";
   }

@@ -251,6 +251,8 @@ pub async fn run(console: &Console, out: &Output, a: Args) -> Result<ExitCode> {
         PromotionState::Succeeded => 0,
         PromotionState::Refused | PromotionState::Failed => 6,
         PromotionState::RolledBack => 10,
-        PromotionState::RollbackFailed | PromotionState::Running => 11,
+        PromotionState::RollbackFailed | PromotionState::Running | PromotionState::Interrupted => {
+            11
+        }
     }))
 }
