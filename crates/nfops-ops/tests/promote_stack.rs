@@ -225,8 +225,17 @@ impl Stack {
     }
 
     async fn promote(&self, progress: Arc<dyn Progress>) -> PromotionOutcome {
+        self.promote_with(progress, None).await
+    }
+
+    async fn promote_with(
+        &self,
+        progress: Arc<dyn Progress>,
+        approver: Option<&str>,
+    ) -> PromotionOutcome {
         let options = PromotionOptions {
             verify_secs: 8,
+            approver: approver.map(str::to_owned),
             ..PromotionOptions::default()
         };
         self.console
@@ -366,7 +375,9 @@ async fn staging_release_reaches_every_production_host_with_zero_failed_requests
     s.baseline().await;
     s.unapply_v2_migration().await;
     let load = Load::start(&format!("{}/version", s.url("production")), 8);
-    let o = s.promote(Arc::new(NoProgress)).await;
+    let o = s
+        .promote_with(Arc::new(NoProgress), Some("release-manager"))
+        .await;
     let (ok, failed, errors, samples) = load.finish().await;
     assert_eq!(o.state, PromotionState::Succeeded, "{}", describe(&o));
     assert_eq!(
@@ -416,6 +427,12 @@ async fn staging_release_reaches_every_production_host_with_zero_failed_requests
     assert_eq!(history[0].id, o.id, "the promotion is in the history");
     assert_eq!(history[0].state, PromotionState::Succeeded);
     let audit = s.console.audit().list(50).await.expect("audit");
+    assert!(
+        audit.iter().any(|e| e.action == "promote.approve"
+            && e.actor == "release-manager"
+            && e.details.contains(&o.id)),
+        "the second approver is the actor of a promote.approve entry"
+    );
     for action in ["promote.plan", "promote.apply", "promote.verify"] {
         assert!(
             audit
