@@ -244,6 +244,20 @@ impl Console {
                     .retain(|l| !l.starts_with("database migrations"));
             }
         }
+        // Expected duration: the median of recent successful promotions
+        // between the same environments, when there are some.
+        let mut past: Vec<i64> = sqlx::query_scalar(
+            "SELECT duration_ms FROM promotions WHERE from_env = ? AND to_env = ? AND state = 'succeeded'
+             AND duration_ms IS NOT NULL ORDER BY started_at DESC LIMIT 9",
+        )
+        .bind(from)
+        .bind(to)
+        .fetch_all(self.state().pool())
+        .await?;
+        if !past.is_empty() {
+            past.sort_unstable();
+            plan.expected_secs = u64::try_from(past[past.len() / 2] / 1000).unwrap_or(0);
+        }
         if let Some(f) = te.frontend.as_ref() {
             let deploys = async {
                 let d = driver_for(f, &creds)?;
