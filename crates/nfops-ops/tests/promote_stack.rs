@@ -32,6 +32,8 @@ static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 struct Stack {
     dir: PathBuf,
+    /// The config copy with a frontend, removed when the test ends.
+    copy: Option<PathBuf>,
     config: Config,
     creds: MemoryCredentials,
     console: Console,
@@ -67,6 +69,7 @@ async fn stack_with(test: &str, frontend: Option<(&str, &str)>) -> Option<Stack>
         .expect("write config copy");
         config_path = copy;
     }
+    let copy = (frontend.is_some()).then(|| config_path.clone());
     let config = Config::load(&config_path).expect("the stack's config loads");
     // One console home per test binary (Paths reads NFOPS_HOME at open).
     let home = HOME.get_or_init(|| tempfile::tempdir().expect("tempdir"));
@@ -102,10 +105,19 @@ async fn stack_with(test: &str, frontend: Option<(&str, &str)>) -> Option<Stack>
         .expect("frontend token stored");
     Some(Stack {
         dir,
+        copy,
         config,
         creds,
         console,
     })
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        if let Some(c) = &self.copy {
+            let _ = std::fs::remove_file(c);
+        }
+    }
 }
 
 impl Stack {
