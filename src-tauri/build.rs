@@ -43,6 +43,10 @@ fn main() {
         "scale_apply",
         "capacity_forecast",
         "logs_tail",
+        "promotion_plan",
+        "promote",
+        "promote_cancel",
+        "promotion_history",
     ];
     tauri_build::try_build(
         tauri_build::Attributes::new()

@@ -70,6 +70,10 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             commands::scaling::scale_apply,
             commands::scaling::capacity_forecast,
             commands::logs::logs_tail,
+            commands::promote::promotion_plan,
+            commands::promote::promote,
+            commands::promote::promote_cancel,
+            commands::promote::promotion_history,
         ])
 }
 
@@ -108,6 +112,7 @@ pub fn run() {
         .manage(commands::backups::RunningBackups::default())
         .manage(commands::restore::RunningRestores::default())
         .plugin(tauri_plugin_notification::init())
+        .manage(commands::promote::RunningPromotion::default())
         .invoke_handler(builder.invoke_handler())
         .setup(move |app| {
             builder.mount_events(app);

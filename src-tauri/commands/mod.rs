@@ -10,5 +10,6 @@ pub mod metrics;
 pub mod overview;
 pub mod restore;
 pub mod scaling;
+pub mod promote;
 pub mod secrets;
 pub mod uptime;

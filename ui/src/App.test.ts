@@ -24,9 +24,9 @@ describe("App shell", () => {
     expect(banner.textContent, "the message carries file:line:column").toContain("environments.toml:12:5");
     expect(banner.textContent).toContain("Credentials are named with `*_credential` keys.");
 
-    window.location.hash = "#/promote";
+    window.location.hash = "#/integrity";
     window.dispatchEvent(new HashChangeEvent("hashchange"));
-    await waitFor(() => expect(screen.getByTestId("page-title").textContent).toBe("Promote"));
+    await waitFor(() => expect(screen.getByTestId("page-title").textContent).toBe("Integrity"));
     expect(screen.getByTestId("config-error"), "the banner stays on other pages").toBeTruthy();
     expect(screen.getByTestId("not-built").textContent).toContain("Not built yet");
   });

@@ -62,6 +62,8 @@ enum Command {
     Scale(cmd::scale::Args),
     /// Structured logs of an environment's hosts (PM2 over SSH, or Loki): filter by level/category, --follow.
     Logs(cmd::logs::Args),
+    /// Promote staging's release to production: plan, gates, rolling switch, verify, automatic rollback.
+    Promote(cmd::promote::Args),
 }
 
 fn main() -> ExitCode {
@@ -97,6 +99,7 @@ fn main() -> ExitCode {
             Command::Uptime(a) => cmd::uptime::run(&console, &out, a).await,
             Command::Scale(a) => cmd::scale::run(&console, &out, a).await,
             Command::Logs(a) => cmd::logs::run(&console, &out, a).await,
+            Command::Promote(a) => cmd::promote::run(&console, &out, a).await,
         }
     });
     match result {

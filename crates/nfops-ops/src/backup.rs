@@ -27,7 +27,7 @@ use nfops_mysql::DumpOptions;
 use crate::Console;
 
 /// Lets backup steps read database and SSH credentials from the keyring.
-struct KeyringSource(Arc<nfops_vault::Keyring>);
+pub(crate) struct KeyringSource(pub(crate) Arc<nfops_vault::Keyring>);
 
 impl CredentialSource for KeyringSource {
     fn get(&self, name: &str) -> Result<SecretString> {

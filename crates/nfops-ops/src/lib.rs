@@ -13,6 +13,7 @@ mod metrics;
 mod overview;
 mod restore;
 mod scale;
+mod promote;
 mod secrets;
 mod secrets_push;
 mod uptime;
@@ -36,6 +37,7 @@ pub use scale::{
     CapacityForecast, EnvironmentInstances, HostInstances, HostScale, ScaleOutcome, ScalePlan,
     BACKEND_APP, CPU_LIMIT, CPU_TARGET,
 };
+pub use promote::{FinalHost, PromotionOutcome, PromotionRecord, PromotionState};
 pub use secrets::{RecipientChange, SecretsDiff, SecretsListing};
 pub use secrets_push::{HostPushPlan, PushOutcome, PushPlan};
 pub use uptime::{UptimeEvent, UptimeReport};

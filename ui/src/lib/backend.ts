@@ -34,6 +34,10 @@ import type {
   ScalePlan,
   CapacityForecast,
   LogTail,
+  PromotionChoices,
+  PromotionPlanView,
+  PromotionResult,
+  PromotionHistoryItem,
 } from "./bindings";
 
 export type {
@@ -51,6 +55,12 @@ export type {
   UptimeProbe,
   UptimeReport,
   UptimeSample,
+  PromotionChoices,
+  PromotionPlanView,
+  PromotionResult,
+  PromotionHistoryItem,
+  HostChangeView,
+  SampleView,
   BackupCatalog,
   BackupEntry,
   BackupRunResult,
@@ -275,4 +285,19 @@ export const backend = {
   uptimeCheck: async (env: string): Promise<void> => {
     await call("uptime_check", () => active.uptimeCheck(env));
   },
+  /** The dry run of promoting `from` to `to` (reads the hosts; changes nothing). */
+  promotionPlan: (from: string, to: string, choices: PromotionChoices): Promise<PromotionPlanView> =>
+    call("promotion_plan", () => active.promotionPlan(from, to, choices)),
+  /** Promotes; `confirm` is the target's name as typed; `onEvent` gets live progress per step and gate. */
+  promote: (
+    from: string,
+    to: string,
+    confirm: string,
+    choices: PromotionChoices,
+    onEvent: (event: JobEvent) => void,
+  ): Promise<PromotionResult> => call("promote", () => active.promote(from, to, confirm, choices, channel(onEvent))),
+  /** Asks the running promotion to stop (what changed is rolled back); false when none runs. */
+  promoteCancel: (): Promise<boolean> => call("promote_cancel", () => active.promoteCancel()),
+  /** Past promotions, newest first. */
+  promotionHistory: (): Promise<PromotionHistoryItem[]> => call("promotion_history", () => active.promotionHistory()),
 };

@@ -18,7 +18,7 @@ export type Page = { id: PageId; title: string; built: boolean };
 
 export const PAGES: readonly Page[] = [
   { id: "overview", title: "Overview", built: true },
-  { id: "promote", title: "Promote", built: false },
+  { id: "promote", title: "Promote", built: true },
   { id: "backups", title: "Backups", built: true },
   { id: "restore", title: "Restore", built: true },
   { id: "integrity", title: "Integrity", built: true },

@@ -7,6 +7,7 @@ pub mod logs;
 pub mod metrics;
 pub mod restore;
 pub mod scale;
+pub mod promote;
 pub mod secrets;
 pub mod status;
 pub mod uptime;

@@ -1,0 +1,258 @@
+//! `nfops promote --from staging --to production [--dry-run] [--yes]`.
+//!
+//! Exit codes a pipeline can trust:
+//! 0 promoted and verified (or `--dry-run` with a plan that can run);
+//! 6 refused or failed before any host changed (the plan's blockers, a failed
+//!   gate, an artifact that did not arrive intact; nothing changed);
+//! 10 failed after a change and rolled back automatically (production is on
+//!   its previous release and healthy);
+//! 11 the rollback did not finish (hosts may differ: act now);
+//! 2 bad arguments or no confirmation; other codes as for every command.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use nfops_core::jobs::{CancellationToken, Progress, ProgressEvent};
+use nfops_core::{Error, ErrorCode, Result};
+use nfops_ops::{Console, PromotionState};
+use nfops_promote::{PromotionOptions, PromotionPlan};
+
+use crate::output::Output;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The environment whose running release is promoted.
+    #[arg(long, value_name = "ENV", default_value = "staging")]
+    from: String,
+    /// The environment that receives it.
+    #[arg(long, value_name = "ENV", default_value = "production")]
+    to: String,
+    /// Print the plan (and its blockers) and stop; exit 6 when it could not run.
+    #[arg(long)]
+    dry_run: bool,
+    /// Do not ask to type the target's name (required when not on a terminal).
+    #[arg(long)]
+    yes: bool,
+    /// A verified backup of the target must be newer than this, else one is taken now.
+    #[arg(long, value_name = "HOURS", default_value_t = 24.0)]
+    backup_max_age: f64,
+    /// Do not require or take a backup (recorded in the audit log).
+    #[arg(long)]
+    skip_backup: bool,
+    /// Refuse outside this UTC window, e.g. 22:00-02:00.
+    #[arg(long, value_name = "HH:MM-HH:MM")]
+    window: Option<String>,
+    /// The second person approving (recorded in the audit log).
+    #[arg(long, value_name = "NAME")]
+    approver: Option<String>,
+    /// Refuse unless --approver is given.
+    #[arg(long)]
+    require_approver: bool,
+    /// Seconds the new release is watched (health + Prometheus) before it counts as good.
+    #[arg(long, value_name = "SECS", default_value_t = 30)]
+    verify_secs: u64,
+}
+
+/// Step lines on stderr (not with --json).
+struct Lines;
+
+impl Progress for Lines {
+    fn event(&self, e: &ProgressEvent) {
+        match e {
+            ProgressEvent::JobStarted { kind, .. } => eprintln!("== {kind}"),
+            ProgressEvent::StepStarted { name, .. } => eprintln!("-> {name}"),
+            ProgressEvent::StepMessage { message, .. } => eprintln!("   {message}"),
+            ProgressEvent::StepFinished {
+                state,
+                evidence,
+                error,
+                ..
+            } => eprintln!(
+                "   {}: {}",
+                state.as_str(),
+                evidence
+                    .clone()
+                    .or_else(|| error.as_ref().map(|e| e.message.clone()))
+                    .unwrap_or_default()
+            ),
+            _ => {}
+        }
+    }
+}
+
+fn print_plan(w: &mut dyn Write, p: &PromotionPlan) -> std::io::Result<()> {
+    let rel = p.release.as_ref();
+    writeln!(
+        w,
+        "promote {} ({:.12}…) from {} to {}",
+        rel.map_or("?", |r| r.id.as_str()),
+        rel.map_or("", |r| r.digest.as_str()),
+        p.from_env,
+        p.to_env
+    )?;
+    for h in &p.hosts {
+        writeln!(
+            w,
+            "  {:<12} {} → {}{}",
+            h.host,
+            h.from.as_deref().unwrap_or("?"),
+            h.to,
+            if h.artifact_present {
+                ""
+            } else {
+                "  (copy from staging)"
+            }
+        )?;
+    }
+    match &p.frontend {
+        Some(f) => writeln!(w, "frontend: {} {}", f.provider, f.project)?,
+        None => writeln!(w, "frontend: none configured")?,
+    }
+    writeln!(w, "config differences (non-secret):")?;
+    for d in &p.config_diff {
+        writeln!(
+            w,
+            "  {:<20} {} → {}",
+            d.key,
+            d.from.as_deref().unwrap_or("(unset)"),
+            d.to.as_deref().unwrap_or("(unset)")
+        )?;
+    }
+    let s = &p.secret_parity;
+    writeln!(
+        w,
+        "secret keys: missing on {}: {:?}; only on {}: {:?}; same value: {:?}; different: {}",
+        p.to_env,
+        s.missing_on_target,
+        p.to_env,
+        s.only_on_target,
+        s.same_value,
+        s.different_value.len()
+    )?;
+    writeln!(
+        w,
+        "pending migrations: {}",
+        if p.pending_migrations.is_empty() {
+            "none".to_owned()
+        } else {
+            p.pending_migrations.join(", ")
+        }
+    )?;
+    writeln!(w, "gates:")?;
+    for g in &p.gates {
+        writeln!(w, "  {:<17} {}", g.name, g.description)?;
+    }
+    writeln!(w, "expected duration: about {}s", p.expected_secs)?;
+    writeln!(w, "rolled back automatically on failure:")?;
+    for r in &p.rollback_automatic {
+        writeln!(w, "  - {r}")?;
+    }
+    writeln!(w, "not rolled back automatically:")?;
+    for r in &p.rollback_manual {
+        writeln!(w, "  - {r}")?;
+    }
+    for b in &p.blockers {
+        writeln!(w, "BLOCKED: {b}")?;
+    }
+    Ok(())
+}
+
+fn confirm(to: &str) -> Result<()> {
+    if !std::io::stdin().is_terminal() {
+        return Err(Error::new(
+            ErrorCode::InvalidInput,
+            "a promotion needs a confirmation and stdin is not a terminal",
+        )
+        .hint("Pass --yes in pipelines (after reading --dry-run's plan)."));
+    }
+    eprint!("type '{to}' to promote: ");
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .map_err(|e| Error::io("reading the confirmation", e))?;
+    if line.trim() != to {
+        return Err(Error::new(
+            ErrorCode::InvalidInput,
+            "not confirmed; nothing was changed",
+        ));
+    }
+    Ok(())
+}
+
+pub async fn run(console: &Console, out: &Output, a: Args) -> Result<ExitCode> {
+    let options = PromotionOptions {
+        backup_max_age_hours: a.backup_max_age,
+        skip_backup: a.skip_backup,
+        change_window: a.window,
+        approver: a.approver,
+        require_approver: a.require_approver,
+        verify_secs: a.verify_secs,
+        ..PromotionOptions::default()
+    };
+    if a.dry_run {
+        let plan = console.promotion_plan(&a.from, &a.to, &options).await?;
+        out.emit(&plan, |w| print_plan(w, &plan));
+        return Ok(if plan.is_blocked() {
+            ExitCode::from(6)
+        } else {
+            ExitCode::SUCCESS
+        });
+    }
+    if !a.yes {
+        let plan = console.promotion_plan(&a.from, &a.to, &options).await?;
+        if !out.interactive() {
+            out.emit(&plan, |w| print_plan(w, &plan));
+        } else {
+            let _ = print_plan(&mut std::io::stderr(), &plan);
+        }
+        if plan.is_blocked() {
+            return Ok(ExitCode::from(6));
+        }
+        confirm(&a.to)?;
+    }
+    // Step lines go to stderr, so stdout stays the JSON document with --json.
+    let progress: Arc<dyn Progress> = Arc::new(Lines);
+    let cancel = CancellationToken::new();
+    let c = cancel.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            c.cancel();
+        }
+    });
+    let o = console
+        .promote(&a.from, &a.to, &options, progress, cancel)
+        .await?;
+    out.emit(&o, |w| {
+        for g in &o.gates {
+            writeln!(
+                w,
+                "gate {:<17} {} {}",
+                g.name,
+                if g.passed { "passed" } else { "FAILED" },
+                g.detail
+            )?;
+        }
+        for h in &o.final_hosts {
+            writeln!(
+                w,
+                "  {:<12} {}",
+                h.host,
+                h.release
+                    .clone()
+                    .or_else(|| h.problem.clone())
+                    .unwrap_or_default()
+            )?;
+        }
+        writeln!(w, "{}: {}", o.state.as_str(), o.summary)
+    });
+    Ok(ExitCode::from(match o.state {
+        PromotionState::Succeeded => 0,
+        PromotionState::Refused | PromotionState::Failed => 6,
+        PromotionState::RolledBack => 10,
+        PromotionState::RollbackFailed | PromotionState::Running | PromotionState::Interrupted => {
+            11
+        }
+    }))
+}

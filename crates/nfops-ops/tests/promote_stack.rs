@@ -1,0 +1,636 @@
+//! Promotions against the real local stack (`NFOPS_STACK_DIR`, in the
+//! keyring of `scripts/with-keyring`): staging's release reaches both
+//! production hosts with zero failed requests under load; a broken release,
+//! Prometheus going away during verification and SSH going away between
+//! hosts all end rolled back; a damaged artifact is refused before any host
+//! changes.
+//!
+//! Each test sets the releases it starts from (production v1, staging v2)
+//! and puts them back, so they run in any order and repeatedly. They share
+//! one stack, so they run one at a time.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use nfops_core::config::{Config, Host};
+use nfops_core::credentials::MemoryCredentials;
+use nfops_core::jobs::{CancellationToken, NoProgress, Progress, ProgressEvent};
+use nfops_core::SecretString;
+use nfops_fleet::SshSession;
+use nfops_ops::{Console, PromotionOutcome, PromotionState};
+use nfops_promote::host::{reload_apps, switch_current};
+use nfops_promote::release::current_release;
+use nfops_promote::PromotionOptions;
+
+#[path = "../../nfops-promote/tests/support/mod.rs"]
+mod fake;
+
+/// One promotion at a time on the one stack.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+struct Stack {
+    dir: PathBuf,
+    /// The config copy with a frontend, removed when the test ends.
+    copy: Option<PathBuf>,
+    config: Config,
+    creds: MemoryCredentials,
+    console: Console,
+}
+
+static HOME: OnceLock<tempfile::TempDir> = OnceLock::new();
+
+async fn stack(test: &str) -> Option<Stack> {
+    stack_with(test, None).await
+}
+
+/// The stack, with the production frontend on the local provider server at
+/// `url` (`vercel` or `netlify`) when `frontend` is given: the console then
+/// reads a copy of the config, next to the original, with that section added.
+async fn stack_with(test: &str, frontend: Option<(&str, &str)>) -> Option<Stack> {
+    let Some(dir) = std::env::var_os("NFOPS_STACK_DIR").filter(|d| !d.is_empty()) else {
+        assert!(
+            std::env::var("NFOPS_REQUIRE_STACK").as_deref() != Ok("1"),
+            "{test}: NFOPS_REQUIRE_STACK=1 but NFOPS_STACK_DIR is not set"
+        );
+        eprintln!("skipping {test}: NFOPS_STACK_DIR is not set");
+        return None;
+    };
+    let dir = PathBuf::from(dir);
+    let mut config_path = dir.join("environments.toml");
+    if let Some((provider, url)) = frontend {
+        let text = std::fs::read_to_string(&config_path).expect("config");
+        let copy = dir.join(format!("environments-promote-test-{provider}.toml"));
+        std::fs::write(
+            &copy,
+            format!("{text}\n[environments.production.frontend]\nprovider = \"{provider}\"\nproject = \"site1\"\napi_url = \"{url}\"\ntoken_credential = \"fe/token\"\n"),
+        )
+        .expect("write config copy");
+        config_path = copy;
+    }
+    let copy = (frontend.is_some()).then(|| config_path.clone());
+    let config = Config::load(&config_path).expect("the stack's config loads");
+    // One console home per test binary (Paths reads NFOPS_HOME at open).
+    let home = HOME.get_or_init(|| tempfile::tempdir().expect("tempdir"));
+    std::env::set_var("NFOPS_HOME", home.path());
+    std::env::set_var(
+        "NFOPS_KEYRING_SERVICE",
+        format!("nfops-promote-test-{}", std::process::id()),
+    );
+    let console = Console::open(Some(&config_path))
+        .await
+        .expect("console opens");
+    let creds = MemoryCredentials::default();
+    for name in [
+        "stack/ssh/deploy",
+        "stack/production/db",
+        "stack/staging/db",
+        "nfops/age-identity",
+        "stack/s3/access-key",
+        "stack/s3/secret-key",
+        "stack/redis",
+    ] {
+        let v =
+            std::fs::read_to_string(dir.join("credentials").join(name)).expect("stack credential");
+        creds.insert(name, &v);
+        console
+            .set_credential(name, SecretString::new(v))
+            .await
+            .expect("credential stored in the keyring");
+    }
+    console
+        .set_credential("fe/token", SecretString::new(fake::TOKEN.to_owned()))
+        .await
+        .expect("frontend token stored");
+    Some(Stack {
+        dir,
+        copy,
+        config,
+        creds,
+        console,
+    })
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        if let Some(c) = &self.copy {
+            let _ = std::fs::remove_file(c);
+        }
+    }
+}
+
+impl Stack {
+    fn hosts(&self, env: &str) -> Vec<Host> {
+        self.config
+            .environment(env)
+            .expect("env")
+            .hosts
+            .iter()
+            .map(|h| h.get_ref().clone())
+            .collect()
+    }
+
+    async fn session(&self, h: &Host) -> SshSession {
+        SshSession::connect(h, &self.creds, &self.dir.join("test_known_hosts"))
+            .await
+            .expect("ssh to the stack")
+    }
+
+    async fn release_of(&self, h: &Host) -> String {
+        let s = self.session(h).await;
+        let r = current_release(&s, h).await.expect("current release").id;
+        s.disconnect().await;
+        r
+    }
+
+    async fn releases(&self, env: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        for h in self.hosts(env) {
+            out.push(self.release_of(&h).await);
+        }
+        out
+    }
+
+    /// Puts every host of `env` on `id` (switch + reload) where it is not.
+    async fn set_release(&self, env: &str, id: &str) {
+        for h in self.hosts(env) {
+            let s = self.session(&h).await;
+            if current_release(&s, &h).await.map(|r| r.id).ok().as_deref() != Some(id) {
+                switch_current(&s, &h, id).await.expect("switch");
+                reload_apps(&s, &h).await.expect("reload");
+            }
+            s.disconnect().await;
+        }
+    }
+
+    /// Points `current` of every host of `env` at `id` without reloading:
+    /// the hosts keep serving what they run, the artifact they offer changes.
+    async fn set_link(&self, env: &str, id: &str) {
+        for h in self.hosts(env) {
+            let s = self.session(&h).await;
+            switch_current(&s, &h, id).await.expect("switch");
+            s.disconnect().await;
+        }
+    }
+
+    /// Puts production's schema back where `stack up` leaves it (v1's
+    /// migrations only), so the promotion of v2 has a migration to run.
+    async fn unapply_v2_migration(&self) {
+        let db = self
+            .config
+            .environment("production")
+            .expect("env")
+            .database
+            .clone()
+            .expect("database");
+        let target = nfops_mysql::Target {
+            host: db.host,
+            port: db.port,
+            user: db.user,
+            password: SecretString::new(
+                std::fs::read_to_string(self.dir.join("credentials/stack/production/db"))
+                    .expect("db password"),
+            ),
+            database: db.name,
+            label: "production database".into(),
+        };
+        let mut conn = target.connect().await.expect("production database");
+        for q in [
+            "ALTER TABLE orders DROP COLUMN IF EXISTS note",
+            "DELETE FROM schema_migrations WHERE version = '002_orders_note'",
+        ] {
+            sqlx::query(q)
+                .execute(&mut conn)
+                .await
+                .expect("un-apply 002");
+        }
+    }
+
+    async fn baseline(&self) {
+        self.set_release("production", "v1").await;
+        self.set_release("staging", "v2").await;
+    }
+
+    fn stack_cmd(&self, args: &[&str]) {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/stack");
+        let out = std::process::Command::new(script)
+            .args(args)
+            .output()
+            .expect("scripts/stack runs");
+        assert!(
+            out.status.success(),
+            "scripts/stack {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    fn url(&self, env: &str) -> String {
+        self.config
+            .environment(env)
+            .expect("env")
+            .health_url
+            .as_ref()
+            .expect("health_url")
+            .get_ref()
+            .replace("/health", "")
+    }
+
+    async fn promote(&self, progress: Arc<dyn Progress>) -> PromotionOutcome {
+        self.promote_with(progress, None).await
+    }
+
+    async fn promote_with(
+        &self,
+        progress: Arc<dyn Progress>,
+        approver: Option<&str>,
+    ) -> PromotionOutcome {
+        let options = PromotionOptions {
+            verify_secs: 8,
+            approver: approver.map(str::to_owned),
+            ..PromotionOptions::default()
+        };
+        self.console
+            .promote(
+                "staging",
+                "production",
+                &options,
+                progress,
+                CancellationToken::new(),
+            )
+            .await
+            .expect("a promotion returns an outcome")
+    }
+}
+
+/// Steady keep-alive load on a URL until stopped: counts 2xx, other
+/// statuses and socket errors (or 15 s of silence).
+struct Load {
+    stop: Arc<AtomicBool>,
+    ok: Arc<AtomicU64>,
+    failed: Arc<AtomicU64>,
+    errors: Arc<AtomicU64>,
+    samples: Arc<Mutex<Vec<String>>>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Load {
+    fn start(url: &str, concurrency: usize) -> Load {
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(15))
+            .pool_max_idle_per_host(concurrency)
+            .build()
+            .expect("client");
+        let l = Load {
+            stop: Arc::new(AtomicBool::new(false)),
+            ok: Arc::default(),
+            failed: Arc::default(),
+            errors: Arc::default(),
+            samples: Arc::default(),
+            tasks: Vec::new(),
+        };
+        let mut tasks = Vec::new();
+        for _ in 0..concurrency {
+            let (c, url) = (client.clone(), url.to_owned());
+            let (stop, ok, failed, errors, samples) = (
+                l.stop.clone(),
+                l.ok.clone(),
+                l.failed.clone(),
+                l.errors.clone(),
+                l.samples.clone(),
+            );
+            tasks.push(tokio::spawn(async move {
+                while !stop.load(Ordering::Relaxed) {
+                    match c.get(&url).send().await {
+                        Ok(r) if r.status().is_success() => {
+                            let _ = r.bytes().await;
+                            ok.fetch_add(1, Ordering::Relaxed);
+                        }
+                        Ok(r) => {
+                            failed.fetch_add(1, Ordering::Relaxed);
+                            samples
+                                .lock()
+                                .expect("lock")
+                                .push(format!("HTTP {}", r.status()));
+                        }
+                        Err(e) => {
+                            errors.fetch_add(1, Ordering::Relaxed);
+                            samples.lock().expect("lock").push(format!("{e}"));
+                        }
+                    }
+                }
+            }));
+        }
+        Load { tasks, ..l }
+    }
+
+    async fn finish(self) -> (u64, u64, u64, Vec<String>) {
+        self.stop.store(true, Ordering::Relaxed);
+        for t in self.tasks {
+            t.await.expect("load task");
+        }
+        let samples = self.samples.lock().expect("lock").clone();
+        (
+            self.ok.load(Ordering::Relaxed),
+            self.failed.load(Ordering::Relaxed),
+            self.errors.load(Ordering::Relaxed),
+            samples,
+        )
+    }
+}
+
+/// Runs `f` when a step whose name is `step` starts (blocking the job until
+/// it returns: fault injection at an exact point).
+struct OnStep {
+    step: String,
+    f: Mutex<Option<Box<dyn FnOnce() + Send>>>,
+}
+
+impl Progress for OnStep {
+    fn event(&self, e: &ProgressEvent) {
+        if let ProgressEvent::StepStarted { name, .. } = e {
+            if *name == self.step {
+                if let Some(f) = self.f.lock().expect("lock").take() {
+                    f();
+                }
+            }
+        }
+    }
+}
+
+async fn serial() -> tokio::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().await
+}
+
+fn describe(o: &PromotionOutcome) -> String {
+    format!(
+        "{:?}: {} | gates {:?} | apply {:?} | rollback {:?}",
+        o.state,
+        o.summary,
+        o.gates,
+        o.apply.as_ref().map(|j| &j.steps),
+        o.rollback.as_ref().map(|j| &j.steps)
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn staging_release_reaches_every_production_host_with_zero_failed_requests() {
+    let _g = serial().await;
+    let provider = fake::provider(
+        &[("dpl_old", "production"), ("dpl_new", "preview")],
+        "dpl_old",
+    );
+    let url = fake::serve(provider.clone()).await;
+    let Some(s) = stack_with("promote v2", Some(("vercel", &url))).await else {
+        return;
+    };
+    s.baseline().await;
+    s.unapply_v2_migration().await;
+    let load = Load::start(&format!("{}/version", s.url("production")), 8);
+    let o = s
+        .promote_with(Arc::new(NoProgress), Some("release-manager"))
+        .await;
+    let (ok, failed, errors, samples) = load.finish().await;
+    assert_eq!(o.state, PromotionState::Succeeded, "{}", describe(&o));
+    assert_eq!(
+        o.plan.pending_migrations,
+        vec!["002_orders_note"],
+        "the plan reads pending migrations from production's schema_migrations"
+    );
+    let migrations = o
+        .apply
+        .as_ref()
+        .and_then(|j| j.steps.iter().find(|(n, _, _)| n == "migrations"))
+        .cloned();
+    assert!(
+        matches!(&migrations, Some((_, nfops_core::jobs::StepState::Completed, Some(e))) if e.contains("002_orders_note")),
+        "the migration was checked in schema_migrations after the first host: {migrations:?}"
+    );
+    assert_eq!(
+        s.releases("production").await,
+        vec!["v2", "v2"],
+        "both hosts switched"
+    );
+    let http = reqwest::Client::new();
+    for _ in 0..6 {
+        let v: serde_json::Value = http
+            .get(format!("{}/version", s.url("production")))
+            .send()
+            .await
+            .expect("nginx answers")
+            .json()
+            .await
+            .expect("json");
+        assert_eq!(
+            v["release"], "v2",
+            "every answer through nginx comes from v2"
+        );
+    }
+    assert!(
+        ok > 100,
+        "the load really ran during the promotion: {ok} ok"
+    );
+    assert_eq!(
+        (failed, errors),
+        (0, 0),
+        "no request may fail during a promotion: {samples:?}"
+    );
+    let history = s.console.promotion_history(5).await.expect("history");
+    assert_eq!(history[0].id, o.id, "the promotion is in the history");
+    assert_eq!(history[0].state, PromotionState::Succeeded);
+    let audit = s.console.audit().list(50).await.expect("audit");
+    assert!(
+        audit.iter().any(|e| e.action == "promote.approve"
+            && e.actor == "release-manager"
+            && e.details.contains(&o.id)),
+        "the second approver is the actor of a promote.approve entry"
+    );
+    for action in ["promote.plan", "promote.apply", "promote.verify"] {
+        assert!(
+            audit
+                .iter()
+                .any(|e| e.action == action && e.details.contains(&o.id)),
+            "audit has {action}"
+        );
+    }
+    s.baseline().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn broken_release_rolls_back_by_itself_with_zero_failed_requests() {
+    let _g = serial().await;
+    let Some(s) = stack("promote v3-broken").await else {
+        return;
+    };
+    s.baseline().await;
+    // Staging offers v3-broken (its symlink) while still serving v2.
+    s.set_link("staging", "v3-broken").await;
+    let load = Load::start(&format!("{}/version", s.url("production")), 8);
+    let o = s.promote(Arc::new(NoProgress)).await;
+    let (ok, failed, errors, samples) = load.finish().await;
+    s.set_link("staging", "v2").await;
+    assert_eq!(o.state, PromotionState::RolledBack, "{}", describe(&o));
+    assert_eq!(
+        s.releases("production").await,
+        vec!["v1", "v1"],
+        "production is back on its old release"
+    );
+    assert!(
+        o.record.switched.iter().any(|(h, _)| h == "prod-app-1"),
+        "the first host had switched before the failure showed: {:?}",
+        o.record.switched
+    );
+    assert!(ok > 100, "the load really ran: {ok}");
+    assert_eq!(
+        (failed, errors),
+        (0, 0),
+        "no request may fail during the promotion and its rollback: {samples:?}"
+    );
+    let audit = s.console.audit().list(50).await.expect("audit");
+    assert!(
+        audit
+            .iter()
+            .any(|e| e.action == "promote.rollback" && e.outcome == "succeeded"),
+        "the rollback is audited"
+    );
+    s.baseline().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn prometheus_down_during_verification_fails_closed_and_rolls_back() {
+    let _g = serial().await;
+    let provider = fake::provider(
+        &[("d_old", "production"), ("d_new", "branch-deploy")],
+        "d_old",
+    );
+    let url = fake::serve(provider.clone()).await;
+    let Some(s) = stack_with("prometheus down", Some(("netlify", &url))).await else {
+        return;
+    };
+    s.baseline().await;
+    let dir = s.dir.clone();
+    let stop = OnStep {
+        step: "verify".into(),
+        f: Mutex::new(Some(Box::new(move || {
+            let out = std::process::Command::new(
+                Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/stack"),
+            )
+            .args(["stop", "prometheus"])
+            .env("NFOPS_STACK_DIR", &dir)
+            .output()
+            .expect("stack stop");
+            assert!(out.status.success(), "prometheus stops");
+        }))),
+    };
+    let o = s.promote(Arc::new(stop)).await;
+    s.stack_cmd(&["start", "prometheus"]);
+    assert_eq!(o.state, PromotionState::RolledBack, "{}", describe(&o));
+    let verify = o
+        .apply
+        .as_ref()
+        .and_then(|j| j.error.as_ref())
+        .map(|e| e.message.clone())
+        .unwrap_or_default();
+    assert!(
+        verify.contains("Prometheus"),
+        "the verification failed because Prometheus was gone: {verify}"
+    );
+    assert_eq!(s.releases("production").await, vec!["v1", "v1"]);
+    {
+        let p = provider.lock().expect("lock");
+        assert_eq!(p.live, "d_old", "the frontend is rolled back too");
+        assert_eq!(
+            p.locked,
+            vec!["d_new", "d_old"],
+            "restored and locked, then the old one restored and locked"
+        );
+    }
+    s.baseline().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn damaged_artifact_is_refused_before_any_host_changes() {
+    let _g = serial().await;
+    let Some(s) = stack("checksum mismatch").await else {
+        return;
+    };
+    s.baseline().await;
+    let file = s.dir.join("hosts/stg-app-1/app/releases/v2/server.js");
+    let original = std::fs::read(&file).expect("read server.js");
+    let mut damaged = original.clone();
+    damaged.extend_from_slice(b"\n// tampered\n");
+    std::fs::write(&file, &damaged).expect("damage the artifact");
+    let o = s.promote(Arc::new(NoProgress)).await;
+    std::fs::write(&file, &original).expect("restore the artifact");
+    assert_eq!(o.state, PromotionState::Refused, "{}", describe(&o));
+    assert!(
+        o.plan
+            .blockers
+            .iter()
+            .any(|b| b.contains("CHECKSUM") && b.contains("server.js")),
+        "the plan names the damaged file: {:?}",
+        o.plan.blockers
+    );
+    assert!(o.apply.is_none(), "no job ran: nothing was changed");
+    assert_eq!(s.releases("production").await, vec!["v1", "v1"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn ssh_lost_between_hosts_leaves_production_on_its_old_release() {
+    let _g = serial().await;
+    let Some(s) = stack("ssh dropped").await else {
+        return;
+    };
+    s.baseline().await;
+    let dir = s.dir.clone();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/stack");
+    let restarter: Arc<Mutex<Option<std::thread::JoinHandle<()>>>> = Arc::default();
+    let r2 = restarter.clone();
+    let drop_ssh = OnStep {
+        step: "switch prod-app-2".into(),
+        f: Mutex::new(Some(Box::new(move || {
+            let run = move |a: &str| {
+                std::process::Command::new(&script)
+                    .args([a, "sshd"])
+                    .env("NFOPS_STACK_DIR", &dir)
+                    .output()
+                    .expect("scripts/stack")
+            };
+            assert!(run("stop").status.success(), "sshd stops");
+            // SSH comes back a little later, while the rollback is running.
+            *r2.lock().expect("lock") = Some(std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_secs(6));
+                assert!(run("start").status.success(), "sshd starts again");
+            }));
+        }))),
+    };
+    let o = s.promote(Arc::new(drop_ssh)).await;
+    if let Some(t) = restarter.lock().expect("lock").take() {
+        t.join().expect("restarter");
+    }
+    assert_eq!(o.state, PromotionState::RolledBack, "{}", describe(&o));
+    let err = o
+        .apply
+        .as_ref()
+        .and_then(|j| j.error.as_ref())
+        .map(|e| e.message.clone())
+        .unwrap_or_default();
+    assert!(
+        err.contains("prod-app-2"),
+        "the error names the host SSH was lost to: {err}"
+    );
+    assert!(
+        o.summary.contains("switch prod-app-2")
+            && o.summary.contains("back on its previous release"),
+        "the state is said clearly: {}",
+        o.summary
+    );
+    let finals: Vec<Option<String>> = o.final_hosts.iter().map(|h| h.release.clone()).collect();
+    assert_eq!(
+        finals,
+        vec![Some("v1".into()), Some("v1".into())],
+        "all old"
+    );
+    assert_eq!(s.releases("production").await, vec!["v1", "v1"]);
+    s.baseline().await;
+}

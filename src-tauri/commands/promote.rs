@@ -1,0 +1,434 @@
+//! The Promote page: the plan (dry run), the promotion with live progress
+//! per host and gate over a channel, and the history of promotions.
+//!
+//! The wire types of this page live here (not in `wire.rs`), converted
+//! explicitly from the domain's.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use nfops_core::jobs::{CancellationToken, Progress, ProgressEvent, Throttled};
+use nfops_core::{Error, ErrorCode};
+use nfops_promote::{PromotionOptions, PromotionPlan};
+use serde::{Deserialize, Serialize};
+use specta::Type;
+use tauri::ipc::Channel;
+use tauri::State;
+
+use crate::wire::{Failure, JobEvent};
+use crate::AppState;
+
+/// The cancel token of the promotion running in this app (one at a time).
+#[derive(Default)]
+pub struct RunningPromotion(Mutex<Option<CancellationToken>>);
+
+impl RunningPromotion {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<CancellationToken>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// The operator's choices for one promotion.
+#[derive(Debug, Clone, Deserialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct PromotionChoices {
+    pub skip_backup: bool,
+    pub backup_max_age_hours: f64,
+    pub change_window: Option<String>,
+    pub approver: Option<String>,
+    pub require_approver: bool,
+    pub verify_secs: u32,
+}
+
+impl From<PromotionChoices> for PromotionOptions {
+    fn from(c: PromotionChoices) -> Self {
+        PromotionOptions {
+            skip_backup: c.skip_backup,
+            backup_max_age_hours: c.backup_max_age_hours,
+            change_window: c.change_window.filter(|w| !w.trim().is_empty()),
+            approver: c.approver.filter(|a| !a.trim().is_empty()),
+            require_approver: c.require_approver,
+            verify_secs: u64::from(c.verify_secs.clamp(4, 3600)),
+            ..PromotionOptions::default()
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct HostChangeView {
+    pub host: String,
+    pub from: Option<String>,
+    pub to: String,
+    pub artifact_present: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct SettingDiffView {
+    pub key: String,
+    pub from: Option<String>,
+    pub to: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretParityView {
+    pub missing_on_target: Vec<String>,
+    pub only_on_target: Vec<String>,
+    pub same_value: Vec<String>,
+    pub different_value: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct NamedText {
+    pub name: String,
+    pub text: String,
+}
+
+/// The dry run, as the page shows it.
+#[derive(Debug, Clone, Serialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct PromotionPlanView {
+    pub from_env: String,
+    pub to_env: String,
+    pub release: Option<String>,
+    pub digest: Option<String>,
+    pub release_description: Option<String>,
+    pub source_host: Option<String>,
+    pub source_hosts: Vec<HostChangeView>,
+    pub hosts: Vec<HostChangeView>,
+    pub frontend: Option<String>,
+    pub config_diff: Vec<SettingDiffView>,
+    pub secret_parity: SecretParityView,
+    pub pending_migrations: Vec<String>,
+    pub gates: Vec<NamedText>,
+    pub expected_secs: u32,
+    pub rollback_automatic: Vec<String>,
+    pub rollback_manual: Vec<String>,
+    pub blockers: Vec<String>,
+}
+
+fn host_view(h: &nfops_promote::plan::HostChange) -> HostChangeView {
+    HostChangeView {
+        host: h.host.clone(),
+        from: h.from.clone(),
+        to: h.to.clone(),
+        artifact_present: h.artifact_present,
+    }
+}
+
+impl From<PromotionPlan> for PromotionPlanView {
+    fn from(p: PromotionPlan) -> Self {
+        Self {
+            release: p.release.as_ref().map(|r| r.id.clone()),
+            digest: p.release.as_ref().map(|r| r.digest.clone()),
+            release_description: p.release.as_ref().and_then(|r| r.description.clone()),
+            source_hosts: p.source_hosts.iter().map(host_view).collect(),
+            hosts: p.hosts.iter().map(host_view).collect(),
+            frontend: p
+                .frontend
+                .as_ref()
+                .map(|f| format!("{} {}", f.provider, f.project)),
+            config_diff: p
+                .config_diff
+                .into_iter()
+                .map(|d| SettingDiffView {
+                    key: d.key,
+                    from: d.from,
+                    to: d.to,
+                })
+                .collect(),
+            secret_parity: SecretParityView {
+                missing_on_target: p.secret_parity.missing_on_target,
+                only_on_target: p.secret_parity.only_on_target,
+                same_value: p.secret_parity.same_value,
+                different_value: p.secret_parity.different_value,
+            },
+            gates: p
+                .gates
+                .into_iter()
+                .map(|g| NamedText {
+                    name: g.name,
+                    text: g.description,
+                })
+                .collect(),
+            expected_secs: u32::try_from(p.expected_secs).unwrap_or(u32::MAX),
+            from_env: p.from_env,
+            to_env: p.to_env,
+            source_host: p.source_host,
+            pending_migrations: p.pending_migrations,
+            rollback_automatic: p.rollback_automatic,
+            rollback_manual: p.rollback_manual,
+            blockers: p.blockers,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct GateView {
+    pub name: String,
+    pub passed: bool,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, Serialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct StepView {
+    pub name: String,
+    pub state: String,
+    pub evidence: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct FinalHostView {
+    pub host: String,
+    pub release: Option<String>,
+    pub problem: Option<String>,
+}
+
+/// One verification sample (for the chart).
+#[derive(Debug, Clone, Serialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct SampleView {
+    pub at_secs: f64,
+    pub release: String,
+    pub health_ok: bool,
+    pub error_ratio: Option<f64>,
+    pub p95_ms: Option<f64>,
+    pub problem: Option<String>,
+}
+
+/// How a promotion ended.
+#[derive(Debug, Clone, Serialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct PromotionResult {
+    pub id: String,
+    /// succeeded | refused | rolled_back | rollback_failed | failed
+    pub state: String,
+    pub summary: String,
+    pub gates: Vec<GateView>,
+    pub apply: Vec<StepView>,
+    pub rollback: Vec<StepView>,
+    pub final_hosts: Vec<FinalHostView>,
+    pub baseline_p95_ms: Option<f64>,
+    pub verification: Vec<SampleView>,
+    pub rollback_verification: Vec<SampleView>,
+    pub error: Option<Failure>,
+    pub duration_ms: f64,
+}
+
+fn steps(j: Option<nfops_core::jobs::JobReport>) -> Vec<StepView> {
+    j.map(|j| {
+        j.steps
+            .into_iter()
+            .map(|(name, state, evidence)| StepView {
+                name,
+                state: state.as_str().to_owned(),
+                evidence,
+            })
+            .collect()
+    })
+    .unwrap_or_default()
+}
+
+fn samples(v: Vec<nfops_promote::VerifySample>) -> Vec<SampleView> {
+    v.into_iter()
+        .map(|s| SampleView {
+            at_secs: s.at_secs,
+            release: s.release,
+            health_ok: s.health_ok,
+            error_ratio: s.metrics.map(|m| m.error_ratio),
+            p95_ms: s.metrics.map(|m| m.p95_seconds * 1000.0),
+            problem: s.problem,
+        })
+        .collect()
+}
+
+fn gate_views(g: Vec<nfops_promote::GateResult>) -> Vec<GateView> {
+    g.into_iter()
+        .map(|g| GateView {
+            name: g.name,
+            passed: g.passed,
+            detail: g.detail,
+        })
+        .collect()
+}
+
+fn final_views(f: Vec<nfops_ops::FinalHost>) -> Vec<FinalHostView> {
+    f.into_iter()
+        .map(|h| FinalHostView {
+            host: h.host,
+            release: h.release,
+            problem: h.problem,
+        })
+        .collect()
+}
+
+impl From<nfops_ops::PromotionOutcome> for PromotionResult {
+    fn from(o: nfops_ops::PromotionOutcome) -> Self {
+        Self {
+            id: o.id,
+            state: o.state.as_str().to_owned(),
+            summary: o.summary,
+            gates: gate_views(o.gates),
+            apply: steps(o.apply),
+            rollback: steps(o.rollback),
+            final_hosts: final_views(o.final_hosts),
+            baseline_p95_ms: o.record.baseline.map(|b| b.p95_seconds * 1000.0),
+            verification: samples(o.record.verification),
+            rollback_verification: samples(o.record.rollback_verification),
+            error: o.error.map(Into::into),
+            duration_ms: o.duration_ms as f64,
+        }
+    }
+}
+
+/// One past promotion.
+#[derive(Debug, Clone, Serialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct PromotionHistoryItem {
+    pub id: String,
+    pub from_env: String,
+    pub to_env: String,
+    pub release: Option<String>,
+    pub previous: Vec<(String, String)>,
+    pub state: String,
+    pub summary: Option<String>,
+    pub actor: String,
+    pub approver: Option<String>,
+    pub gates: Vec<GateView>,
+    pub final_hosts: Vec<FinalHostView>,
+    pub started_at: String,
+    pub duration_ms: Option<f64>,
+}
+
+impl From<nfops_ops::PromotionRecord> for PromotionHistoryItem {
+    fn from(r: nfops_ops::PromotionRecord) -> Self {
+        Self {
+            id: r.id,
+            from_env: r.from_env,
+            to_env: r.to_env,
+            release: r.release,
+            previous: r.previous,
+            state: r.state.as_str().to_owned(),
+            summary: r.summary,
+            actor: r.actor,
+            approver: r.approver,
+            gates: gate_views(r.gates),
+            final_hosts: final_views(r.final_hosts),
+            started_at: r.started_at,
+            duration_ms: r.duration_ms.map(|d| d as f64),
+        }
+    }
+}
+
+/// Clears [`RunningPromotion`] when dropped.
+struct Slot<'a>(&'a RunningPromotion);
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        *self.0.lock() = None;
+    }
+}
+
+/// Forwards job progress to the page.
+struct ChannelProgress(Channel<JobEvent>);
+
+impl Progress for ChannelProgress {
+    fn event(&self, event: &ProgressEvent) {
+        let _ = self.0.send(JobEvent::from(event));
+    }
+}
+
+/// The dry run of promoting `from` to `to`.
+#[tauri::command]
+#[specta::specta]
+pub async fn promotion_plan(
+    state: State<'_, AppState>,
+    from: String,
+    to: String,
+    choices: PromotionChoices,
+) -> Result<PromotionPlanView, Failure> {
+    let console = state.console()?;
+    Ok(console
+        .promotion_plan(&from, &to, &choices.into())
+        .await?
+        .into())
+}
+
+/// Promotes `from` to `to`; `confirm` must be `to`'s name as typed.
+#[tauri::command]
+#[specta::specta]
+pub async fn promote(
+    state: State<'_, AppState>,
+    running: State<'_, RunningPromotion>,
+    from: String,
+    to: String,
+    confirm: String,
+    choices: PromotionChoices,
+    on_event: Channel<JobEvent>,
+) -> Result<PromotionResult, Failure> {
+    let console = state.console()?;
+    if confirm.trim() != to {
+        return Err(Error::new(
+            ErrorCode::InvalidInput,
+            format!("type '{to}' to confirm the promotion"),
+        )
+        .into());
+    }
+    let cancel = CancellationToken::new();
+    {
+        let mut r = running.lock();
+        if r.is_some() {
+            return Err(
+                Error::new(ErrorCode::InvalidInput, "a promotion is already running")
+                    .hint("Wait for it to finish.")
+                    .into(),
+            );
+        }
+        *r = Some(cancel.clone());
+    }
+    // Frees the slot however the promotion ends (error, panic, dropped call).
+    let _slot = Slot(&running);
+    let progress = Arc::new(Throttled::new(
+        ChannelProgress(on_event),
+        Duration::from_millis(200),
+    ));
+    let result = console
+        .promote(&from, &to, &choices.into(), progress, cancel)
+        .await;
+    Ok(result?.into())
+}
+
+/// Asks the running promotion to stop; what already changed is rolled back.
+/// False when none runs.
+#[tauri::command]
+#[specta::specta]
+pub async fn promote_cancel(running: State<'_, RunningPromotion>) -> Result<bool, Failure> {
+    Ok(match running.lock().as_ref() {
+        Some(t) => {
+            t.cancel();
+            true
+        }
+        None => false,
+    })
+}
+
+/// Past promotions, newest first.
+#[tauri::command]
+#[specta::specta]
+pub async fn promotion_history(
+    state: State<'_, AppState>,
+) -> Result<Vec<PromotionHistoryItem>, Failure> {
+    let console = state.console()?;
+    Ok(console
+        .promotion_history(50)
+        .await?
+        .into_iter()
+        .map(Into::into)
+        .collect())
+}
