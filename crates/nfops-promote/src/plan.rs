@@ -482,10 +482,14 @@ mod tests {
         assert_eq!(parity.missing_on_target, vec!["S3_ACCESS_KEY_ID"]);
         assert_eq!(parity.only_on_target, vec!["REDIS_PASSWORD"]);
         assert_eq!(parity.same_value, vec!["API_TOKEN"]);
-        assert_eq!(parity.different_value, vec!["DB_PASSWORD"]);
+        assert_eq!(
+            parity.different_value,
+            vec!["DATABASE_URL", "DB_PASSWORD"],
+            "a URL with user:password@ is a secret whatever its key"
+        );
         let json = serde_json::to_string(&(diff, parity)).expect("json");
         assert!(
-            !json.contains("s1") && !json.contains("s2"),
+            !json.contains("s1") && !json.contains("s2") && !json.contains("s3cr3t"),
             "secret values never leave: {json}"
         );
     }
