@@ -411,6 +411,11 @@ async fn staging_release_reaches_every_production_host_with_zero_failed_requests
         vec!["v2", "v2"],
         "both hosts switched"
     );
+    let live = provider.lock().expect("lock").live.clone();
+    assert_eq!(
+        live, "dpl_new",
+        "the frontend's preview deployment was promoted through the Vercel API"
+    );
     let http = reqwest::Client::new();
     for _ in 0..6 {
         let v: serde_json::Value = http
