@@ -121,10 +121,14 @@ impl Hosts {
     }
 }
 
-async fn promote_in_ui(app: &App, want: &[&str]) -> String {
+async fn promote_in_ui(app: &App, release: &str, want: &[&str]) -> String {
     app.click("[data-testid=promote-replan]").await;
-    app.wait_for("[data-testid=plan-host]", Duration::from_secs(60))
-        .await;
+    // The fresh plan (the page clears the old one while it reads the hosts).
+    app.wait_for(
+        &format!("[data-testid=promote-plan][data-release='{release}'][data-blocked=false]"),
+        Duration::from_secs(60),
+    )
+    .await;
     let secs = app
         .wait_for("[data-testid=promote-verify-secs]", Duration::from_secs(10))
         .await;
@@ -178,6 +182,7 @@ async fn promote_in_the_app_then_watch_a_broken_release_roll_back() {
 
     let state = promote_in_ui(
         &app,
+        "v2",
         &[
             "succeeded",
             "refused",
@@ -214,6 +219,7 @@ async fn promote_in_the_app_then_watch_a_broken_release_roll_back() {
     hosts.set("staging", "v3-broken", false).await;
     let state = promote_in_ui(
         &app,
+        "v3-broken",
         &[
             "succeeded",
             "refused",
