@@ -121,10 +121,14 @@ impl Hosts {
     }
 }
 
-async fn promote_in_ui(app: &App, want: &[&str]) -> String {
+async fn promote_in_ui(app: &App, release: &str, want: &[&str]) -> String {
     app.click("[data-testid=promote-replan]").await;
-    app.wait_for("[data-testid=plan-host]", Duration::from_secs(60))
-        .await;
+    // The fresh plan (the page clears the old one while it reads the hosts).
+    app.wait_for(
+        &format!("[data-testid=promote-plan][data-release='{release}'][data-blocked=false]"),
+        Duration::from_secs(60),
+    )
+    .await;
     let secs = app
         .wait_for("[data-testid=promote-verify-secs]", Duration::from_secs(10))
         .await;
@@ -178,6 +182,7 @@ async fn promote_in_the_app_then_watch_a_broken_release_roll_back() {
 
     let state = promote_in_ui(
         &app,
+        "v2",
         &[
             "succeeded",
             "refused",
@@ -214,6 +219,7 @@ async fn promote_in_the_app_then_watch_a_broken_release_roll_back() {
     hosts.set("staging", "v3-broken", false).await;
     let state = promote_in_ui(
         &app,
+        "v3-broken",
         &[
             "succeeded",
             "refused",
@@ -243,4 +249,28 @@ async fn promote_in_the_app_then_watch_a_broken_release_roll_back() {
     );
     app.close().await;
     hosts.set("production", "v1", true).await;
+    unapply_v2_migration(&stack.dir);
+}
+
+/// Production's schema back to what `stack up` leaves (v1's migrations
+/// only): every promotion to v2 or v3-broken applies `002_orders_note`, which
+/// v1 does not need. MariaDB's root logs in on the instance's own socket.
+fn unapply_v2_migration(stack: &std::path::Path) {
+    let out = std::process::Command::new("mysql")
+        .arg("-S")
+        .arg(stack.join("mariadb-production/run/mysqld.sock"))
+        .args([
+            "-u",
+            "root",
+            "newfinity",
+            "-e",
+            "ALTER TABLE orders DROP COLUMN IF EXISTS note; DELETE FROM schema_migrations WHERE version = '002_orders_note'",
+        ])
+        .output()
+        .expect("mysql client");
+    assert!(
+        out.status.success(),
+        "un-applying 002 failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

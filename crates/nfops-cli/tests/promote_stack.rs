@@ -146,10 +146,34 @@ fn a_broken_release_exits_10_after_the_automatic_rollback() {
         "a promotion that was rolled back exits 10: {outcome} {}",
         String::from_utf8_lossy(&out.stderr)
     );
+    unapply_v2_migration(&stack);
     assert_eq!(outcome["state"], "rolled_back", "{outcome}");
     assert_eq!(
         (current("prod-app-1"), current("prod-app-2")),
         before,
         "production is back where it was"
+    );
+}
+
+/// Production's schema back to what `stack up` leaves (v1's migrations
+/// only): every promotion to v2 or v3-broken applies `002_orders_note`, which
+/// v1 does not need. MariaDB's root logs in on the instance's own socket.
+fn unapply_v2_migration(stack: &std::path::Path) {
+    let out = std::process::Command::new("mysql")
+        .arg("-S")
+        .arg(stack.join("mariadb-production/run/mysqld.sock"))
+        .args([
+            "-u",
+            "root",
+            "newfinity",
+            "-e",
+            "ALTER TABLE orders DROP COLUMN IF EXISTS note; DELETE FROM schema_migrations WHERE version = '002_orders_note'",
+        ])
+        .output()
+        .expect("mysql client");
+    assert!(
+        out.status.success(),
+        "un-applying 002 failed: {}",
+        String::from_utf8_lossy(&out.stderr)
     );
 }

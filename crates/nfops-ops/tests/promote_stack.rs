@@ -207,9 +207,12 @@ impl Stack {
         }
     }
 
+    /// Production on v1 with v1's schema, staging on v2: where `stack up`
+    /// leaves them (every promotion here applies v2's migration).
     async fn baseline(&self) {
         self.set_release("production", "v1").await;
         self.set_release("staging", "v2").await;
+        self.unapply_v2_migration().await;
     }
 
     fn stack_cmd(&self, args: &[&str]) {
@@ -385,7 +388,6 @@ async fn staging_release_reaches_every_production_host_with_zero_failed_requests
         return;
     };
     s.baseline().await;
-    s.unapply_v2_migration().await;
     let load = Load::start(&format!("{}/version", s.url("production")), 8);
     let o = s
         .promote_with(Arc::new(NoProgress), Some("release-manager"))
@@ -410,6 +412,11 @@ async fn staging_release_reaches_every_production_host_with_zero_failed_requests
         s.releases("production").await,
         vec!["v2", "v2"],
         "both hosts switched"
+    );
+    let live = provider.lock().expect("lock").live.clone();
+    assert_eq!(
+        live, "dpl_new",
+        "the frontend's preview deployment was promoted through the Vercel API"
     );
     let http = reqwest::Client::new();
     for _ in 0..6 {

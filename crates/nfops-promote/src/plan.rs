@@ -184,6 +184,15 @@ fn hash(v: &str) -> [u8; 32] {
     Sha256::digest(v.as_bytes()).into()
 }
 
+/// Whether a value carries credentials by its shape: a URL with a
+/// `user:password@` part (`mysql://app:pw@db/…`), whatever its key is called.
+fn has_userinfo(value: &str) -> bool {
+    value.split_once("://").is_some_and(|(_, rest)| {
+        let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+        authority.contains('@')
+    })
+}
+
 /// Non-secret settings that differ, and secret parity by hash.
 pub fn compare_env(
     from: &BTreeMap<String, String>,
@@ -194,7 +203,10 @@ pub fn compare_env(
     let keys: std::collections::BTreeSet<&String> = from.keys().chain(to.keys()).collect();
     for k in keys {
         let (a, b) = (from.get(k), to.get(k));
-        if is_secret_key(k) {
+        let secret = is_secret_key(k)
+            || a.is_some_and(|v| has_userinfo(v))
+            || b.is_some_and(|v| has_userinfo(v));
+        if secret {
             match (a, b) {
                 (Some(_), None) => parity.missing_on_target.push(k.clone()),
                 (None, Some(_)) => parity.only_on_target.push(k.clone()),
@@ -457,9 +469,9 @@ mod tests {
     #[test]
     fn env_files_compare_settings_by_value_and_secrets_by_hash() {
         let a = parse_env(
-            "# c\nNF_ENV=staging\nDB_PASSWORD=\"s1\"\nAPI_TOKEN=t\nONLY_A=1\nS3_ACCESS_KEY_ID=k\n",
+            "# c\nNF_ENV=staging\nDB_PASSWORD=\"s1\"\nAPI_TOKEN=t\nONLY_A=1\nS3_ACCESS_KEY_ID=k\nDATABASE_URL=mysql://app:s3cr3t@db/x\n",
         );
-        let b = parse_env("NF_ENV=production\nDB_PASSWORD=s2\nAPI_TOKEN=t\nREDIS_PASSWORD=r\n");
+        let b = parse_env("NF_ENV=production\nDB_PASSWORD=s2\nAPI_TOKEN=t\nREDIS_PASSWORD=r\nDATABASE_URL=mysql://app:other@db/x\n");
         let (diff, parity) = compare_env(&a, &b);
         let keys: Vec<&str> = diff.iter().map(|d| d.key.as_str()).collect();
         assert_eq!(
@@ -470,10 +482,14 @@ mod tests {
         assert_eq!(parity.missing_on_target, vec!["S3_ACCESS_KEY_ID"]);
         assert_eq!(parity.only_on_target, vec!["REDIS_PASSWORD"]);
         assert_eq!(parity.same_value, vec!["API_TOKEN"]);
-        assert_eq!(parity.different_value, vec!["DB_PASSWORD"]);
+        assert_eq!(
+            parity.different_value,
+            vec!["DATABASE_URL", "DB_PASSWORD"],
+            "a URL with user:password@ is a secret whatever its key"
+        );
         let json = serde_json::to_string(&(diff, parity)).expect("json");
         assert!(
-            !json.contains("s1") && !json.contains("s2"),
+            !json.contains("s1") && !json.contains("s2") && !json.contains("s3cr3t"),
             "secret values never leave: {json}"
         );
     }
