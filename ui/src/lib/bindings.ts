@@ -72,6 +72,53 @@ export const commands = {
 	 *  `theme`: `light` or `dark`.
 	 */
 	metricsBoard: (environment: string | null, host: string | null, range: string, theme: string) => typedError<MetricsBoard, Failure>(__TAURI_INVOKE("metrics_board", { environment, host, range, theme })),
+	/**  The plan of restoring `backup` into `env` (all tables, or `tables`). */
+	restorePlan: (env: string, backup: string, tables: string[] | null) => typedError<RestorePlanView, Failure>(__TAURI_INVOKE("restore_plan", { env, backup, tables })),
+	/**  Runs the restore; `confirm` is the environment's name typed by the user. */
+	restoreRun: (env: string, backup: string, tables: string[] | null, cache: boolean, workers: boolean, checks: boolean, confirm: string | null, onEvent: Channel<JobEvent>) => typedError<RestoreResult, Failure>(__TAURI_INVOKE("restore_run", { env, backup, tables, cache, workers, checks, confirm, onEvent })),
+	/**  Asks the running restore of `env` to stop; false when none runs. */
+	restoreCancel: (env: string) => typedError<boolean, Failure>(__TAURI_INVOKE("restore_cancel", { env })),
+	/**  Runs the integrity checks of `env` (against `backup` when given); the report is saved. */
+	integrityCheck: (env: string, backup: string | null) => typedError<IntegrityReport, Failure>(__TAURI_INVOKE("integrity_check", { env, backup })),
+	/**  Saved integrity reports, newest first. */
+	integrityReports: () => typedError<ReportListing[], Failure>(__TAURI_INVOKE("integrity_reports")),
+	/**  Restore drills of `env` (all when None), newest first. */
+	drillsList: (env: string | null) => typedError<DrillRecord[], Failure>(__TAURI_INVOKE("drills_list", { env })),
+	/**
+	 *  The uptime probes of `environment` over `range` (`15m` .. `7d`): status,
+	 *  uptime percentage, latency, and both charts in `theme`.
+	 */
+	uptimeReport: (environment: string, range: string, theme: string) => typedError<UptimeReport, Failure>(__TAURI_INVOKE("uptime_report", { environment, range, theme })),
+	/**  Runs every probe of `environment` once now (the "Check now" button). */
+	uptimeCheck: (environment: string) => typedError<null, Failure>(__TAURI_INVOKE("uptime_check", { environment })),
+	/**  PM2 processes of every host of `environment` and the instances chart over `range`. */
+	scalingInstances: (environment: string, range: string, theme: string) => typedError<ScalingView, Failure>(__TAURI_INVOKE("scaling_instances", { environment, range, theme })),
+	/**  The plan to run `instances` backend instances on every backend host. */
+	scalePlan: (environment: string, instances: number) => typedError<ScalePlan, Failure>(__TAURI_INVOKE("scale_plan", { environment, instances })),
+	/**
+	 *  Applies the plan for `instances` (made again now, so it acts on the
+	 *  current counts) after the user confirmed it; audited, checked per host.
+	 */
+	scaleApply: (environment: string, instances: number) => typedError<ScalePlan, Failure>(__TAURI_INVOKE("scale_apply", { environment, instances })),
+	/**  CPU and request-rate trends with a band, and when capacity runs out. */
+	capacityForecast: (environment: string, range: string, theme: string) => typedError<CapacityForecast, Failure>(__TAURI_INVOKE("capacity_forecast", { environment, range, theme })),
+	/**
+	 *  The newest `lines` log lines of `environment` kept by the filters
+	 *  (minimum `level`, `category`, `host`; null for any). The page's follow
+	 *  mode calls it again every few seconds.
+	 */
+	logsTail: (environment: string, level: string | null, category: string | null, host: string | null, lines: number) => typedError<LogTail, Failure>(__TAURI_INVOKE("logs_tail", { environment, level, category, host, lines })),
+	/**  The dry run of promoting `from` to `to`. */
+	promotionPlan: (from: string, to: string, choices: PromotionChoices) => typedError<PromotionPlanView, Failure>(__TAURI_INVOKE("promotion_plan", { from, to, choices })),
+	/**  Promotes `from` to `to`; `confirm` must be `to`'s name as typed. */
+	promote: (from: string, to: string, confirm: string, choices: PromotionChoices, onEvent: Channel<JobEvent>) => typedError<PromotionResult, Failure>(__TAURI_INVOKE("promote", { from, to, confirm, choices, onEvent })),
+	/**
+	 *  Asks the running promotion to stop; what already changed is rolled back.
+	 *  False when none runs.
+	 */
+	promoteCancel: () => typedError<boolean, Failure>(__TAURI_INVOKE("promote_cancel")),
+	/**  Past promotions, newest first. */
+	promotionHistory: () => typedError<PromotionHistoryItem[], Failure>(__TAURI_INVOKE("promotion_history")),
 };
 
 /* Types */
@@ -172,6 +219,30 @@ export type BackupStaleness = {
 	error: Failure | null,
 };
 
+/**  What a storage restore changes in one bucket. */
+export type BucketChange = {
+	bucket: string,
+	prefix: string | null,
+	rolledBack: string[],
+	hidden: string[],
+	unchanged: number,
+};
+
+/**  The capacity forecast: figures and the two trend charts. */
+export type CapacityForecast = {
+	environment: string,
+	instances: number,
+	cpuNow: number | null,
+	/**  Unix seconds when CPU reaches `cpuLimit` (upper band), within the horizon. */
+	cpuFullAt: number | null,
+	cpuLimit: number | null,
+	requestsNow: number | null,
+	requestsAtHorizon: number | null,
+	horizon: number | null,
+	suggestedInstances: number | null,
+	charts: MetricsChart[],
+};
+
 /**  Where the data sits in the SVG's viewBox, and the data range it spans. */
 export type ChartPlot = {
 	viewWidth: number,
@@ -186,6 +257,20 @@ export type ChartPlot = {
 	yMax: number | null,
 };
 
+/**  One finding of a report. */
+export type CheckFinding = {
+	check: string,
+	subject: string,
+	problem: string,
+};
+
+/**  One check of a report. */
+export type CheckItem = {
+	name: string,
+	ok: boolean,
+	detail: string,
+};
+
 export type CredentialState = "set" | "missing";
 
 export type CredentialStatus = {
@@ -193,6 +278,18 @@ export type CredentialStatus = {
 	state: CredentialState,
 	changedAt: string | null,
 	usedBy: string[],
+};
+
+/**  A restore drill as recorded. */
+export type DrillRecord = {
+	id: string,
+	environment: string,
+	backupId: string,
+	startedAt: string,
+	seconds: number | null,
+	ok: boolean,
+	reportId: string | null,
+	note: string,
 };
 
 export type EnvironmentStatus = {
@@ -217,6 +314,12 @@ export type Failure = {
 	hint: string | null,
 };
 
+export type FinalHostView = {
+	host: string,
+	release: string | null,
+	problem: string | null,
+};
+
 /**
  *  `forget` of one environment: the plan (local and offsite) and, once
  *  applied, what was removed. `forgetIds` is what applying this plan deletes
@@ -231,6 +334,28 @@ export type ForgetView = {
 	forgetIds: string[],
 };
 
+export type GateView = {
+	name: string,
+	passed: boolean,
+	detail: string,
+};
+
+export type HostChangeView = {
+	host: string,
+	from: string | null,
+	to: string,
+	artifactPresent: boolean,
+};
+
+/**  One host's processes, or why they could not be listed. */
+export type HostInstances = {
+	host: string,
+	roles: string[],
+	backendOnline: number,
+	processes: Pm2Process[],
+	error: Failure | null,
+};
+
 /**  What a push changes on one host, by key name. */
 export type HostPushPlan = {
 	host: string,
@@ -241,8 +366,53 @@ export type HostPushPlan = {
 	apps: string[],
 };
 
+/**  One host of a scale plan or outcome. */
+export type HostScale = {
+	host: string,
+	current: number,
+	target: number,
+};
+
+/**  An integrity report. */
+export type IntegrityReport = {
+	id: string,
+	environment: string,
+	database: string,
+	backupId: string | null,
+	ok: boolean,
+	startedAt: string,
+	checks: CheckItem[],
+	findings: CheckFinding[],
+};
+
 /**  A job's live progress, as sent over the command's channel (throttled). */
 export type JobEvent = { event: "jobStarted"; jobId: string; steps: string[] } | { event: "stepStarted"; index: number; name: string } | { event: "stepProgress"; index: number; done: number | null; total: number | null; unit: string } | { event: "stepMessage"; index: number; message: string } | { event: "stepFinished"; index: number; state: string; evidence: string | null; error: Failure | null } | { event: "jobFinished"; jobId: string; state: string; error: Failure | null };
+
+/**  A host whose logs could not be read. */
+export type LogHostFailure = {
+	host: string,
+	error: Failure,
+};
+
+/**  One structured log line. */
+export type LogLine = {
+	ts: string,
+	level: string,
+	category: string,
+	msg: string,
+	app: string,
+	host: string,
+	/**  The whole line as JSON text (every field). */
+	raw: string,
+};
+
+/**  The newest lines of an environment. */
+export type LogTail = {
+	/**  `pm2` (files over SSH) or `loki`. */
+	source: string,
+	lines: LogLine[],
+	failedHosts: LogHostFailure[],
+};
 
 /**  Every chart of one environment (or this machine) over one time range. */
 export type MetricsBoard = {
@@ -283,6 +453,11 @@ export type MetricsSeries = {
 	points: ([number | null, number | null])[],
 };
 
+export type NamedText = {
+	name: string,
+	text: string,
+};
+
 /**  The offsite copy made after a backup run. */
 export type OffsiteCopyResult = {
 	/**  "copied" (uploaded and read back), "failed" or "cancelled". */
@@ -300,6 +475,30 @@ export type OffsiteForget = {
 	removed: string[],
 };
 
+/**  One planned step. */
+export type PlanStep = {
+	name: string,
+	description: string,
+};
+
+/**  One PM2 process of a host. */
+export type Pm2Process = {
+	name: string,
+	pmId: number,
+	status: string,
+	cpuPercent: number | null,
+	/**  Bytes (f64: may exceed 2^32). */
+	memoryBytes: number | null,
+	restarts: number,
+};
+
+/**  One preflight check. */
+export type PreflightItem = {
+	name: string,
+	ok: boolean,
+	detail: string,
+};
+
 export type ProbeKind = "backend" | "release" | "database" | "cache" | "storage" | "monitoring";
 
 export type ProbeResult = {
@@ -312,6 +511,71 @@ export type ProbeResult = {
 };
 
 export type ProbeState = "ok" | "failed" | "notConfigured";
+
+/**  The operator's choices for one promotion. */
+export type PromotionChoices = {
+	skipBackup: boolean,
+	backupMaxAgeHours: number | null,
+	changeWindow: string | null,
+	approver: string | null,
+	requireApprover: boolean,
+	verifySecs: number,
+};
+
+/**  One past promotion. */
+export type PromotionHistoryItem = {
+	id: string,
+	fromEnv: string,
+	toEnv: string,
+	release: string | null,
+	previous: ([string, string])[],
+	state: string,
+	summary: string | null,
+	actor: string,
+	approver: string | null,
+	gates: GateView[],
+	finalHosts: FinalHostView[],
+	startedAt: string,
+	durationMs: number | null,
+};
+
+/**  The dry run, as the page shows it. */
+export type PromotionPlanView = {
+	fromEnv: string,
+	toEnv: string,
+	release: string | null,
+	digest: string | null,
+	releaseDescription: string | null,
+	sourceHost: string | null,
+	sourceHosts: HostChangeView[],
+	hosts: HostChangeView[],
+	frontend: string | null,
+	configDiff: SettingDiffView[],
+	secretParity: SecretParityView,
+	pendingMigrations: string[],
+	gates: NamedText[],
+	expectedSecs: number,
+	rollbackAutomatic: string[],
+	rollbackManual: string[],
+	blockers: string[],
+};
+
+/**  How a promotion ended. */
+export type PromotionResult = {
+	id: string,
+	/**  succeeded | refused | rolled_back | rollback_failed | failed */
+	state: string,
+	summary: string,
+	gates: GateView[],
+	apply: StepView[],
+	rollback: StepView[],
+	finalHosts: FinalHostView[],
+	baselineP95Ms: number | null,
+	verification: SampleView[],
+	rollbackVerification: SampleView[],
+	error: Failure | null,
+	durationMs: number | null,
+};
 
 /**  The dry run of a push. */
 export type PushPlan = {
@@ -342,6 +606,65 @@ export type RecipientChange = {
 	rotate: string[],
 };
 
+/**  A saved report in the list. */
+export type ReportListing = {
+	id: string,
+	environment: string,
+	ok: boolean,
+	findings: number,
+	json: string,
+	html: string,
+};
+
+/**  The dry run of a restore, for the wizard's plan page. */
+export type RestorePlanView = {
+	backupId: string,
+	environment: string,
+	database: string,
+	summary: string,
+	whole: boolean,
+	tables: RestoreTable[],
+	tablesRemoved: string[],
+	views: string[],
+	triggers: string[],
+	routines: string[],
+	events: string[],
+	storage: BucketChange[],
+	preflight: PreflightItem[],
+	ready: boolean,
+	serverVersion: string,
+	backupServerVersion: string,
+	estimatedSeconds: number | null,
+	steps: PlanStep[],
+	/**  Cache keys flushed: `db N, prefix P` (None: no cache). */
+	cache: string | null,
+	/**  Hosts whose PM2 processes are reloaded. */
+	hosts: string[],
+	/**  Production: the wizard asks for the environment's name typed. */
+	needsTypedConfirmation: boolean,
+};
+
+/**  How a restore ended. */
+export type RestoreResult = {
+	jobId: string,
+	state: string,
+	/**  untouched | restored | rolledBack | needsAttention */
+	databaseState: string,
+	stateDetail: string,
+	error: Failure | null,
+	failedStep: string | null,
+	steps: PushStep[],
+	seconds: number | null,
+	report: IntegrityReport | null,
+};
+
+/**  One table of a restore plan. */
+export type RestoreTable = {
+	name: string,
+	backupRows: number | null,
+	currentRows: number | null,
+};
+
 /**  One backup in a retention plan: kept or forgotten, and every reason. */
 export type RetentionDecision = {
 	id: string,
@@ -349,6 +672,43 @@ export type RetentionDecision = {
 	keep: boolean,
 	ageDays: number | null,
 	reasons: string[],
+};
+
+/**  One verification sample (for the chart). */
+export type SampleView = {
+	atSecs: number | null,
+	release: string,
+	healthOk: boolean,
+	errorRatio: number | null,
+	p95Ms: number | null,
+	problem: string | null,
+};
+
+/**  What a scale will do (plan) or did (outcome: `target` is the checked count). */
+export type ScalePlan = {
+	environment: string,
+	app: string,
+	instancesPerHost: number,
+	hosts: HostScale[],
+	changes: boolean,
+};
+
+/**  The Scaling page of one environment. */
+export type ScalingView = {
+	environment: string,
+	/**  The backend app `scale` changes (`nf-api`). */
+	app: string,
+	backendOnline: number,
+	hosts: HostInstances[],
+	/**  The instances chart (from PM2's counts). */
+	chart: MetricsChart,
+};
+
+export type SecretParityView = {
+	missingOnTarget: string[],
+	onlyOnTarget: string[],
+	sameValue: string[],
+	differentValue: string[],
 };
 
 /**  Two environments compared by key; values compared by hash, never shown. */
@@ -374,7 +734,56 @@ export type SecretsRecipient = {
 	key: string,
 };
 
+export type SettingDiffView = {
+	key: string,
+	from: string | null,
+	to: string | null,
+};
+
+export type StepView = {
+	name: string,
+	state: string,
+	evidence: string | null,
+};
+
 export type Tier = "local" | "staging" | "production" | "region";
+
+/**  One probe over the picked range. */
+export type UptimeProbe = {
+	name: string,
+	/**  `http`, `tcp` or `tls`. */
+	check: string,
+	target: string,
+	intervalSeconds: number,
+	failuresBeforeDown: number,
+	/**  `up`, `down` or `unknown` (never checked, or failing below the threshold). */
+	status: string,
+	consecutiveFailures: number,
+	/**  Checks in the range (f64: a count may exceed 2^32). */
+	checks: number | null,
+	failures: number | null,
+	uptimePercent: number | null,
+	meanLatencyMs: number | null,
+	last: UptimeSample | null,
+};
+
+/**  The Uptime page of one environment: its probes and both charts. */
+export type UptimeReport = {
+	environment: string,
+	start: number | null,
+	end: number | null,
+	probes: UptimeProbe[],
+	charts: MetricsChart[],
+};
+
+/**  One check. */
+export type UptimeSample = {
+	/**  RFC 3339. */
+	at: string,
+	ok: boolean,
+	latencyMs: number | null,
+	detail: string,
+};
 
 /* Tauri Specta runtime */
 async function typedError<T, E>(result: Promise<T>): Promise<{ status: "ok"; data: T } | { status: "error"; error: E }> {
