@@ -349,6 +349,41 @@ impl Console {
             .map(|_| ())
     }
 
+    /// Rolls back the newest restore of `env` (or the one kept in schema
+    /// `safety`) from the record in its safety schema: the previous tables
+    /// and objects come back. For a restore interrupted by a crash, or one to undo.
+    pub async fn restore_roll_back(
+        &self,
+        env: &str,
+        safety: Option<&str>,
+    ) -> Result<nfops_restore::swap::SwapRecord> {
+        let config = self.config()?;
+        let e = config.environment(env)?.clone();
+        let route =
+            nfops_restore::route::route(env, &e, self.creds().as_ref(), &self.known_hosts(), None)
+                .await?;
+        let result = nfops_restore::swap::roll_back_latest(&route.target, safety).await;
+        let (outcome, details) = match &result {
+            Ok(r) => (
+                Outcome::Succeeded,
+                serde_json::json!({ "safety": r.safety, "tables": r.moved_out.len() }),
+            ),
+            Err(e) => (
+                Outcome::Failed,
+                serde_json::json!({ "error": e.code().as_str() }),
+            ),
+        };
+        self.audit_restore(
+            "restore.roll_back",
+            env,
+            safety.unwrap_or("newest"),
+            outcome,
+            details,
+        )
+        .await?;
+        result
+    }
+
     /// Where integrity reports are kept.
     pub fn reports_dir(&self) -> PathBuf {
         self.paths().state_dir.join("reports")

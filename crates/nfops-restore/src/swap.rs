@@ -44,6 +44,9 @@ pub struct SwapRecord {
     pub whole: bool,
 }
 
+/// The table in a safety schema holding its [`SwapRecord`] as JSON.
+pub const RECORD_TABLE: &str = "nfops_swap_record";
+
 fn q(db: &str, t: &str) -> String {
     format!("{}.{}", quote_ident(db), quote_ident(t))
 }
@@ -192,6 +195,22 @@ pub async fn swap_in(
         &format!(
             "CREATE DATABASE IF NOT EXISTS {} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci",
             quote_ident(safety)
+        ),
+    )
+    .await?;
+    // The record goes into the safety schema before anything moves, so a
+    // crash at any later point can still be rolled back (`roll_back_latest`).
+    let json = serde_json::to_string(&record)
+        .map_err(|e| Error::internal(format!("swap record not serializable: {e}")))?;
+    exec(
+        &mut conn,
+        target,
+        "could not write the swap record on",
+        &format!(
+            "CREATE TABLE {} (record LONGTEXT NOT NULL) ENGINE=InnoDB; INSERT INTO {} VALUES ({})",
+            q(safety, RECORD_TABLE),
+            q(safety, RECORD_TABLE),
+            quote_str(&json)
         ),
     )
     .await?;
@@ -386,6 +405,76 @@ pub async fn roll_back(target: &Target, record: &SwapRecord) -> Result<()> {
         database: db.clone(),
         ..target.clone()
     };
+    // Did the RENAME happen? It is all or nothing: either every moved-out
+    // table is in the safety schema, or none is.
+    let in_safety: Vec<String> = rows(
+        &mut conn,
+        target,
+        "the tables",
+        &format!(
+            "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = {}",
+            quote_str(&record.safety)
+        ),
+    )
+    .await?;
+    let in_shadow: Vec<String> = rows(
+        &mut conn,
+        target,
+        "the tables",
+        &format!(
+            "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = {}",
+            quote_str(&record.shadow)
+        ),
+    )
+    .await?;
+    let swapped = if record.moved_out.is_empty() {
+        record.moved_in.iter().any(|x| !in_shadow.contains(x))
+    } else {
+        record.moved_out.iter().any(|x| in_safety.contains(x))
+    };
+    if !swapped {
+        // Only triggers were dropped before the RENAME: put them back.
+        let mut tc = t.connect().await?;
+        let existing: Vec<String> = rows(
+            &mut tc,
+            &t,
+            "the triggers",
+            &format!(
+                "SELECT TRIGGER_NAME FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = {}",
+                quote_str(db)
+            ),
+        )
+        .await?;
+        let only_triggers: String = sql::statements(&record.previous_objects)
+            .into_iter()
+            .filter(|st| match sql::post_kind(st) {
+                PostKind::Trigger(_) => !existing.iter().any(|e| st.contains(&quote_ident(e))),
+                PostKind::Other => true,
+                _ => false,
+            })
+            .map(|st| {
+                if matches!(sql::post_kind(&st), PostKind::Trigger(_)) {
+                    format!("DELIMITER ;;\n{st} ;;\nDELIMITER ;\n")
+                } else {
+                    format!("{st};\n")
+                }
+            })
+            .collect();
+        apply_objects(&mut tc, &t, &only_triggers).await?;
+        let _ = sqlx::Connection::close(tc).await;
+        exec(
+            &mut conn,
+            target,
+            "could not drop the shadow and safety schemas on",
+            &format!(
+                "DROP DATABASE IF EXISTS {}; DROP DATABASE IF EXISTS {}",
+                quote_ident(&record.shadow),
+                quote_ident(&record.safety)
+            ),
+        )
+        .await?;
+        return Ok(());
+    }
     // Triggers of the restored tables must go before they can leave the schema.
     let in_target: Vec<String> = rows(
         &mut conn,
@@ -525,4 +614,48 @@ pub async fn prune_safety(target: &Target, keep: chrono::Duration) -> Result<Vec
     }
     let _ = sqlx::Connection::close(conn).await;
     Ok(dropped)
+}
+
+/// Rolls back the newest swap into `target.database` (or the one kept in
+/// schema `safety`), from the record stored in its safety schema: for a
+/// restore that was interrupted (crash) or that the operator wants undone.
+///
+/// Errors: `input.invalid` when there is no safety schema (nothing to roll
+/// back to) or it has no readable record; server errors.
+pub async fn roll_back_latest(target: &Target, safety: Option<&str>) -> Result<SwapRecord> {
+    let mut list = safety_schemas(target).await?;
+    if let Some(s) = safety {
+        list.retain(|(n, _)| n == s);
+    }
+    let Some((name, _)) = list.pop() else {
+        return Err(Error::new(
+            ErrorCode::InvalidInput,
+            format!(
+                "database '{}' has no safety schema{}: there is nothing to roll back to",
+                target.database,
+                safety.map(|s| format!(" named {s}")).unwrap_or_default()
+            ),
+        )
+        .hint("Safety schemas are kept for 7 days after a restore, then dropped."));
+    };
+    let mut conn = server_session(target).await?;
+    let rec = sqlx::Executor::fetch_optional(
+        &mut conn,
+        format!("SELECT record FROM {}", q(&name, RECORD_TABLE)).as_str(),
+    )
+    .await
+    .ok()
+    .flatten()
+    .and_then(|r| schema::text_at(&r, 0))
+    .and_then(|t| serde_json::from_str::<SwapRecord>(&t).ok())
+    .ok_or_else(|| {
+        Error::new(
+            ErrorCode::InvalidInput,
+            format!("safety schema {name} has no readable swap record"),
+        )
+        .hint("Move its tables back by hand with RENAME TABLE if you need them.")
+    })?;
+    let _ = sqlx::Connection::close(conn).await;
+    roll_back(target, &rec).await?;
+    Ok(rec)
 }

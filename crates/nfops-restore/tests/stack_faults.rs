@@ -27,6 +27,7 @@ async fn mariadb_stopped_mid_load_fails_cleanly_and_leaves_the_target_unchanged(
     let Some(stack) = common::Stack::from_env("mariadb_stopped_mid_load") else {
         return;
     };
+    let _serial = common::serial().await;
     let db = stack.target("staging", "newfinity");
     // A table big enough that the load is still running when the server stops.
     common::exec(&db, "DROP TABLE IF EXISTS nf_rs_fault_big; CREATE TABLE nf_rs_fault_big (id INT PRIMARY KEY, pad VARCHAR(255)) ENGINE=InnoDB; INSERT INTO nf_rs_fault_big SELECT seq, REPEAT('x', 200) FROM seq_1_to_300000").await;
@@ -102,6 +103,119 @@ async fn mariadb_stopped_mid_load_fails_cleanly_and_leaves_the_target_unchanged(
     common::exec(
         &db,
         "DROP DATABASE IF EXISTS nfops_shadow_newfinity; DROP TABLE IF EXISTS nf_rs_fault_big",
+    )
+    .await;
+}
+
+/// Stops sshd the moment the workers step starts (synchronously, so the
+/// step's SSH connection finds it gone).
+struct StopSshdAtWorkers {
+    dir: std::path::PathBuf,
+    stopped: std::sync::atomic::AtomicBool,
+}
+
+impl Progress for StopSshdAtWorkers {
+    fn event(&self, e: &ProgressEvent) {
+        if let ProgressEvent::StepStarted { name, .. } = e {
+            if name == "workers" && !self.stopped.swap(true, Ordering::SeqCst) {
+                let script =
+                    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/stack");
+                let ok = std::process::Command::new("bash")
+                    .arg(&script)
+                    .args(["stop", "sshd"])
+                    .env("NFOPS_STACK_DIR", &self.dir)
+                    .status()
+                    .map(|s| s.success())
+                    .unwrap_or(false);
+                assert!(ok, "scripts/stack stop sshd");
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ssh_gone_during_the_worker_restart_rolls_the_database_back() {
+    let Some(stack) = common::Stack::from_env("ssh_gone_at_workers") else {
+        return;
+    };
+    let _serial = common::serial().await;
+    let db = stack.target("staging", "newfinity");
+    let identity = x25519::Identity::generate();
+    let dir = stack.backup("staging", &identity).await;
+    common::exec(
+        &db,
+        "INSERT INTO legacy_imports (source, note) VALUES ('nf-rs-ssh-fault', 'after the backup')",
+    )
+    .await;
+    let before = common::content(&db).await;
+
+    let req = stack.request("staging", &dir, &identity);
+    let env = req.env.clone();
+    let plan = plan_restore(&req).await.expect("plan");
+    let workers = nfops_restore::workers::WorkersStep {
+        environment: "staging".into(),
+        env,
+        creds: stack.creds.clone(),
+        known_hosts: stack.tmp.path().join("known_hosts"),
+        timeout: Duration::from_secs(30),
+    };
+    let step = nfops_core::jobs::PlannedStep {
+        name: "workers".into(),
+        description: "pm2 reload".into(),
+    };
+    let progress = Arc::new(StopSshdAtWorkers {
+        dir: stack.dir.clone(),
+        stopped: Default::default(),
+    });
+    let out = run_restore(
+        req,
+        &plan,
+        vec![(step, Box::new(workers))],
+        &stack.runner().await,
+        progress.clone(),
+        CancellationToken::new(),
+    )
+    .await
+    .expect("the job records its failure");
+    stack.stack(&["start", "sshd"]);
+
+    assert!(
+        progress.stopped.load(Ordering::SeqCst),
+        "sshd was stopped at the workers step"
+    );
+    assert_eq!(out.job.state, JobState::Failed, "{:?}", out.job);
+    let err = out.job.error.clone().expect("error");
+    assert!(
+        err.code.starts_with("ssh."),
+        "the operator is told SSH failed: {err:?}"
+    );
+    let failed: Vec<&str> = out
+        .job
+        .steps
+        .iter()
+        .filter(|s| s.1 == nfops_core::jobs::StepState::Failed)
+        .map(|s| s.0.as_str())
+        .collect();
+    assert_eq!(failed, vec!["workers"]);
+    assert_eq!(
+        out.database_state,
+        DatabaseState::RolledBack,
+        "{}",
+        out.state_detail
+    );
+    assert!(
+        out.state_detail.contains("rolled back"),
+        "{}",
+        out.state_detail
+    );
+    assert_eq!(
+        common::content(&db).await,
+        before,
+        "staging is as it was before the restore (content hash)"
+    );
+    common::exec(
+        &db,
+        "DELETE FROM legacy_imports WHERE source = 'nf-rs-ssh-fault'",
     )
     .await;
 }

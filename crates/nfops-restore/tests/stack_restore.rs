@@ -515,3 +515,74 @@ async fn a_bucket_without_versioning_is_refused() {
     assert_eq!(e.code(), nfops_core::ErrorCode::Unhealthy);
     assert!(e.message().contains("versioning is off"), "{}", e.message());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_swap_left_by_a_crash_is_rolled_back_from_its_safety_record() {
+    let Some(stack) = common::Stack::from_env("crash_roll_back") else {
+        return;
+    };
+    let _serial = common::serial().await;
+    let db = stack.target("production", "newfinity");
+    let identity = x25519::Identity::generate();
+    let dir = stack.backup("production", &identity).await;
+    common::exec(
+        &db,
+        "INSERT INTO legacy_imports (source, note) VALUES ('nf-rs-crash', 'after the backup')",
+    )
+    .await;
+    let before = common::content(&db).await;
+
+    // The steps of a restore up to the swap, then the process "dies" (no job end, no roll back).
+    let source = nfops_restore::BackupSource::open(&dir).expect("source");
+    let tables = nfops_restore::load::scope_tables(&source, None).expect("tables");
+    let shadow = nfops_restore::load::shadow_schema("newfinity");
+    let counters = Arc::new(nfops_restore::load::LoadCounters::default());
+    nfops_restore::load::load_shadow(
+        &source,
+        &identity,
+        &db,
+        &shadow,
+        &tables,
+        2,
+        counters,
+        &CancellationToken::new(),
+    )
+    .await
+    .expect("load");
+    nfops_restore::load::verify_shadow(&source, &db, &shadow, &tables)
+        .await
+        .expect("verify");
+    let post = source
+        .sql_text(source.post_file().expect("post"), &identity)
+        .expect("post sql");
+    let safety = nfops_restore::load::safety_schema("newfinity", chrono::Utc::now());
+    nfops_restore::swap::swap_in(&db, &shadow, &safety, &tables, true, &post)
+        .await
+        .expect("swap");
+    assert_ne!(
+        common::content(&db).await,
+        before,
+        "the backup is live after the swap"
+    );
+
+    // On restart, the operator rolls back from the record in the safety schema.
+    let rec = nfops_restore::swap::roll_back_latest(&db, None)
+        .await
+        .expect("roll back");
+    assert_eq!(rec.safety, safety);
+    assert_eq!(
+        common::content(&db).await,
+        before,
+        "production is back as it was before the restore"
+    );
+    assert_eq!(
+        common::scalar(&db, &format!("SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME IN ('{safety}', '{shadow}')")).await.as_deref(),
+        Some("0"),
+        "safety and shadow schemas are gone"
+    );
+    common::exec(
+        &db,
+        "DELETE FROM legacy_imports WHERE source = 'nf-rs-crash'",
+    )
+    .await;
+}

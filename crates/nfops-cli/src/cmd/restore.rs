@@ -15,8 +15,15 @@ pub struct RestoreArgs {
     #[arg(long, value_name = "NAME")]
     env: String,
     /// Backup id (`nfops backup list --env NAME`).
-    #[arg(long, value_name = "ID")]
-    backup: String,
+    #[arg(long, value_name = "ID", required_unless_present = "roll_back")]
+    backup: Option<String>,
+    /// Undo the newest restore (or the one kept in --safety): the previous
+    /// tables come back from the safety schema (also after a crash).
+    #[arg(long, conflicts_with_all = ["backup", "tables", "dry_run"])]
+    roll_back: bool,
+    /// With --roll-back: the safety schema to roll back to (default: the newest).
+    #[arg(long, value_name = "SCHEMA", requires = "roll_back")]
+    safety: Option<String>,
     /// Only these tables (comma-separated); default: the whole database.
     #[arg(long, value_delimiter = ',', value_name = "TABLE,...")]
     tables: Option<Vec<String>>,
@@ -105,8 +112,31 @@ fn exit_for(state: JobState, code: Option<&str>) -> ExitCode {
 
 /// Exit 0 when restored; 6 when a check failed; 130 when cancelled.
 pub async fn restore(console: &Console, out: &Output, a: RestoreArgs) -> Result<ExitCode> {
+    if a.roll_back {
+        if !a.yes {
+            return Err(nfops_core::Error::new(
+                nfops_core::ErrorCode::InvalidInput,
+                format!("rolling back the newest restore of '{}' needs --yes", a.env),
+            )
+            .hint("The tables restored then move away and the previous ones come back."));
+        }
+        let r = console
+            .restore_roll_back(&a.env, a.safety.as_deref())
+            .await?;
+        out.emit(&r, |w| {
+            writeln!(
+                w,
+                "rolled back: {} previous table(s) of '{}' are live again from {}",
+                r.moved_out.len(),
+                r.database,
+                r.safety
+            )
+        });
+        return Ok(ExitCode::SUCCESS);
+    }
+    let backup = a.backup.clone().unwrap_or_default();
     let plan = console
-        .restore_plan(&a.env, &a.backup, a.tables.clone())
+        .restore_plan(&a.env, &backup, a.tables.clone())
         .await?;
     if a.dry_run || !a.yes {
         out.emit(&plan, |w| {
@@ -157,7 +187,7 @@ pub async fn restore(console: &Console, out: &Output, a: RestoreArgs) -> Result<
     let run = console
         .restore_run(
             &a.env,
-            &a.backup,
+            &backup,
             a.tables,
             scope,
             Some(&a.env),

@@ -1,0 +1,115 @@
+//! The restore engine for `bench/restore`:
+//! `bench_restore CONFIG ENV CREDENTIALS_DIR KEY_FILE WORK_DIR SCRATCH_DB`.
+//! Takes a backup of ENV into WORK_DIR/backups (not timed), then restores it
+//! into database SCRATCH_DB on the same server (check files, load the shadow
+//! on 2 sessions, verify hashes, swap) and prints
+//! `backup_dir=… restore_seconds=… rows=… sql_bytes=…`.
+
+use std::path::Path;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use nfops_core::config::Config;
+use nfops_core::credentials::MemoryCredentials;
+use nfops_core::jobs::{CancellationToken, JobRunner, JobState, JobStore, NoProgress};
+
+fn load(dir: &Path, prefix: &str, creds: &MemoryCredentials) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)?.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let full = if prefix.is_empty() {
+            name
+        } else {
+            format!("{prefix}/{name}")
+        };
+        if entry.path().is_dir() {
+            load(&entry.path(), &full, creds)?;
+        } else {
+            creds.insert(
+                &full,
+                std::fs::read_to_string(entry.path())?.trim_end_matches('\n'),
+            );
+        }
+    }
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let a: Vec<String> = std::env::args().collect();
+    if a.len() < 7 {
+        return Err(
+            "usage: bench_restore CONFIG ENV CREDENTIALS_DIR KEY_FILE WORK_DIR SCRATCH_DB".into(),
+        );
+    }
+    let config = Config::load(Path::new(&a[1]))?;
+    let env_name = a[2].clone();
+    let env = config.environment(&env_name)?.clone();
+    let creds = Arc::new(MemoryCredentials::default());
+    load(Path::new(&a[3]), "", &creds)?;
+    let key = std::fs::read_to_string(&a[4])?;
+    let secret = key
+        .lines()
+        .find(|l| l.starts_with("AGE-SECRET-KEY-"))
+        .ok_or("no AGE-SECRET-KEY line")?;
+    let identity = age::x25519::Identity::from_str(secret).map_err(|e| e.to_string())?;
+    let work = Path::new(&a[5]);
+    let state = nfops_core::state::State::open(&work.join("state")).await?;
+    let runner = JobRunner::new(JobStore::new(state));
+    let breq = nfops_backup::BackupRequest {
+        environment: env_name.clone(),
+        env: env.clone(),
+        creds: creds.clone(),
+        known_hosts: work.join("known_hosts"),
+        store: nfops_backup::LocalStore::new(&work.join("backups")),
+        recipients: vec![identity.to_public()],
+        identity: identity.clone(),
+        options: nfops_mysql::DumpOptions::default(),
+    };
+    let bplan = nfops_backup::plan_backup(&breq).await?;
+    let b = nfops_backup::run_backup(
+        breq,
+        &bplan,
+        &runner,
+        Arc::new(NoProgress),
+        CancellationToken::new(),
+    )
+    .await?;
+    let dir = b.path.ok_or("backup failed")?;
+    let source = nfops_restore::BackupSource::open(&dir)?;
+    let rows = source.manifest.rows();
+    let sql_bytes: u64 = source.manifest.files.iter().map(|f| f.sql_bytes).sum();
+    let req = nfops_restore::RestoreRequest {
+        environment: env_name,
+        env,
+        creds,
+        known_hosts: work.join("known_hosts"),
+        source,
+        identity,
+        tables: None,
+        database: Some(a[6].clone()),
+        connections: 2,
+        safety_retention: chrono::Duration::days(0),
+        snapshots: vec![],
+    };
+    let plan = nfops_restore::plan_restore(&req).await?;
+    let t = Instant::now();
+    let out = nfops_restore::run_restore(
+        req,
+        &plan,
+        vec![],
+        &runner,
+        Arc::new(NoProgress),
+        CancellationToken::new(),
+    )
+    .await?;
+    let secs = t.elapsed().as_secs_f64();
+    if out.job.state != JobState::Succeeded {
+        return Err(format!("restore failed: {:?}", out.job.error).into());
+    }
+    println!(
+        "backup_dir={} restore_seconds={secs:.2} rows={rows} sql_bytes={sql_bytes}",
+        dir.display()
+    );
+    Ok(())
+}
