@@ -34,6 +34,7 @@ fn main() {
         "scale_apply",
         "capacity_forecast",
         "logs_tail",
+        "chart_export",
     ];
     tauri_build::try_build(
         tauri_build::Attributes::new()

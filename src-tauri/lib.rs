@@ -60,6 +60,7 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             commands::scaling::scale_apply,
             commands::scaling::capacity_forecast,
             commands::logs::logs_tail,
+            commands::exports::chart_export,
         ])
 }
 

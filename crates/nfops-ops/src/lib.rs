@@ -7,6 +7,7 @@
 
 mod backup;
 mod credentials;
+mod exports;
 mod logs;
 mod markers;
 mod metrics;

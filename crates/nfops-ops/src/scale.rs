@@ -522,15 +522,23 @@ fn forecast_chart(
     }];
     let mut band = Vec::new();
     if let Some(t) = trend {
+        // A percentage cannot pass 100: the trend and band stop there.
+        let cap = if spec.unit == Unit::Percent {
+            100.0
+        } else {
+            f64::MAX
+        };
+        let at = |x: f64| t.at(x).clamp(0.0, cap);
         let from = observed.first().map_or(end, |p| p.0);
         series.push(Series {
             name: "trend".into(),
-            points: vec![
-                (from, t.at(from).max(0.0)),
-                (horizon, t.at(horizon).max(0.0)),
-            ],
+            points: vec![(from, at(from)), (horizon, at(horizon))],
         });
-        band = t.band(end, horizon, (step as f64).max((horizon - end) / 60.0));
+        band = t
+            .band(end, horizon, (step as f64).max((horizon - end) / 60.0))
+            .into_iter()
+            .map(|(x, lo, hi)| (x, lo.min(cap), hi.min(cap)))
+            .collect();
     }
     if let Some(l) = limit {
         series.push(Series {

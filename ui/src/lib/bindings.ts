@@ -84,6 +84,11 @@ export const commands = {
 	 *  mode calls it again every few seconds.
 	 */
 	logsTail: (environment: string, level: string | null, category: string | null, host: string | null, lines: number) => typedError<LogTail, Failure>(__TAURI_INVOKE("logs_tail", { environment, level, category, host, lines })),
+	/**
+	 *  Saves a chart the UI has (SVG as drawn, or a PNG the webview rasterised)
+	 *  as `<name>.<format>` in the exports folder; returns the file's path.
+	 */
+	chartExport: (name: string, format: string, data: number[]) => typedError<string, Failure>(__TAURI_INVOKE("chart_export", { name, format, data })),
 };
 
 /* Types */
