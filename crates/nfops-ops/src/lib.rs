@@ -6,6 +6,7 @@
 //! without a restart.
 
 mod backup;
+mod cache_charts;
 mod credentials;
 mod exports;
 mod logs;
