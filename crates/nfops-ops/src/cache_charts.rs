@@ -135,7 +135,10 @@ impl Console {
 
 /// Memory points, and the hit ratio between consecutive samples (a gap when
 /// no lookup happened in between or the counters went back: a restart).
-fn series(rows: &[(i64, i64, i64, i64)]) -> (Vec<(f64, f64)>, Vec<(f64, f64)>) {
+/// Chart points: `(unix seconds, value)`.
+type Points = Vec<(f64, f64)>;
+
+fn series(rows: &[(i64, i64, i64, i64)]) -> (Points, Points) {
     let memory = rows
         .iter()
         .map(|r| (r.0 as f64 / 1000.0, r.1 as f64))
