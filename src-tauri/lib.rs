@@ -2,6 +2,7 @@
 //! happens in `nfops-ops` and the crates below it.
 
 mod commands;
+mod start_page;
 mod uptime_watch;
 mod wire;
 mod wire_monitoring;
@@ -102,6 +103,7 @@ pub fn run() {
         .setup(move |app| {
             builder.mount_events(app);
             uptime_watch::start(app.handle());
+            start_page::apply(app.handle());
             Ok(())
         })
         .run(tauri::generate_context!());
