@@ -24,9 +24,8 @@ fn stack_dir() -> Option<PathBuf> {
     dir.map(PathBuf::from)
 }
 
-/// Online nf-api processes on stg-app-1, read with the OpenSSH client and
-/// pm2 itself, not through the console.
-fn pm2_online(stack: &Path, port: &str) -> usize {
+/// `ssh deploy@stack CMD` with the stack's key; stdout.
+fn ssh(stack: &Path, port: &str, cmd: &str) -> String {
     let out = Command::new("ssh")
         .args([
             "-i",
@@ -41,23 +40,71 @@ fn pm2_online(stack: &Path, port: &str) -> usize {
             "-p",
             port,
             "deploy@127.0.0.1",
-            &format!("PM2_HOME={}/hosts/stg-app-1/pm2 pm2 jlist", stack.display()),
+            cmd,
         ])
         .output()
         .expect("run ssh");
     assert!(
         out.status.success(),
-        "ssh pm2 jlist: {}",
+        "ssh {cmd}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let text = String::from_utf8_lossy(&out.stdout);
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// `NODE_APP_INSTANCE` of each online nf-api process on stg-app-1, sorted,
+/// read with the OpenSSH client and pm2 itself, not through the console.
+fn pm2_instances(stack: &Path, port: &str) -> Vec<u64> {
+    let text = ssh(
+        stack,
+        port,
+        &format!("PM2_HOME={}/hosts/stg-app-1/pm2 pm2 jlist", stack.display()),
+    );
     let list: serde_json::Value =
         serde_json::from_str(&text[text.find("[{").unwrap_or(0)..]).expect("pm2 jlist JSON");
-    list.as_array()
+    let mut ids: Vec<u64> = list
+        .as_array()
         .expect("a list")
         .iter()
         .filter(|p| p["name"] == "nf-api" && p["pm2_env"]["status"] == "online")
-        .count()
+        .filter_map(|p| p["pm2_env"]["NODE_APP_INSTANCE"].as_u64())
+        .collect();
+    ids.sort_unstable();
+    ids
+}
+
+fn pm2_online(stack: &Path, port: &str) -> usize {
+    pm2_instances(stack, port).len()
+}
+
+/// PM2's scale-down may keep instances 1 and 2 rather than 0 and 1 (and
+/// settles a moment after `pm2 scale` returns); the stack's Prometheus
+/// scrapes the metrics ports of instances 0 and 1 only. Starting nf-api
+/// afresh from the host's ecosystem file gives 0..n again, so the next tests
+/// find the stack as it was; this waits until PM2 shows exactly that.
+fn renumber(stack: &Path, port: &str, count: usize) {
+    let host = stack.join("hosts/stg-app-1");
+    ssh(
+        stack,
+        port,
+        &format!(
+            "cd {h} && export PM2_HOME={h}/pm2 && pm2 delete nf-api >/dev/null && pm2 start ecosystem.config.js --only nf-api >/dev/null",
+            h = host.display()
+        ),
+    );
+    let want: Vec<u64> = (0..count as u64).collect();
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let now = pm2_instances(stack, port);
+        if now == want {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < until,
+            "stg-app-1 back to instances {want:?}: {now:?}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
 }
 
 #[test]
@@ -147,6 +194,7 @@ fn scaling_changes_the_pm2_count_and_the_instances_chart_then_back() {
     };
     if !out.status.success() {
         scaled_back();
+        renumber(&stack, &port, start as usize);
         panic!("scale up: {all}");
     }
     let seen = pm2_online(&stack, &port);

@@ -271,6 +271,11 @@ impl Console {
     /// the host runs exactly the target count online. Audited as
     /// `scale.backend` (started, then succeeded or failed).
     ///
+    /// PM2 picks which instances a scale-down stops: the survivors may be
+    /// numbered (`NODE_APP_INSTANCE`) 1 and 2 rather than 0 and 1, so a
+    /// monitoring setup with one metrics port per instance number sees them
+    /// move (the local stack's Prometheus scrapes instances 0 and 1 only).
+    ///
     /// Errors: SSH/PM2 errors; `job.check_failed` when a host does not
     /// reach its count; the hosts before it stay scaled (the error says so).
     pub async fn scale_apply(&self, plan: &ScalePlan) -> Result<ScaleOutcome> {
