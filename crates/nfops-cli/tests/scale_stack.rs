@@ -241,4 +241,15 @@ fn scaling_changes_the_pm2_count_and_the_instances_chart_then_back() {
         .filter(|e| e["action"] == "scale.backend" && e["outcome"] == "succeeded")
         .count();
     assert_eq!(scales, 2, "both scales are audited: {entries}");
+
+    let (out, all) = run(&["--json", "jobs", "list"], None);
+    assert!(out.status.success(), "{all}");
+    let jobs: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let done = jobs
+        .as_array()
+        .expect("jobs")
+        .iter()
+        .filter(|j| j["kind"] == "scale.backend" && j["state"] == "succeeded")
+        .count();
+    assert_eq!(done, 2, "each scale ran as a job that succeeded: {jobs}");
 }
