@@ -84,27 +84,37 @@ fn pm2_online(stack: &Path, port: &str) -> usize {
 /// find the stack as it was; this waits until PM2 shows exactly that.
 fn renumber(stack: &Path, port: &str, count: usize) {
     let host = stack.join("hosts/stg-app-1");
-    ssh(
-        stack,
-        port,
-        &format!(
-            "cd {h} && export PM2_HOME={h}/pm2 && pm2 delete nf-api >/dev/null && pm2 start ecosystem.config.js --only nf-api >/dev/null",
-            h = host.display()
-        ),
-    );
     let want: Vec<u64> = (0..count as u64).collect();
-    let until = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    loop {
-        let now = pm2_instances(stack, port);
-        if now == want {
+    // PM2 may still be finishing the scale-down (graceful stops take up to
+    // the app's kill timeout): settle first, then ask for a stable picture.
+    std::thread::sleep(std::time::Duration::from_secs(10));
+    for _attempt in 0..3 {
+        if stable(stack, port, &want) {
             return;
         }
-        assert!(
-            std::time::Instant::now() < until,
-            "stg-app-1 back to instances {want:?}: {now:?}"
+        ssh(
+            stack,
+            port,
+            &format!(
+                "cd {h} && export PM2_HOME={h}/pm2 && pm2 delete nf-api >/dev/null && pm2 start ecosystem.config.js --only nf-api >/dev/null",
+                h = host.display()
+            ),
         );
-        std::thread::sleep(std::time::Duration::from_millis(500));
     }
+    panic!(
+        "stg-app-1 did not settle on instances {want:?}: {:?}",
+        pm2_instances(stack, port)
+    );
+}
+
+/// Whether stg-app-1 shows exactly `want` for 5 s in a row (checked each second).
+fn stable(stack: &Path, port: &str, want: &[u64]) -> bool {
+    (0..5).all(|i| {
+        if i > 0 {
+            std::thread::sleep(std::time::Duration::from_secs(1));
+        }
+        pm2_instances(stack, port) == want
+    })
 }
 
 #[test]
@@ -225,6 +235,7 @@ fn scaling_changes_the_pm2_count_and_the_instances_chart_then_back() {
         start as usize,
         "scaled back for the next run"
     );
+    renumber(&stack, &port, start as usize);
     let back = listing(&run);
     assert_eq!(
         back["chartLatest"],
