@@ -47,6 +47,7 @@ fn main() {
         "promote",
         "promote_cancel",
         "promotion_history",
+        "chart_export",
     ];
     tauri_build::try_build(
         tauri_build::Attributes::new()

@@ -2,6 +2,7 @@
 //! happens in `nfops-ops` and the crates below it.
 
 mod commands;
+mod start_page;
 mod uptime_watch;
 mod wire;
 mod wire_restore;
@@ -74,6 +75,7 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             commands::promote::promote,
             commands::promote::promote_cancel,
             commands::promote::promotion_history,
+            commands::exports::chart_export,
         ])
 }
 
@@ -117,6 +119,7 @@ pub fn run() {
         .setup(move |app| {
             builder.mount_events(app);
             uptime_watch::start(app.handle());
+            start_page::apply(app.handle());
             Ok(())
         })
         .run(tauri::generate_context!());

@@ -5,6 +5,9 @@
 //! Notifications are sent from Rust through the notification plugin, so the
 //! UI needs no notification permission. `NFOPS_UPTIME_WATCH=0` turns the
 //! watch off (e.g. a demo machine that must stay quiet).
+//!
+//! The same switch covers the Redis sampler: every 30 s each environment
+//! with a cache gets an `INFO` sample, the history of the Redis charts.
 
 use nfops_core::jobs::CancellationToken;
 use nfops_metrics::uptime::Transition;
@@ -25,6 +28,26 @@ pub fn start(app: &AppHandle) {
     let Ok(console) = app.state::<AppState>().console().cloned() else {
         return; // the console did not start; the pages show why
     };
+    let sampler = console.clone();
+    tauri::async_runtime::spawn(async move {
+        loop {
+            let names: Vec<String> = sampler
+                .config()
+                .map(|c| {
+                    c.environments()
+                        .filter(|(_, e)| e.cache.is_some())
+                        .map(|(n, _)| n.to_owned())
+                        .collect()
+                })
+                .unwrap_or_default();
+            for name in names {
+                if let Err(e) = sampler.cache_sample(&name).await {
+                    tracing::debug!(category = "application", environment = %name, code = %e.code(), "redis sample failed: {e}");
+                }
+            }
+            tokio::time::sleep(std::time::Duration::from_secs(30)).await;
+        }
+    });
     let app = app.clone();
     tauri::async_runtime::spawn(async move {
         let result = console

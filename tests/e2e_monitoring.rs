@@ -7,11 +7,41 @@ mod support;
 
 use std::time::Duration;
 
-use support::{stack, App};
+use nfops_core::SecretString;
+use nfops_vault::Keyring;
+use support::{stack, App, Stack};
+
+/// One app at a time: they share the stack and the machine's two cores.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// A keyring service private to this test, holding the stack's SSH key.
+struct TestKeyring(String);
+
+impl TestKeyring {
+    fn load(stack: &Stack) -> Self {
+        let service = format!("nfops-e2e-monitoring-{}", std::process::id());
+        let keyring = Keyring::with_service(&service);
+        for (name, value) in stack.credentials() {
+            if name == "stack/ssh/deploy" {
+                keyring
+                    .set(&name, &SecretString::new(value))
+                    .expect("store the SSH key in the test keyring");
+            }
+        }
+        Self(service)
+    }
+}
+
+impl Drop for TestKeyring {
+    fn drop(&mut self) {
+        let _ = Keyring::with_service(&self.0).delete("stack/ssh/deploy");
+    }
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_uptime_page_shows_production_going_down_and_recovering() {
     let Some(stack) = stack() else { return };
+    let _serial = SERIAL.lock().await;
     let app = App::launch(&[("NFOPS_CONFIG", stack.config().display().to_string())]).await;
     app.click("[data-testid=nav-uptime]").await;
     app.click("[data-testid=uptime-env-production]").await;
@@ -75,5 +105,81 @@ async fn the_uptime_page_shows_production_going_down_and_recovering() {
         "the failures count against the uptime percentage: {percent}"
     );
     app.screenshot("uptime-production-recovered").await;
+
+    // PNG export: rasterised by the webview, written by the backend.
+    app.click("[data-testid=export-png-uptime-latency]").await;
+    let saved = app
+        .wait_for(
+            "[data-testid=export-saved-uptime-latency]",
+            Duration::from_secs(15),
+        )
+        .await;
+    let text = saved.text().await.expect("saved text");
+    let path = text.trim_start_matches("saved ").trim();
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("the export {path} exists: {e}"));
+    assert!(bytes.starts_with(b"\x89PNG\r\n\x1a\n"), "a PNG file");
+    assert!(
+        bytes.len() > 2000,
+        "a drawn chart, not an empty image: {} bytes",
+        bytes.len()
+    );
+    assert!(
+        path.contains("/exports/production-uptime-latency-"),
+        "{path}"
+    );
+    app.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_logs_and_scaling_pages_read_the_real_hosts() {
+    let Some(stack) = stack() else { return };
+    let _serial = SERIAL.lock().await;
+    let keys = TestKeyring::load(&stack);
+    let app = App::launch(&[
+        ("NFOPS_CONFIG", stack.config().display().to_string()),
+        ("NFOPS_KEYRING_SERVICE", keys.0.clone()),
+        ("NFOPS_UPTIME_WATCH", "0".into()),
+    ])
+    .await;
+    app.click("[data-testid=nav-logs]").await;
+    app.click("[data-testid=logs-env-staging]").await;
+    let count = app
+        .wait_for("[data-testid=logs-lines]", Duration::from_secs(30))
+        .await
+        .attr("data-count")
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    assert!(
+        count.parse::<u32>().unwrap_or(0) > 0,
+        "staging's PM2 logs have lines: {count}"
+    );
+    let first = app.text("[data-testid=log-line]").await;
+    assert!(
+        first.contains("stg-app-1"),
+        "a line names its host: {first}"
+    );
+    app.screenshot("logs-staging").await;
+
+    app.click("[data-testid=nav-scaling]").await;
+    app.click("[data-testid=scaling-env-staging]").await;
+    let online = app
+        .wait_attr(
+            "[data-testid=scaling-host-stg-app-1]",
+            "data-online",
+            &["1", "2", "3", "4"],
+            Duration::from_secs(30),
+        )
+        .await;
+    assert_eq!(online, "2", "staging runs the stack's 2 nf-api instances");
+    app.wait_attr(
+        "[data-testid=chart-instances]",
+        "data-state",
+        &["ok"],
+        Duration::from_secs(10),
+    )
+    .await;
+    app.screenshot("scaling-staging").await;
     app.close().await;
 }

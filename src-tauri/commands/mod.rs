@@ -5,6 +5,7 @@ pub mod app;
 pub mod audit;
 pub mod backups;
 pub mod credentials;
+pub mod exports;
 pub mod logs;
 pub mod metrics;
 pub mod overview;

@@ -55,7 +55,14 @@ pub async fn scale_apply(
 ) -> Result<ScalePlan, Failure> {
     let console = state.console()?;
     let plan = console.scale_plan(&environment, instances).await?;
-    Ok(console.scale_apply(&plan).await?.into())
+    let outcome = console
+        .scale_apply(
+            &plan,
+            std::sync::Arc::new(nfops_core::jobs::NoProgress),
+            nfops_core::jobs::CancellationToken::new(),
+        )
+        .await?;
+    Ok(outcome.into())
 }
 
 /// CPU and request-rate trends with a band, and when capacity runs out.

@@ -24,9 +24,8 @@ fn stack_dir() -> Option<PathBuf> {
     dir.map(PathBuf::from)
 }
 
-/// Online nf-api processes on stg-app-1, read with the OpenSSH client and
-/// pm2 itself, not through the console.
-fn pm2_online(stack: &Path, port: &str) -> usize {
+/// `ssh deploy@stack CMD` with the stack's key; stdout.
+fn ssh(stack: &Path, port: &str, cmd: &str) -> String {
     let out = Command::new("ssh")
         .args([
             "-i",
@@ -41,23 +40,81 @@ fn pm2_online(stack: &Path, port: &str) -> usize {
             "-p",
             port,
             "deploy@127.0.0.1",
-            &format!("PM2_HOME={}/hosts/stg-app-1/pm2 pm2 jlist", stack.display()),
+            cmd,
         ])
         .output()
         .expect("run ssh");
     assert!(
         out.status.success(),
-        "ssh pm2 jlist: {}",
+        "ssh {cmd}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let text = String::from_utf8_lossy(&out.stdout);
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// `NODE_APP_INSTANCE` of each online nf-api process on stg-app-1, sorted,
+/// read with the OpenSSH client and pm2 itself, not through the console.
+fn pm2_instances(stack: &Path, port: &str) -> Vec<u64> {
+    let text = ssh(
+        stack,
+        port,
+        &format!("PM2_HOME={}/hosts/stg-app-1/pm2 pm2 jlist", stack.display()),
+    );
     let list: serde_json::Value =
         serde_json::from_str(&text[text.find("[{").unwrap_or(0)..]).expect("pm2 jlist JSON");
-    list.as_array()
+    let mut ids: Vec<u64> = list
+        .as_array()
         .expect("a list")
         .iter()
         .filter(|p| p["name"] == "nf-api" && p["pm2_env"]["status"] == "online")
-        .count()
+        .filter_map(|p| p["pm2_env"]["NODE_APP_INSTANCE"].as_u64())
+        .collect();
+    ids.sort_unstable();
+    ids
+}
+
+fn pm2_online(stack: &Path, port: &str) -> usize {
+    pm2_instances(stack, port).len()
+}
+
+/// PM2's scale-down may keep instances 1 and 2 rather than 0 and 1 (and
+/// settles a moment after `pm2 scale` returns); the stack's Prometheus
+/// scrapes the metrics ports of instances 0 and 1 only. Starting nf-api
+/// afresh from the host's ecosystem file gives 0..n again, so the next tests
+/// find the stack as it was; this waits until PM2 shows exactly that.
+fn renumber(stack: &Path, port: &str, count: usize) {
+    let host = stack.join("hosts/stg-app-1");
+    let want: Vec<u64> = (0..count as u64).collect();
+    // PM2 may still be finishing the scale-down (graceful stops take up to
+    // the app's kill timeout): settle first, then ask for a stable picture.
+    std::thread::sleep(std::time::Duration::from_secs(10));
+    for _attempt in 0..3 {
+        if stable(stack, port, &want) {
+            return;
+        }
+        ssh(
+            stack,
+            port,
+            &format!(
+                "cd {h} && export PM2_HOME={h}/pm2 && pm2 delete nf-api >/dev/null && pm2 start ecosystem.config.js --only nf-api >/dev/null",
+                h = host.display()
+            ),
+        );
+    }
+    panic!(
+        "stg-app-1 did not settle on instances {want:?}: {:?}",
+        pm2_instances(stack, port)
+    );
+}
+
+/// Whether stg-app-1 shows exactly `want` for 5 s in a row (checked each second).
+fn stable(stack: &Path, port: &str, want: &[u64]) -> bool {
+    (0..5).all(|i| {
+        if i > 0 {
+            std::thread::sleep(std::time::Duration::from_secs(1));
+        }
+        pm2_instances(stack, port) == want
+    })
 }
 
 #[test]
@@ -147,6 +204,7 @@ fn scaling_changes_the_pm2_count_and_the_instances_chart_then_back() {
     };
     if !out.status.success() {
         scaled_back();
+        renumber(&stack, &port, start as usize);
         panic!("scale up: {all}");
     }
     let seen = pm2_online(&stack, &port);
@@ -177,6 +235,7 @@ fn scaling_changes_the_pm2_count_and_the_instances_chart_then_back() {
         start as usize,
         "scaled back for the next run"
     );
+    renumber(&stack, &port, start as usize);
     let back = listing(&run);
     assert_eq!(
         back["chartLatest"],
@@ -193,4 +252,15 @@ fn scaling_changes_the_pm2_count_and_the_instances_chart_then_back() {
         .filter(|e| e["action"] == "scale.backend" && e["outcome"] == "succeeded")
         .count();
     assert_eq!(scales, 2, "both scales are audited: {entries}");
+
+    let (out, all) = run(&["--json", "jobs", "list"], None);
+    assert!(out.status.success(), "{all}");
+    let jobs: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let done = jobs
+        .as_array()
+        .expect("jobs")
+        .iter()
+        .filter(|j| j["kind"] == "scale.backend" && j["state"] == "succeeded")
+        .count();
+    assert_eq!(done, 2, "each scale ran as a job that succeeded: {jobs}");
 }

@@ -33,3 +33,14 @@ CREATE TABLE instance_samples (
     total        INTEGER NOT NULL,
     PRIMARY KEY (environment, host, app, at)
 );
+
+-- Redis counters (INFO) per environment, sampled by the console: the source
+-- of the cache charts (the stack runs no Redis exporter for Prometheus).
+CREATE TABLE cache_samples (
+    environment      TEXT NOT NULL,
+    at               INTEGER NOT NULL,     -- Unix milliseconds
+    used_memory      INTEGER NOT NULL,
+    keyspace_hits    INTEGER NOT NULL,
+    keyspace_misses  INTEGER NOT NULL,
+    PRIMARY KEY (environment, at)
+);

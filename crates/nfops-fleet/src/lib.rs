@@ -19,7 +19,7 @@ pub mod s3;
 pub mod ssh;
 
 pub use probe::{
-    probe_environment, probe_environment_with, EnvironmentStatus, ProbeKind, ProbeOptions,
-    ProbeResult, ProbeState,
+    cache_stats, probe_environment, probe_environment_with, CacheStats, EnvironmentStatus,
+    ProbeKind, ProbeOptions, ProbeResult, ProbeState,
 };
 pub use ssh::{shell_quote, ExecOutput, SshSession, Tunnel};

@@ -6,7 +6,9 @@
 //! without a restart.
 
 mod backup;
+mod cache_charts;
 mod credentials;
+mod exports;
 mod logs;
 mod markers;
 mod metrics;

@@ -54,6 +54,9 @@ impl Console {
             host,
         };
         let mut board = Board::from_prometheus(&prom, scope, drawing, charts).await;
+        if charts.is_none() && environment.cache.is_some() {
+            board.charts.extend(self.cache_charts(name, drawing).await);
+        }
         self.mark_charts(name, &mut board.charts, drawing.theme)
             .await;
         let failed = board.charts.iter().filter(|c| c.result.is_err()).count();

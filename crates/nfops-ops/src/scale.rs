@@ -7,12 +7,18 @@
 //! them, since its scrape targets are a fixed list (the local stack scrapes
 //! only instances 0 and 1).
 
+use std::sync::Arc;
 use std::time::Duration;
+
+use async_trait::async_trait;
 
 use chrono::Utc;
 use futures::future::join_all;
 use nfops_core::audit::{Action, Outcome};
 use nfops_core::config::Host;
+use nfops_core::jobs::{
+    CancellationToken, JobState, Plan, PlannedStep, Progress, Step, StepContext, Verified,
+};
 use nfops_core::{Error, ErrorCode, Result};
 use nfops_fleet::instances::{self, Pm2Process};
 use nfops_fleet::SshSession;
@@ -124,7 +130,9 @@ impl ScalePlan {
 #[serde(rename_all = "camelCase")]
 pub struct ScaleOutcome {
     pub plan: ScalePlan,
+    /// Each host with the count `pm2 jlist` showed when its step completed.
     pub after: Vec<HostScale>,
+    pub job_id: String,
 }
 
 /// The capacity forecast of an environment.
@@ -266,14 +274,25 @@ impl Console {
         })
     }
 
-    /// Applies `plan`: `pm2 scale` on each host in turn (one host at a time,
-    /// so the environment keeps serving), then checks with `pm2 jlist` that
-    /// the host runs exactly the target count online. Audited as
-    /// `scale.backend` (started, then succeeded or failed).
+    /// Applies `plan` as a job with one step per host, in turn (so the
+    /// environment keeps serving): `pm2 scale`, then a step is completed only
+    /// when `pm2 jlist` shows exactly the target count online. Audited as
+    /// `scale.backend` (started, then succeeded or failed). Progress and
+    /// cancel go through the job engine; hosts already scaled stay scaled.
+    ///
+    /// PM2 picks which instances a scale-down stops: the survivors may be
+    /// numbered (`NODE_APP_INSTANCE`) 1 and 2 rather than 0 and 1, so a
+    /// monitoring setup with one metrics port per instance number sees them
+    /// move (the local stack's Prometheus scrapes instances 0 and 1 only).
     ///
     /// Errors: SSH/PM2 errors; `job.check_failed` when a host does not
-    /// reach its count; the hosts before it stay scaled (the error says so).
-    pub async fn scale_apply(&self, plan: &ScalePlan) -> Result<ScaleOutcome> {
+    /// reach its count; `job.cancelled`.
+    pub async fn scale_apply(
+        &self,
+        plan: &ScalePlan,
+        progress: Arc<dyn Progress>,
+        cancel: CancellationToken,
+    ) -> Result<ScaleOutcome> {
         let details = serde_json::json!({
             "app": plan.app,
             "instancesPerHost": plan.instances_per_host,
@@ -289,9 +308,10 @@ impl Console {
         self.audit()
             .record(audit(Outcome::Started, details.clone()))
             .await?;
-        let result = self.scale_hosts(plan).await;
+        let result = self.scale_job(plan, progress, cancel).await;
         let (outcome, mut d) = match &result {
             Ok(_) => (Outcome::Succeeded, details),
+            Err(e) if e.code() == ErrorCode::Cancelled => (Outcome::Cancelled, details),
             Err(_) => (Outcome::Failed, details),
         };
         if let (Err(e), Some(obj)) = (&result, d.as_object_mut()) {
@@ -301,9 +321,15 @@ impl Console {
         result
     }
 
-    async fn scale_hosts(&self, plan: &ScalePlan) -> Result<ScaleOutcome> {
+    async fn scale_job(
+        &self,
+        plan: &ScalePlan,
+        progress: Arc<dyn Progress>,
+        cancel: CancellationToken,
+    ) -> Result<ScaleOutcome> {
         let hosts = self.backend_hosts(&plan.environment)?;
-        let mut after = Vec::new();
+        let mut planned = Vec::new();
+        let mut steps: Vec<Box<dyn Step>> = Vec::new();
         for step in &plan.hosts {
             let host = hosts.iter().find(|h| h.name == step.host).ok_or_else(|| {
                 Error::new(
@@ -315,55 +341,52 @@ impl Console {
                 )
                 .hint("environments.toml changed since the plan was made: plan again.")
             })?;
-            let session =
-                SshSession::connect(host, self.keyring().as_ref(), &self.known_hosts()).await?;
-            let result = async {
-                instances::scale(&session, host, &plan.app, step.target, SCALE_TIMEOUT).await?;
-                // PM2 returns once the new instances are launched; wait for them to be online.
-                let until = tokio::time::Instant::now() + Duration::from_secs(30);
-                loop {
-                    let now_online = online(&instances::list(&session, host, LIST_TIMEOUT).await?);
-                    if now_online == step.target {
-                        return Ok(now_online);
-                    }
-                    if tokio::time::Instant::now() >= until {
-                        return Err(Error::new(
-                            ErrorCode::CheckFailed,
-                            format!(
-                                "host {}: {} runs {now_online} instances online after scaling to {}{}",
-                                host.name,
-                                plan.app,
-                                step.target,
-                                if after.is_empty() { String::new() } else { format!(" (already scaled: {})", after.iter().map(|h: &HostScale| h.host.as_str()).collect::<Vec<_>>().join(", ")) }
-                            ),
-                        )
-                        .hint("Look at the host's PM2 logs (nfops logs or pm2 logs) for instances that fail to start."));
-                    }
-                    tokio::time::sleep(Duration::from_millis(500)).await;
-                }
-            }
-            .await;
-            session.disconnect().await;
-            let reached = result?;
-            let total = reached; // every instance is online once the check passed
-            self.record_instances(
-                &plan.environment,
-                &host.name,
-                Utc::now().timestamp_millis(),
-                reached,
-                total,
-            )
-            .await?;
-            after.push(HostScale {
-                host: host.name.clone(),
-                current: step.current,
-                target: reached,
+            planned.push(PlannedStep {
+                name: format!("scale {} on {}", plan.app, host.name),
+                description: format!(
+                    "pm2 scale {} {} ({} online now), then check pm2 jlist",
+                    plan.app, step.target, step.current
+                ),
             });
+            steps.push(Box::new(ScaleHost {
+                console: self.clone(),
+                environment: plan.environment.clone(),
+                host: host.clone(),
+                app: plan.app.clone(),
+                target: step.target,
+            }));
+        }
+        let job_plan = Plan {
+            kind: "scale.backend".into(),
+            environment: Some(plan.environment.clone()),
+            summary: format!(
+                "scale {} in {} to {} per backend host",
+                plan.app, plan.environment, plan.instances_per_host
+            ),
+            steps: planned,
+        };
+        let report = self
+            .job_runner()
+            .run(job_plan, steps, progress, cancel)
+            .await?;
+        if report.state != JobState::Succeeded {
+            return Err(report.error.map(Error::from).unwrap_or_else(|| {
+                Error::internal(format!("scale job ended {}", report.state.as_str()))
+            }));
         }
         tracing::info!(category = "application", environment = %plan.environment, per_host = plan.instances_per_host, "backend scaled");
         Ok(ScaleOutcome {
             plan: plan.clone(),
-            after,
+            after: plan
+                .hosts
+                .iter()
+                .map(|h| HostScale {
+                    host: h.host.clone(),
+                    current: h.current,
+                    target: h.target,
+                })
+                .collect(),
+            job_id: report.job_id,
         })
     }
 
@@ -497,6 +520,60 @@ impl Console {
     }
 }
 
+/// One host of a scale job: `pm2 scale`, then wait for the count online.
+struct ScaleHost {
+    console: Console,
+    environment: String,
+    host: Host,
+    app: String,
+    target: u32,
+}
+
+#[async_trait]
+impl Step for ScaleHost {
+    async fn run(&self, cx: &StepContext<'_>) -> Result<Verified> {
+        let host = &self.host;
+        let c = &self.console;
+        let session = SshSession::connect(host, c.keyring().as_ref(), &c.known_hosts()).await?;
+        let result = async {
+            cx.message(format!("pm2 scale {} {} on {}", self.app, self.target, host.name));
+            instances::scale(&session, host, &self.app, self.target, SCALE_TIMEOUT).await?;
+            // PM2 returns once the new instances are launched; wait for them to be online.
+            let until = tokio::time::Instant::now() + Duration::from_secs(30);
+            loop {
+                cx.check_cancelled()?;
+                let now_online = online(&instances::list(&session, host, LIST_TIMEOUT).await?);
+                if now_online == self.target {
+                    return Ok(now_online);
+                }
+                if tokio::time::Instant::now() >= until {
+                    return Err(Error::new(
+                        ErrorCode::CheckFailed,
+                        format!("host {}: {} runs {now_online} instances online after scaling to {}", host.name, self.app, self.target),
+                    )
+                    .hint("Look at the host's logs (nfops logs --host ...) for instances that fail to start."));
+                }
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        }
+        .await;
+        session.disconnect().await;
+        let reached = result?;
+        c.record_instances(
+            &self.environment,
+            &host.name,
+            Utc::now().timestamp_millis(),
+            reached,
+            reached,
+        )
+        .await?;
+        Ok(Verified::by(format!(
+            "pm2 jlist on {}: {reached} {} online == {}",
+            host.name, self.app, self.target
+        )))
+    }
+}
+
 /// Online instances of the backend app among `processes`.
 fn online(processes: &[Pm2Process]) -> u32 {
     processes
@@ -522,15 +599,23 @@ fn forecast_chart(
     }];
     let mut band = Vec::new();
     if let Some(t) = trend {
+        // A percentage cannot pass 100: the trend and band stop there.
+        let cap = if spec.unit == Unit::Percent {
+            100.0
+        } else {
+            f64::MAX
+        };
+        let at = |x: f64| t.at(x).clamp(0.0, cap);
         let from = observed.first().map_or(end, |p| p.0);
         series.push(Series {
             name: "trend".into(),
-            points: vec![
-                (from, t.at(from).max(0.0)),
-                (horizon, t.at(horizon).max(0.0)),
-            ],
+            points: vec![(from, at(from)), (horizon, at(horizon))],
         });
-        band = t.band(end, horizon, (step as f64).max((horizon - end) / 60.0));
+        band = t
+            .band(end, horizon, (step as f64).max((horizon - end) / 60.0))
+            .into_iter()
+            .map(|(x, lo, hi)| (x, lo.min(cap), hi.min(cap)))
+            .collect();
     }
     if let Some(l) = limit {
         series.push(Series {

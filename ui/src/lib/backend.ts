@@ -282,6 +282,9 @@ export const backend = {
     call("capacity_forecast", () => active.capacityForecast(env, range, theme)),
   logsTail: (env: string, level: string | null, category: string | null, host: string | null, lines: number): Promise<LogTail> =>
     call("logs_tail", () => active.logsTail(env, level, category, host, lines)),
+  /** Saves a chart export; resolves with the file's path. */
+  chartExport: (name: string, format: "svg" | "png", data: Uint8Array): Promise<string> =>
+    call("chart_export", () => active.chartExport(name, format, Array.from(data))),
   uptimeCheck: async (env: string): Promise<void> => {
     await call("uptime_check", () => active.uptimeCheck(env));
   },

@@ -67,6 +67,7 @@ export function fakeCommands(overrides: Partial<Commands> = {}): Commands {
     secretsPushPlan: (env) => ok({ environment: env, keys: 0, hosts: [] }),
     uptimeReport: (env) => ok({ environment: env, start: 0, end: 0, probes: [], charts: [] }),
     uptimeCheck: () => ok(null),
+    chartExport: (name, format) => ok(`/exports/${name}.${format}`),
     logsTail: () => ok({ source: "pm2", lines: [], failedHosts: [] }),
     scalingInstances: (env) => ok({ environment: env, app: "nf-api", backendOnline: 0, hosts: [], chart: { id: "instances", title: "Backend instances (PM2)", unit: "count", queries: [], svg: null, plot: null, series: [], omitted: 0, error: null, failedQuery: null } }),
     scalePlan: (env, n) => ok({ environment: env, app: "nf-api", instancesPerHost: n, hosts: [], changes: false }),

@@ -1,7 +1,9 @@
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
+use nfops_core::jobs::{CancellationToken, NoProgress};
 use nfops_core::{Error, ErrorCode, Result};
 use nfops_metrics::{Drawing, Theme, TimeRange, Unit};
 use nfops_ops::Console;
@@ -131,7 +133,16 @@ pub async fn run(console: &Console, out: &Output, args: Args) -> Result<ExitCode
             return Ok(ExitCode::from(ErrorCode::Cancelled.exit_code()));
         }
     }
-    let outcome = console.scale_apply(&plan).await?;
+    let cancel = CancellationToken::new();
+    let c = cancel.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            c.cancel();
+        }
+    });
+    let outcome = console
+        .scale_apply(&plan, Arc::new(NoProgress), cancel)
+        .await?;
     out.emit(&outcome, |w| {
         for h in &outcome.after {
             writeln!(

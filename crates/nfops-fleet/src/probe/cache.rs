@@ -101,3 +101,92 @@ fn error(cache: &Cache, via: Option<&str>, e: redis::RedisError) -> Error {
     .hint(hint)
     .source(e)
 }
+
+/// Redis's own counters (from `INFO`), for the cache charts when no
+/// Redis exporter feeds Prometheus.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CacheStats {
+    pub used_memory_bytes: u64,
+    /// Since the Redis server started (a restart resets them).
+    pub keyspace_hits: u64,
+    pub keyspace_misses: u64,
+}
+
+/// `INFO memory` and `INFO stats` of `cache` (through its tunnel when `via` is set).
+///
+/// Errors: as [`probe`]; `service.unhealthy` when INFO lacks the fields.
+pub(super) async fn stats(
+    cache: &Cache,
+    creds: &dyn CredentialSource,
+    sessions: &Sessions<'_>,
+    timeout: Duration,
+) -> Result<CacheStats> {
+    let password = match &cache.password_credential {
+        Some(name) => Some(creds.get(name)?),
+        None => None,
+    };
+    let via = cache.via.as_ref().map(|v| v.get_ref().as_str());
+    let route = route(sessions, via, &cache.host, cache.port).await?;
+    let info = ConnectionInfo {
+        addr: ConnectionAddr::Tcp(route.host.clone(), route.port),
+        redis: RedisConnectionInfo {
+            db: i64::from(cache.db),
+            password: password.as_ref().map(|p| p.expose().clone()),
+            ..Default::default()
+        },
+    };
+    let client = redis::Client::open(info).map_err(|e| error(cache, via, e))?;
+    let config = AsyncConnectionConfig::new()
+        .set_connection_timeout(timeout)
+        .set_response_timeout(timeout);
+    let mut conn = client
+        .get_multiplexed_async_connection_with_config(&config)
+        .await
+        .map_err(|e| error(cache, via, e))?;
+    let text: String = redis::cmd("INFO")
+        .query_async(&mut conn)
+        .await
+        .map_err(|e| error(cache, via, e))?;
+    parse_info(&text).ok_or_else(|| {
+        Error::new(
+            ErrorCode::Unhealthy,
+            format!(
+                "Redis at {}{} answered INFO without used_memory and keyspace counters",
+                crate::ssh::endpoint(&cache.host, cache.port),
+                via_text(via)
+            ),
+        )
+    })
+}
+
+fn parse_info(text: &str) -> Option<CacheStats> {
+    let field = |name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
+            .and_then(|v| v.trim().parse::<u64>().ok())
+    };
+    Some(CacheStats {
+        used_memory_bytes: field("used_memory")?,
+        keyspace_hits: field("keyspace_hits")?,
+        keyspace_misses: field("keyspace_misses")?,
+    })
+}
+
+#[cfg(test)]
+mod info_tests {
+    #[test]
+    fn reads_memory_and_keyspace_counters() {
+        let text = "# Memory\r\nused_memory:1048576\r\nused_memory_human:1.00M\r\n# Stats\r\nkeyspace_hits:30\r\nkeyspace_misses:10\r\n";
+        let s = super::parse_info(text).expect("stats");
+        assert_eq!(
+            (s.used_memory_bytes, s.keyspace_hits, s.keyspace_misses),
+            (1_048_576, 30, 10)
+        );
+        assert_eq!(
+            super::parse_info("used_memory:1\r\n"),
+            None,
+            "no counters, no stats"
+        );
+    }
+}

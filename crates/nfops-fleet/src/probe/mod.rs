@@ -18,6 +18,8 @@ mod monitoring;
 mod release;
 pub mod storage;
 
+pub use cache::CacheStats;
+
 use std::future::Future;
 use std::path::Path;
 use std::time::Duration;
@@ -106,6 +108,37 @@ impl Default for ProbeOptions {
             timeout: Duration::from_secs(5),
         }
     }
+}
+
+/// The Redis counters of `env`'s cache (`INFO`), reached as the Overview
+/// reaches it (through an SSH tunnel when `cache.via` is set).
+///
+/// Errors: `input.invalid` when the environment has no cache; otherwise as
+/// the cache probe (`service.unreachable` naming where, never the password).
+pub async fn cache_stats(
+    env: &Environment,
+    creds: &dyn CredentialSource,
+    known_hosts: &Path,
+    timeout: Duration,
+) -> Result<CacheStats> {
+    let cache = env.cache.as_ref().ok_or_else(|| {
+        Error::new(
+            ErrorCode::InvalidInput,
+            "the environment has no [cache] section",
+        )
+    })?;
+    let sessions = Sessions::new(env, creds, known_hosts, timeout);
+    tokio::time::timeout(timeout * 2, cache::stats(cache, creds, &sessions, timeout))
+        .await
+        .unwrap_or_else(|_| {
+            Err(Error::new(
+                ErrorCode::Unreachable,
+                format!(
+                    "Redis at {} did not answer INFO in time",
+                    crate::ssh::endpoint(&cache.host, cache.port)
+                ),
+            ))
+        })
 }
 
 /// Probes environment `name` with [`ProbeOptions::default`]. See
