@@ -119,6 +119,11 @@ export const commands = {
 	promoteCancel: () => typedError<boolean, Failure>(__TAURI_INVOKE("promote_cancel")),
 	/**  Past promotions, newest first. */
 	promotionHistory: () => typedError<PromotionHistoryItem[], Failure>(__TAURI_INVOKE("promotion_history")),
+	/**
+	 *  Saves a chart the UI has (SVG as drawn, or a PNG the webview rasterised)
+	 *  as `<name>.<format>` in the exports folder; returns the file's path.
+	 */
+	chartExport: (name: string, format: string, data: number[]) => typedError<string, Failure>(__TAURI_INVOKE("chart_export", { name, format, data })),
 };
 
 /* Types */
