@@ -38,6 +38,7 @@ function plan(o: Partial<RestorePlanView> = {}): RestorePlanView {
 const backupEntry = {
   id: "b1",
   state: "complete",
+  storageObjects: null,
   finishedAt: null,
   durationSecs: 1,
   tables: 7,
