@@ -5,8 +5,8 @@ mod commands;
 mod start_page;
 mod uptime_watch;
 mod wire;
-mod wire_restore;
 mod wire_monitoring;
+mod wire_restore;
 
 use nfops_ops::Console;
 

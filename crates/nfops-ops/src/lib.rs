@@ -13,9 +13,9 @@ mod logs;
 mod markers;
 mod metrics;
 mod overview;
+mod promote;
 mod restore;
 mod scale;
-mod promote;
 mod secrets;
 mod secrets_push;
 mod uptime;
@@ -25,8 +25,8 @@ use std::sync::Arc;
 
 pub use backup::{forget_ids, ForgetOutcome, OffsitePlan, Staleness};
 pub use credentials::{CredentialState, CredentialStatus};
-pub use nfops_backup::BackupOutcome;
 pub use logs::{LogTail, MAX_LINES};
+pub use nfops_backup::BackupOutcome;
 use nfops_core::audit::AuditLog;
 use nfops_core::config::Config;
 use nfops_core::jobs::{JobRunner, JobStore};
@@ -34,12 +34,12 @@ use nfops_core::paths::Paths;
 use nfops_core::state::State;
 use nfops_core::Result;
 use nfops_vault::Keyring;
+pub use promote::{FinalHost, PromotionOutcome, PromotionRecord, PromotionState};
 pub use restore::{Drill, RestoreRun, RestoreScope, SavedReport};
 pub use scale::{
     CapacityForecast, EnvironmentInstances, HostInstances, HostScale, ScaleOutcome, ScalePlan,
     BACKEND_APP, CPU_LIMIT, CPU_TARGET,
 };
-pub use promote::{FinalHost, PromotionOutcome, PromotionRecord, PromotionState};
 pub use secrets::{RecipientChange, SecretsDiff, SecretsListing};
 pub use secrets_push::{HostPushPlan, PushOutcome, PushPlan};
 pub use uptime::{UptimeEvent, UptimeReport};
