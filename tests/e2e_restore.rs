@@ -177,17 +177,16 @@ async fn the_wizard_restores_production_database_storage_cache_and_workers() {
         .record_verify("production", &id, true, "verified by the backup run")
         .await
         .expect("verified");
+    // The backup carries a snapshot of each bucket (storage/<bucket>.jsonl.zst.age).
     let storage_cfg = env.storage.clone().expect("storage");
     let bucket = storage_cfg.buckets.get_ref()[0].clone();
     let s3 = nfops_storage::StorageClient::connect(&storage_cfg, creds.as_ref()).expect("s3");
-    let snapshot = nfops_storage::capture(&s3, &bucket, None)
-        .await
-        .expect("snapshot");
-    std::fs::create_dir_all(dir.join("storage")).expect("mkdir");
-    let mut f = std::fs::File::create(dir.join("storage").join(format!("{bucket}.jsonl")))
-        .expect("snapshot file");
-    snapshot.write_jsonl(&mut f).expect("write snapshot");
-    drop(f);
+    let source = nfops_restore::BackupSource::open(&dir).expect("backup source");
+    let snapshot = nfops_restore::storage::snapshots_of(&source, &identity)
+        .expect("the backup's storage snapshots")
+        .into_iter()
+        .find(|s| s.bucket == bucket)
+        .unwrap_or_else(|| panic!("the backup has a snapshot of {bucket}"));
 
     // After the backup: the app stores a file (object + row), both caches get a key.
     let base = value(&stack, "[environments.production]", "health_url").replace("/health", "");

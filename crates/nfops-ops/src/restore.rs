@@ -161,8 +161,8 @@ impl Console {
             )));
         }
         let source = BackupSource::open(&dir)?;
-        let snapshots = nfops_restore::storage::snapshots_in(&dir)?;
         let identity = parse_identity(&self.age_identity().await?.to_secret())?;
+        let snapshots = nfops_restore::storage::snapshots_of(&source, &identity)?;
         Ok(RestoreRequest {
             environment: env.to_owned(),
             env: e,

@@ -104,32 +104,36 @@ pub async fn put_back(
     Ok(n)
 }
 
-/// The snapshots stored with a backup: `storage/*.jsonl` in its folder.
+/// The storage snapshots a backup carries: one per bucket, named in its
+/// manifest (`storage`), each file age-encrypted zstd JSON lines
+/// (`storage/<bucket>.jsonl.zst.age`, listed with its SHA-256 in `files`).
 ///
-/// Errors: `job.check_failed` for a damaged snapshot file.
-pub fn snapshots_in(dir: &std::path::Path) -> Result<Vec<BucketSnapshot>> {
-    let sdir = dir.join("storage");
-    let Ok(rd) = std::fs::read_dir(&sdir) else {
-        return Ok(vec![]);
-    };
+/// Errors: `backup.key_mismatch` when `identity` is not a recipient;
+/// `job.check_failed` naming the file when it is missing, damaged, or holds
+/// another bucket or another object count than the manifest says.
+pub fn snapshots_of(
+    source: &crate::BackupSource,
+    identity: &age::x25519::Identity,
+) -> Result<Vec<BucketSnapshot>> {
     let mut out = Vec::new();
-    let mut paths: Vec<_> = rd.flatten().map(|e| e.path()).collect();
-    paths.sort();
-    for p in paths {
-        if p.extension().and_then(|x| x.to_str()) != Some("jsonl") {
-            continue;
-        }
-        let f = std::fs::File::open(&p).map_err(|e| {
-            Error::new(
+    for entry in &source.manifest.storage {
+        let reader = source.sql_reader(&entry.file, identity)?;
+        let snap = BucketSnapshot::read_jsonl(reader, &entry.file)?;
+        if snap.bucket != entry.bucket || snap.objects.len() as u64 != entry.objects {
+            return Err(Error::new(
                 ErrorCode::CheckFailed,
-                format!("storage snapshot {} cannot be opened", p.display()),
+                format!(
+                    "storage snapshot {} holds bucket {} with {} objects, the manifest says {} with {}",
+                    entry.file,
+                    snap.bucket,
+                    snap.objects.len(),
+                    entry.bucket,
+                    entry.objects
+                ),
             )
-            .source(e)
-        })?;
-        out.push(BucketSnapshot::read_jsonl(
-            std::io::BufReader::new(f),
-            &p.display().to_string(),
-        )?);
+            .hint("The backup is damaged or was altered: restore another backup."));
+        }
+        out.push(snap);
     }
     Ok(out)
 }
