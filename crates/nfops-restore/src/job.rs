@@ -21,7 +21,7 @@ use nfops_core::config::Environment;
 use nfops_core::credentials::CredentialSource;
 use nfops_core::jobs::{
     CancellationToken, JobReport, JobRunner, JobState, Plan, PlannedStep, Progress, Step,
-    StepContext, Verified,
+    StepContext, StepState, Verified,
 };
 use nfops_core::{Error, ErrorCode, Result};
 use nfops_mysql::Target;
@@ -494,6 +494,15 @@ pub async fn run_restore(
             return Err(e);
         }
     };
+    // The step that stopped the run, named in the operator's words below.
+    let stopped_at = job
+        .steps
+        .iter()
+        .find(|s| matches!(s.1, StepState::Failed | StepState::Cancelled))
+        .map_or_else(
+            || "a step after the swap".to_owned(),
+            |s| format!("the {} step", s.0),
+        );
     let (state, detail, safety) = match (&target, record, job.state) {
         (Some(t), Some(r), JobState::Succeeded) => {
             if let Ok(dropped) = swap::prune_safety(t, run.req.safety_retention).await {
@@ -517,7 +526,7 @@ pub async fn run_restore(
             Ok(()) => (
                 DatabaseState::RolledBack,
                 format!(
-                    "a step after the swap did not complete: database '{}' was rolled back to its previous tables",
+                    "{stopped_at} did not complete after the swap: database '{}' was rolled back to its previous tables",
                     t.database
                 ),
                 None,
@@ -525,7 +534,7 @@ pub async fn run_restore(
             Err(e) => (
                 DatabaseState::NeedsAttention,
                 format!(
-                    "a step after the swap did not complete and rolling back failed ({}): the previous tables are in schema {}; run `nfops restore --roll-back` when the server is back",
+                    "{stopped_at} did not complete after the swap and rolling back failed ({}): the previous tables are in schema {}; run `nfops restore --roll-back` when the server is back",
                     e.message(),
                     r.safety
                 ),
@@ -558,7 +567,7 @@ pub async fn run_restore(
             match crate::storage::put_back(st, run.req.creds.as_ref(), &before).await {
                 Ok(n) => detail.push_str(&format!("; storage was put back as it was before the restore ({n} key(s) changed back)")),
                 Err(e) => detail.push_str(&format!(
-                    "; putting storage back failed ({}): run the restore again or restore the buckets from their versions",
+                    "; storage may be partly restored: putting it back as it was failed ({}); run the restore again or restore the buckets from their versions",
                     e.message()
                 )),
             }
