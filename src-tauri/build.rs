@@ -36,6 +36,7 @@ fn main() {
         "integrity_check",
         "integrity_reports",
         "drills_list",
+        "drills_staleness",
         "uptime_report",
         "uptime_check",
         "scaling_instances",

@@ -64,6 +64,7 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             commands::restore::integrity_check,
             commands::restore::integrity_reports,
             commands::restore::drills_list,
+            commands::restore::drills_staleness,
             commands::uptime::uptime_report,
             commands::uptime::uptime_check,
             commands::scaling::scaling_instances,

@@ -306,3 +306,29 @@ impl From<nfops_ops::Drill> for DrillRecord {
         }
     }
 }
+
+/// Whether an environment's last successful restore drill is too old (the
+/// Overview's warning); `lastOk` null: no drill has succeeded yet.
+#[derive(Debug, Clone, Serialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct DrillStaleness {
+    pub environment: String,
+    pub stale: bool,
+    pub max_age_days: u32,
+    pub last_ok: Option<String>,
+    pub last_ok_at: Option<String>,
+    pub age_days: Option<f64>,
+}
+
+impl DrillStaleness {
+    pub fn new(environment: String, s: nfops_ops::DrillStaleness) -> Self {
+        Self {
+            environment,
+            stale: s.stale,
+            max_age_days: s.max_age_days,
+            last_ok: s.last_ok,
+            last_ok_at: s.last_ok_at,
+            age_days: s.age_days,
+        }
+    }
+}

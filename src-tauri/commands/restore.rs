@@ -13,7 +13,7 @@ use tauri::State;
 
 use crate::wire::{Failure, JobEvent};
 use crate::wire_restore::{
-    DrillRecord, IntegrityReport, ReportListing, RestorePlanView, RestoreResult,
+    DrillRecord, DrillStaleness, IntegrityReport, ReportListing, RestorePlanView, RestoreResult,
 };
 use crate::AppState;
 
@@ -157,5 +157,19 @@ pub async fn drills_list(
         .await?
         .into_iter()
         .map(Into::into)
+        .collect())
+}
+
+/// Whether each environment's last successful restore drill is older than
+/// its `backup.drill_max_age_days` (or there is none), for the Overview.
+#[tauri::command]
+#[specta::specta]
+pub async fn drills_staleness(state: State<'_, AppState>) -> Result<Vec<DrillStaleness>, Failure> {
+    Ok(state
+        .console()?
+        .drill_staleness_all()
+        .await?
+        .into_iter()
+        .map(|(environment, s)| DrillStaleness::new(environment, s))
         .collect())
 }

@@ -35,7 +35,10 @@ use nfops_core::state::State;
 use nfops_core::Result;
 use nfops_vault::Keyring;
 pub use promote::{FinalHost, PromotionOutcome, PromotionRecord, PromotionState};
-pub use restore::{Drill, RestoreRun, RestoreScope, SavedReport};
+pub use restore::{
+    drill_staleness, Drill, DrillStaleness, RestoreRun, RestoreScope, SavedReport,
+    DEFAULT_DRILL_MAX_AGE_DAYS,
+};
 pub use scale::{
     CapacityForecast, EnvironmentInstances, HostInstances, HostScale, ScaleOutcome, ScalePlan,
     BACKEND_APP, CPU_LIMIT, CPU_TARGET,

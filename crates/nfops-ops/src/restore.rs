@@ -87,6 +87,54 @@ pub struct Drill {
     pub note: String,
 }
 
+/// Whether an environment's last successful restore drill is too old (for
+/// the Overview's warning).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DrillStaleness {
+    /// No successful drill yet, or the last one is older than `max_age_days`.
+    pub stale: bool,
+    /// `backup.drill_max_age_days` of the environment (default 30).
+    pub max_age_days: u32,
+    /// The last successful drill's id; None: no drill has succeeded yet.
+    pub last_ok: Option<String>,
+    /// When that drill started (RFC 3339).
+    pub last_ok_at: Option<String>,
+    pub age_days: Option<f64>,
+}
+
+/// Default of `backup.drill_max_age_days` when an environment has no
+/// `backup` section.
+pub const DEFAULT_DRILL_MAX_AGE_DAYS: u32 = 30;
+
+/// The staleness rule over one environment's `drills` at `now`: only drills
+/// that restored and passed every check count; the newest of them must be at
+/// most `max_age_days` old. Failed drills, and records whose start cannot be
+/// read, never make an environment fresh.
+pub fn drill_staleness(
+    drills: &[Drill],
+    max_age_days: u32,
+    now: chrono::DateTime<chrono::Utc>,
+) -> DrillStaleness {
+    let last = drills
+        .iter()
+        .filter(|d| d.ok)
+        .filter_map(|d| {
+            chrono::DateTime::parse_from_rfc3339(&d.started_at)
+                .ok()
+                .map(|at| (at.with_timezone(&chrono::Utc), d))
+        })
+        .max_by_key(|(at, _)| *at);
+    let age_days = last.map(|(at, _)| (now - at).num_seconds().max(0) as f64 / 86_400.0);
+    DrillStaleness {
+        stale: age_days.is_none_or(|d| d > f64::from(max_age_days)),
+        max_age_days,
+        last_ok: last.map(|(_, d)| d.id.clone()),
+        last_ok_at: last.map(|(_, d)| d.started_at.clone()),
+        age_days,
+    }
+}
+
 /// A saved integrity report.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -599,6 +647,33 @@ impl Console {
         Ok((drill, outcome, report))
     }
 
+    /// [`drill_staleness`] of every environment with a database, in config
+    /// order, against its `backup.drill_max_age_days`.
+    ///
+    /// Errors: the config's; the state database's.
+    pub async fn drill_staleness_all(&self) -> Result<Vec<(String, DrillStaleness)>> {
+        let config = self.config()?;
+        let drills = self.drills(None).await?;
+        let now = chrono::Utc::now();
+        let mut out = Vec::new();
+        for (name, env) in config.environments() {
+            if env.database.is_none() {
+                continue;
+            }
+            let max = env
+                .backup
+                .as_ref()
+                .map_or(DEFAULT_DRILL_MAX_AGE_DAYS, |b| b.drill_max_age_days);
+            let mine: Vec<Drill> = drills
+                .iter()
+                .filter(|d| d.environment == name)
+                .cloned()
+                .collect();
+            out.push((name.to_owned(), drill_staleness(&mine, max, now)));
+        }
+        Ok(out)
+    }
+
     /// Drills of `env` (all when None), newest first.
     pub async fn drills(&self, env: Option<&str>) -> Result<Vec<Drill>> {
         let rows = sqlx::query("SELECT id, environment, backup_id, started_at, seconds, ok, report_id, note FROM restore_drills WHERE (? IS NULL OR environment = ?) ORDER BY started_at DESC")
@@ -619,5 +694,69 @@ impl Console {
                 note: r.get(7),
             })
             .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn drill(id: &str, days_ago: i64, ok: bool, now: chrono::DateTime<chrono::Utc>) -> Drill {
+        Drill {
+            id: id.into(),
+            environment: "production".into(),
+            backup_id: "b1".into(),
+            started_at: (now - chrono::Duration::days(days_ago)).to_rfc3339(),
+            seconds: 12.0,
+            ok,
+            report_id: None,
+            note: String::new(),
+        }
+    }
+
+    #[test]
+    fn no_drill_yet_is_stale() {
+        let s = drill_staleness(&[], 30, chrono::Utc::now());
+        assert!(s.stale);
+        assert_eq!((s.last_ok, s.age_days), (None, None));
+        assert_eq!(s.max_age_days, 30);
+    }
+
+    #[test]
+    fn only_successful_drills_count() {
+        let now = chrono::Utc::now();
+        let s = drill_staleness(&[drill("failed", 1, false, now)], 30, now);
+        assert!(s.stale, "a failed drill yesterday does not make it fresh");
+        assert_eq!(s.last_ok, None);
+
+        let s = drill_staleness(
+            &[drill("failed", 1, false, now), drill("good", 10, true, now)],
+            30,
+            now,
+        );
+        assert!(!s.stale);
+        assert_eq!(s.last_ok.as_deref(), Some("good"));
+        assert!((s.age_days.expect("age") - 10.0).abs() < 0.01);
+    }
+
+    #[test]
+    fn the_newest_successful_drill_is_held_against_the_limit() {
+        let now = chrono::Utc::now();
+        let drills = [drill("old", 40, true, now), drill("newer", 31, true, now)];
+        let s = drill_staleness(&drills, 30, now);
+        assert!(s.stale, "31 days is more than 30");
+        assert_eq!(s.last_ok.as_deref(), Some("newer"));
+        assert!(
+            !drill_staleness(&drills, 31, now).stale,
+            "31 days is within 31"
+        );
+    }
+
+    #[test]
+    fn an_unreadable_start_never_makes_it_fresh() {
+        let now = chrono::Utc::now();
+        let mut d = drill("odd", 0, true, now);
+        d.started_at = "yesterday".into();
+        assert!(drill_staleness(&[d], 30, now).stale);
     }
 }

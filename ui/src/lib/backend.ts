@@ -16,6 +16,7 @@ import type {
   ForgetView,
   CredentialStatus,
   DrillRecord,
+  DrillStaleness,
   EnvironmentStatus,
   EnvironmentSummary,
   IntegrityReport,
@@ -42,6 +43,7 @@ import type {
 
 export type {
   DrillRecord,
+  DrillStaleness,
   IntegrityReport,
   ReportListing,
   RestorePlanView,
@@ -270,6 +272,8 @@ export const backend = {
   integrityReports: (): Promise<ReportListing[]> => call("integrity_reports", () => active.integrityReports()),
   /** Restore drills (of `env`, or all), newest first. */
   drillsList: (env: string | null): Promise<DrillRecord[]> => call("drills_list", () => active.drillsList(env)),
+  /** Per environment: is its last successful restore drill older than its limit (or missing)? */
+  drillsStaleness: (): Promise<DrillStaleness[]> => call("drills_staleness", () => active.drillsStaleness()),
   uptimeReport: (env: string, range: string, theme: "light" | "dark"): Promise<UptimeReport> =>
     call("uptime_report", () => active.uptimeReport(env, range, theme)),
   scalingInstances: (env: string, range: string, theme: "light" | "dark"): Promise<ScalingView> =>

@@ -85,6 +85,11 @@ export const commands = {
 	/**  Restore drills of `env` (all when None), newest first. */
 	drillsList: (env: string | null) => typedError<DrillRecord[], Failure>(__TAURI_INVOKE("drills_list", { env })),
 	/**
+	 *  Whether each environment's last successful restore drill is older than
+	 *  its `backup.drill_max_age_days` (or there is none), for the Overview.
+	 */
+	drillsStaleness: () => typedError<DrillStaleness[], Failure>(__TAURI_INVOKE("drills_staleness")),
+	/**
 	 *  The uptime probes of `environment` over `range` (`15m` .. `7d`): status,
 	 *  uptime percentage, latency, and both charts in `theme`.
 	 */
@@ -295,6 +300,19 @@ export type DrillRecord = {
 	ok: boolean,
 	reportId: string | null,
 	note: string,
+};
+
+/**
+ *  Whether an environment's last successful restore drill is too old (the
+ *  Overview's warning); `lastOk` null: no drill has succeeded yet.
+ */
+export type DrillStaleness = {
+	environment: string,
+	stale: boolean,
+	maxAgeDays: number,
+	lastOk: string | null,
+	lastOkAt: string | null,
+	ageDays: number | null,
 };
 
 export type EnvironmentStatus = {

@@ -53,6 +53,42 @@ describe("Overview", () => {
     expect(warn.textContent, "a fresh environment is not named").not.toContain("staging");
   });
 
+  it("warns when an environment's last successful drill is too old, or there is none", async () => {
+    setBackend(
+      fakeCommands({
+        overview: () => ok([production(false)]),
+        drillsStaleness: () =>
+          ok([
+            { environment: "production", stale: true, maxAgeDays: 30, lastOk: "d1", lastOkAt: "2026-10-01T00:00:00Z", ageDays: 45 },
+            { environment: "staging", stale: true, maxAgeDays: 30, lastOk: null, lastOkAt: null, ageDays: null },
+            { environment: "preview", stale: false, maxAgeDays: 30, lastOk: "d2", lastOkAt: "2026-11-28T00:00:00Z", ageDays: 1 },
+          ]),
+      }),
+    );
+    render(Overview);
+    const warn = await screen.findByTestId("overview-drills-stale");
+    const text = (env: string) => warn.querySelector(`[data-env="${env}"]`)?.textContent?.replace(/\s+/g, " ");
+    expect(text("production")).toContain(
+      "The last successful restore drill of production is 45 d old, more than the 30 days allowed",
+    );
+    expect(text("production"), "what to do").toContain("Run nfops drill --env production");
+    expect(text("staging")).toContain("staging has no successful restore drill yet");
+    expect(warn.textContent, "a freshly drilled environment is not named").not.toContain("preview");
+  });
+
+  it("shows no drill warning when every environment was drilled recently", async () => {
+    setBackend(
+      fakeCommands({
+        overview: () => ok([production(false)]),
+        drillsStaleness: () =>
+          ok([{ environment: "production", stale: false, maxAgeDays: 30, lastOk: "d1", lastOkAt: "2026-11-28T00:00:00Z", ageDays: 1 }]),
+      }),
+    );
+    render(Overview);
+    await screen.findAllByText(/Production/);
+    expect(screen.queryByTestId("overview-drills-stale")).toBeNull();
+  });
+
   it("shows no backup warning when every environment is fresh", async () => {
     setBackend(
       fakeCommands({

@@ -85,6 +85,7 @@ export function fakeCommands(overrides: Partial<Commands> = {}): Commands {
     integrityCheck: (env) => err("input.invalid", `environment '${env}' has no database`),
     integrityReports: () => ok([]),
     drillsList: () => ok([]),
+    drillsStaleness: () => ok([]),
   };
   return { ...base, ...overrides };
 }

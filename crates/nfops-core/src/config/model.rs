@@ -201,6 +201,10 @@ pub struct BackupPolicy {
     /// Warn when the newest good backup is older than this many hours.
     #[serde(default = "d26")]
     pub max_staleness_hours: u32,
+    /// Warn (on the Overview) when the last successful restore drill of the
+    /// environment is older than this many days, or there is none.
+    #[serde(default = "d30_days")]
+    pub drill_max_age_days: u32,
     /// age X25519 public keys (`age1…`) backups are encrypted to (the team's
     /// keys). When absent, the operator's own key (`nfops/age-identity`).
     pub recipients: Option<Spanned<Vec<String>>>,
@@ -260,6 +264,9 @@ fn d6() -> u32 {
 }
 fn d26() -> u32 {
     26
+}
+fn d30_days() -> u32 {
+    30
 }
 fn d30() -> Spanned<u32> {
     Spanned::new(0..0, 30)

@@ -237,3 +237,22 @@ fn uptime_probes_parse_and_a_fast_interval_is_refused_with_its_line() {
     let e = Config::parse(p(), &bad_target).expect_err("tls needs host:port");
     assert!(e.message().contains("does not fit"), "{}", e.message());
 }
+
+#[test]
+fn drill_max_age_days_defaults_to_30_and_can_be_set() {
+    let days = |extra: &str| {
+        let c = Config::parse(
+            p(),
+            &format!("{GOOD}\n[environments.staging.backup]\n{extra}"),
+        )
+        .expect("valid file");
+        c.environment("staging")
+            .expect("staging")
+            .backup
+            .as_ref()
+            .expect("backup")
+            .drill_max_age_days
+    };
+    assert_eq!(days(""), 30);
+    assert_eq!(days("drill_max_age_days = 7\n"), 7);
+}
