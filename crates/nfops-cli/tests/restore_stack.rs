@@ -181,10 +181,26 @@ fn restore_check_and_drill_on_production() {
         steps.iter().all(|s| s == "completed"),
         "every step completed: {rr}"
     );
+    // The backup carries a snapshot of production's bucket, so storage runs too.
+    let names: Vec<&str> = o["job"]["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .map(|s| s[0].as_str().unwrap_or_default())
+        .collect();
     assert_eq!(
-        steps.len(),
-        7,
-        "check, load, verify, swap, cache, workers, checks: {rr}"
+        names,
+        [
+            "check backup",
+            "load shadow",
+            "verify shadow",
+            "swap",
+            "storage",
+            "cache",
+            "workers",
+            "integrity checks"
+        ],
+        "{rr}"
     );
     assert_eq!(
         rr["report"]["findings"].as_array().map(|f| f.len()),
