@@ -5,9 +5,10 @@ use std::time::Duration;
 use nfops_core::config::Cache;
 use nfops_core::credentials::CredentialSource;
 use nfops_core::{Error, ErrorCode, Result};
+use redis::aio::MultiplexedConnection;
 use redis::{AsyncConnectionConfig, ConnectionAddr, ConnectionInfo, RedisConnectionInfo};
 
-use super::{route, via_text, Sessions};
+use super::{route, via_text, Route, Sessions};
 
 /// Summary: "PONG".
 ///
@@ -19,6 +20,38 @@ pub(super) async fn probe(
     sessions: &Sessions<'_>,
     timeout: Duration,
 ) -> Result<String> {
+    let via = cache.via.as_ref().map(|v| v.get_ref().as_str());
+    let (_route, mut conn) = connect(cache, creds, sessions, timeout).await?;
+    let pong: String = redis::cmd("PING")
+        .query_async(&mut conn)
+        .await
+        .map_err(|e| error(cache, via, e))?;
+    if pong != "PONG" {
+        return Err(Error::new(
+            ErrorCode::Unhealthy,
+            format!(
+                "Redis at {}{} answered PING with '{}'",
+                crate::ssh::endpoint(&cache.host, cache.port),
+                via_text(via),
+                super::bounded(&pong, 40)
+            ),
+        )
+        .hint("Check that the port is really Redis."));
+    }
+    Ok(pong)
+}
+
+/// A connection to `cache`, logged in and on its `db`, through its tunnel when
+/// `via` is set. The returned route holds that tunnel: keep it while the
+/// connection is used.
+///
+/// Errors: as [`probe`].
+async fn connect(
+    cache: &Cache,
+    creds: &dyn CredentialSource,
+    sessions: &Sessions<'_>,
+    timeout: Duration,
+) -> Result<(Route, MultiplexedConnection)> {
     let password = match &cache.password_credential {
         Some(name) => Some(creds.get(name)?),
         None => None,
@@ -38,27 +71,11 @@ pub(super) async fn probe(
     let config = AsyncConnectionConfig::new()
         .set_connection_timeout(timeout)
         .set_response_timeout(timeout);
-    let mut conn = client
+    let conn = client
         .get_multiplexed_async_connection_with_config(&config)
         .await
         .map_err(|e| error(cache, via, e))?;
-    let pong: String = redis::cmd("PING")
-        .query_async(&mut conn)
-        .await
-        .map_err(|e| error(cache, via, e))?;
-    if pong != "PONG" {
-        return Err(Error::new(
-            ErrorCode::Unhealthy,
-            format!(
-                "Redis at {}{} answered PING with '{}'",
-                crate::ssh::endpoint(&cache.host, cache.port),
-                via_text(via),
-                super::bounded(&pong, 40)
-            ),
-        )
-        .hint("Check that the port is really Redis."));
-    }
-    Ok(pong)
+    Ok((route, conn))
 }
 
 fn error(cache: &Cache, via: Option<&str>, e: redis::RedisError) -> Error {
@@ -122,28 +139,8 @@ pub(super) async fn stats(
     sessions: &Sessions<'_>,
     timeout: Duration,
 ) -> Result<CacheStats> {
-    let password = match &cache.password_credential {
-        Some(name) => Some(creds.get(name)?),
-        None => None,
-    };
     let via = cache.via.as_ref().map(|v| v.get_ref().as_str());
-    let route = route(sessions, via, &cache.host, cache.port).await?;
-    let info = ConnectionInfo {
-        addr: ConnectionAddr::Tcp(route.host.clone(), route.port),
-        redis: RedisConnectionInfo {
-            db: i64::from(cache.db),
-            password: password.as_ref().map(|p| p.expose().clone()),
-            ..Default::default()
-        },
-    };
-    let client = redis::Client::open(info).map_err(|e| error(cache, via, e))?;
-    let config = AsyncConnectionConfig::new()
-        .set_connection_timeout(timeout)
-        .set_response_timeout(timeout);
-    let mut conn = client
-        .get_multiplexed_async_connection_with_config(&config)
-        .await
-        .map_err(|e| error(cache, via, e))?;
+    let (_route, mut conn) = connect(cache, creds, sessions, timeout).await?;
     let text: String = redis::cmd("INFO")
         .query_async(&mut conn)
         .await
