@@ -319,37 +319,21 @@ async fn apply_objects(conn: &mut MySqlConnection, target: &Target, text: &str) 
 /// Drops every view, routine, event and trigger of `db`.
 async fn drop_objects(conn: &mut MySqlConnection, target: &Target, db: &str) -> Result<()> {
     let d = quote_str(db);
-    for v in rows(
-        conn,
-        target,
-        "the views",
-        &format!("SELECT TABLE_NAME FROM information_schema.VIEWS WHERE TABLE_SCHEMA = {d}"),
-    )
-    .await?
-    {
-        exec(
-            conn,
-            target,
+    for (what, select, kind, failed) in [
+        (
+            "the views",
+            "TABLE_NAME FROM information_schema.VIEWS WHERE TABLE_SCHEMA",
+            "VIEW",
             "could not drop a view on",
-            &format!("DROP VIEW IF EXISTS {}", q(db, &v)),
-        )
-        .await?;
-    }
-    for t in rows(
-        conn,
-        target,
-        "the triggers",
-        &format!("SELECT TRIGGER_NAME FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = {d}"),
-    )
-    .await?
-    {
-        exec(
-            conn,
-            target,
+        ),
+        (
+            "the triggers",
+            "TRIGGER_NAME FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA",
+            "TRIGGER",
             "could not drop a trigger on",
-            &format!("DROP TRIGGER IF EXISTS {}", q(db, &t)),
-        )
-        .await?;
+        ),
+    ] {
+        drop_named(conn, target, db, what, select, kind, failed).await?;
     }
     let routines = sqlx::Executor::fetch_all(
         &mut *conn,
@@ -373,19 +357,36 @@ async fn drop_objects(conn: &mut MySqlConnection, target: &Target, db: &str) -> 
             .await?;
         }
     }
-    for e in rows(
+    drop_named(
         conn,
         target,
+        db,
         "the events",
-        &format!("SELECT EVENT_NAME FROM information_schema.EVENTS WHERE EVENT_SCHEMA = {d}"),
+        "EVENT_NAME FROM information_schema.EVENTS WHERE EVENT_SCHEMA",
+        "EVENT",
+        "could not drop an event on",
     )
-    .await?
-    {
+    .await?;
+    Ok(())
+}
+
+/// Drops every object `SELECT {select} = db` names, as `DROP {kind} IF EXISTS`.
+async fn drop_named(
+    conn: &mut MySqlConnection,
+    target: &Target,
+    db: &str,
+    what: &str,
+    select: &str,
+    kind: &str,
+    failed: &str,
+) -> Result<()> {
+    let sql = format!("SELECT {select} = {}", quote_str(db));
+    for name in rows(conn, target, what, &sql).await? {
         exec(
             conn,
             target,
-            "could not drop an event on",
-            &format!("DROP EVENT IF EXISTS {}", q(db, &e)),
+            failed,
+            &format!("DROP {kind} IF EXISTS {}", q(db, &name)),
         )
         .await?;
     }
