@@ -28,3 +28,29 @@ export function latency(ms: number): string {
 export function shortHash(hash: string): string {
   return hash.slice(0, 12);
 }
+
+/** `1.2 MB`, `340 KB`, `12 B` (decimal units, as the CLI prints). */
+export function bytes(n: number | null): string {
+  if (n === null) return "—";
+  if (n >= 1e9) return `${(n / 1e9).toFixed(1)} GB`;
+  if (n >= 1e6) return `${(n / 1e6).toFixed(1)} MB`;
+  if (n >= 1e3) return `${Math.round(n / 1e3)} KB`;
+  return `${n} B`;
+}
+
+/** `42 s`, `3 min`, `1 h 5 min`. */
+export function duration(secs: number | null): string {
+  if (secs === null) return "—";
+  if (secs < 60) return `${secs.toFixed(secs < 10 ? 1 : 0)} s`;
+  const min = Math.round(secs / 60);
+  return min < 60 ? `${min} min` : `${Math.floor(min / 60)} h ${min % 60} min`;
+}
+
+/** `just now`, `5 h`, `3 d`. */
+export function age(hours: number | null): string {
+  if (hours === null) return "—";
+  if (hours < 1 / 60) return "just now";
+  if (hours < 1) return `${Math.round(hours * 60)} min`;
+  if (hours < 48) return `${Math.round(hours)} h`;
+  return `${Math.round(hours / 24)} d`;
+}

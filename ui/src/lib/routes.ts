@@ -14,21 +14,21 @@ export type PageId =
   | "audit"
   | "settings";
 
-export type Page = { id: PageId; title: string; built: boolean };
+export type Page = { id: PageId; title: string };
 
 export const PAGES: readonly Page[] = [
-  { id: "overview", title: "Overview", built: true },
-  { id: "promote", title: "Promote", built: true },
-  { id: "backups", title: "Backups", built: true },
-  { id: "restore", title: "Restore", built: true },
-  { id: "integrity", title: "Integrity", built: true },
-  { id: "metrics", title: "Metrics", built: true },
-  { id: "uptime", title: "Uptime", built: true },
-  { id: "scaling", title: "Scaling", built: true },
-  { id: "logs", title: "Logs", built: true },
-  { id: "secrets", title: "Secrets", built: true },
-  { id: "audit", title: "Audit", built: true },
-  { id: "settings", title: "Settings", built: true },
+  { id: "overview", title: "Overview" },
+  { id: "promote", title: "Promote" },
+  { id: "backups", title: "Backups" },
+  { id: "restore", title: "Restore" },
+  { id: "integrity", title: "Integrity" },
+  { id: "metrics", title: "Metrics" },
+  { id: "uptime", title: "Uptime" },
+  { id: "scaling", title: "Scaling" },
+  { id: "logs", title: "Logs" },
+  { id: "secrets", title: "Secrets" },
+  { id: "audit", title: "Audit" },
+  { id: "settings", title: "Settings" },
 ];
 
 export const DEFAULT_PAGE: PageId = "overview";

@@ -1,0 +1,169 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { fireEvent, render, screen, waitFor } from "@testing-library/svelte";
+import Overview from "./OverviewPage.svelte";
+import { setBackend, type EnvironmentStatus } from "../../lib/backend";
+import { err, fakeCommands, ok } from "../../test/fakeCommands";
+
+afterEach(() => setBackend(null));
+
+function production(cacheFails: boolean): EnvironmentStatus {
+  return {
+    name: "production",
+    label: "Production",
+    tier: "production",
+    checkedAt: "2026-11-29T10:11:12Z",
+    probes: [
+      { kind: "backend", target: "http://127.0.0.1:28080/health", state: "ok", summary: "200 OK", error: null, latencyMs: 4 },
+      { kind: "release", target: "app-1", state: "ok", summary: "v1", error: null, latencyMs: 40 },
+      { kind: "release", target: "app-2", state: "ok", summary: "v1", error: null, latencyMs: 41 },
+      cacheFails
+        ? {
+            kind: "cache",
+            target: "127.0.0.1:17379",
+            state: "failed",
+            summary: "unreachable",
+            error: {
+              code: "service.unreachable",
+              message: "Redis at 127.0.0.1:17379 refused the connection",
+              hint: "Start the local stack with make run.",
+            },
+            latencyMs: 2,
+          }
+        : { kind: "cache", target: "127.0.0.1:17379", state: "ok", summary: "PONG", error: null, latencyMs: 1 },
+      { kind: "monitoring", target: "", state: "notConfigured", summary: "", error: null, latencyMs: 0 },
+    ],
+  };
+}
+
+describe("Overview", () => {
+  it("warns when an environment's newest good backup is older than its policy allows", async () => {
+    setBackend(
+      fakeCommands({
+        overview: () => ok([production(false)]),
+        backupsStaleness: () =>
+          ok([
+            { environment: "production", stale: true, maxStalenessHours: 26, newestGood: "b1", ageHours: 30, error: null },
+            { environment: "staging", stale: false, maxStalenessHours: 26, newestGood: "b2", ageHours: 2, error: null },
+          ]),
+      }),
+    );
+    render(Overview);
+    const warn = await screen.findByTestId("overview-backups-stale");
+    expect(warn.textContent).toContain("production is 30 h old, more than the 26 h");
+    expect(warn.textContent, "a fresh environment is not named").not.toContain("staging");
+  });
+
+  it("warns when an environment's last successful drill is too old, or there is none", async () => {
+    setBackend(
+      fakeCommands({
+        overview: () => ok([production(false)]),
+        drillsStaleness: () =>
+          ok([
+            { environment: "production", stale: true, maxAgeDays: 30, lastOk: "d1", lastOkAt: "2026-10-01T00:00:00Z", ageDays: 45 },
+            { environment: "staging", stale: true, maxAgeDays: 30, lastOk: null, lastOkAt: null, ageDays: null },
+            { environment: "preview", stale: false, maxAgeDays: 30, lastOk: "d2", lastOkAt: "2026-11-28T00:00:00Z", ageDays: 1 },
+          ]),
+      }),
+    );
+    render(Overview);
+    const warn = await screen.findByTestId("overview-drills-stale");
+    const text = (env: string) => warn.querySelector(`[data-env="${env}"]`)?.textContent?.replace(/\s+/g, " ");
+    expect(text("production")).toContain(
+      "The last successful restore drill of production is 45 d old, more than the 30 days allowed",
+    );
+    expect(text("production"), "what to do").toContain("Run nfops drill --env production");
+    expect(text("staging")).toContain("staging has no successful restore drill yet");
+    expect(warn.textContent, "a freshly drilled environment is not named").not.toContain("preview");
+  });
+
+  it("shows no drill warning when every environment was drilled recently", async () => {
+    setBackend(
+      fakeCommands({
+        overview: () => ok([production(false)]),
+        drillsStaleness: () =>
+          ok([{ environment: "production", stale: false, maxAgeDays: 30, lastOk: "d1", lastOkAt: "2026-11-28T00:00:00Z", ageDays: 1 }]),
+      }),
+    );
+    render(Overview);
+    await screen.findAllByText(/Production/);
+    expect(screen.queryByTestId("overview-drills-stale")).toBeNull();
+  });
+
+  it("shows no backup warning when every environment is fresh", async () => {
+    setBackend(
+      fakeCommands({
+        overview: () => ok([production(false)]),
+        backupsStaleness: () =>
+          ok([{ environment: "production", stale: false, maxStalenessHours: 26, newestGood: "b1", ageHours: 1, error: null }]),
+      }),
+    );
+    render(Overview);
+    await screen.findAllByText(/Production/);
+    expect(screen.queryByTestId("overview-backups-stale")).toBeNull();
+  });
+
+  it("shows a failed probe with its message, hint and data-state", async () => {
+    setBackend(fakeCommands({ overview: () => ok([production(true)]) }));
+    render(Overview, { props: { configPath: "/etc/nfops/environments.toml" } });
+
+    const row = await screen.findByTestId("probe-production-cache");
+    expect(row.getAttribute("data-state"), "e2e tests read the state from data-state").toBe("failed");
+    const error = row.querySelector('[data-testid="probe-error"]');
+    expect(error?.textContent).toContain("Redis at 127.0.0.1:17379 refused the connection");
+    expect(error?.textContent, "the hint tells the operator what to do").toContain("Start the local stack with make run.");
+
+    expect(screen.getByTestId("probe-production-backend").getAttribute("data-state")).toBe("ok");
+    expect(screen.getByTestId("probe-production-monitoring").getAttribute("data-state")).toBe("notConfigured");
+    expect(screen.getByTestId("probe-production-release-app-1"), "release probes are one row per host").toBeTruthy();
+    expect(screen.getByTestId("probe-production-release-app-2")).toBeTruthy();
+    expect(screen.getByTestId("env-card-production").textContent).toContain("production");
+  });
+
+  it("keeps earlier results on screen when a refresh fails", async () => {
+    let calls = 0;
+    setBackend(
+      fakeCommands({
+        overview: () => (++calls === 1 ? ok([production(false)]) : err("state.error", "the console's local state database failed", null)),
+      }),
+    );
+    render(Overview, { props: {} });
+    await screen.findByTestId("env-card-production");
+
+    await fireEvent.click(screen.getByTestId("refresh-all"));
+    await screen.findByText("the console's local state database failed");
+    expect(screen.getByTestId("env-card-production"), "a failed refresh must not clear the last good results").toBeTruthy();
+  });
+
+  it("replaces only one card on a per-card refresh", async () => {
+    setBackend(
+      fakeCommands({
+        overview: () => ok([production(true)]),
+        probeEnvironment: () => ok(production(false)),
+      }),
+    );
+    render(Overview, { props: {} });
+    const row = await screen.findByTestId("probe-production-cache");
+    expect(row.getAttribute("data-state")).toBe("failed");
+
+    await fireEvent.click(screen.getByRole("button", { name: "Refresh Production" }));
+    await waitFor(() => expect(screen.getByTestId("probe-production-cache").getAttribute("data-state")).toBe("ok"));
+  });
+
+  it("explains how to create environments.toml when there are no environments", async () => {
+    setBackend(fakeCommands({ overview: () => ok([]) }));
+    render(Overview, { props: { configPath: "/etc/nfops/environments.toml" } });
+    const empty = await screen.findByTestId("overview-empty");
+    expect(empty.textContent).toContain("/etc/nfops/environments.toml");
+    expect(empty.textContent).toContain("[environments.staging]");
+  });
+
+  it("shows a code-based title, the message and the hint when the overview fails", async () => {
+    setBackend(fakeCommands({ overview: () => err("keyring.unavailable", "no keyring answered", "Install gnome-keyring.") }));
+    render(Overview, { props: {} });
+    const alert = await screen.findByRole("alert");
+    expect(alert.getAttribute("data-code")).toBe("keyring.unavailable");
+    expect(alert.textContent).toContain("No OS keyring available");
+    expect(alert.textContent).toContain("no keyring answered");
+    expect(alert.textContent).toContain("Install gnome-keyring.");
+  });
+});

@@ -1,0 +1,9 @@
+// Runs around every vitest case: each case brings its own stand-in backend,
+// so nothing a page cached from the previous case may leak into the next.
+
+import { afterEach } from "vitest";
+import { forgetEnvironments } from "../lib/environments";
+
+afterEach(() => {
+  forgetEnvironments();
+});
