@@ -2,8 +2,6 @@ import { afterEach, describe, expect, it } from "vitest";
 import { fireEvent, render, screen, waitFor } from "@testing-library/svelte";
 import Backups from "./BackupsPage.svelte";
 import { setBackend, type BackupEntry, type JobEvent } from "../../lib/backend";
-import { applyEvent, newLiveJob, rateAndEta } from "../../lib/liveJob";
-import { age, bytes, duration } from "../../lib/format";
 import { err, fakeCommands, ok } from "../../test/fakeCommands";
 
 afterEach(() => setBackend(null));
@@ -295,31 +293,5 @@ describe("Backups page", () => {
     render(Backups);
     const panel = await screen.findByRole("alert");
     expect(panel.dataset.code).toBe("config.invalid");
-  });
-});
-
-describe("backup display helpers", () => {
-  it("formats sizes, durations and ages", () => {
-    expect([bytes(null), bytes(12), bytes(310_000), bytes(4_200_000), bytes(7.5e9)]).toEqual(["—", "12 B", "310 KB", "4.2 MB", "7.5 GB"]);
-    expect([duration(null), duration(4.25), duration(42.5), duration(600), duration(3900)]).toEqual(["—", "4.3 s", "43 s", "10 min", "1 h 5 min"]);
-    expect([age(null), age(0), age(0.5), age(5), age(72)]).toEqual(["—", "just now", "30 min", "5 h", "3 d"]);
-  });
-
-  it("works out rate and ETA from two samples", () => {
-    expect(rateAndEta({ done: 0, at: 0 }, { done: 1000, at: 2000 }, 5000)).toEqual({ perSec: 500, etaSecs: 8 });
-    expect(rateAndEta({ done: 0, at: 0 }, { done: 1000, at: 2000 }, null)).toEqual({ perSec: 500, etaSecs: null });
-    expect(rateAndEta({ done: 5, at: 0 }, { done: 5, at: 0 }, 10), "no time passed: no rate").toEqual({ perSec: 0, etaSecs: null });
-    expect(rateAndEta({ done: 0, at: 0 }, { done: 900, at: 1000 }, 800).etaSecs, "past the estimate: no ETA").toBeNull();
-  });
-
-  it("folds job events into the live view and keeps the first failure", () => {
-    let j = newLiveJob();
-    j = applyEvent(j, { event: "jobStarted", jobId: "j", steps: ["a", "b"] });
-    j = applyEvent(j, { event: "stepStarted", index: 1, name: "b" });
-    j = applyEvent(j, { event: "stepFinished", index: 1, state: "failed", evidence: null, error: null });
-    j = applyEvent(j, { event: "jobFinished", jobId: "j", state: "failed", error: null });
-    expect(j.failure?.step).toBe("b");
-    expect(j.state).toBe("failed");
-    expect(j.finished).toEqual({ 1: "failed" });
   });
 });

@@ -2,7 +2,6 @@ import { afterEach, describe, expect, it } from "vitest";
 import { fireEvent, render, screen, waitFor } from "@testing-library/svelte";
 import Promote from "./PromotePage.svelte";
 import { setBackend, type JobEvent, type PromotionPlanView, type PromotionResult } from "../../lib/backend";
-import { applyPromotionEvent, newLivePromotion, parseGate } from "./model";
 import { fakeCommands, ok } from "../../test/fakeCommands";
 
 afterEach(() => setBackend(null));
@@ -180,20 +179,5 @@ describe("Promote page", () => {
     expect(row.textContent).toContain("v1 → v2");
     expect(row.textContent).toContain("42 s");
     expect(row.textContent).toContain("approved by bob");
-  });
-});
-
-describe("promotion progress", () => {
-  it("parses gate lines and ignores other messages", () => {
-    expect(parseGate("gate metrics baseline: FAILED — no data")).toEqual({ name: "metrics baseline", passed: false, detail: "no data" });
-    expect(parseGate("prod-app-1: pm2 reload")).toBeNull();
-  });
-
-  it("keeps one line per gate (the latest)", () => {
-    let p = newLivePromotion();
-    p = applyPromotionEvent(p, { event: "jobStarted", jobId: "a", steps: ["gates"] });
-    p = applyPromotionEvent(p, { event: "stepMessage", index: 0, message: "gate backup: FAILED — none" });
-    p = applyPromotionEvent(p, { event: "stepMessage", index: 0, message: "gate backup: passed — taken now" });
-    expect(p.gates).toEqual([{ name: "backup", passed: true, detail: "taken now" }]);
   });
 });

@@ -3,7 +3,6 @@ import { fireEvent, render, screen } from "@testing-library/svelte";
 import Uptime from "./UptimePage.svelte";
 import { setBackend, type UptimeReport } from "../../lib/backend";
 import { fakeCommands, ok } from "../../test/fakeCommands";
-import { formatUptime } from "./model";
 
 afterEach(() => setBackend(null));
 
@@ -68,11 +67,5 @@ describe("Uptime", () => {
     );
     render(Uptime);
     expect((await screen.findByTestId("uptime-none")).textContent).toContain("health_url");
-  });
-
-  it("formats percentages with two decimals and no checks as such", () => {
-    expect(formatUptime(99.999)).toBe("100.00 %");
-    expect(formatUptime(99.94)).toBe("99.94 %");
-    expect(formatUptime(null)).toBe("no checks");
   });
 });
