@@ -1,8 +1,8 @@
-// Pure helpers of the Promote page: the live view of a promotion folded from
-// its job events (the apply job, then the rollback job when there is one),
-// and the gate lines the gates step reports.
+// The Promote feature's model: the live view of a promotion folded from its
+// job events (the apply job, then the rollback job when there is one), the
+// gate lines the gates step reports, and what the page draws of each side.
 
-import type { JobEvent, PromotionChoices } from "../../lib/backend";
+import type { EnvironmentStatus, JobEvent, PromotionChoices, SampleView } from "../../lib/backend";
 
 export type LiveStep = { name: string; state: string; detail: string };
 export type LiveJob = { kind: "apply" | "rollback"; steps: LiveStep[]; state: string };
@@ -80,4 +80,25 @@ export function stateWords(state: string): string {
     default:
       return "failed (nothing changed)";
   }
+}
+
+/** A side's health line from its probe (undefined: still probing; null: the probe failed). */
+export function healthWords(status: EnvironmentStatus | null | undefined): string {
+  if (status === undefined) return "…";
+  if (status === null) return "unknown";
+  const b = status.probes.find((p) => p.kind === "backend");
+  return b ? `${b.state === "ok" ? "healthy" : "unhealthy"}: ${b.summary}` : "no backend probe";
+}
+
+/** p95 (ms) of the verification samples as the points of a 300×60 SVG polyline. */
+export function p95Line(samples: SampleView[]): { points: string; max: number } {
+  const pts = samples
+    .filter((s) => s.p95Ms !== null && s.atSecs !== null)
+    .map((s) => ({ at: s.atSecs ?? 0, p95: s.p95Ms ?? 0 }));
+  const max = Math.max(1, ...pts.map((s) => s.p95));
+  const last = Math.max(1, ...pts.map((s) => s.at));
+  return {
+    max,
+    points: pts.map((s) => `${((s.at / last) * 300).toFixed(1)},${(60 - (s.p95 / max) * 55).toFixed(1)}`).join(" "),
+  };
 }
