@@ -6,7 +6,7 @@
 //! `manifest.json`, written last: without a valid manifest a folder is
 //! incomplete, never a backup.
 //!
-//! - [`job`]: plan, run (dump → manifest → verify → publish) and verify jobs;
+//! - [`job`]: the backup job as a folder: `plan.rs`, `steps/{dump,storage,manifest,verify,publish}.rs`, and the standalone verify job;
 //! - [`verify`]: every finding about a backup, not only the first;
 //! - [`store`]: the local destination (`<root>/<env>/<id>[.partial]`);
 //! - [`sink`]: the zstd + age file writer; [`crypto`]: recipients and identity.
