@@ -10,22 +10,24 @@
 //!   through nginx answer 2xx;
 //! - workers: the Redis job queue is empty or draining.
 
+mod database;
+mod services;
+pub(crate) mod step;
+
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use nfops_core::config::Environment;
 use nfops_core::credentials::CredentialSource;
 use nfops_core::Result;
-use nfops_mysql::literal::{quote_ident, quote_str};
-use nfops_mysql::schema::text_at;
-use nfops_mysql::Target;
 use serde::Serialize;
 
 use crate::load::{compare_with_manifest, TableCheck};
-use crate::route::route;
 use crate::source::BackupSource;
+use database::{orphans, storage_refs};
+use services::{app_health, queue_draining};
+pub use step::ChecksStep;
 
 /// What to check.
 #[derive(Clone)]
@@ -169,12 +171,13 @@ pub async fn run_checks(req: &CheckRequest) -> Result<CheckReport> {
         .clone()
         .or_else(|| req.env.database.as_ref().map(|d| d.name.clone()))
         .unwrap_or_default();
-    let route = route(
+    let route = nfops_fleet::route::database(
         &req.environment,
         &req.env,
         req.creds.as_ref(),
         &req.known_hosts,
         req.database.as_deref(),
+        "to restore into",
     )
     .await;
     match route {
@@ -298,303 +301,4 @@ fn uuid_short() -> String {
         .map(|d| d.subsec_nanos())
         .unwrap_or(0);
     format!("{:06x}", n & 0xff_ffff)
-}
-
-/// (constraint, table, referenced table, (column, referenced column)…).
-type ForeignKey = (String, String, String, Vec<(String, String)>);
-
-/// Rows whose foreign key points at no row: (foreign keys checked, findings).
-async fn orphans(target: &Target) -> Result<(usize, Vec<Finding>)> {
-    let mut conn = target.connect().await?;
-    let rows = sqlx::Executor::fetch_all(
-        &mut conn,
-        format!(
-            "SELECT CONSTRAINT_NAME, TABLE_NAME, COLUMN_NAME, REFERENCED_TABLE_NAME, REFERENCED_COLUMN_NAME \
-             FROM information_schema.KEY_COLUMN_USAGE WHERE TABLE_SCHEMA = {db} AND REFERENCED_TABLE_NAME IS NOT NULL \
-             ORDER BY TABLE_NAME, CONSTRAINT_NAME, ORDINAL_POSITION",
-            db = quote_str(&target.database)
-        )
-        .as_str(),
-    )
-    .await
-    .map_err(|e| target.error("could not read the foreign keys of", e))?;
-    // Group columns per constraint.
-    let mut fks: Vec<ForeignKey> = Vec::new();
-    for r in &rows {
-        let (Some(c), Some(t), Some(col), Some(p), Some(pc)) = (
-            text_at(r, 0),
-            text_at(r, 1),
-            text_at(r, 2),
-            text_at(r, 3),
-            text_at(r, 4),
-        ) else {
-            continue;
-        };
-        match fks.iter_mut().find(|f| f.0 == c && f.1 == t) {
-            Some(f) => f.3.push((col, pc)),
-            None => fks.push((c, t, p, vec![(col, pc)])),
-        }
-    }
-    let mut findings = Vec::new();
-    for (c, t, p, cols) in &fks {
-        let on = cols
-            .iter()
-            .map(|(a, b)| format!("c.{} = p.{}", quote_ident(a), quote_ident(b)))
-            .collect::<Vec<_>>()
-            .join(" AND ");
-        let not_null = cols
-            .iter()
-            .map(|(a, _)| format!("c.{} IS NOT NULL", quote_ident(a)))
-            .collect::<Vec<_>>()
-            .join(" AND ");
-        let sql = format!(
-            "SELECT COUNT(*) FROM {} c LEFT JOIN {} p ON {on} WHERE {not_null} AND p.{} IS NULL",
-            quote_ident(t),
-            quote_ident(p),
-            quote_ident(&cols[0].1)
-        );
-        let r = sqlx::Executor::fetch_one(&mut conn, sql.as_str())
-            .await
-            .map_err(|e| target.error(&format!("could not check foreign key {c} of"), e))?;
-        let n: u64 = text_at(&r, 0).and_then(|v| v.parse().ok()).unwrap_or(0);
-        if n > 0 {
-            findings.push(Finding {
-                check: "foreign keys".into(),
-                subject: format!("{t}.{c}"),
-                problem: format!("{n} row(s) of `{t}` reference a missing row of `{p}`"),
-            });
-        }
-    }
-    let _ = sqlx::Connection::close(conn).await;
-    Ok((fks.len(), findings))
-}
-
-/// Every object the `files` table references exists with its recorded size.
-async fn storage_refs(req: &CheckRequest, target: &Target) -> Result<(String, Vec<Finding>)> {
-    let mut conn = target.connect().await?;
-    let has_files = sqlx::Executor::fetch_one(
-        &mut conn,
-        format!(
-            "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = {} AND TABLE_NAME = 'files'",
-            quote_str(&target.database)
-        )
-        .as_str(),
-    )
-    .await
-    .map_err(|e| target.error("could not read the tables of", e))?;
-    if text_at(&has_files, 0).as_deref() == Some("0") {
-        return Ok((
-            "no `files` table: nothing references storage".into(),
-            vec![],
-        ));
-    }
-    let Some(storage) = req.env.storage.as_ref() else {
-        return Ok(("the environment has no storage configured".into(), vec![]));
-    };
-    let rows = sqlx::Executor::fetch_all(
-        &mut conn,
-        "SELECT id, bucket, s3_key, size_bytes FROM files ORDER BY id",
-    )
-    .await
-    .map_err(|e| target.error("could not read the files table of", e))?;
-    let _ = sqlx::Connection::close(conn).await;
-    let client = nfops_storage::StorageClient::connect(storage, req.creds.as_ref())?;
-    let mut findings = Vec::new();
-    for r in &rows {
-        let (Some(id), Some(bucket), Some(key)) = (text_at(r, 0), text_at(r, 1), text_at(r, 2))
-        else {
-            continue;
-        };
-        let size: i64 = text_at(r, 3).and_then(|v| v.parse().ok()).unwrap_or(-1);
-        let subject = format!("files #{id}: s3://{bucket}/{key}");
-        match client
-            .sdk()
-            .head_object()
-            .bucket(&bucket)
-            .key(&key)
-            .send()
-            .await
-        {
-            Ok(h) => {
-                let got = h.content_length().unwrap_or(-1);
-                if got != size {
-                    findings.push(Finding {
-                        check: "storage objects".into(),
-                        subject,
-                        problem: format!("object has {got} bytes, the row says {size}"),
-                    });
-                }
-            }
-            Err(e) => {
-                let missing = e.as_service_error().is_some_and(|s| s.is_not_found());
-                findings.push(Finding {
-                    check: "storage objects".into(),
-                    subject,
-                    problem: if missing {
-                        "object is missing".into()
-                    } else {
-                        format!(
-                            "object could not be read ({})",
-                            aws_sdk_s3::error::DisplayErrorContext(&e)
-                                .to_string()
-                                .chars()
-                                .take(160)
-                                .collect::<String>()
-                        )
-                    },
-                });
-            }
-        }
-    }
-    Ok((
-        format!("{} object(s) referenced by `files` looked up", rows.len()),
-        findings,
-    ))
-}
-
-/// The health URL and smoke requests through the front (nginx).
-async fn app_health(env: &Environment) -> (CheckResult, Vec<Finding>) {
-    let Some(health) = env.health_url.as_ref().map(|h| h.get_ref().clone()) else {
-        return (
-            CheckResult {
-                name: "app".into(),
-                ok: true,
-                detail: "no health_url configured: skipped".into(),
-            },
-            vec![],
-        );
-    };
-    let client = match reqwest::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .build()
-    {
-        Ok(c) => c,
-        Err(e) => {
-            return (
-                CheckResult {
-                    name: "app".into(),
-                    ok: false,
-                    detail: format!("no HTTP client: {e}"),
-                },
-                vec![],
-            )
-        }
-    };
-    let base = health
-        .trim_end_matches("/health")
-        .trim_end_matches('/')
-        .to_owned();
-    let mut findings = Vec::new();
-    let mut urls = vec![health.clone()];
-    for p in ["/version", "/users?limit=5", "/orders", "/files"] {
-        urls.push(format!("{base}{p}"));
-    }
-    for u in &urls {
-        match client.get(u).send().await {
-            Ok(r) if r.status().is_success() => {
-                if *u == health {
-                    let body: serde_json::Value = r.json().await.unwrap_or_default();
-                    if body.get("status").and_then(|s| s.as_str()) != Some("ok") {
-                        findings.push(Finding {
-                            check: "app".into(),
-                            subject: u.clone(),
-                            problem: format!(
-                                "health status is {}",
-                                body.get("status").cloned().unwrap_or_default()
-                            ),
-                        });
-                    }
-                }
-            }
-            Ok(r) => findings.push(Finding {
-                check: "app".into(),
-                subject: u.clone(),
-                problem: format!("answered HTTP {}", r.status().as_u16()),
-            }),
-            Err(e) => findings.push(Finding {
-                check: "app".into(),
-                subject: u.clone(),
-                problem: format!(
-                    "no answer ({})",
-                    if e.is_timeout() {
-                        "timed out"
-                    } else {
-                        "connection failed"
-                    }
-                ),
-            }),
-        }
-    }
-    (
-        CheckResult {
-            name: "app".into(),
-            ok: findings.is_empty(),
-            detail: format!("{} request(s) through {base}", urls.len()),
-        },
-        findings,
-    )
-}
-
-/// The worker queue is empty or shrinking over two seconds.
-async fn queue_draining(req: &CheckRequest) -> (CheckResult, Vec<Finding>) {
-    let result: Result<(u64, u64, String)> = async {
-        let Some(cache) = req.env.cache.as_ref() else {
-            return Ok((0, 0, String::new()));
-        };
-        let key = format!("{}queue:jobs", cache.key_prefix.clone().unwrap_or_default());
-        let mut conn =
-            crate::cache::connect(&req.env, req.creds.as_ref(), &req.known_hosts, cache).await?;
-        let a: u64 = redis::cmd("LLEN")
-            .arg(&key)
-            .query_async(&mut conn.conn)
-            .await
-            .map_err(|e| crate::cache::error(cache, e))?;
-        tokio::time::sleep(Duration::from_secs(2)).await;
-        let b: u64 = redis::cmd("LLEN")
-            .arg(&key)
-            .query_async(&mut conn.conn)
-            .await
-            .map_err(|e| crate::cache::error(cache, e))?;
-        Ok((a, b, key))
-    }
-    .await;
-    match result {
-        Ok((_, _, k)) if k.is_empty() => (
-            CheckResult {
-                name: "workers".into(),
-                ok: true,
-                detail: "no cache configured: skipped".into(),
-            },
-            vec![],
-        ),
-        Ok((a, b, key)) => {
-            let ok = b == 0 || b < a;
-            (
-                CheckResult {
-                    name: "workers".into(),
-                    ok,
-                    detail: format!("queue {key}: {a} then {b} job(s) two seconds later"),
-                },
-                if ok {
-                    vec![]
-                } else {
-                    vec![Finding {
-                        check: "workers".into(),
-                        subject: key,
-                        problem: format!(
-                            "{b} job(s) waiting and not draining: are the workers consuming?"
-                        ),
-                    }]
-                },
-            )
-        }
-        Err(e) => (
-            CheckResult {
-                name: "workers".into(),
-                ok: false,
-                detail: e.message().to_owned(),
-            },
-            vec![],
-        ),
-    }
 }
