@@ -157,6 +157,7 @@ pub async fn probe_environment(
 /// `options.timeout`. Never fails: each [`ProbeResult`] carries its own error.
 /// SSH host keys are verified as in [`SshSession::connect`], with
 /// trust-on-first-use records in `known_hosts`.
+// Long on purpose: one probe future per platform part, joined together so they run concurrently over the shared sessions.
 pub async fn probe_environment_with(
     name: &str,
     env: &Environment,

@@ -58,6 +58,8 @@ impl SshSession {
         self.checked(cmd, out)
     }
 
+    // Long on purpose: one select loop over the channel's messages, the input and the deadline.
+
     async fn exec_inner(
         &self,
         cmd: &str,

@@ -123,6 +123,7 @@ impl SshSession {
     }
 
     /// [`SshSession::connect`] with an explicit overall timeout.
+    // Long on purpose: TCP connect, handshake, host-key check and authentication share one deadline and one error mapping.
     pub async fn connect_with_timeout(
         host: &Host,
         creds: &dyn CredentialSource,

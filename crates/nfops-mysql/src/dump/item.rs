@@ -75,6 +75,8 @@ pub(super) async fn write_whole(
     join_writer(h).await
 }
 
+// Long on purpose: one streaming loop (rows -> statements -> writer) whose counters, hasher and channel live for the whole item.
+
 pub(super) async fn dump_item(
     conn: &mut MySqlConnection,
     target: &Target,

@@ -145,6 +145,8 @@ pub fn dump<'a>(
     Box::pin(dump_inner(target, sink, opts, counters))
 }
 
+// Long on purpose: the snapshot sequence (lock, start workers, read the position, unlock) must read top to bottom in one place to be checked for consistency.
+
 async fn dump_inner(
     target: &Target,
     sink: Arc<dyn DumpSink>,

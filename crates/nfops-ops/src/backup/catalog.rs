@@ -168,6 +168,8 @@ impl Console {
         self.backup_forget_checked(env, true, Some(expected)).await
     }
 
+    // Long on purpose: local and offsite deletions and their single audit entry must stay in one place so nothing is removed unaudited.
+
     async fn backup_forget_checked(
         &self,
         env: &str,

@@ -152,6 +152,7 @@ impl Console {
     /// Errors: `input.invalid` without the confirmation or when the
     /// preflight fails (nothing was touched); job failures are in the outcome.
     #[allow(clippy::too_many_arguments)]
+    // Long on purpose: the production confirmation, the preflight audit and the run's audit are one use case.
     pub async fn restore_run(
         &self,
         env: &str,

@@ -6,7 +6,9 @@ use nfops_mysql::literal::{quote_ident, quote_str};
 use nfops_mysql::schema::text_at;
 use nfops_mysql::Target;
 
-use super::{CheckRequest, Finding};
+use super::{CheckRequest, CheckResult, Finding};
+use crate::load::{compare_with_manifest, TableCheck};
+use crate::source::BackupSource;
 
 /// (constraint, table, referenced table, (column, referenced column)…).
 type ForeignKey = (String, String, String, Vec<(String, String)>);
@@ -161,4 +163,54 @@ pub(super) async fn storage_refs(
         format!("{} object(s) referenced by `files` looked up", rows.len()),
         findings,
     ))
+}
+
+/// Row counts and content hashes of the live tables against `source`'s
+/// manifest; the differences become findings.
+pub(super) async fn compare_tables(
+    source: &BackupSource,
+    target: &Target,
+    checks: &mut Vec<CheckResult>,
+    findings: &mut Vec<Finding>,
+) -> Vec<TableCheck> {
+    let names: Vec<String> = source
+        .manifest
+        .tables
+        .iter()
+        .map(|t| t.name.clone())
+        .collect();
+    match compare_with_manifest(source, target, &names).await {
+        Ok(t) => {
+            let bad: Vec<&TableCheck> = t.iter().filter(|c| !c.ok()).collect();
+            for b in &bad {
+                findings.push(Finding {
+                    check: "tables".into(),
+                    subject: b.table.clone(),
+                    problem: format!(
+                        "{} rows (backup {}), content hash {} (backup {})",
+                        b.rows, b.expected_rows, b.content_hash, b.expected_hash
+                    ),
+                });
+            }
+            checks.push(CheckResult {
+                name: "tables".into(),
+                ok: bad.is_empty(),
+                detail: format!(
+                    "{} tables compared with backup {}: {} differ",
+                    t.len(),
+                    source.manifest.backup_id,
+                    bad.len()
+                ),
+            });
+            t
+        }
+        Err(e) => {
+            checks.push(CheckResult {
+                name: "tables".into(),
+                ok: false,
+                detail: e.message().to_owned(),
+            });
+            Vec::new()
+        }
+    }
 }

@@ -23,9 +23,9 @@ use nfops_core::credentials::CredentialSource;
 use nfops_core::Result;
 use serde::Serialize;
 
-use crate::load::{compare_with_manifest, TableCheck};
+use crate::load::TableCheck;
 use crate::source::BackupSource;
-use database::{orphans, storage_refs};
+use database::{compare_tables, orphans, storage_refs};
 use services::{app_health, queue_draining};
 pub use step::ChecksStep;
 
@@ -189,43 +189,7 @@ pub async fn run_checks(req: &CheckRequest) -> Result<CheckReport> {
         Ok(route) => {
             let target = route.target.clone();
             if let Some(source) = &req.source {
-                let names: Vec<String> = source
-                    .manifest
-                    .tables
-                    .iter()
-                    .map(|t| t.name.clone())
-                    .collect();
-                match compare_with_manifest(source, &target, &names).await {
-                    Ok(t) => {
-                        let bad: Vec<&TableCheck> = t.iter().filter(|c| !c.ok()).collect();
-                        for b in &bad {
-                            findings.push(Finding {
-                                check: "tables".into(),
-                                subject: b.table.clone(),
-                                problem: format!(
-                                    "{} rows (backup {}), content hash {} (backup {})",
-                                    b.rows, b.expected_rows, b.content_hash, b.expected_hash
-                                ),
-                            });
-                        }
-                        checks.push(CheckResult {
-                            name: "tables".into(),
-                            ok: bad.is_empty(),
-                            detail: format!(
-                                "{} tables compared with backup {}: {} differ",
-                                t.len(),
-                                source.manifest.backup_id,
-                                bad.len()
-                            ),
-                        });
-                        tables = t;
-                    }
-                    Err(e) => checks.push(CheckResult {
-                        name: "tables".into(),
-                        ok: false,
-                        detail: e.message().to_owned(),
-                    }),
-                }
+                tables = compare_tables(source, &target, &mut checks, &mut findings).await;
             }
             checks.push(match orphans(&target).await {
                 Ok((n, f)) => {

@@ -18,6 +18,7 @@ use crate::load::exec;
 /// Errors: `input.invalid` when a table-scoped restore would cut foreign
 /// keys; server errors. When the post objects fail after the RENAME, the
 /// swap is rolled back before returning the error (its message says so).
+// Long on purpose: the record, the trigger drops and the one RENAME must happen in this order on one connection.
 pub async fn swap_in(
     target: &Target,
     shadow: &str,

@@ -102,3 +102,29 @@ pub async fn crossing_foreign_keys(
     }
     Ok(out)
 }
+
+/// Every table of schema `db` (any type).
+pub(super) async fn tables_in(
+    conn: &mut MySqlConnection,
+    target: &Target,
+    db: &str,
+) -> Result<Vec<String>> {
+    let sql = format!(
+        "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = {}",
+        quote_str(db)
+    );
+    rows(conn, target, "the tables", &sql).await
+}
+
+/// Every trigger of schema `db`.
+pub(super) async fn triggers_in(
+    conn: &mut MySqlConnection,
+    target: &Target,
+    db: &str,
+) -> Result<Vec<String>> {
+    let sql = format!(
+        "SELECT TRIGGER_NAME FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = {}",
+        quote_str(db)
+    );
+    rows(conn, target, "the triggers", &sql).await
+}

@@ -3,12 +3,12 @@
 //! restore left in its safety schema.
 
 use nfops_core::{Error, ErrorCode, Result};
-use nfops_mysql::literal::{quote_ident, quote_str};
+use nfops_mysql::literal::quote_ident;
 use nfops_mysql::sqlx_reexport::MySqlConnection;
 use nfops_mysql::{schema, Target};
 
 use super::objects::{apply_objects, drop_objects};
-use super::{q, rows, safety_schemas, SwapRecord, RECORD_TABLE};
+use super::{q, safety_schemas, tables_in, triggers_in, SwapRecord, RECORD_TABLE};
 use crate::load::{exec, server_session};
 use crate::sql::{self, PostKind};
 
@@ -27,26 +27,8 @@ pub async fn roll_back(target: &Target, record: &SwapRecord) -> Result<()> {
     };
     // Did the RENAME happen? It is all or nothing: either every moved-out
     // table is in the safety schema, or none is.
-    let in_safety: Vec<String> = rows(
-        &mut conn,
-        target,
-        "the tables",
-        &format!(
-            "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = {}",
-            quote_str(&record.safety)
-        ),
-    )
-    .await?;
-    let in_shadow: Vec<String> = rows(
-        &mut conn,
-        target,
-        "the tables",
-        &format!(
-            "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = {}",
-            quote_str(&record.shadow)
-        ),
-    )
-    .await?;
+    let in_safety = tables_in(&mut conn, target, &record.safety).await?;
+    let in_shadow = tables_in(&mut conn, target, &record.shadow).await?;
     let swapped = if record.moved_out.is_empty() {
         record.moved_in.iter().any(|x| !in_shadow.contains(x))
     } else {
@@ -56,16 +38,7 @@ pub async fn roll_back(target: &Target, record: &SwapRecord) -> Result<()> {
         return undo_before_rename(&mut conn, target, &t, record).await;
     }
     // Triggers of the restored tables must go before they can leave the schema.
-    let in_target: Vec<String> = rows(
-        &mut conn,
-        target,
-        "the triggers",
-        &format!(
-            "SELECT TRIGGER_NAME FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = {}",
-            quote_str(db)
-        ),
-    )
-    .await?;
+    let in_target = triggers_in(&mut conn, target, db).await?;
     let mut tc = t.connect().await?;
     if record.whole {
         drop_objects(&mut tc, &t, db).await?;
@@ -90,16 +63,7 @@ pub async fn roll_back(target: &Target, record: &SwapRecord) -> Result<()> {
         ),
     )
     .await?;
-    let present: Vec<String> = rows(
-        &mut conn,
-        target,
-        "the tables",
-        &format!(
-            "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = {}",
-            quote_str(db)
-        ),
-    )
-    .await?;
+    let present = tables_in(&mut conn, target, db).await?;
     let mut pairs: Vec<String> = record
         .moved_in
         .iter()
@@ -153,16 +117,7 @@ async fn undo_before_rename(
     let db = &record.database;
     // Only triggers were dropped before the RENAME: put them back.
     let mut tc = t.connect().await?;
-    let existing: Vec<String> = rows(
-        &mut tc,
-        t,
-        "the triggers",
-        &format!(
-            "SELECT TRIGGER_NAME FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = {}",
-            quote_str(db)
-        ),
-    )
-    .await?;
+    let existing = triggers_in(&mut tc, t, db).await?;
     let only_triggers: String = sql::statements(&record.previous_objects)
         .into_iter()
         .filter(|st| match sql::post_kind(st) {
