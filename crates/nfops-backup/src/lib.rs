@@ -6,13 +6,19 @@
 //! `manifest.json`, written last: without a valid manifest a folder is
 //! incomplete, never a backup.
 //!
-//! - [`job`]: plan, run (dump → manifest → verify → publish) and verify jobs;
+//! - [`job`]: the backup job as a folder: `job/plan.rs`, one file per step in
+//!   `job/steps/` (dump, storage, manifest, verify, publish), and the
+//!   standalone verify job (`job/verify_job.rs`);
 //! - [`verify`]: every finding about a backup, not only the first;
 //! - [`store`]: the local destination (`<root>/<env>/<id>[.partial]`);
 //! - [`sink`]: the zstd + age file writer; [`crypto`]: recipients and identity.
 //!
 //! Object-store destinations, offsite copies, the catalog, retention and
 //! storage snapshots slot in beside [`store::LocalStore`] and [`sink::LocalSink`].
+//!
+//! Never depends on Tauri, on `nfops-restore`, `nfops-promote` or `nfops-ops`:
+//! restores read backups through this crate, not the other way round. The
+//! database route is `nfops_fleet::route`.
 
 pub mod catalog;
 pub mod crypto;

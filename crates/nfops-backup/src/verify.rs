@@ -76,6 +76,7 @@ impl<R: Read> Read for HashingReader<R> {
 /// `on_rows(rows)` reports progress. Errors (not findings): `backup.key_mismatch`
 /// when the identity is not a recipient of the backup; `job.check_failed` when
 /// the manifest is missing or damaged.
+// Long on purpose: one pass over the backup that collects every finding in order (files, then tables); its stages share the findings list and the manifest.
 pub fn verify_dir(
     dir: &Path,
     identity: &x25519::Identity,

@@ -174,6 +174,7 @@ pub struct PostObjects {
 
 /// Reads views (ordered so a view comes after the views it uses), triggers,
 /// procedures, functions and events.
+// Long on purpose: views, triggers, routines and events are read in the order a restore must recreate them.
 pub async fn post_objects(conn: &mut MySqlConnection, target: &Target) -> Result<PostObjects> {
     let db = quote_str(&target.database);
     let mut post = PostObjects::default();

@@ -13,21 +13,23 @@
 //! recipients ([`source`]): a corrupted, truncated or tampered file or a wrong
 //! key stops the restore with the target untouched.
 //!
+//! - [`job`]: the restore job as a folder: `job/plan.rs` (dry run and
+//!   preflight) and `job/steps/` (check backup, load, verify, `swap/`,
+//!   storage, cache, workers, `checks/`); roll back on failure;
+//! - [`drill`]: the scratch database of a restore drill;
 //! - [`sql`]: splits the SQL text of schema and post files into statements;
-//! - [`route`]: connects to an environment's database (SSH tunnel when `via`);
-//! - [`job`]: the restore job (plan, steps, roll back on failure);
-//! - [`checks`]: integrity checks of a live environment.
+//! - [`source`]: a backup folder opened for restore.
+//!
+//! The database route (direct or through an SSH tunnel) is
+//! `nfops_fleet::route`. Never depends on Tauri or on `nfops-ops`.
 
-pub mod cache;
-pub mod checks;
+pub mod drill;
 pub mod job;
-pub mod load;
-pub mod route;
 pub mod source;
 pub mod sql;
-pub mod storage;
-pub mod swap;
-pub mod workers;
+
+// The steps' modules at their old paths, which the app, the CLI and the tests use.
+pub use job::steps::{cache, checks, load, storage, swap, workers};
 
 pub use job::{plan_restore, run_restore, RestoreOutcome, RestorePlan, RestoreRequest};
 pub use source::BackupSource;

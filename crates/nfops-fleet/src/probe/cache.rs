@@ -8,7 +8,8 @@ use nfops_core::{Error, ErrorCode, Result};
 use redis::aio::MultiplexedConnection;
 use redis::{AsyncConnectionConfig, ConnectionAddr, ConnectionInfo, RedisConnectionInfo};
 
-use super::{route, via_text, Route, Sessions};
+use super::{route, via_text, Sessions};
+use crate::route::Endpoint;
 
 /// Summary: "PONG".
 ///
@@ -51,7 +52,7 @@ async fn connect(
     creds: &dyn CredentialSource,
     sessions: &Sessions<'_>,
     timeout: Duration,
-) -> Result<(Route, MultiplexedConnection)> {
+) -> Result<(Endpoint, MultiplexedConnection)> {
     let password = match &cache.password_credential {
         Some(name) => Some(creds.get(name)?),
         None => None,

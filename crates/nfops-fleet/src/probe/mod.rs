@@ -32,6 +32,7 @@ use serde::Serialize;
 use tokio::sync::OnceCell;
 use tokio::time::Instant;
 
+use crate::route::Endpoint;
 use crate::ssh::SshSession;
 
 /// Which part of the platform a probe looked at.
@@ -156,6 +157,7 @@ pub async fn probe_environment(
 /// `options.timeout`. Never fails: each [`ProbeResult`] carries its own error.
 /// SSH host keys are verified as in [`SshSession::connect`], with
 /// trust-on-first-use records in `known_hosts`.
+// Long on purpose: one probe future per platform part, joined together so they run concurrently over the shared sessions.
 pub async fn probe_environment_with(
     name: &str,
     env: &Environment,
@@ -419,39 +421,19 @@ pub(crate) fn via_text(via: Option<&str>) -> String {
     via.map(|v| format!(" via host '{v}'")).unwrap_or_default()
 }
 
-/// Where a tunnelled (or direct) service connection must go.
-pub(crate) struct Route {
-    /// Kept alive while the connection is used.
-    pub _tunnel: Option<crate::ssh::Tunnel>,
-    pub host: String,
-    pub port: u16,
-}
-
-/// Opens a tunnel to `host:port` through host `via` (when set) using the run's
-/// shared SSH session, or routes directly.
+/// The run's route to `host:port`: through the shared session to host `via`
+/// when set, else direct (see [`crate::route::Endpoint::through`]).
 pub(crate) async fn route(
     sessions: &Sessions<'_>,
     via: Option<&str>,
     host: &str,
     port: u16,
-) -> Result<Route> {
-    match via {
-        None => Ok(Route {
-            _tunnel: None,
-            host: host.to_owned(),
-            port,
-        }),
-        Some(v) => {
-            let session = sessions.get(v).await?;
-            let tunnel = session.forward(host, port).await?;
-            let local = tunnel.local_addr();
-            Ok(Route {
-                _tunnel: Some(tunnel),
-                host: local.ip().to_string(),
-                port: local.port(),
-            })
-        }
-    }
+) -> Result<Endpoint> {
+    let session = match via {
+        None => None,
+        Some(v) => Some(sessions.get(v).await?),
+    };
+    Endpoint::through(session, host, port).await
 }
 
 /// The first `max` characters of `text`, on one line, control characters removed.

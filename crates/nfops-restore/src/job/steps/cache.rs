@@ -12,7 +12,7 @@ use nfops_core::jobs::{Step, StepContext, Verified};
 use nfops_core::{Error, ErrorCode, Result};
 use redis::{AsyncConnectionConfig, ConnectionAddr, ConnectionInfo, RedisConnectionInfo};
 
-use crate::route::{endpoint, Endpoint};
+use nfops_fleet::route::{endpoint, Endpoint};
 
 /// A Redis connection (and the tunnel it goes through).
 pub struct CacheConn {
@@ -177,6 +177,21 @@ pub struct CacheStep {
     pub env: Environment,
     pub creds: std::sync::Arc<dyn CredentialSource>,
     pub known_hosts: std::path::PathBuf,
+}
+
+impl CacheStep {
+    /// The step as planned: which keys go.
+    pub fn planned(&self) -> nfops_core::jobs::PlannedStep {
+        let cache = self.env.cache.as_ref();
+        nfops_core::jobs::PlannedStep {
+            name: "cache".into(),
+            description: format!(
+                "Remove every Redis key under '{}' (db {}), then warm-up requests to the app",
+                cache.and_then(|c| c.key_prefix.clone()).unwrap_or_default(),
+                cache.map_or(0, |c| c.db)
+            ),
+        }
+    }
 }
 
 #[async_trait]

@@ -8,6 +8,8 @@
 //! as the dump wrote them: multi-row INSERT statements of about 1 MB inside
 //! one transaction per file. Nothing outside the shadow schema is written.
 
+pub(crate) mod step;
+
 use std::collections::{BTreeSet, VecDeque};
 use std::io::BufRead;
 use std::sync::atomic::{AtomicU64, Ordering};

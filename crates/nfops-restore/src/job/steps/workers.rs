@@ -51,6 +51,19 @@ fn processes(json: &str) -> Vec<(String, String, i64)> {
         .unwrap_or_default()
 }
 
+impl WorkersStep {
+    /// The step as planned: how many hosts reload.
+    pub fn planned(&self) -> nfops_core::jobs::PlannedStep {
+        nfops_core::jobs::PlannedStep {
+            name: "workers".into(),
+            description: format!(
+                "pm2 reload on {} host(s) over SSH; wait until every process is online again",
+                self.env.hosts.len()
+            ),
+        }
+    }
+}
+
 #[async_trait]
 impl Step for WorkersStep {
     async fn run(&self, cx: &StepContext<'_>) -> Result<Verified> {

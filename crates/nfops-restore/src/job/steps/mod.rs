@@ -1,0 +1,12 @@
+//! The restore job's steps, one file (or folder) each, in the order they run:
+//! check backup → load shadow → verify shadow → swap → storage, then the
+//! optional cache, workers and integrity checks.
+
+pub mod cache;
+pub(crate) mod check_backup;
+pub mod checks;
+pub mod load;
+pub mod storage;
+pub mod swap;
+pub(crate) mod verify;
+pub mod workers;

@@ -1,0 +1,63 @@
+//! Safety schemas: the previous tables of each restore, kept for a while,
+//! then pruned.
+
+use nfops_core::Result;
+use nfops_mysql::literal::quote_ident;
+use nfops_mysql::Target;
+
+use super::rows;
+use crate::load::{exec, server_session};
+
+/// Safety schemas of `db` on the server, oldest first, with their time.
+pub async fn safety_schemas(
+    target: &Target,
+) -> Result<Vec<(String, chrono::DateTime<chrono::Utc>)>> {
+    let mut conn = server_session(target).await?;
+    let prefix = crate::load::safety_schema(&target.database, chrono::DateTime::UNIX_EPOCH);
+    let prefix = prefix.trim_end_matches(|c: char| c.is_ascii_digit());
+    let names = rows(
+        &mut conn,
+        target,
+        "the schemas",
+        "SELECT SCHEMA_NAME FROM information_schema.SCHEMATA ORDER BY SCHEMA_NAME",
+    )
+    .await?;
+    let _ = sqlx::Connection::close(conn).await;
+    let mut out = Vec::new();
+    for n in names {
+        if let Some(ts) = n.strip_prefix(prefix) {
+            if let Ok(t) = chrono::NaiveDateTime::parse_from_str(ts, "%Y%m%d%H%M%S") {
+                out.push((n.clone(), t.and_utc()));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Drops safety schemas of `target.database` older than `keep`; returns their names.
+pub async fn prune_safety(target: &Target, keep: chrono::Duration) -> Result<Vec<String>> {
+    let now = chrono::Utc::now();
+    let mut dropped = Vec::new();
+    let old: Vec<String> = safety_schemas(target)
+        .await?
+        .into_iter()
+        .filter(|(_, at)| now - *at > keep)
+        .map(|(n, _)| n)
+        .collect();
+    if old.is_empty() {
+        return Ok(dropped);
+    }
+    let mut conn = server_session(target).await?;
+    for n in old {
+        exec(
+            &mut conn,
+            target,
+            "could not drop an old safety schema on",
+            &format!("DROP DATABASE IF EXISTS {}", quote_ident(&n)),
+        )
+        .await?;
+        dropped.push(n);
+    }
+    let _ = sqlx::Connection::close(conn).await;
+    Ok(dropped)
+}

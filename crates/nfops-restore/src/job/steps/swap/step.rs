@@ -1,0 +1,108 @@
+//! The job step of the swap: reads the backup's post file, makes sure the
+//! database exists, runs [`swap_in`], and checks that every restored table
+//! is live and the shadow is empty.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use nfops_core::jobs::{Step, StepContext, Verified};
+use nfops_core::{Error, ErrorCode, Result};
+
+use super::swap_in;
+use crate::job::steps::load;
+use crate::job::RestoreRun;
+
+pub(crate) struct SwapStep(pub(crate) Arc<RestoreRun>);
+
+#[async_trait]
+impl Step for SwapStep {
+    async fn run(&self, cx: &StepContext<'_>) -> Result<Verified> {
+        let r = &self.0;
+        cx.check_cancelled()?;
+        let target = r.target()?;
+        let shadow = load::shadow_schema(&target.database);
+        let post = match r.req.source.post_file() {
+            Some(p) => {
+                let src = r.req.source.clone();
+                let id = r.req.identity.clone();
+                let p = p.to_owned();
+                tokio::task::spawn_blocking(move || src.sql_text(&p, &id))
+                    .await
+                    .map_err(|e| Error::internal(format!("post reader stopped: {e}")))??
+            }
+            None => String::new(),
+        };
+        // A drill's scratch database may not exist yet.
+        {
+            let mut c = load::server_session(&target).await?;
+            load::exec(
+                &mut c,
+                &target,
+                "could not create the database on",
+                &format!(
+                    "CREATE DATABASE IF NOT EXISTS {} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci",
+                    nfops_mysql::literal::quote_ident(&target.database)
+                ),
+            )
+            .await?;
+            let _ = sqlx::Connection::close(c).await;
+        }
+        cx.message(format!("previous tables go to schema {}", r.safety));
+        let record = swap_in(
+            &target,
+            &shadow,
+            &r.safety,
+            &r.tables,
+            r.req.tables.is_none(),
+            &post,
+        )
+        .await?;
+        *r.swap.lock().unwrap_or_else(|p| p.into_inner()) = Some(record.clone());
+        // Check: every restored table is in the target, the shadow is empty.
+        let mut c = load::server_session(&target).await?;
+        let q = |db: &str| {
+            format!(
+                "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = {} AND TABLE_TYPE = 'BASE TABLE'",
+                nfops_mysql::literal::quote_str(db)
+            )
+        };
+        let live: Vec<String> = sqlx::Executor::fetch_all(&mut c, q(&target.database).as_str())
+            .await
+            .map_err(|e| target.error("could not list the tables of", e))?
+            .iter()
+            .filter_map(|x| nfops_mysql::schema::text_at(x, 0))
+            .collect();
+        let left: usize = sqlx::Executor::fetch_all(&mut c, q(&shadow).as_str())
+            .await
+            .map_err(|e| target.error("could not list the tables of", e))?
+            .len();
+        let missing: Vec<&String> = r.tables.iter().filter(|t| !live.contains(t)).collect();
+        if !missing.is_empty() || left != 0 {
+            return Err(Error::new(
+                ErrorCode::CheckFailed,
+                format!(
+                    "after the swap, {} restored table(s) are missing and {left} remain in the shadow",
+                    missing.len()
+                ),
+            ));
+        }
+        let _ = load::exec(
+            &mut c,
+            &target,
+            "could not drop the empty shadow schema on",
+            &format!(
+                "DROP DATABASE IF EXISTS {}",
+                nfops_mysql::literal::quote_ident(&shadow)
+            ),
+        )
+        .await;
+        let _ = sqlx::Connection::close(c).await;
+        Ok(Verified::by(format!(
+            "{} tables live in '{}' after one RENAME TABLE; previous {} table(s) kept in {}",
+            r.tables.len(),
+            target.database,
+            record.moved_out.len(),
+            record.safety
+        )))
+    }
+}
