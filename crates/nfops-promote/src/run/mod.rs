@@ -124,6 +124,12 @@ impl Run {
             .clone()
     }
 
+    /// Whether any host or the frontend was (or may have been) switched.
+    pub fn changed_anything(&self) -> bool {
+        let rec = self.record();
+        !rec.switched.is_empty() || rec.frontend_switched_from.is_some()
+    }
+
     fn with_record(&self, f: impl FnOnce(&mut RunRecord)) {
         f(&mut self.record.lock().unwrap_or_else(|p| p.into_inner()));
     }
@@ -265,14 +271,6 @@ impl Applied {
     /// rollback job must run.
     pub fn needs_rollback(&self, run: &Run) -> bool {
         self.report.state != JobState::Succeeded && run.changed_anything()
-    }
-}
-
-impl Run {
-    /// Whether any host or the frontend was (or may have been) switched.
-    pub fn changed_anything(&self) -> bool {
-        let rec = self.record();
-        !rec.switched.is_empty() || rec.frontend_switched_from.is_some()
     }
 }
 
