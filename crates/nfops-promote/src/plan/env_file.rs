@@ -1,0 +1,146 @@
+//! The target's and source's `shared/.env`: non-secret settings compared by
+//! value, secrets by name and by a hash of their values (never shown).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use nfops_core::config::Host;
+use nfops_core::Result;
+use nfops_fleet::{shell_quote, SshSession};
+use sha2::{Digest, Sha256};
+
+use super::{SecretParity, SettingDiff};
+use crate::release::app_dir;
+
+/// Words in a key name that mark it as a secret.
+const SECRET_WORDS: &[&str] = &[
+    "PASSWORD",
+    "PASSWD",
+    "SECRET",
+    "TOKEN",
+    "KEY",
+    "CREDENTIAL",
+    "PRIVATE",
+    "DSN",
+    "AUTH",
+];
+
+/// Whether an `.env` key holds a secret (by name; the value is never looked at).
+pub fn is_secret_key(key: &str) -> bool {
+    let k = key.to_ascii_uppercase();
+    SECRET_WORDS.iter().any(|w| k.contains(w))
+}
+
+/// `KEY=value` lines of an `.env` (comments and blanks skipped, quotes stripped).
+pub fn parse_env(text: &str) -> BTreeMap<String, String> {
+    text.lines()
+        .filter_map(|l| {
+            let l = l.trim();
+            if l.is_empty() || l.starts_with('#') {
+                return None;
+            }
+            let l = l.strip_prefix("export ").unwrap_or(l);
+            let (k, v) = l.split_once('=')?;
+            let v = v.trim();
+            let v = v
+                .strip_prefix('"')
+                .and_then(|v| v.strip_suffix('"'))
+                .or_else(|| v.strip_prefix('\'').and_then(|v| v.strip_suffix('\'')))
+                .unwrap_or(v);
+            Some((k.trim().to_owned(), v.to_owned()))
+        })
+        .collect()
+}
+
+fn hash(v: &str) -> [u8; 32] {
+    Sha256::digest(v.as_bytes()).into()
+}
+
+/// Whether a value carries credentials by its shape: a URL with a
+/// `user:password@` part (`mysql://app:pw@db/…`), whatever its key is called.
+fn has_userinfo(value: &str) -> bool {
+    value.split_once("://").is_some_and(|(_, rest)| {
+        let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+        authority.contains('@')
+    })
+}
+
+/// Non-secret settings that differ, and secret parity by hash.
+pub fn compare_env(
+    from: &BTreeMap<String, String>,
+    to: &BTreeMap<String, String>,
+) -> (Vec<SettingDiff>, SecretParity) {
+    let mut diff = Vec::new();
+    let mut parity = SecretParity::default();
+    let keys: std::collections::BTreeSet<&String> = from.keys().chain(to.keys()).collect();
+    for k in keys {
+        let (a, b) = (from.get(k), to.get(k));
+        let secret = is_secret_key(k)
+            || a.is_some_and(|v| has_userinfo(v))
+            || b.is_some_and(|v| has_userinfo(v));
+        if secret {
+            match (a, b) {
+                (Some(_), None) => parity.missing_on_target.push(k.clone()),
+                (None, Some(_)) => parity.only_on_target.push(k.clone()),
+                (Some(a), Some(b)) if hash(a) == hash(b) => parity.same_value.push(k.clone()),
+                (Some(_), Some(_)) => parity.different_value.push(k.clone()),
+                (None, None) => {}
+            }
+        } else if a != b {
+            diff.push(SettingDiff {
+                key: k.clone(),
+                from: a.cloned(),
+                to: b.cloned(),
+            });
+        }
+    }
+    (diff, parity)
+}
+
+/// The `.env` of `host`'s app (empty when it has none).
+pub(super) async fn read_env_file(
+    session: &SshSession,
+    host: &Host,
+) -> Result<BTreeMap<String, String>> {
+    let path = shell_quote(&format!("{}/shared/.env", app_dir(host)));
+    let out = session
+        .exec_checked(
+            &format!("if [ -e {path} ]; then cat -- {path}; fi"),
+            Duration::from_secs(30),
+        )
+        .await?;
+    Ok(parse_env(&out.stdout))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_files_compare_settings_by_value_and_secrets_by_hash() {
+        let a = parse_env(
+            "# c\nNF_ENV=staging\nDB_PASSWORD=\"s1\"\nAPI_TOKEN=t\nONLY_A=1\nS3_ACCESS_KEY_ID=k\nDATABASE_URL=mysql://app:s3cr3t@db/x\n",
+        );
+        let b = parse_env("NF_ENV=production\nDB_PASSWORD=s2\nAPI_TOKEN=t\nREDIS_PASSWORD=r\nDATABASE_URL=mysql://app:other@db/x\n");
+        let (diff, parity) = compare_env(&a, &b);
+        let keys: Vec<&str> = diff.iter().map(|d| d.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            vec!["NF_ENV", "ONLY_A"],
+            "only non-secret keys show values"
+        );
+        assert_eq!(parity.missing_on_target, vec!["S3_ACCESS_KEY_ID"]);
+        assert_eq!(parity.only_on_target, vec!["REDIS_PASSWORD"]);
+        assert_eq!(parity.same_value, vec!["API_TOKEN"]);
+        assert_eq!(
+            parity.different_value,
+            vec!["DATABASE_URL", "DB_PASSWORD"],
+            "a URL with user:password@ is a secret whatever its key"
+        );
+        let json = serde_json::to_string(&(diff, parity)).expect("json");
+        assert!(
+            !json.contains("s1") && !json.contains("s2") && !json.contains("s3cr3t"),
+            "secret values never leave: {json}"
+        );
+    }
+}
