@@ -623,12 +623,12 @@ export type PromotionResult = {
 	durationMs: number | null,
 };
 
-/**  Where a promotion stands or how it ended. */
-export type PromotionState = "running" | "succeeded" | 
-/**  Refused before any host changed (blocked plan or a failed gate). */
-"refused" | "rolled_back" | 
-/**  The rollback did not finish: hosts may be on different releases. */
-"rollback_failed" | "failed" | "interrupted";
+/**
+ *  Where a promotion stands or how it ended: `refused` before any host
+ *  changed, `rolled_back` after a change (everything put back and checked),
+ *  `rollback_failed` when hosts may be on different releases.
+ */
+export type PromotionState = "running" | "succeeded" | "refused" | "rolled_back" | "rollback_failed" | "failed" | "interrupted";
 
 /**  The dry run of a push. */
 export type PushPlan = {
