@@ -1,25 +1,81 @@
 //! The desktop shell: wires Tauri to the domain. Commands are thin; the work
-//! happens in `nfops-ops` and the crates below it.
+//! happens in `nfops-ops` and the crates below it. Each feature is a folder
+//! with `commands.rs` (the `#[tauri::command]`s, a few lines each) and
+//! `dto.rs` (its wire types, converted explicitly from and into the domain's).
+//!
+//! The shell may depend on every domain crate; no domain crate may depend on it
+//! (or on `tauri`).
 
-mod commands;
+mod failure;
+mod jobs;
 mod start_page;
 mod uptime_watch;
-mod wire;
-mod wire_monitoring;
-mod wire_restore;
+
+// `<feature>/{commands,dto}.rs`, declared here so no feature needs a mod.rs.
+mod app {
+    pub mod commands;
+    pub mod dto;
+}
+mod audit {
+    pub mod commands;
+    pub mod dto;
+}
+mod backups {
+    pub mod commands;
+    pub mod dto;
+}
+mod credentials {
+    pub mod commands;
+    pub mod dto;
+}
+mod exports {
+    pub mod commands;
+}
+mod logs {
+    pub mod commands;
+    pub mod dto;
+}
+mod metrics {
+    pub mod commands;
+    pub mod dto;
+}
+mod overview {
+    pub mod commands;
+    pub mod dto;
+}
+mod promote {
+    pub mod commands;
+    pub mod dto;
+}
+mod restore {
+    pub mod commands;
+    pub mod dto;
+}
+mod scaling {
+    pub mod commands;
+    pub mod dto;
+}
+mod secrets {
+    pub mod commands;
+    pub mod dto;
+}
+mod uptime {
+    pub mod commands;
+    pub mod dto;
+}
 
 use nfops_ops::Console;
 
 /// What every command reaches through `tauri::State`.
 pub struct AppState {
     /// The console, or why it could not start (state folder unwritable, ...).
-    console: Result<Console, wire::Failure>,
+    console: Result<Console, failure::Failure>,
     /// Keeps the log writer flushing for the life of the app.
     _log_guard: Option<nfops_core::logging::WorkerGuard>,
 }
 
 impl AppState {
-    fn console(&self) -> Result<&Console, wire::Failure> {
+    fn console(&self) -> Result<&Console, failure::Failure> {
         self.console.as_ref().map_err(Clone::clone)
     }
 }
@@ -29,54 +85,55 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
     // Wire types only serialize, so one TypeScript type per Rust type is exact.
     tauri_specta::Builder::<tauri::Wry>::new()
         .disable_serde_phases()
+        .constant("ERROR_TITLES", failure::error_titles())
         .commands(tauri_specta::collect_commands![
-            commands::app::app_info,
-            commands::overview::environments,
-            commands::overview::overview,
-            commands::overview::probe_environment,
-            commands::credentials::credentials_list,
-            commands::credentials::credential_set,
-            commands::credentials::credential_delete,
-            commands::audit::audit_list,
-            commands::audit::audit_verify,
-            commands::backups::backups_list,
-            commands::backups::backup_run,
-            commands::backups::backup_cancel,
-            commands::backups::backups_staleness,
-            commands::backups::backup_forget_plan,
-            commands::backups::backup_forget_apply,
-            commands::secrets::secrets_identity,
-            commands::secrets::secrets_identity_import,
-            commands::secrets::secrets_list,
-            commands::secrets::secret_reveal,
-            commands::secrets::secret_set,
-            commands::secrets::secret_unset,
-            commands::secrets::secrets_diff,
-            commands::secrets::secrets_recipient_add,
-            commands::secrets::secrets_recipient_remove,
-            commands::secrets::secrets_history,
-            commands::secrets::secrets_push_plan,
-            commands::secrets::secrets_push,
-            commands::metrics::metrics_board,
-            commands::restore::restore_plan,
-            commands::restore::restore_run,
-            commands::restore::restore_cancel,
-            commands::restore::integrity_check,
-            commands::restore::integrity_reports,
-            commands::restore::drills_list,
-            commands::restore::drills_staleness,
-            commands::uptime::uptime_report,
-            commands::uptime::uptime_check,
-            commands::scaling::scaling_instances,
-            commands::scaling::scale_plan,
-            commands::scaling::scale_apply,
-            commands::scaling::capacity_forecast,
-            commands::logs::logs_tail,
-            commands::promote::promotion_plan,
-            commands::promote::promote,
-            commands::promote::promote_cancel,
-            commands::promote::promotion_history,
-            commands::exports::chart_export,
+            app::commands::app_info,
+            overview::commands::environments,
+            overview::commands::overview,
+            overview::commands::probe_environment,
+            credentials::commands::credentials_list,
+            credentials::commands::credential_set,
+            credentials::commands::credential_delete,
+            audit::commands::audit_list,
+            audit::commands::audit_verify,
+            backups::commands::backups_list,
+            backups::commands::backup_run,
+            backups::commands::backup_cancel,
+            backups::commands::backups_staleness,
+            backups::commands::backup_forget_plan,
+            backups::commands::backup_forget_apply,
+            secrets::commands::secrets_identity,
+            secrets::commands::secrets_identity_import,
+            secrets::commands::secrets_list,
+            secrets::commands::secret_reveal,
+            secrets::commands::secret_set,
+            secrets::commands::secret_unset,
+            secrets::commands::secrets_diff,
+            secrets::commands::secrets_recipient_add,
+            secrets::commands::secrets_recipient_remove,
+            secrets::commands::secrets_history,
+            secrets::commands::secrets_push_plan,
+            secrets::commands::secrets_push,
+            metrics::commands::metrics_board,
+            restore::commands::restore_plan,
+            restore::commands::restore_run,
+            restore::commands::restore_cancel,
+            restore::commands::integrity_check,
+            restore::commands::integrity_reports,
+            restore::commands::drills_list,
+            restore::commands::drills_staleness,
+            uptime::commands::uptime_report,
+            uptime::commands::uptime_check,
+            scaling::commands::scaling_instances,
+            scaling::commands::scale_plan,
+            scaling::commands::scale_apply,
+            scaling::commands::capacity_forecast,
+            logs::commands::logs_tail,
+            promote::commands::promotion_plan,
+            promote::commands::promote,
+            promote::commands::promote_cancel,
+            promote::commands::promotion_history,
+            exports::commands::chart_export,
         ])
 }
 
@@ -93,7 +150,7 @@ async fn open_console() -> AppState {
         .and_then(|p| nfops_core::logging::init(&p.log_dir, "desktop").ok());
     let console = Console::open(None).await.map_err(|e| {
         tracing::error!(category = "error", code = %e.code(), "console could not start: {e}");
-        wire::Failure::from(e)
+        failure::Failure::from(e)
     });
     AppState {
         console,
@@ -112,10 +169,8 @@ pub fn run() {
     );
     let result = tauri::Builder::default()
         .manage(state)
-        .manage(commands::backups::RunningBackups::default())
-        .manage(commands::restore::RunningRestores::default())
+        .manage(jobs::RunningJobs::default())
         .plugin(tauri_plugin_notification::init())
-        .manage(commands::promote::RunningPromotion::default())
         .invoke_handler(builder.invoke_handler())
         .setup(move |app| {
             builder.mount_events(app);

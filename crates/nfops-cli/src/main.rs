@@ -7,6 +7,7 @@
 
 mod cmd;
 mod output;
+mod run;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -78,7 +79,7 @@ fn main() -> ExitCode {
             out.error(&nfops_core::Error::internal(format!(
                 "cannot start the async runtime: {e}"
             )));
-            return ExitCode::from(1);
+            return run::exit(nfops_core::ErrorCode::Internal);
         }
     };
     let result = runtime.block_on(async {
@@ -106,7 +107,7 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             out.error(&e);
-            ExitCode::from(e.code().exit_code())
+            run::exit(e.code())
         }
     }
 }

@@ -91,6 +91,35 @@ impl ErrorCode {
         }
     }
 
+    /// A short title for the code, shown above the message and hint (the UI
+    /// gets these through the generated bindings; the CLI prints the message).
+    pub fn title(self) -> &'static str {
+        match self {
+            ErrorCode::ConfigInvalid => "environments.toml has an error",
+            ErrorCode::ConfigNotFound => "No environments file",
+            ErrorCode::UnknownEnvironment => "Unknown environment",
+            ErrorCode::InvalidInput => "Invalid input",
+            ErrorCode::KeyringUnavailable => "No OS keyring available",
+            ErrorCode::KeyringDenied => "The OS keyring refused access",
+            ErrorCode::CredentialMissing => "A credential is missing",
+            ErrorCode::SshConnect => "SSH connection failed",
+            ErrorCode::SshAuth => "SSH key refused",
+            ErrorCode::SshCommand => "Remote command failed",
+            ErrorCode::Unreachable => "Service unreachable",
+            ErrorCode::Unhealthy => "Service unhealthy",
+            ErrorCode::State => "Local state database failed",
+            ErrorCode::AuditTampered => "Audit log chain is broken",
+            ErrorCode::Cancelled => "Cancelled",
+            ErrorCode::CheckFailed => "Check failed",
+            ErrorCode::Io => "File or disk error",
+            ErrorCode::Internal => "Internal error (a bug in NewFinity Ops)",
+            ErrorCode::SecretsNotRecipient => "Not a recipient of these secrets",
+            ErrorCode::SecretsCorrupt => "Secrets file unreadable",
+            ErrorCode::SecretsConflict => "Secrets changed meanwhile",
+            ErrorCode::BackupKeyMismatch => "Backup key does not match",
+        }
+    }
+
     /// Every code, for parsing the wire form back. Add new codes here too
     /// (a unit test checks that each one round-trips).
     pub const ALL: &'static [ErrorCode] = &[

@@ -5,7 +5,7 @@
 // `BackendError { code, message, hint }`; the UI branches on `code` only.
 
 import { Channel } from "@tauri-apps/api/core";
-import { commands } from "./bindings";
+import { commands, ERROR_TITLES } from "./bindings";
 import type {
   AppInfo,
   AuditEntry,
@@ -90,6 +90,12 @@ export type {
   ProbeState,
   Tier,
 } from "./bindings";
+
+/** Every error code the backend sends, with its short title (from Rust's `ErrorCode::title`). */
+export { ERROR_TITLES } from "./bindings";
+
+/** The backend's error codes as a string union (the UI adds `UI_CODES` of its own). */
+export type ErrorCode = keyof typeof ERROR_TITLES;
 
 /**
  * The one error shape the backend sends. Declared here rather than imported

@@ -131,6 +131,9 @@ export const commands = {
 	chartExport: (name: string, format: string, data: number[]) => typedError<string, Failure>(__TAURI_INVOKE("chart_export", { name, format, data })),
 };
 
+/* Constants */
+export const ERROR_TITLES = {"audit.tampered":"Audit log chain is broken","backup.key_mismatch":"Backup key does not match","config.invalid":"environments.toml has an error","config.not_found":"No environments file","config.unknown_environment":"Unknown environment","credential.missing":"A credential is missing","input.invalid":"Invalid input","internal":"Internal error (a bug in NewFinity Ops)","io.error":"File or disk error","job.cancelled":"Cancelled","job.check_failed":"Check failed","keyring.denied":"The OS keyring refused access","keyring.unavailable":"No OS keyring available","secrets.conflict":"Secrets changed meanwhile","secrets.corrupt":"Secrets file unreadable","secrets.not_recipient":"Not a recipient of these secrets","service.unhealthy":"Service unhealthy","service.unreachable":"Service unreachable","ssh.auth":"SSH key refused","ssh.command":"Remote command failed","ssh.connect":"SSH connection failed","state.error":"Local state database failed"} as const;
+
 /* Types */
 export type AppInfo = {
 	version: string,
@@ -195,17 +198,11 @@ export type BackupEntry = {
 };
 
 /**
- *  How a backup run ended: the job's state, each step, and the error naming
- *  the step that failed.
+ *  How a backup run ended: the job's summary (state, steps, the step that
+ *  failed), then what happened to its copies.
  */
 export type BackupRunResult = {
 	backupId: string,
-	state: string,
-	jobId: string,
-	error: Failure | null,
-	/**  The step that failed, when one did. */
-	failedStep: string | null,
-	steps: PushStep[],
 	/**  The automatic offsite copy, when the environment has an offsite destination. */
 	offsite: OffsiteCopyResult | null,
 	/**
@@ -213,7 +210,7 @@ export type BackupRunResult = {
 	 *  to a bucket (without a verified upload there is no backup).
 	 */
 	upload: OffsiteCopyResult | null,
-};
+} & JobSummary;
 
 /**
  *  Whether the newest good backup of an environment is older than its
@@ -330,7 +327,11 @@ export type EnvironmentSummary = {
 	hosts: string[],
 };
 
-/**  The one error shape the UI sees: branch on `code`, show `message` and `hint`. */
+/**
+ *  The one error shape the UI sees: branch on `code`, show `message` and `hint`.
+ *  `code` stays a string on the wire because the UI adds codes of its own
+ *  (the IPC bridge failing); the codes Rust sends are `ERROR_TITLES`' keys.
+ */
 export type Failure = {
 	code: string,
 	message: string,
@@ -409,7 +410,30 @@ export type IntegrityReport = {
 };
 
 /**  A job's live progress, as sent over the command's channel (throttled). */
-export type JobEvent = { event: "jobStarted"; jobId: string; steps: string[] } | { event: "stepStarted"; index: number; name: string } | { event: "stepProgress"; index: number; done: number | null; total: number | null; unit: string } | { event: "stepMessage"; index: number; message: string } | { event: "stepFinished"; index: number; state: string; evidence: string | null; error: Failure | null } | { event: "jobFinished"; jobId: string; state: string; error: Failure | null };
+export type JobEvent = { event: "jobStarted"; jobId: string; steps: string[] } | { event: "stepStarted"; index: number; name: string } | { event: "stepProgress"; index: number; done: number | null; total: number | null; unit: string } | { event: "stepMessage"; index: number; message: string } | { event: "stepFinished"; index: number; state: StepState; evidence: string | null; error: Failure | null } | { event: "jobFinished"; jobId: string; state: JobState; error: Failure | null };
+
+/**  A job's lifecycle, as `nfops_core::jobs::JobState` names it on the wire. */
+export type JobState = "running" | "succeeded" | "failed" | "cancelled" | "interrupted";
+
+/**  One step of a finished job. */
+export type JobStep = {
+	name: string,
+	state: StepState,
+	evidence: string | null,
+};
+
+/**
+ *  How a job ended: its state, each step, and the error naming the step
+ *  that failed. Results of job commands carry these fields at top level.
+ */
+export type JobSummary = {
+	jobId: string,
+	state: JobState,
+	error: Failure | null,
+	/**  The step that failed, when one did. */
+	failedStep: string | null,
+	steps: JobStep[],
+};
 
 /**  A host whose logs could not be read. */
 export type LogHostFailure = {
@@ -552,7 +576,7 @@ export type PromotionHistoryItem = {
 	toEnv: string,
 	release: string | null,
 	previous: ([string, string])[],
-	state: string,
+	state: PromotionState,
 	summary: string | null,
 	actor: string,
 	approver: string | null,
@@ -586,12 +610,11 @@ export type PromotionPlanView = {
 /**  How a promotion ended. */
 export type PromotionResult = {
 	id: string,
-	/**  succeeded | refused | rolled_back | rollback_failed | failed */
-	state: string,
+	state: PromotionState,
 	summary: string,
 	gates: GateView[],
-	apply: StepView[],
-	rollback: StepView[],
+	apply: JobStep[],
+	rollback: JobStep[],
 	finalHosts: FinalHostView[],
 	baselineP95Ms: number | null,
 	verification: SampleView[],
@@ -599,6 +622,13 @@ export type PromotionResult = {
 	error: Failure | null,
 	durationMs: number | null,
 };
+
+/**
+ *  Where a promotion stands or how it ended: `refused` before any host
+ *  changed, `rolled_back` after a change (everything put back and checked),
+ *  `rollback_failed` when hosts may be on different releases.
+ */
+export type PromotionState = "running" | "succeeded" | "refused" | "rolled_back" | "rollback_failed" | "failed" | "interrupted";
 
 /**  The dry run of a push. */
 export type PushPlan = {
@@ -610,18 +640,14 @@ export type PushPlan = {
 /**  How a push ended: the job's state ("noop" when nothing changed) and each step. */
 export type PushResult = {
 	plan: PushPlan,
-	state: string,
+	state: PushState,
 	jobId: string | null,
 	error: Failure | null,
-	steps: PushStep[],
+	steps: JobStep[],
 };
 
-/**  One step of a push job. */
-export type PushStep = {
-	name: string,
-	state: string,
-	evidence: string | null,
-};
+/**  How a push ended: `noop` when nothing changed (no job ran), else its job's state. */
+export type PushState = "noop" | "running" | "succeeded" | "failed" | "cancelled" | "interrupted";
 
 /**  Recipients after a change, and (after a removal) every key to rotate at its source. */
 export type RecipientChange = {
@@ -667,19 +693,14 @@ export type RestorePlanView = {
 	needsTypedConfirmation: boolean,
 };
 
-/**  How a restore ended. */
+/**  How a restore ended: the job's summary, then the database's state. */
 export type RestoreResult = {
-	jobId: string,
-	state: string,
 	/**  untouched | restored | rolledBack | needsAttention */
 	databaseState: string,
 	stateDetail: string,
-	error: Failure | null,
-	failedStep: string | null,
-	steps: PushStep[],
 	seconds: number | null,
 	report: IntegrityReport | null,
-};
+} & JobSummary;
 
 /**  One table of a restore plan. */
 export type RestoreTable = {
@@ -763,11 +784,8 @@ export type SettingDiffView = {
 	to: string | null,
 };
 
-export type StepView = {
-	name: string,
-	state: string,
-	evidence: string | null,
-};
+/**  A step's lifecycle; `completed` only when its result was checked. */
+export type StepState = "pending" | "running" | "completed" | "failed" | "cancelled" | "skipped" | "interrupted";
 
 export type Tier = "local" | "staging" | "production" | "region";
 

@@ -5,6 +5,7 @@ use nfops_core::{Error, ErrorCode, Result, SecretString};
 use nfops_ops::{Console, CredentialState};
 
 use crate::output::Output;
+use crate::run::exit;
 
 #[derive(clap::Subcommand)]
 pub enum Command {
@@ -53,7 +54,7 @@ pub async fn run(console: &Console, out: &Output, cmd: Command) -> Result<ExitCo
             });
             let missing = list.iter().any(|c| c.state == CredentialState::Missing);
             Ok(if missing {
-                ExitCode::from(4)
+                exit(ErrorCode::CredentialMissing)
             } else {
                 ExitCode::SUCCESS
             })

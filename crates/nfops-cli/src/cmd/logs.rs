@@ -1,11 +1,11 @@
 use std::process::ExitCode;
 
-use nfops_core::jobs::CancellationToken;
-use nfops_core::Result;
+use nfops_core::{ErrorCode, Result};
 use nfops_metrics::logs::{LogEntry, LogFilter};
 use nfops_ops::Console;
 
 use crate::output::Output;
+use crate::run::{cancel_on_ctrl_c, exit};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -58,16 +58,10 @@ pub async fn run(console: &Console, out: &Output, args: Args) -> Result<ExitCode
         return Ok(if tail.failed_hosts.is_empty() {
             ExitCode::SUCCESS
         } else {
-            ExitCode::from(5)
+            exit(ErrorCode::Unreachable)
         });
     }
-    let cancel = CancellationToken::new();
-    let c = cancel.clone();
-    tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            c.cancel();
-        }
-    });
+    let cancel = cancel_on_ctrl_c();
     let json = out.is_json();
     console
         .logs_follow(&args.env, &filter, args.lines, cancel, |e| {

@@ -7,6 +7,7 @@ use nfops_ops::Console;
 use serde::Serialize;
 
 use crate::output::Output;
+use crate::run::exit;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -156,7 +157,7 @@ pub async fn run(console: &Console, out: &Output, args: Args) -> Result<ExitCode
         Ok(())
     });
     Ok(match first_error {
-        Some(code) => ExitCode::from(code.exit_code()),
+        Some(code) => exit(code),
         None => ExitCode::SUCCESS,
     })
 }

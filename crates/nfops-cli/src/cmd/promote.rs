@@ -11,14 +11,18 @@
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::process::ExitCode;
-use std::sync::Arc;
 
-use nfops_core::jobs::{CancellationToken, Progress, ProgressEvent};
 use nfops_core::{Error, ErrorCode, Result};
 use nfops_ops::{Console, PromotionState};
 use nfops_promote::{PromotionOptions, PromotionPlan};
 
 use crate::output::Output;
+use crate::run::{cancel_on_ctrl_c, exit, step_lines};
+
+/// A promotion failed after a change and was rolled back automatically.
+pub const ROLLED_BACK: u8 = 10;
+/// The rollback did not finish: hosts may differ.
+pub const ROLLBACK_UNFINISHED: u8 = 11;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -52,33 +56,6 @@ pub struct Args {
     /// Seconds the new release is watched (health + Prometheus) before it counts as good.
     #[arg(long, value_name = "SECS", default_value_t = 30)]
     verify_secs: u64,
-}
-
-/// Step lines on stderr (not with --json).
-struct Lines;
-
-impl Progress for Lines {
-    fn event(&self, e: &ProgressEvent) {
-        match e {
-            ProgressEvent::JobStarted { kind, .. } => eprintln!("== {kind}"),
-            ProgressEvent::StepStarted { name, .. } => eprintln!("-> {name}"),
-            ProgressEvent::StepMessage { message, .. } => eprintln!("   {message}"),
-            ProgressEvent::StepFinished {
-                state,
-                evidence,
-                error,
-                ..
-            } => eprintln!(
-                "   {}: {}",
-                state.as_str(),
-                evidence
-                    .clone()
-                    .or_else(|| error.as_ref().map(|e| e.message.clone()))
-                    .unwrap_or_default()
-            ),
-            _ => {}
-        }
-    }
 }
 
 fn print_plan(w: &mut dyn Write, p: &PromotionPlan) -> std::io::Result<()> {
@@ -195,7 +172,7 @@ pub async fn run(console: &Console, out: &Output, a: Args) -> Result<ExitCode> {
         let plan = console.promotion_plan(&a.from, &a.to, &options).await?;
         out.emit(&plan, |w| print_plan(w, &plan));
         return Ok(if plan.is_blocked() {
-            ExitCode::from(6)
+            exit(ErrorCode::CheckFailed)
         } else {
             ExitCode::SUCCESS
         });
@@ -208,21 +185,12 @@ pub async fn run(console: &Console, out: &Output, a: Args) -> Result<ExitCode> {
             let _ = print_plan(&mut std::io::stderr(), &plan);
         }
         if plan.is_blocked() {
-            return Ok(ExitCode::from(6));
+            return Ok(exit(ErrorCode::CheckFailed));
         }
         confirm(&a.to)?;
     }
-    // Step lines go to stderr, so stdout stays the JSON document with --json.
-    let progress: Arc<dyn Progress> = Arc::new(Lines);
-    let cancel = CancellationToken::new();
-    let c = cancel.clone();
-    tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            c.cancel();
-        }
-    });
     let o = console
-        .promote(&a.from, &a.to, &options, progress, cancel)
+        .promote(&a.from, &a.to, &options, step_lines(), cancel_on_ctrl_c())
         .await?;
     out.emit(&o, |w| {
         for g in &o.gates {
@@ -247,12 +215,12 @@ pub async fn run(console: &Console, out: &Output, a: Args) -> Result<ExitCode> {
         }
         writeln!(w, "{}: {}", o.state.as_str(), o.summary)
     });
-    Ok(ExitCode::from(match o.state {
-        PromotionState::Succeeded => 0,
-        PromotionState::Refused | PromotionState::Failed => 6,
-        PromotionState::RolledBack => 10,
+    Ok(match o.state {
+        PromotionState::Succeeded => ExitCode::SUCCESS,
+        PromotionState::Refused | PromotionState::Failed => exit(ErrorCode::CheckFailed),
+        PromotionState::RolledBack => ExitCode::from(ROLLED_BACK),
         PromotionState::RollbackFailed | PromotionState::Running | PromotionState::Interrupted => {
-            11
+            ExitCode::from(ROLLBACK_UNFINISHED)
         }
-    }))
+    })
 }

@@ -2,13 +2,14 @@
 //! environment (plan first), integrity checks, restore drills.
 
 use std::process::ExitCode;
-use std::sync::Arc;
 
-use nfops_core::jobs::{CancellationToken, JobState, NoProgress, Progress, ProgressEvent};
-use nfops_core::Result;
+use nfops_core::{ErrorCode, Result};
 use nfops_ops::{Console, RestoreScope};
 
 use crate::output::Output;
+use crate::run::{
+    cancel_on_ctrl_c, exit, exit_for, step_lines_if_interactive, write_failure, write_steps,
+};
 
 #[derive(clap::Args)]
 pub struct RestoreArgs {
@@ -59,63 +60,12 @@ pub struct DrillArgs {
     env: String,
 }
 
-struct Lines;
-
-impl Progress for Lines {
-    fn event(&self, e: &ProgressEvent) {
-        if let ProgressEvent::StepFinished {
-            state, evidence, ..
-        } = e
-        {
-            eprintln!(
-                "  {:<10} {}",
-                state.as_str(),
-                evidence.as_deref().unwrap_or("")
-            );
-        }
-    }
-}
-
-fn progress(out: &Output) -> Arc<dyn Progress> {
-    if out.interactive() {
-        Arc::new(Lines)
-    } else {
-        Arc::new(NoProgress)
-    }
-}
-
-fn cancel_on_ctrl_c() -> CancellationToken {
-    let token = CancellationToken::new();
-    let t = token.clone();
-    tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            t.cancel();
-        }
-    });
-    token
-}
-
-fn exit_for(state: JobState, code: Option<&str>) -> ExitCode {
-    match state {
-        JobState::Succeeded => ExitCode::SUCCESS,
-        JobState::Cancelled => ExitCode::from(130),
-        _ => match code {
-            Some("backup.key_mismatch") | Some("credential.missing") => ExitCode::from(4),
-            Some("service.unreachable") | Some("ssh.connect") | Some("ssh.auth") => {
-                ExitCode::from(5)
-            }
-            Some("io.error") | Some("internal") | Some("state.error") => ExitCode::from(1),
-            _ => ExitCode::from(6),
-        },
-    }
-}
-
 /// Exit 0 when restored; 6 when a check failed; 130 when cancelled.
 pub async fn restore(console: &Console, out: &Output, a: RestoreArgs) -> Result<ExitCode> {
     if a.roll_back {
         if !a.yes {
             return Err(nfops_core::Error::new(
-                nfops_core::ErrorCode::InvalidInput,
+                ErrorCode::InvalidInput,
                 format!("rolling back the newest restore of '{}' needs --yes", a.env),
             )
             .hint("The tables restored then move away and the previous ones come back."));
@@ -176,7 +126,7 @@ pub async fn restore(console: &Console, out: &Output, a: RestoreArgs) -> Result<
         return Ok(if plan.ready() {
             ExitCode::SUCCESS
         } else {
-            ExitCode::from(6)
+            exit(ErrorCode::CheckFailed)
         });
     }
     let scope = RestoreScope {
@@ -191,34 +141,20 @@ pub async fn restore(console: &Console, out: &Output, a: RestoreArgs) -> Result<
             a.tables,
             scope,
             Some(&a.env),
-            progress(out),
+            step_lines_if_interactive(out),
             cancel_on_ctrl_c(),
         )
         .await?;
     let o = &run.outcome;
     out.emit(&run, |w| {
-        for (name, state, evidence) in &o.job.steps {
-            writeln!(
-                w,
-                "  {:<17} {:<9} {}",
-                name,
-                state.as_str(),
-                evidence.as_deref().unwrap_or("")
-            )?;
-        }
+        write_steps(w, &o.job.steps, 17)?;
         if let Some(e) = &o.job.error {
-            writeln!(w, "restore failed [{}]: {}", e.code, e.message)?;
-            if let Some(h) = &e.hint {
-                writeln!(w, "  hint: {h}")?;
-            }
+            write_failure(w, "restore failed", e)?;
         }
         writeln!(w, "database: {}", o.state_detail)?;
         writeln!(w, "time: {:.1}s", o.seconds)
     });
-    Ok(exit_for(
-        o.job.state,
-        o.job.error.as_ref().map(|e| e.code.as_str()),
-    ))
+    Ok(exit_for(o.job.state, o.job.error.as_ref()))
 }
 
 /// Exit 0 without findings, 6 with.
@@ -247,25 +183,17 @@ pub async fn check(console: &Console, out: &Output, a: CheckArgs) -> Result<Exit
     Ok(if r.ok() {
         ExitCode::SUCCESS
     } else {
-        ExitCode::from(6)
+        exit(ErrorCode::CheckFailed)
     })
 }
 
 /// Exit 0 when the drill restored and checked cleanly, else 6.
 pub async fn drill(console: &Console, out: &Output, a: DrillArgs) -> Result<ExitCode> {
     let (d, o, _r) = console
-        .drill(&a.env, progress(out), cancel_on_ctrl_c())
+        .drill(&a.env, step_lines_if_interactive(out), cancel_on_ctrl_c())
         .await?;
     out.emit(&d, |w| {
-        for (name, state, evidence) in &o.job.steps {
-            writeln!(
-                w,
-                "  {:<17} {:<9} {}",
-                name,
-                state.as_str(),
-                evidence.as_deref().unwrap_or("")
-            )?;
-        }
+        write_steps(w, &o.job.steps, 17)?;
         writeln!(
             w,
             "drill {}: {} — recovery time {:.1}s; {}",
@@ -278,6 +206,6 @@ pub async fn drill(console: &Console, out: &Output, a: DrillArgs) -> Result<Exit
     Ok(if d.ok {
         ExitCode::SUCCESS
     } else {
-        ExitCode::from(6)
+        exit(ErrorCode::CheckFailed)
     })
 }

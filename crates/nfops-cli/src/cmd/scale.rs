@@ -3,13 +3,14 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use nfops_core::jobs::{CancellationToken, NoProgress};
+use nfops_core::jobs::NoProgress;
 use nfops_core::{Error, ErrorCode, Result};
 use nfops_metrics::{Drawing, Theme, TimeRange, Unit};
 use nfops_ops::Console;
 use serde::Serialize;
 
 use crate::output::Output;
+use crate::run::{cancel_on_ctrl_c, exit};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -99,7 +100,7 @@ pub async fn run(console: &Console, out: &Output, args: Args) -> Result<ExitCode
             Ok(())
         });
         let failed = listing.hosts.iter().find_map(|h| h.error.as_ref());
-        return Ok(failed.map_or(ExitCode::SUCCESS, |e| ExitCode::from(e.code().exit_code())));
+        return Ok(failed.map_or(ExitCode::SUCCESS, |e| exit(e.code())));
     };
     let plan = console.scale_plan(&args.env, n).await?;
     if !out.is_json() {
@@ -130,16 +131,10 @@ pub async fn run(console: &Console, out: &Output, args: Args) -> Result<ExitCode
         let _ = std::io::stdin().lock().read_line(&mut answer);
         if !matches!(answer.trim(), "y" | "Y" | "yes") {
             println!("nothing changed");
-            return Ok(ExitCode::from(ErrorCode::Cancelled.exit_code()));
+            return Ok(exit(ErrorCode::Cancelled));
         }
     }
-    let cancel = CancellationToken::new();
-    let c = cancel.clone();
-    tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            c.cancel();
-        }
-    });
+    let cancel = cancel_on_ctrl_c();
     let outcome = console
         .scale_apply(&plan, Arc::new(NoProgress), cancel)
         .await?;

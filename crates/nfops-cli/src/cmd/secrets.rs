@@ -7,10 +7,11 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use nfops_core::jobs::{CancellationToken, NoProgress};
-use nfops_core::Result;
+use nfops_core::{ErrorCode, Result};
 use nfops_ops::Console;
 
 use crate::output::Output;
+use crate::run::exit;
 
 #[derive(clap::Subcommand)]
 pub enum Command {
@@ -110,7 +111,7 @@ pub async fn run(console: &Console, out: &Output, cmd: Command) -> Result<ExitCo
                 && d.only_in_second.is_empty()
                 && d.different.is_empty());
             return Ok(if differs {
-                ExitCode::from(6)
+                exit(ErrorCode::CheckFailed)
             } else {
                 ExitCode::SUCCESS
             });
@@ -228,11 +229,8 @@ async fn push(console: &Console, out: &Output, env: &str, apply: bool) -> Result
     Ok(match failed {
         None => ExitCode::SUCCESS,
         Some(e) => {
-            out.error(&nfops_core::Error::new(
-                nfops_core::ErrorCode::CheckFailed,
-                e.message,
-            ));
-            ExitCode::from(6)
+            out.error(&nfops_core::Error::new(ErrorCode::CheckFailed, e.message));
+            exit(ErrorCode::CheckFailed)
         }
     })
 }

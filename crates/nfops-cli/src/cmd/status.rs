@@ -2,11 +2,12 @@ use std::io::Write;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use nfops_core::Result;
+use nfops_core::{ErrorCode, Result};
 use nfops_fleet::probe::{EnvironmentStatus, ProbeState};
 use nfops_ops::Console;
 
 use crate::output::Output;
+use crate::run::exit;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -35,7 +36,7 @@ pub async fn run(console: &Console, out: &Output, args: Args) -> Result<ExitCode
         .flat_map(|s| &s.probes)
         .any(|p| p.state == ProbeState::Failed);
     Ok(if failed {
-        ExitCode::from(6)
+        exit(ErrorCode::Unhealthy)
     } else {
         ExitCode::SUCCESS
     })

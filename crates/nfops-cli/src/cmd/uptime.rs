@@ -1,7 +1,6 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use nfops_core::jobs::CancellationToken;
 use nfops_core::{Error, ErrorCode, Result};
 use nfops_metrics::uptime::Transition;
 use nfops_metrics::{Drawing, Theme, TimeRange};
@@ -9,6 +8,7 @@ use nfops_ops::{Console, UptimeEvent};
 use serde::Serialize;
 
 use crate::output::Output;
+use crate::run::{cancel_on_ctrl_c, exit};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -121,18 +121,12 @@ pub async fn run(console: &Console, out: &Output, args: Args) -> Result<ExitCode
     Ok(if events.iter().all(|e| e.sample.ok) {
         ExitCode::SUCCESS
     } else {
-        ExitCode::from(ErrorCode::Unhealthy.exit_code())
+        exit(ErrorCode::Unhealthy)
     })
 }
 
 async fn watch(console: &Console, out: &Output, env: Option<&str>) -> Result<ExitCode> {
-    let cancel = CancellationToken::new();
-    let c = cancel.clone();
-    tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            c.cancel();
-        }
-    });
+    let cancel = cancel_on_ctrl_c();
     // With --json, one JSON object per check (JSON lines), for pipelines.
     let json = out.is_json();
     console

@@ -1,32 +1,12 @@
-//! The Promote page: the plan (dry run), the promotion with live progress
-//! per host and gate over a channel, and the history of promotions.
-//!
-//! The wire types of this page live here (not in `wire.rs`), converted
-//! explicitly from the domain's.
+//! Wire types of the Promote page: the operator's choices (converted into
+//! the domain's options), the plan, the outcome and the history.
 
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
-
-use nfops_core::jobs::{CancellationToken, Progress, ProgressEvent, Throttled};
-use nfops_core::{Error, ErrorCode};
 use nfops_promote::{PromotionOptions, PromotionPlan};
 use serde::{Deserialize, Serialize};
 use specta::Type;
-use tauri::ipc::Channel;
-use tauri::State;
 
-use crate::wire::{Failure, JobEvent};
-use crate::AppState;
-
-/// The cancel token of the promotion running in this app (one at a time).
-#[derive(Default)]
-pub struct RunningPromotion(Mutex<Option<CancellationToken>>);
-
-impl RunningPromotion {
-    fn lock(&self) -> std::sync::MutexGuard<'_, Option<CancellationToken>> {
-        self.0.lock().unwrap_or_else(|p| p.into_inner())
-    }
-}
+use crate::failure::Failure;
+use crate::jobs::{job_steps, JobStep};
 
 /// The operator's choices for one promotion.
 #[derive(Debug, Clone, Deserialize, Type)]
@@ -176,14 +156,6 @@ pub struct GateView {
 
 #[derive(Debug, Clone, Serialize, Type)]
 #[serde(rename_all = "camelCase")]
-pub struct StepView {
-    pub name: String,
-    pub state: String,
-    pub evidence: Option<String>,
-}
-
-#[derive(Debug, Clone, Serialize, Type)]
-#[serde(rename_all = "camelCase")]
 pub struct FinalHostView {
     pub host: String,
     pub release: Option<String>,
@@ -202,17 +174,46 @@ pub struct SampleView {
     pub problem: Option<String>,
 }
 
+/// Where a promotion stands or how it ended: `refused` before any host
+/// changed, `rolled_back` after a change (everything put back and checked),
+/// `rollback_failed` when hosts may be on different releases.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Type)]
+#[serde(rename_all = "snake_case")]
+pub enum PromotionState {
+    Running,
+    Succeeded,
+    Refused,
+    RolledBack,
+    RollbackFailed,
+    Failed,
+    Interrupted,
+}
+
+impl From<nfops_ops::PromotionState> for PromotionState {
+    fn from(s: nfops_ops::PromotionState) -> Self {
+        use nfops_ops::PromotionState as D;
+        match s {
+            D::Running => PromotionState::Running,
+            D::Succeeded => PromotionState::Succeeded,
+            D::Refused => PromotionState::Refused,
+            D::RolledBack => PromotionState::RolledBack,
+            D::RollbackFailed => PromotionState::RollbackFailed,
+            D::Failed => PromotionState::Failed,
+            D::Interrupted => PromotionState::Interrupted,
+        }
+    }
+}
+
 /// How a promotion ended.
 #[derive(Debug, Clone, Serialize, Type)]
 #[serde(rename_all = "camelCase")]
 pub struct PromotionResult {
     pub id: String,
-    /// succeeded | refused | rolled_back | rollback_failed | failed
-    pub state: String,
+    pub state: PromotionState,
     pub summary: String,
     pub gates: Vec<GateView>,
-    pub apply: Vec<StepView>,
-    pub rollback: Vec<StepView>,
+    pub apply: Vec<JobStep>,
+    pub rollback: Vec<JobStep>,
     pub final_hosts: Vec<FinalHostView>,
     pub baseline_p95_ms: Option<f64>,
     pub verification: Vec<SampleView>,
@@ -221,18 +222,8 @@ pub struct PromotionResult {
     pub duration_ms: f64,
 }
 
-fn steps(j: Option<nfops_core::jobs::JobReport>) -> Vec<StepView> {
-    j.map(|j| {
-        j.steps
-            .into_iter()
-            .map(|(name, state, evidence)| StepView {
-                name,
-                state: state.as_str().to_owned(),
-                evidence,
-            })
-            .collect()
-    })
-    .unwrap_or_default()
+fn steps(j: Option<nfops_core::jobs::JobReport>) -> Vec<JobStep> {
+    j.map(|j| job_steps(j.steps)).unwrap_or_default()
 }
 
 fn samples(v: Vec<nfops_promote::VerifySample>) -> Vec<SampleView> {
@@ -272,7 +263,7 @@ impl From<nfops_ops::PromotionOutcome> for PromotionResult {
     fn from(o: nfops_ops::PromotionOutcome) -> Self {
         Self {
             id: o.id,
-            state: o.state.as_str().to_owned(),
+            state: o.state.into(),
             summary: o.summary,
             gates: gate_views(o.gates),
             apply: steps(o.apply),
@@ -296,7 +287,7 @@ pub struct PromotionHistoryItem {
     pub to_env: String,
     pub release: Option<String>,
     pub previous: Vec<(String, String)>,
-    pub state: String,
+    pub state: PromotionState,
     pub summary: Option<String>,
     pub actor: String,
     pub approver: Option<String>,
@@ -314,7 +305,7 @@ impl From<nfops_ops::PromotionRecord> for PromotionHistoryItem {
             to_env: r.to_env,
             release: r.release,
             previous: r.previous,
-            state: r.state.as_str().to_owned(),
+            state: r.state.into(),
             summary: r.summary,
             actor: r.actor,
             approver: r.approver,
@@ -324,111 +315,4 @@ impl From<nfops_ops::PromotionRecord> for PromotionHistoryItem {
             duration_ms: r.duration_ms.map(|d| d as f64),
         }
     }
-}
-
-/// Clears [`RunningPromotion`] when dropped.
-struct Slot<'a>(&'a RunningPromotion);
-
-impl Drop for Slot<'_> {
-    fn drop(&mut self) {
-        *self.0.lock() = None;
-    }
-}
-
-/// Forwards job progress to the page.
-struct ChannelProgress(Channel<JobEvent>);
-
-impl Progress for ChannelProgress {
-    fn event(&self, event: &ProgressEvent) {
-        let _ = self.0.send(JobEvent::from(event));
-    }
-}
-
-/// The dry run of promoting `from` to `to`.
-#[tauri::command]
-#[specta::specta]
-pub async fn promotion_plan(
-    state: State<'_, AppState>,
-    from: String,
-    to: String,
-    choices: PromotionChoices,
-) -> Result<PromotionPlanView, Failure> {
-    let console = state.console()?;
-    Ok(console
-        .promotion_plan(&from, &to, &choices.into())
-        .await?
-        .into())
-}
-
-/// Promotes `from` to `to`; `confirm` must be `to`'s name as typed.
-#[tauri::command]
-#[specta::specta]
-pub async fn promote(
-    state: State<'_, AppState>,
-    running: State<'_, RunningPromotion>,
-    from: String,
-    to: String,
-    confirm: String,
-    choices: PromotionChoices,
-    on_event: Channel<JobEvent>,
-) -> Result<PromotionResult, Failure> {
-    let console = state.console()?;
-    if confirm.trim() != to {
-        return Err(Error::new(
-            ErrorCode::InvalidInput,
-            format!("type '{to}' to confirm the promotion"),
-        )
-        .into());
-    }
-    let cancel = CancellationToken::new();
-    {
-        let mut r = running.lock();
-        if r.is_some() {
-            return Err(
-                Error::new(ErrorCode::InvalidInput, "a promotion is already running")
-                    .hint("Wait for it to finish.")
-                    .into(),
-            );
-        }
-        *r = Some(cancel.clone());
-    }
-    // Frees the slot however the promotion ends (error, panic, dropped call).
-    let _slot = Slot(&running);
-    let progress = Arc::new(Throttled::new(
-        ChannelProgress(on_event),
-        Duration::from_millis(200),
-    ));
-    let result = console
-        .promote(&from, &to, &choices.into(), progress, cancel)
-        .await;
-    Ok(result?.into())
-}
-
-/// Asks the running promotion to stop; what already changed is rolled back.
-/// False when none runs.
-#[tauri::command]
-#[specta::specta]
-pub async fn promote_cancel(running: State<'_, RunningPromotion>) -> Result<bool, Failure> {
-    Ok(match running.lock().as_ref() {
-        Some(t) => {
-            t.cancel();
-            true
-        }
-        None => false,
-    })
-}
-
-/// Past promotions, newest first.
-#[tauri::command]
-#[specta::specta]
-pub async fn promotion_history(
-    state: State<'_, AppState>,
-) -> Result<Vec<PromotionHistoryItem>, Failure> {
-    let console = state.console()?;
-    Ok(console
-        .promotion_history(50)
-        .await?
-        .into_iter()
-        .map(Into::into)
-        .collect())
 }

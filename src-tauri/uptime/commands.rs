@@ -1,7 +1,10 @@
+//! The Uptime page: probes of an environment over a range, and "Check now".
+
 use tauri::State;
 
-use crate::wire::Failure;
-use crate::wire_monitoring::UptimeReport;
+use super::dto::UptimeReport;
+use crate::failure::Failure;
+use crate::metrics::dto::drawing;
 use crate::AppState;
 
 /// The uptime probes of `environment` over `range` (`15m` .. `7d`): status,
@@ -14,14 +17,9 @@ pub async fn uptime_report(
     range: String,
     theme: String,
 ) -> Result<UptimeReport, Failure> {
-    let drawing = nfops_metrics::Drawing {
-        range: nfops_metrics::TimeRange::parse(&range)?,
-        theme: nfops_metrics::Theme::parse(&theme),
-        size: (640, 260),
-    };
     Ok(state
         .console()?
-        .uptime_report(&environment, drawing)
+        .uptime_report(&environment, drawing(&range, &theme)?)
         .await?
         .into())
 }

@@ -1,6 +1,9 @@
+//! The Metrics page: every chart of an environment or of this machine.
+
 use tauri::State;
 
-use crate::wire::{Failure, MetricsBoard};
+use super::dto::{drawing, MetricsBoard};
+use crate::failure::Failure;
 use crate::AppState;
 
 /// Every chart of `environment` (narrowed to `host`), or of this machine when
@@ -15,14 +18,14 @@ pub async fn metrics_board(
     range: String,
     theme: String,
 ) -> Result<MetricsBoard, Failure> {
-    let drawing = nfops_metrics::Drawing {
-        range: nfops_metrics::TimeRange::parse(&range)?,
-        theme: nfops_metrics::Theme::parse(&theme),
-        size: (640, 260),
-    };
     let board = state
         .console()?
-        .metrics_board(environment.as_deref(), host.as_deref(), drawing, None)
+        .metrics_board(
+            environment.as_deref(),
+            host.as_deref(),
+            drawing(&range, &theme)?,
+            None,
+        )
         .await?;
     Ok(board.into())
 }

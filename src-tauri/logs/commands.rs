@@ -1,7 +1,9 @@
+//! The Logs page: the newest structured lines of an environment's hosts.
+
 use tauri::State;
 
-use crate::wire::Failure;
-use crate::wire_monitoring::LogTail;
+use super::dto::LogTail;
+use crate::failure::Failure;
 use crate::AppState;
 
 /// The newest `lines` log lines of `environment` kept by the filters

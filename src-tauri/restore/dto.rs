@@ -4,7 +4,7 @@
 use serde::Serialize;
 use specta::Type;
 
-use crate::wire::{Failure, PushStep};
+use crate::jobs::JobSummary;
 
 /// One table of a restore plan.
 #[derive(Debug, Clone, Serialize, Type)]
@@ -229,18 +229,15 @@ impl From<nfops_ops::SavedReport> for ReportListing {
     }
 }
 
-/// How a restore ended.
+/// How a restore ended: the job's summary, then the database's state.
 #[derive(Debug, Clone, Serialize, Type)]
 #[serde(rename_all = "camelCase")]
 pub struct RestoreResult {
-    pub job_id: String,
-    pub state: String,
+    #[serde(flatten)]
+    pub job: JobSummary,
     /// untouched | restored | rolledBack | needsAttention
     pub database_state: String,
     pub state_detail: String,
-    pub error: Option<Failure>,
-    pub failed_step: Option<String>,
-    pub steps: Vec<PushStep>,
     pub seconds: f64,
     pub report: Option<IntegrityReport>,
 }
@@ -248,30 +245,13 @@ pub struct RestoreResult {
 impl From<nfops_ops::RestoreRun> for RestoreResult {
     fn from(r: nfops_ops::RestoreRun) -> Self {
         let o = r.outcome;
-        let steps: Vec<PushStep> = o
-            .job
-            .steps
-            .into_iter()
-            .map(|(name, state, evidence)| PushStep {
-                name,
-                state: state.as_str().to_owned(),
-                evidence,
-            })
-            .collect();
         Self {
-            job_id: o.job.job_id,
-            state: o.job.state.as_str().to_owned(),
+            job: o.job.into(),
             database_state: serde_json::to_value(o.database_state)
                 .ok()
                 .and_then(|v| v.as_str().map(str::to_owned))
                 .unwrap_or_default(),
             state_detail: o.state_detail,
-            error: o.job.error.map(Into::into),
-            failed_step: steps
-                .iter()
-                .find(|s| s.state == "failed")
-                .map(|s| s.name.clone()),
-            steps,
             seconds: o.seconds,
             report: r.report.map(Into::into),
         }

@@ -1,6 +1,8 @@
+//! Chart exports (SVG, PNG) saved in the exports folder.
+
 use tauri::State;
 
-use crate::wire::Failure;
+use crate::failure::Failure;
 use crate::AppState;
 
 /// Saves a chart the UI has (SVG as drawn, or a PNG the webview rasterised)

@@ -2,38 +2,15 @@
 //! live progress over a channel and cancel, integrity checks and reports,
 //! drills.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
-
-use nfops_core::jobs::{CancellationToken, Progress, ProgressEvent, Throttled};
-use nfops_core::{Error, ErrorCode};
 use tauri::ipc::Channel;
 use tauri::State;
 
-use crate::wire::{Failure, JobEvent};
-use crate::wire_restore::{
+use super::dto::{
     DrillRecord, DrillStaleness, IntegrityReport, ReportListing, RestorePlanView, RestoreResult,
 };
+use crate::failure::Failure;
+use crate::jobs::{channel_progress, JobEvent, JobKey, RunningJobs};
 use crate::AppState;
-
-/// Cancel tokens of the restores running now, by environment.
-#[derive(Default)]
-pub struct RunningRestores(Mutex<HashMap<String, CancellationToken>>);
-
-impl RunningRestores {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, CancellationToken>> {
-        self.0.lock().unwrap_or_else(|p| p.into_inner())
-    }
-}
-
-struct ChannelProgress(Channel<JobEvent>);
-
-impl Progress for ChannelProgress {
-    fn event(&self, event: &ProgressEvent) {
-        let _ = self.0.send(JobEvent::from(event));
-    }
-}
 
 /// The plan of restoring `backup` into `env` (all tables, or `tables`).
 #[tauri::command]
@@ -53,10 +30,10 @@ pub async fn restore_plan(
 /// Runs the restore; `confirm` is the environment's name typed by the user.
 #[tauri::command]
 #[specta::specta]
-#[allow(clippy::too_many_arguments)]
+#[allow(clippy::too_many_arguments)] // one argument per wizard choice; the UI names them
 pub async fn restore_run(
     state: State<'_, AppState>,
-    running: State<'_, RunningRestores>,
+    running: State<'_, RunningJobs>,
     env: String,
     backup: String,
     tables: Option<Vec<String>>,
@@ -67,57 +44,31 @@ pub async fn restore_run(
     on_event: Channel<JobEvent>,
 ) -> Result<RestoreResult, Failure> {
     let console = state.console()?;
-    let cancel = CancellationToken::new();
-    {
-        let mut r = running.lock();
-        if r.contains_key(&env) {
-            return Err(Error::new(
-                ErrorCode::InvalidInput,
-                format!("a restore of {env} is already running"),
-            )
-            .hint("Wait for it to finish, or cancel it.")
-            .into());
-        }
-        r.insert(env.clone(), cancel.clone());
-    }
-    let progress = Arc::new(Throttled::new(
-        ChannelProgress(on_event),
-        Duration::from_millis(200),
-    ));
+    let slot = running.claim(JobKey::Restore(env.clone()))?;
     let scope = nfops_ops::RestoreScope {
         cache,
         workers,
         checks,
     };
-    let result = console
+    let run = console
         .restore_run(
             &env,
             &backup,
             tables,
             scope,
             confirm.as_deref(),
-            progress,
-            cancel,
+            channel_progress(on_event),
+            slot.cancel_token(),
         )
-        .await;
-    running.lock().remove(&env);
-    Ok(result?.into())
+        .await?;
+    Ok(run.into())
 }
 
 /// Asks the running restore of `env` to stop; false when none runs.
 #[tauri::command]
 #[specta::specta]
-pub async fn restore_cancel(
-    running: State<'_, RunningRestores>,
-    env: String,
-) -> Result<bool, Failure> {
-    Ok(match running.lock().get(&env) {
-        Some(t) => {
-            t.cancel();
-            true
-        }
-        None => false,
-    })
+pub async fn restore_cancel(running: State<'_, RunningJobs>, env: String) -> Result<bool, Failure> {
+    Ok(running.cancel(&JobKey::Restore(env)))
 }
 
 /// Runs the integrity checks of `env` (against `backup` when given); the report is saved.

@@ -1,10 +1,13 @@
+//! The Secrets page: the operator's age identity, keys and recipients per
+//! environment, the history, and pushes to the hosts.
+
 use nfops_core::jobs::{CancellationToken, NoProgress};
 use nfops_core::SecretString;
 use tauri::State;
 
-use crate::wire::{
-    AuditEntry, Failure, PushPlan, PushResult, RecipientChange, SecretsDiff, SecretsListing,
-};
+use super::dto::{PushPlan, PushResult, RecipientChange, SecretsDiff, SecretsListing};
+use crate::audit::dto::AuditEntry;
+use crate::failure::Failure;
 use crate::AppState;
 
 /// The operator's age public key (the identity is generated on first use).

@@ -1,6 +1,9 @@
+//! The Overview: the configured environments and their live state.
+
 use tauri::State;
 
-use crate::wire::{EnvironmentStatus, EnvironmentSummary, Failure};
+use super::dto::{EnvironmentStatus, EnvironmentSummary};
+use crate::failure::Failure;
 use crate::AppState;
 
 /// The configured environments, without probing them.

@@ -1,98 +1,10 @@
-//! Wire types of the monitoring pages (Uptime), kept apart from `wire.rs`
-//! so the features merge cleanly. Each converts explicitly from its domain type.
+//! Wire types of the Scaling page: PM2 instances, scale plans, the capacity forecast.
 
 use serde::Serialize;
 use specta::Type;
 
-use crate::wire::{Failure, MetricsChart};
-
-/// One probe over the picked range.
-#[derive(Debug, Clone, Serialize, Type)]
-#[serde(rename_all = "camelCase")]
-pub struct UptimeProbe {
-    pub name: String,
-    /// `http`, `tcp` or `tls`.
-    pub check: String,
-    pub target: String,
-    pub interval_seconds: u32,
-    pub failures_before_down: u32,
-    /// `up`, `down` or `unknown` (never checked, or failing below the threshold).
-    pub status: String,
-    pub consecutive_failures: u32,
-    /// Checks in the range (f64: a count may exceed 2^32).
-    pub checks: f64,
-    pub failures: f64,
-    pub uptime_percent: Option<f64>,
-    pub mean_latency_ms: Option<f64>,
-    pub last: Option<UptimeSample>,
-}
-
-/// One check.
-#[derive(Debug, Clone, Serialize, Type)]
-#[serde(rename_all = "camelCase")]
-pub struct UptimeSample {
-    /// RFC 3339.
-    pub at: String,
-    pub ok: bool,
-    pub latency_ms: Option<f64>,
-    pub detail: String,
-}
-
-/// The Uptime page of one environment: its probes and both charts.
-#[derive(Debug, Clone, Serialize, Type)]
-#[serde(rename_all = "camelCase")]
-pub struct UptimeReport {
-    pub environment: String,
-    pub start: f64,
-    pub end: f64,
-    pub probes: Vec<UptimeProbe>,
-    pub charts: Vec<MetricsChart>,
-}
-
-impl From<nfops_metrics::uptime::Sample> for UptimeSample {
-    fn from(s: nfops_metrics::uptime::Sample) -> Self {
-        Self {
-            at: s.at.to_rfc3339(),
-            ok: s.ok,
-            latency_ms: s.latency_ms,
-            detail: s.detail,
-        }
-    }
-}
-
-impl From<nfops_ops::UptimeReport> for UptimeReport {
-    fn from(r: nfops_ops::UptimeReport) -> Self {
-        Self {
-            environment: r.environment,
-            start: r.start,
-            end: r.end,
-            probes: r
-                .probes
-                .into_iter()
-                .map(|(p, s)| UptimeProbe {
-                    check: match p.check {
-                        nfops_core::config::UptimeCheck::Http => "http",
-                        nfops_core::config::UptimeCheck::Tcp => "tcp",
-                        nfops_core::config::UptimeCheck::Tls => "tls",
-                    }
-                    .to_owned(),
-                    name: p.name,
-                    target: p.target,
-                    interval_seconds: p.interval_seconds,
-                    failures_before_down: p.failures_before_down,
-                    status: s.status.as_str().to_owned(),
-                    consecutive_failures: s.consecutive_failures,
-                    checks: s.checks as f64,
-                    failures: s.failures as f64,
-                    uptime_percent: s.uptime_percent,
-                    mean_latency_ms: s.mean_latency_ms,
-                    last: s.last.map(Into::into),
-                })
-                .collect(),
-            charts: r.charts.into_iter().map(Into::into).collect(),
-        }
-    }
-}
+use crate::failure::Failure;
+use crate::metrics::dto::MetricsChart;
 
 /// One PM2 process of a host.
 #[derive(Debug, Clone, Serialize, Type)]
@@ -244,67 +156,6 @@ impl From<nfops_ops::CapacityForecast> for CapacityForecast {
             horizon: f.horizon,
             suggested_instances: f.suggested_instances,
             charts: f.charts.into_iter().map(Into::into).collect(),
-        }
-    }
-}
-
-/// One structured log line.
-#[derive(Debug, Clone, Serialize, Type)]
-#[serde(rename_all = "camelCase")]
-pub struct LogLine {
-    pub ts: String,
-    pub level: String,
-    pub category: String,
-    pub msg: String,
-    pub app: String,
-    pub host: String,
-    /// The whole line as JSON text (every field).
-    pub raw: String,
-}
-
-/// A host whose logs could not be read.
-#[derive(Debug, Clone, Serialize, Type)]
-#[serde(rename_all = "camelCase")]
-pub struct LogHostFailure {
-    pub host: String,
-    pub error: Failure,
-}
-
-/// The newest lines of an environment.
-#[derive(Debug, Clone, Serialize, Type)]
-#[serde(rename_all = "camelCase")]
-pub struct LogTail {
-    /// `pm2` (files over SSH) or `loki`.
-    pub source: String,
-    pub lines: Vec<LogLine>,
-    pub failed_hosts: Vec<LogHostFailure>,
-}
-
-impl From<nfops_ops::LogTail> for LogTail {
-    fn from(t: nfops_ops::LogTail) -> Self {
-        Self {
-            source: t.source,
-            lines: t
-                .entries
-                .into_iter()
-                .map(|e| LogLine {
-                    ts: e.ts,
-                    level: e.level,
-                    category: e.category,
-                    msg: e.msg,
-                    app: e.app,
-                    host: e.host,
-                    raw: e.raw,
-                })
-                .collect(),
-            failed_hosts: t
-                .failed_hosts
-                .into_iter()
-                .map(|(host, e)| LogHostFailure {
-                    host,
-                    error: e.into(),
-                })
-                .collect(),
         }
     }
 }

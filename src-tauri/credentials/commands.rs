@@ -1,7 +1,10 @@
+//! The Credentials page: which credentials are needed and set; set and delete.
+
 use nfops_core::SecretString;
 use tauri::State;
 
-use crate::wire::{CredentialStatus, Failure};
+use super::dto::CredentialStatus;
+use crate::failure::Failure;
 use crate::AppState;
 
 /// Which credentials are needed and set; never their values.

@@ -1,16 +1,11 @@
+//! The Scaling page: PM2 instances per host, scale plan and apply, capacity forecast.
+
 use tauri::State;
 
-use crate::wire::Failure;
-use crate::wire_monitoring::{CapacityForecast, ScalePlan, ScalingView};
+use super::dto::{CapacityForecast, ScalePlan, ScalingView};
+use crate::failure::Failure;
+use crate::metrics::dto::drawing;
 use crate::AppState;
-
-fn drawing(range: &str, theme: &str) -> Result<nfops_metrics::Drawing, Failure> {
-    Ok(nfops_metrics::Drawing {
-        range: nfops_metrics::TimeRange::parse(range)?,
-        theme: nfops_metrics::Theme::parse(theme),
-        size: (640, 260),
-    })
-}
 
 /// PM2 processes of every host of `environment` and the instances chart over `range`.
 #[tauri::command]

@@ -1,6 +1,9 @@
+//! The Audit page: the newest entries and the hash chain's check.
+
 use tauri::State;
 
-use crate::wire::{AuditEntry, AuditVerification, Failure};
+use super::dto::{AuditEntry, AuditVerification};
+use crate::failure::Failure;
 use crate::AppState;
 
 /// The newest audit entries, newest first.
