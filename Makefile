@@ -22,9 +22,11 @@ test: deps ui
 	$(MAKE) --no-print-directory lint
 	$(MAKE) --no-print-directory ui-test
 	# A stack that was already up (make run) is left up; one started here is stopped.
+	# `reset` undoes what a promotion clicked in that console changed (releases, schema).
 	if scripts/stack status >/dev/null 2>&1; then started=0; else started=1; fi; \
 	  if [[ $$started == 1 ]]; then trap 'scripts/stack down' EXIT; fi; \
 	  scripts/stack up && \
+	  scripts/stack reset && \
 	  scripts/stack-test && \
 	  NFOPS_REQUIRE_STACK=1 scripts/with-keyring cargo test --workspace $(FEATURES) --no-fail-fast
 

@@ -1,46 +1,13 @@
 //! End to end: the real desktop app, built with the UI embedded, under Xvfb,
 //! driven through WebKitWebDriver, against the local stack's real services.
 
-mod support;
-
 use std::time::Duration;
 
-use nfops_core::SecretString;
-use nfops_vault::Keyring;
-use support::{files_containing, stack, App, Stack};
+use nfops_testkit::e2e::{files_containing, App};
+use nfops_testkit::TestKeyring;
 
-/// One app at a time: they share the stack and the machine's two cores.
-static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
-/// A keyring service private to this test run, filled with the stack's credentials.
-struct TestKeyring {
-    service: String,
-    names: Vec<String>,
-}
-
-impl TestKeyring {
-    fn load(stack: &Stack) -> Self {
-        let service = format!("nfops-e2e-{}", std::process::id());
-        let keyring = Keyring::with_service(&service);
-        let mut names = Vec::new();
-        for (name, value) in stack.credentials() {
-            keyring
-                .set(&name, &SecretString::new(value))
-                .unwrap_or_else(|e| panic!("store {name} in the test keyring: {e}"));
-            names.push(name);
-        }
-        Self { service, names }
-    }
-}
-
-impl Drop for TestKeyring {
-    fn drop(&mut self) {
-        let keyring = Keyring::with_service(&self.service);
-        for n in &self.names {
-            let _ = keyring.delete(n);
-        }
-    }
-}
+/// The app under test, built by cargo for this test binary.
+const APP: &str = env!("CARGO_BIN_EXE_nfops-desktop");
 
 const ENVS: [&str; 2] = ["staging", "production"];
 
@@ -60,14 +27,14 @@ fn probe_ids(env: &str) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn overview_shows_live_state_and_names_a_stopped_service() {
-    let Some(stack) = stack() else { return };
-    let _serial = SERIAL.lock().await;
-    let keys = TestKeyring::load(&stack);
-    let app = App::launch(&[
-        ("NFOPS_CONFIG", stack.config().display().to_string()),
-        ("NFOPS_KEYRING_SERVICE", keys.service.clone()),
-    ])
-    .await;
+    let Some(stack) =
+        nfops_testkit::stack_dir("overview_shows_live_state_and_names_a_stopped_service")
+    else {
+        return;
+    };
+    let _serial = nfops_testkit::serial().await;
+    let keys = TestKeyring::with("e2e", stack.credentials());
+    let app = App::launch_on(APP, &stack, Some(&keys), &[]).await;
 
     for env in ENVS {
         app.wait_for(
@@ -146,8 +113,11 @@ async fn overview_shows_live_state_and_names_a_stopped_service() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_broken_config_is_shown_with_line_and_column() {
-    let Some(_stack) = stack() else { return };
-    let _serial = SERIAL.lock().await;
+    let Some(_stack) = nfops_testkit::stack_dir("a_broken_config_is_shown_with_line_and_column")
+    else {
+        return;
+    };
+    let _serial = nfops_testkit::serial().await;
     let dir = tempfile::tempdir().expect("tempdir");
     let bad = dir.path().join("environments.toml");
     std::fs::write(
@@ -155,7 +125,7 @@ async fn a_broken_config_is_shown_with_line_and_column() {
         "version = 1\n\n[environments.staging]\ntier = \"stagin\"\n",
     )
     .expect("write config");
-    let app = App::launch(&[("NFOPS_CONFIG", bad.display().to_string())]).await;
+    let app = App::launch(APP, &[("NFOPS_CONFIG", bad.display().to_string())]).await;
     let banner = app.text("[data-testid=config-error]").await;
     app.screenshot("config-error").await;
     assert!(
@@ -171,14 +141,14 @@ async fn a_broken_config_is_shown_with_line_and_column() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_credential_set_in_the_ui_reaches_the_keyring_and_nothing_else() {
-    let Some(stack) = stack() else { return };
-    let _serial = SERIAL.lock().await;
-    let keys = TestKeyring::load(&stack);
-    let app = App::launch(&[
-        ("NFOPS_CONFIG", stack.config().display().to_string()),
-        ("NFOPS_KEYRING_SERVICE", keys.service.clone()),
-    ])
-    .await;
+    let Some(stack) =
+        nfops_testkit::stack_dir("a_credential_set_in_the_ui_reaches_the_keyring_and_nothing_else")
+    else {
+        return;
+    };
+    let _serial = nfops_testkit::serial().await;
+    let keys = TestKeyring::with("e2e", stack.credentials());
+    let app = App::launch_on(APP, &stack, Some(&keys), &[]).await;
     let planted = format!("PLANTED-{}-e2e-secret", std::process::id());
     let name = "e2e/planted";
 
@@ -228,7 +198,7 @@ async fn a_credential_set_in_the_ui_reaches_the_keyring_and_nothing_else() {
     let home_dir = app.close().await;
     let home = home_dir.path();
 
-    let keyring = Keyring::with_service(&keys.service);
+    let keyring = &keys.keyring;
     assert_eq!(
         keyring.get(name).expect("stored").expose(),
         &planted,
@@ -240,7 +210,7 @@ async fn a_credential_set_in_the_ui_reaches_the_keyring_and_nothing_else() {
         leaks.is_empty(),
         "the credential value leaked into {leaks:?}"
     );
-    let config_text = std::fs::read(stack.config()).expect("read the stack config");
+    let config_text = std::fs::read(stack.config_path()).expect("read the stack config");
     assert!(
         !config_text
             .windows(planted.len())
@@ -261,14 +231,14 @@ async fn a_credential_set_in_the_ui_reaches_the_keyring_and_nothing_else() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_secrets_page_masks_reveals_and_adds_without_leaking() {
-    let Some(stack) = stack() else { return };
-    let _serial = SERIAL.lock().await;
-    let keys = TestKeyring::load(&stack);
-    let app = App::launch(&[
-        ("NFOPS_CONFIG", stack.config().display().to_string()),
-        ("NFOPS_KEYRING_SERVICE", keys.service.clone()),
-    ])
-    .await;
+    let Some(stack) =
+        nfops_testkit::stack_dir("the_secrets_page_masks_reveals_and_adds_without_leaking")
+    else {
+        return;
+    };
+    let _serial = nfops_testkit::serial().await;
+    let keys = TestKeyring::with("e2e", stack.credentials());
+    let app = App::launch_on(APP, &stack, Some(&keys), &[]).await;
     app.click("[data-testid=nav-secrets]").await;
     app.wait_for("[data-testid=secrets-table]", Duration::from_secs(20))
         .await;
@@ -291,14 +261,13 @@ async fn the_secrets_page_masks_reveals_and_adds_without_leaking() {
     app.click(&format!("{row} [data-testid=secret-reveal]"))
         .await;
     // The value arrives asynchronously (keyring, decrypt, audit entry).
-    let until = std::time::Instant::now() + Duration::from_secs(10);
-    let shown = loop {
-        let t = app.text(&format!("{row} [data-testid=secret-value]")).await;
-        if !t.chars().all(|c| c == '•') || std::time::Instant::now() > until {
-            break t;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let shown = app
+        .wait_text_until(
+            &format!("{row} [data-testid=secret-value]"),
+            Duration::from_secs(10),
+            |t| !t.chars().all(|c| c == '•'),
+        )
+        .await;
     assert_eq!(shown, expected, "reveal shows the stored value");
     app.click(&format!("{row} [data-testid=secret-reveal]"))
         .await;
@@ -330,19 +299,10 @@ async fn the_secrets_page_masks_reveals_and_adds_without_leaking() {
         .await;
     app.click(&format!("{added} [data-testid=secret-delete-confirm]"))
         .await;
-    let until = std::time::Instant::now() + Duration::from_secs(15);
-    while app
-        .client
-        .find(fantoccini::Locator::Css(&added))
-        .await
-        .is_ok()
-    {
-        assert!(
-            std::time::Instant::now() < until,
-            "the added key is deleted again"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    assert!(
+        app.wait_gone(&added, Duration::from_secs(15)).await,
+        "the added key is deleted again"
+    );
     let home_dir = app.close().await;
     let leaks = files_containing(home_dir.path(), planted.as_bytes());
     assert!(leaks.is_empty(), "the secret value leaked into {leaks:?}");
@@ -368,11 +328,15 @@ const CORE_CHARTS: [&str; 9] = [
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_metrics_page_draws_charts_from_the_real_prometheus() {
-    let Some(stack) = stack() else { return };
-    let _serial = SERIAL.lock().await;
-    let keys = TestKeyring::load(&stack);
+    let Some(stack) =
+        nfops_testkit::stack_dir("the_metrics_page_draws_charts_from_the_real_prometheus")
+    else {
+        return;
+    };
+    let _serial = nfops_testkit::serial().await;
+    let keys = TestKeyring::with("e2e", stack.credentials());
     // Traffic through nginx, so request rate and latency have samples.
-    let config = nfops_core::config::Config::load(&stack.config()).expect("stack config");
+    let config = nfops_core::config::Config::load(&stack.config_path()).expect("stack config");
     for env in ENVS {
         let url = config
             .environment(env)
@@ -388,11 +352,7 @@ async fn the_metrics_page_draws_charts_from_the_real_prometheus() {
                 .status();
         }
     }
-    let app = App::launch(&[
-        ("NFOPS_CONFIG", stack.config().display().to_string()),
-        ("NFOPS_KEYRING_SERVICE", keys.service.clone()),
-    ])
-    .await;
+    let app = App::launch_on(APP, &stack, Some(&keys), &[]).await;
     app.click("[data-testid=nav-metrics]").await;
     for env in ENVS {
         app.click(&format!("[data-testid=metrics-env-{env}]")).await;
@@ -461,14 +421,14 @@ async fn the_metrics_page_draws_charts_from_the_real_prometheus() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn back_up_now_on_staging_lists_a_complete_verified_backup() {
-    let Some(stack) = stack() else { return };
-    let _serial = SERIAL.lock().await;
-    let keys = TestKeyring::load(&stack);
-    let app = App::launch(&[
-        ("NFOPS_CONFIG", stack.config().display().to_string()),
-        ("NFOPS_KEYRING_SERVICE", keys.service.clone()),
-    ])
-    .await;
+    let Some(stack) =
+        nfops_testkit::stack_dir("back_up_now_on_staging_lists_a_complete_verified_backup")
+    else {
+        return;
+    };
+    let _serial = nfops_testkit::serial().await;
+    let keys = TestKeyring::with("e2e", stack.credentials());
+    let app = App::launch_on(APP, &stack, Some(&keys), &[]).await;
     app.click("[data-testid=nav-backups]").await;
     let select = app
         .wait_for("[data-testid=backups-env]", Duration::from_secs(10))

@@ -3,27 +3,24 @@
 //! here) ends with a verified offsite copy and a storage snapshot, both shown
 //! on the page; the Overview warning then names production only.
 
-mod support;
+use std::time::Duration;
 
-use std::time::{Duration, Instant};
+use nfops_testkit::e2e::App;
+use nfops_testkit::TestKeyring;
 
-use nfops_core::SecretString;
-use nfops_vault::Keyring;
-use support::{stack, App};
+/// The app under test, built by cargo for this test binary.
+const APP: &str = env!("CARGO_BIN_EXE_nfops-desktop");
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn back_up_now_copies_offsite_records_storage_and_clears_the_staleness_warning() {
-    let Some(stack) = stack() else { return };
-    let service = format!("nfops-e2e-backups-{}", std::process::id());
-    let keyring = Keyring::with_service(&service);
-    let creds = stack.credentials();
-    for (name, value) in &creds {
-        keyring
-            .set(name, &SecretString::new(value.clone()))
-            .unwrap_or_else(|e| panic!("store {name} in the test keyring: {e}"));
-    }
+    let Some(stack) = nfops_testkit::stack_dir(
+        "back_up_now_copies_offsite_records_storage_and_clears_the_staleness_warning",
+    ) else {
+        return;
+    };
+    let keys = TestKeyring::with("e2e-backups", stack.credentials());
     let dir = tempfile::tempdir().expect("tempdir");
-    let text = std::fs::read_to_string(stack.config()).expect("stack config");
+    let text = std::fs::read_to_string(stack.config_path()).expect("stack config");
     let endpoint = text
         .lines()
         .find_map(|l| l.strip_prefix("endpoint = \""))
@@ -40,10 +37,13 @@ async fn back_up_now_copies_offsite_records_storage_and_clears_the_staleness_war
     )
     .expect("write config");
 
-    let app = App::launch(&[
-        ("NFOPS_CONFIG", config.display().to_string()),
-        ("NFOPS_KEYRING_SERVICE", service.clone()),
-    ])
+    let app = App::launch(
+        APP,
+        &[
+            ("NFOPS_CONFIG", config.display().to_string()),
+            ("NFOPS_KEYRING_SERVICE", keys.service.clone()),
+        ],
+    )
     .await;
     let warning = app
         .wait_for(
@@ -133,27 +133,17 @@ async fn back_up_now_copies_offsite_records_storage_and_clears_the_staleness_war
 
     app.click("[data-testid=nav-overview]").await;
     app.click("[data-testid=refresh-all]").await;
-    let until = Instant::now() + Duration::from_secs(30);
-    let mut last = String::new();
-    loop {
-        if let Ok(e) = app
-            .client
-            .find(fantoccini::Locator::Css(
-                "[data-testid=overview-backups-stale]",
-            ))
-            .await
-        {
-            last = e.text().await.unwrap_or_default();
-            if !last.contains("staging") && last.contains("production has no good backup") {
-                break;
-            }
-        }
-        assert!(
-            Instant::now() < until,
-            "after the backup only production stays stale: {last}"
-        );
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
+    let last = app
+        .wait_text_until(
+            "[data-testid=overview-backups-stale]",
+            Duration::from_secs(30),
+            |t| !t.contains("staging") && t.contains("production has no good backup"),
+        )
+        .await;
+    assert!(
+        !last.contains("staging") && last.contains("production has no good backup"),
+        "after the backup only production stays stale: {last}"
+    );
 
     let home = app.close().await;
     assert!(
@@ -164,7 +154,4 @@ async fn back_up_now_copies_offsite_records_storage_and_clears_the_staleness_war
             .is_file(),
         "the snapshot file is in the backup folder"
     );
-    for (name, _) in &creds {
-        let _ = keyring.delete(name);
-    }
 }

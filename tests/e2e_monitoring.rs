@@ -3,46 +3,23 @@
 //! production's real nginx; stopping it must turn the probe down (after its
 //! three failures in a row) and starting it must bring it back up.
 
-mod support;
-
 use std::time::Duration;
 
-use nfops_core::SecretString;
-use nfops_vault::Keyring;
-use support::{stack, App, Stack};
+use nfops_testkit::e2e::App;
+use nfops_testkit::TestKeyring;
 
-/// One app at a time: they share the stack and the machine's two cores.
-static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
-/// A keyring service private to this test, holding the stack's SSH key.
-struct TestKeyring(String);
-
-impl TestKeyring {
-    fn load(stack: &Stack) -> Self {
-        let service = format!("nfops-e2e-monitoring-{}", std::process::id());
-        let keyring = Keyring::with_service(&service);
-        for (name, value) in stack.credentials() {
-            if name == "stack/ssh/deploy" {
-                keyring
-                    .set(&name, &SecretString::new(value))
-                    .expect("store the SSH key in the test keyring");
-            }
-        }
-        Self(service)
-    }
-}
-
-impl Drop for TestKeyring {
-    fn drop(&mut self) {
-        let _ = Keyring::with_service(&self.0).delete("stack/ssh/deploy");
-    }
-}
+/// The app under test, built by cargo for this test binary.
+const APP: &str = env!("CARGO_BIN_EXE_nfops-desktop");
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_uptime_page_shows_production_going_down_and_recovering() {
-    let Some(stack) = stack() else { return };
-    let _serial = SERIAL.lock().await;
-    let app = App::launch(&[("NFOPS_CONFIG", stack.config().display().to_string())]).await;
+    let Some(stack) =
+        nfops_testkit::stack_dir("the_uptime_page_shows_production_going_down_and_recovering")
+    else {
+        return;
+    };
+    let _serial = nfops_testkit::serial().await;
+    let app = App::launch_on(APP, &stack, None, &[]).await;
     app.click("[data-testid=nav-uptime]").await;
     app.click("[data-testid=uptime-env-production]").await;
     app.wait_attr(
@@ -132,14 +109,24 @@ async fn the_uptime_page_shows_production_going_down_and_recovering() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_logs_and_scaling_pages_read_the_real_hosts() {
-    let Some(stack) = stack() else { return };
-    let _serial = SERIAL.lock().await;
-    let keys = TestKeyring::load(&stack);
-    let app = App::launch(&[
-        ("NFOPS_CONFIG", stack.config().display().to_string()),
-        ("NFOPS_KEYRING_SERVICE", keys.0.clone()),
-        ("NFOPS_UPTIME_WATCH", "0".into()),
-    ])
+    let Some(stack) = nfops_testkit::stack_dir("the_logs_and_scaling_pages_read_the_real_hosts")
+    else {
+        return;
+    };
+    let _serial = nfops_testkit::serial().await;
+    let keys = TestKeyring::with(
+        "e2e-monitoring",
+        stack
+            .credentials()
+            .into_iter()
+            .filter(|(name, _)| name == "stack/ssh/deploy"),
+    );
+    let app = App::launch_on(
+        APP,
+        &stack,
+        Some(&keys),
+        &[("NFOPS_UPTIME_WATCH", "0".into())],
+    )
     .await;
     app.click("[data-testid=nav-logs]").await;
     app.click("[data-testid=logs-env-staging]").await;

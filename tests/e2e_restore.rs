@@ -6,65 +6,17 @@
 //! hidden and the others are at their snapshot versions, production's cache
 //! keys are gone (staging's kept), and the workers were reloaded.
 
-mod support;
-
-use std::sync::Arc;
 use std::time::Duration;
 
-use nfops_core::jobs::{CancellationToken, NoProgress};
-use nfops_core::SecretString;
-use nfops_vault::Keyring;
-use support::{stack, App, Stack};
+use nfops_testkit::e2e::App;
+use nfops_testkit::{Stack, TestKeyring};
 
-struct TestKeyring {
-    service: String,
-    names: Vec<String>,
-}
+/// The app under test, built by cargo for this test binary.
+const APP: &str = env!("CARGO_BIN_EXE_nfops-desktop");
 
-impl TestKeyring {
-    fn load(stack: &Stack) -> Self {
-        let service = format!("nfops-e2e-restore-{}", std::process::id());
-        let keyring = Keyring::with_service(&service);
-        let mut names = Vec::new();
-        for (name, value) in stack.credentials() {
-            keyring
-                .set(&name, &SecretString::new(value))
-                .unwrap_or_else(|e| panic!("store {name} in the test keyring: {e}"));
-            names.push(name);
-        }
-        Self { service, names }
-    }
-}
-
-impl Drop for TestKeyring {
-    fn drop(&mut self) {
-        let keyring = Keyring::with_service(&self.service);
-        for n in &self.names {
-            let _ = keyring.delete(n);
-        }
-    }
-}
-
-/// Waits for `css`; on timeout fails with the page's text (a WebDriver
-/// screenshot can stall WebKit, so none is taken).
+/// Waits for `css`, failing with the page's text (no screenshot: it can stall WebKit).
 async fn wait(app: &App, css: &str, secs: u64) -> fantoccini::elements::Element {
-    match app
-        .client
-        .wait()
-        .at_most(Duration::from_secs(secs))
-        .every(Duration::from_millis(200))
-        .for_element(fantoccini::Locator::Css(css))
-        .await
-    {
-        Ok(e) => e,
-        Err(e) => {
-            let body = match app.client.find(fantoccini::Locator::Css("main")).await {
-                Ok(b) => b.text().await.unwrap_or_default(),
-                Err(_) => String::new(),
-            };
-            panic!("{css} did not appear within {secs}s ({e}); the page says: {body}");
-        }
-    }
+    app.wait_or_page(css, Duration::from_secs(secs)).await
 }
 
 async fn click(app: &App, css: &str) {
@@ -76,7 +28,7 @@ async fn click(app: &App, css: &str) {
 }
 
 fn value(stack: &Stack, section: &str, key: &str) -> String {
-    std::fs::read_to_string(stack.config())
+    std::fs::read_to_string(stack.config_path())
         .expect("config")
         .lines()
         .skip_while(|l| l.trim() != section)
@@ -114,55 +66,30 @@ fn redis(stack: &Stack, db: &str, args: &[&str]) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_wizard_restores_production_database_storage_cache_and_workers() {
-    let Some(stack) = stack() else { return };
-    let keys = TestKeyring::load(&stack);
-    let app = App::launch(&[
-        ("NFOPS_CONFIG", stack.config().display().to_string()),
-        ("NFOPS_KEYRING_SERVICE", keys.service.clone()),
-    ])
-    .await;
+    let Some(stack) =
+        Stack::from_env("the_wizard_restores_production_database_storage_cache_and_workers")
+    else {
+        return;
+    };
+    let keys = TestKeyring::with("e2e-restore", stack.credentials());
+    let app = App::launch_on(APP, &stack, Some(&keys), &[]).await;
 
     // A backup of production into the app's home (its catalog records it as
     // verified), with a snapshot of its bucket. The test itself stays off the
     // keyring: credentials come from the stack's folder.
-    let creds = Arc::new(nfops_core::credentials::MemoryCredentials::default());
-    for (n, v) in stack.credentials() {
-        creds.insert(&n, &v);
-    }
+    let creds = stack.creds.clone();
     let identity = nfops_backup::crypto::parse_identity(
         &nfops_core::credentials::CredentialSource::get(creds.as_ref(), "nfops/age-identity")
             .expect("identity"),
     )
     .expect("age identity");
-    let cfg = nfops_core::config::Config::load(&stack.config()).expect("config");
-    let env = cfg.environment("production").expect("production").clone();
+    let env = stack.env("production").clone();
     let store = nfops_backup::LocalStore::new(&app.home.path().join("backups"));
-    let scratch = tempfile::tempdir().expect("tempdir");
-    let req = nfops_backup::BackupRequest {
-        environment: "production".into(),
-        env: env.clone(),
-        creds: creds.clone(),
-        known_hosts: scratch.path().join("known_hosts"),
-        store: store.clone(),
-        recipients: vec![identity.to_public()],
-        identity: identity.clone(),
-        options: nfops_mysql::DumpOptions::default(),
-    };
-    let runner = nfops_core::jobs::JobRunner::new(nfops_core::jobs::JobStore::new(
-        nfops_core::state::State::open(&scratch.path().join("state"))
-            .await
-            .expect("state"),
-    ));
-    let bplan = nfops_backup::plan_backup(&req).await.expect("backup plan");
-    let backup = nfops_backup::run_backup(
-        req,
-        &bplan,
-        &runner,
-        Arc::new(NoProgress),
-        CancellationToken::new(),
-    )
-    .await
-    .expect("backup");
+    let mut req = stack.backup_request("production", &identity);
+    req.store = store.clone();
+    req.recipients = vec![identity.to_public()];
+    req.options = nfops_mysql::DumpOptions::default();
+    let backup = stack.take_backup(req).await;
     let id = backup.backup_id.clone();
     let dir = backup.path.clone().expect("published backup");
     let app_state = nfops_core::state::State::open(&app.home.path().join("state"))
@@ -217,7 +144,7 @@ async fn the_wizard_restores_production_database_storage_cache_and_workers() {
         environment: "production".into(),
         env: env.clone(),
         creds: creds.clone(),
-        known_hosts: scratch.path().join("known_hosts"),
+        known_hosts: stack.known_hosts(),
         source: Some(nfops_restore::BackupSource::open(&dir).expect("source")),
         database: None,
         live_service: false,

@@ -1,7 +1,7 @@
 //! Backups against the real local stack: restore with standard tools alone,
 //! verify findings, wrong key.
 
-mod common;
+use nfops_testkit::{db, Stack};
 
 use std::process::Command;
 use std::sync::Arc;
@@ -24,15 +24,14 @@ CREATE EVENT IF NOT EXISTS nf_bk_noop ON SCHEDULE EVERY 1 DAY DISABLE DO SELECT 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn production_backup_restores_with_age_zstd_and_mysql_alone() {
-    let Some(stack) =
-        common::Stack::from_env("production_backup_restores_with_age_zstd_and_mysql_alone")
+    let Some(stack) = Stack::from_env("production_backup_restores_with_age_zstd_and_mysql_alone")
     else {
         return;
     };
     let src = stack.target("production", "newfinity");
-    common::exec(&src, FIXTURES).await;
+    db::exec(&src, FIXTURES).await;
     let identity = x25519::Identity::generate();
-    let req = stack.request("production", &identity);
+    let req = stack.backup_request("production", &identity);
     let plan = plan_backup(&req)
         .await
         .expect("plan through the SSH tunnel");
@@ -134,7 +133,7 @@ async fn production_backup_restores_with_age_zstd_and_mysql_alone() {
         &out.backup_id.replace('-', "_").to_lowercase()
     );
     let admin = stack.target("production", "newfinity");
-    common::exec(&admin, &format!("DROP DATABASE IF EXISTS `{scratch}`; CREATE DATABASE `{scratch}` CHARACTER SET utf8mb4")).await;
+    db::exec(&admin, &format!("DROP DATABASE IF EXISTS `{scratch}`; CREATE DATABASE `{scratch}` CHARACTER SET utf8mb4")).await;
     let readme = std::fs::read_to_string(dir.join("README.txt")).expect("README.txt");
     assert!(readme.contains("age -d -i KEYFILE FILE | zstd -d | mysql DBNAME"));
     for f in &m.restore_order {
@@ -190,7 +189,7 @@ async fn production_backup_restores_with_age_zstd_and_mysql_alone() {
         (2, 1, 1, 1),
         "views, trigger, routine and event restored"
     );
-    common::exec(&admin, &format!("DROP DATABASE `{scratch}`")).await;
+    db::exec(&admin, &format!("DROP DATABASE `{scratch}`")).await;
 
     let v = verify_backup(
         VerifyRequest {
@@ -219,13 +218,12 @@ async fn production_backup_restores_with_age_zstd_and_mysql_alone() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn verify_finds_every_damaged_file_and_refuses_a_wrong_key() {
-    let Some(stack) =
-        common::Stack::from_env("verify_finds_every_damaged_file_and_refuses_a_wrong_key")
+    let Some(stack) = Stack::from_env("verify_finds_every_damaged_file_and_refuses_a_wrong_key")
     else {
         return;
     };
     let identity = x25519::Identity::generate();
-    let req = stack.request("staging", &identity);
+    let req = stack.backup_request("staging", &identity);
     let plan = plan_backup(&req).await.expect("plan");
     let runner = stack.runner().await;
     let out = run_backup(

@@ -1,7 +1,7 @@
 //! Fault tests that stop a stack service: their own test binary, so no other
 //! backup test shares the stopped server.
 
-mod common;
+use nfops_testkit::{db, Stack};
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -26,16 +26,15 @@ impl Progress for Rows {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mariadb_stopped_mid_dump_fails_the_job_and_leaves_nothing() {
     let _serial = SERIAL.lock().await;
-    let Some(stack) =
-        common::Stack::from_env("mariadb_stopped_mid_dump_fails_the_job_and_leaves_nothing")
+    let Some(stack) = Stack::from_env("mariadb_stopped_mid_dump_fails_the_job_and_leaves_nothing")
     else {
         return;
     };
     let db = stack.target("staging", "newfinity");
     // A table big enough that the dump is still running when the server stops.
-    common::exec(&db, "DROP TABLE IF EXISTS nf_bk_fault_big; CREATE TABLE nf_bk_fault_big (id INT PRIMARY KEY, pad VARCHAR(255)) ENGINE=InnoDB; SET SESSION sql_log_bin = 0; INSERT INTO nf_bk_fault_big SELECT seq, REPEAT('x', 200) FROM seq_1_to_400000").await;
+    db::exec(&db, "DROP TABLE IF EXISTS nf_bk_fault_big; CREATE TABLE nf_bk_fault_big (id INT PRIMARY KEY, pad VARCHAR(255)) ENGINE=InnoDB; SET SESSION sql_log_bin = 0; INSERT INTO nf_bk_fault_big SELECT seq, REPEAT('x', 200) FROM seq_1_to_400000").await;
     let identity = x25519::Identity::generate();
-    let mut req = stack.request("staging", &identity);
+    let mut req = stack.backup_request("staging", &identity);
     req.options.chunk_rows = 1_000_000;
     req.options.workers = 1;
     let plan = plan_backup(&req).await.expect("plan");
@@ -56,19 +55,19 @@ async fn mariadb_stopped_mid_dump_fails_the_job_and_leaves_nothing() {
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let s = common::Stack::from_env("stop").expect("stack");
-    tokio::task::spawn_blocking(move || s.stack(&["stop", "mariadb-staging"]))
+    let s = Stack::from_env("stop").expect("stack");
+    tokio::task::spawn_blocking(move || s.run(&["stop", "mariadb-staging"]))
         .await
         .expect("stop runs");
     let out = job
         .await
         .expect("join")
         .expect("the job records its failure");
-    let s = common::Stack::from_env("start").expect("stack");
-    tokio::task::spawn_blocking(move || s.stack(&["start", "mariadb-staging"]))
+    let s = Stack::from_env("start").expect("stack");
+    tokio::task::spawn_blocking(move || s.run(&["start", "mariadb-staging"]))
         .await
         .expect("start runs");
-    common::exec(&db, "DROP TABLE IF EXISTS nf_bk_fault_big").await;
+    db::exec(&db, "DROP TABLE IF EXISTS nf_bk_fault_big").await;
 
     assert_eq!(
         out.job.state,
@@ -144,20 +143,19 @@ impl Drop for SmallDisk {
 async fn a_full_disk_at_the_destination_fails_clearly_and_leaves_nothing() {
     let _serial = SERIAL.lock().await;
     let Some(stack) =
-        common::Stack::from_env("a_full_disk_at_the_destination_fails_clearly_and_leaves_nothing")
+        Stack::from_env("a_full_disk_at_the_destination_fails_clearly_and_leaves_nothing")
     else {
         return;
     };
     let Some(disk) = SmallDisk::mount("96k") else {
-        assert!(
-            std::env::var("NFOPS_REQUIRE_STACK").as_deref() != Ok("1"),
-            "NFOPS_REQUIRE_STACK=1 but a tmpfs cannot be mounted here (needs root)"
+        nfops_testkit::skip_or_fail(
+            "a_full_disk_at_the_destination_fails_clearly_and_leaves_nothing",
+            "a tmpfs cannot be mounted here (needs root)",
         );
-        eprintln!("skipping: cannot mount a tmpfs (needs root)");
         return;
     };
     let identity = x25519::Identity::generate();
-    let mut req = stack.request("staging", &identity);
+    let mut req = stack.backup_request("staging", &identity);
     req.store = nfops_backup::LocalStore::new(disk.0.path());
     let plan = plan_backup(&req).await.expect("plan");
     let runner = stack.runner().await;
@@ -204,13 +202,12 @@ async fn s3_stopped_mid_upload_fails_the_copy_and_leaves_no_copy() {
     use nfops_backup::object_store::ObjectStore;
     use nfops_backup::offsite::{copy_backup, CopyRequest};
 
-    let Some(stack) =
-        common::Stack::from_env("s3_stopped_mid_upload_fails_the_copy_and_leaves_no_copy")
+    let Some(stack) = Stack::from_env("s3_stopped_mid_upload_fails_the_copy_and_leaves_no_copy")
     else {
         return;
     };
     let identity = x25519::Identity::generate();
-    let req = stack.request("staging", &identity);
+    let req = stack.backup_request("staging", &identity);
     let plan = plan_backup(&req).await.expect("plan");
     let runner = stack.runner().await;
     let out = run_backup(
@@ -238,7 +235,7 @@ async fn s3_stopped_mid_upload_fails_the_copy_and_leaves_no_copy() {
     std::fs::write(dir.join("data").join("zz-padding.bin"), &big).expect("write");
     drop(big);
 
-    let dest = |stack: &common::Stack| {
+    let dest = |stack: &Stack| {
         let text = format!(
             "version = 1\n[environments.t]\ntier = \"staging\"\n[environments.t.backup.offsite]\nendpoint = \"{}\"\npath_style = true\nbucket = \"nf-backups-offsite\"\nprefix = \"fault-{}\"\naccess_key_credential = \"stack/s3/access-key\"\nsecret_key_credential = \"stack/s3/secret-key\"\n",
             stack
@@ -289,16 +286,16 @@ async fn s3_stopped_mid_upload_fails_the_copy_and_leaves_no_copy() {
         assert!(std::time::Instant::now() < deadline, "the upload got going");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    let s = common::Stack::from_env("stop").expect("stack");
-    tokio::task::spawn_blocking(move || s.stack(&["stop", "s3"]))
+    let s = Stack::from_env("stop").expect("stack");
+    tokio::task::spawn_blocking(move || s.run(&["stop", "s3"]))
         .await
         .expect("stop runs");
     let copied = job
         .await
         .expect("join")
         .expect("the copy job records its failure");
-    let s = common::Stack::from_env("start").expect("stack");
-    tokio::task::spawn_blocking(move || s.stack(&["start", "s3"]))
+    let s = Stack::from_env("start").expect("stack");
+    tokio::task::spawn_blocking(move || s.run(&["start", "s3"]))
         .await
         .expect("start runs");
 
@@ -316,7 +313,7 @@ async fn s3_stopped_mid_upload_fails_the_copy_and_leaves_no_copy() {
     assert_eq!(failed, ["upload"], "{:?}", copied.job.steps);
     // moto came back with new keys (and empty): the listing never shows a
     // copy without its manifest as a backup.
-    let fresh = common::Stack::from_env("after").expect("stack");
+    let fresh = Stack::from_env("after").expect("stack");
     let listed = dest(&fresh).list_backups("staging").await.expect("list");
     assert!(
         listed.iter().all(|l| l.state != "complete"),

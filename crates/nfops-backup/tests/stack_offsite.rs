@@ -2,7 +2,7 @@
 //! multipart uploads checked by ETag, read-back SHA-256, and an unreachable
 //! server ending in a clear error.
 
-mod common;
+use nfops_testkit::Stack;
 
 use std::io::Write;
 
@@ -24,14 +24,14 @@ fn destination(endpoint: &str) -> ObjectDestination {
         .expect("offsite")
 }
 
-fn s3_endpoint(stack: &common::Stack) -> String {
+fn s3_endpoint(stack: &Stack) -> String {
     let c = stack.config.environment("staging").expect("staging");
     c.storage.as_ref().expect("stack storage").endpoint.clone()
 }
 
 #[tokio::test]
 async fn multipart_upload_is_checked_and_reads_back() {
-    let Some(stack) = common::Stack::from_env("multipart_upload_is_checked_and_reads_back") else {
+    let Some(stack) = Stack::from_env("multipart_upload_is_checked_and_reads_back") else {
         return;
     };
     let store = ObjectStore::connect(&destination(&s3_endpoint(&stack)), stack.creds.as_ref())
@@ -84,7 +84,7 @@ async fn multipart_upload_is_checked_and_reads_back() {
 
 #[tokio::test]
 async fn unreachable_server_is_a_clear_error() {
-    let Some(stack) = common::Stack::from_env("unreachable_server_is_a_clear_error") else {
+    let Some(stack) = Stack::from_env("unreachable_server_is_a_clear_error") else {
         return;
     };
     let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -115,7 +115,7 @@ async fn unreachable_server_is_a_clear_error() {
 #[tokio::test]
 async fn a_backup_without_its_manifest_object_is_never_listed_as_one() {
     let Some(stack) =
-        common::Stack::from_env("a_backup_without_its_manifest_object_is_never_listed_as_one")
+        Stack::from_env("a_backup_without_its_manifest_object_is_never_listed_as_one")
     else {
         return;
     };

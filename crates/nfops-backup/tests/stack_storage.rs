@@ -3,7 +3,7 @@
 //! checked by verify; a bucket with versioning off is refused, or left out
 //! with a loud warning when the policy says `warn`.
 
-mod common;
+use nfops_testkit::Stack;
 
 use std::io::Read;
 use std::sync::Arc;
@@ -34,12 +34,12 @@ fn read_snapshot(path: &std::path::Path, identity: &x25519::Identity) -> BucketS
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_backup_records_the_buckets_versions_and_verify_checks_them() {
     let Some(stack) =
-        common::Stack::from_env("each_backup_records_the_buckets_versions_and_verify_checks_them")
+        Stack::from_env("each_backup_records_the_buckets_versions_and_verify_checks_them")
     else {
         return;
     };
     let identity = x25519::Identity::generate();
-    let req = stack.request("staging", &identity);
+    let req = stack.backup_request("staging", &identity);
     let plan = plan_backup(&req).await.expect("plan");
     let names: Vec<&str> = plan.plan.steps.iter().map(|s| s.name.as_str()).collect();
     assert_eq!(
@@ -136,8 +136,7 @@ async fn each_backup_records_the_buckets_versions_and_verify_checks_them() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bucket_without_versioning_is_refused_or_left_out_loudly() {
-    let Some(stack) =
-        common::Stack::from_env("a_bucket_without_versioning_is_refused_or_left_out_loudly")
+    let Some(stack) = Stack::from_env("a_bucket_without_versioning_is_refused_or_left_out_loudly")
     else {
         return;
     };
@@ -160,7 +159,7 @@ async fn a_bucket_without_versioning_is_refused_or_left_out_loudly() {
     storage.buckets = toml::Spanned::new(0..0, vec!["nf-staging-assets".into(), bucket.clone()]);
 
     let identity = x25519::Identity::generate();
-    let mut req = stack.request("staging", &identity);
+    let mut req = stack.backup_request("staging", &identity);
     req.env.storage = Some(storage);
     let plan = plan_backup(&req).await.expect("plan");
     let runner = stack.runner().await;

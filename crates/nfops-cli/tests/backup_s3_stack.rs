@@ -6,8 +6,6 @@
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-mod common;
-
 struct Run {
     home: tempfile::TempDir,
     service: String,
@@ -17,7 +15,7 @@ impl Run {
     fn nfops(&self, config: &Path, args: &[&str]) -> Output {
         let mut a = vec!["--json"];
         a.extend_from_slice(args);
-        common::run_nfops(
+        nfops_testkit::run_nfops(
             &self.home.path().join("home"),
             config,
             &self.service,
@@ -56,15 +54,9 @@ fn complete(list: &serde_json::Value) -> Vec<String> {
 
 #[test]
 fn an_s3_bucket_as_the_backup_destination() {
-    let Some(stack) = std::env::var_os("NFOPS_STACK_DIR")
-        .filter(|d| !d.is_empty())
-        .map(PathBuf::from)
+    let Some(stack) =
+        nfops_testkit::stack_dir("an_s3_bucket_as_the_backup_destination").map(|s| s.dir)
     else {
-        assert!(
-            std::env::var("NFOPS_REQUIRE_STACK").as_deref() != Ok("1"),
-            "NFOPS_REQUIRE_STACK=1 but NFOPS_STACK_DIR is unset"
-        );
-        eprintln!("skipping: NFOPS_STACK_DIR is not set");
         return;
     };
     let home = tempfile::tempdir().expect("tempdir");
@@ -110,7 +102,7 @@ fn an_s3_bucket_as_the_backup_destination() {
     ] {
         let v = std::fs::read_to_string(stack.join("credentials").join(name))
             .expect("stack credential");
-        let out = common::run_nfops(
+        let out = nfops_testkit::run_nfops(
             &run.home.path().join("home"),
             &config,
             &run.service,

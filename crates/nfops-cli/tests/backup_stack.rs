@@ -6,8 +6,6 @@
 use std::path::PathBuf;
 use std::process::Output;
 
-mod common;
-
 struct Run {
     home: tempfile::TempDir,
     config: PathBuf,
@@ -16,7 +14,7 @@ struct Run {
 
 impl Run {
     fn nfops(&self, args: &[&str], stdin: Option<&str>) -> Output {
-        common::run_nfops(
+        nfops_testkit::run_nfops(
             &self.home.path().join("home"),
             &self.config,
             &self.service,
@@ -54,15 +52,9 @@ fn ids(list: &serde_json::Value, state: &str) -> Vec<String> {
 
 #[test]
 fn catalog_and_forget_against_the_stack() {
-    let Some(stack) = std::env::var_os("NFOPS_STACK_DIR")
-        .filter(|d| !d.is_empty())
-        .map(PathBuf::from)
+    let Some(stack) =
+        nfops_testkit::stack_dir("catalog_and_forget_against_the_stack").map(|s| s.dir)
     else {
-        assert!(
-            std::env::var("NFOPS_REQUIRE_STACK").as_deref() != Ok("1"),
-            "NFOPS_REQUIRE_STACK=1 but NFOPS_STACK_DIR is unset"
-        );
-        eprintln!("skipping: NFOPS_STACK_DIR is not set");
         return;
     };
     let home = tempfile::tempdir().expect("tempdir");
@@ -281,7 +273,7 @@ fn catalog_and_forget_against_the_stack() {
         ),
     )
     .expect("write config");
-    let out = common::run_nfops(
+    let out = nfops_testkit::run_nfops(
         &run.home.path().join("home"),
         &dead_config,
         &run.service,

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-mod common;
+use nfops_testkit::{output_text as text, read_credentials};
 
 struct Home {
     dir: tempfile::TempDir,
@@ -25,20 +25,12 @@ impl Home {
     }
 
     fn nfops(&self, config: &Path, args: &[&str], stdin: Option<&str>) -> Output {
-        common::run_nfops(self.dir.path(), config, &self.service, args, stdin)
+        nfops_testkit::run_nfops(self.dir.path(), config, &self.service, args, stdin)
     }
 
     fn state_db(&self) -> PathBuf {
         self.dir.path().join("state/state.db")
     }
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
 }
 
 fn minimal_config(dir: &Path) -> PathBuf {
@@ -150,9 +142,9 @@ fn audit_verify_fails_after_a_row_is_edited_in_sqlite() {
 #[test]
 fn a_planted_credential_reaches_no_output_log_state_or_config() {
     let home = Home::new();
-    let cfg = match std::env::var_os("NFOPS_STACK_DIR").map(PathBuf::from) {
-        Some(d) if d.join("environments.toml").exists() => d.join("environments.toml"),
-        _ => minimal_config(home.dir.path()),
+    let cfg = match nfops_testkit::stack_dir_if_up() {
+        Some(stack) => stack.config_path(),
+        None => minimal_config(home.dir.path()),
     };
     let planted = format!("PLANTED-{}-cli-secret", std::process::id());
     let mut outputs = Vec::new();
@@ -259,39 +251,10 @@ fn a_planted_credential_reaches_no_output_log_state_or_config() {
         .contains(&planted));
 }
 
-/// Every credential file under `root` as (name, value).
-fn read_credentials(root: &Path) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    let mut todo = vec![root.to_path_buf()];
-    while let Some(d) = todo.pop() {
-        for e in std::fs::read_dir(&d).expect("read").flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                todo.push(p);
-            } else {
-                let name = p
-                    .strip_prefix(root)
-                    .expect("prefix")
-                    .to_string_lossy()
-                    .to_string();
-                out.push((name, std::fs::read_to_string(&p).expect("read credential")));
-            }
-        }
-    }
-    out
-}
-
 #[test]
 fn status_against_the_stack_is_all_ok() {
-    let Some(dir) = std::env::var_os("NFOPS_STACK_DIR")
-        .map(PathBuf::from)
-        .filter(|d| d.join("environments.toml").exists())
+    let Some(dir) = nfops_testkit::stack_dir("status_against_the_stack_is_all_ok").map(|s| s.dir)
     else {
-        assert!(
-            std::env::var_os("NFOPS_REQUIRE_STACK").is_none(),
-            "NFOPS_REQUIRE_STACK is set but no stack is up"
-        );
-        eprintln!("skipped: no local stack");
         return;
     };
     let home = Home::new();

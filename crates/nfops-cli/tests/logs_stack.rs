@@ -5,11 +5,8 @@
 //! written after it started.
 
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-mod common;
 
 fn http_get(url: &str) {
     let _ = Command::new("curl")
@@ -19,15 +16,9 @@ fn http_get(url: &str) {
 
 #[test]
 fn access_lines_are_tailed_filtered_and_followed() {
-    let Some(stack) = std::env::var_os("NFOPS_STACK_DIR")
-        .filter(|d| !d.is_empty())
-        .map(PathBuf::from)
+    let Some(stack) =
+        nfops_testkit::stack_dir("access_lines_are_tailed_filtered_and_followed").map(|s| s.dir)
     else {
-        assert!(
-            std::env::var("NFOPS_REQUIRE_STACK").as_deref() != Ok("1"),
-            "NFOPS_REQUIRE_STACK=1 but NFOPS_STACK_DIR is not set"
-        );
-        eprintln!("skipping: NFOPS_STACK_DIR is not set");
         return;
     };
     let config = stack.join("environments.toml");
@@ -44,7 +35,7 @@ fn access_lines_are_tailed_filtered_and_followed() {
     let home = tempfile::tempdir().expect("tempdir");
     let service = format!("nfops-logs-test-{}", std::process::id());
     let key = std::fs::read_to_string(stack.join("credentials/stack/ssh/deploy")).expect("key");
-    let out = common::run_nfops(
+    let out = nfops_testkit::run_nfops(
         home.path(),
         &config,
         &service,
@@ -58,7 +49,7 @@ fn access_lines_are_tailed_filtered_and_followed() {
     let tail = |extra: &[&str]| {
         let mut args = vec!["--json", "logs", "--env", "staging", "-n", "200"];
         args.extend_from_slice(extra);
-        let out = common::run_nfops(home.path(), &config, &service, &args, None);
+        let out = nfops_testkit::run_nfops(home.path(), &config, &service, &args, None);
         assert!(
             out.status.success(),
             "{}",
@@ -90,7 +81,7 @@ fn access_lines_are_tailed_filtered_and_followed() {
     );
     assert!(tail(&["--host", "stg-app-1", "--level", "info"]));
 
-    let mut child = Command::new(env!("CARGO_BIN_EXE_nfops"))
+    let mut child = nfops_testkit::nfops_command(home.path(), &config)
         .args([
             "logs",
             "--env",
@@ -101,8 +92,6 @@ fn access_lines_are_tailed_filtered_and_followed() {
             "--category",
             "access",
         ])
-        .env("NFOPS_HOME", home.path())
-        .env("NFOPS_CONFIG", &config)
         .env("NFOPS_KEYRING_SERVICE", &service)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())

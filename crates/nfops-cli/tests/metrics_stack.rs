@@ -2,24 +2,15 @@
 //! stack's real Prometheus (`NFOPS_STACK_DIR`), and this machine's metrics
 //! when no environment is given.
 
-use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::Output;
+
+use nfops_testkit::{nfops_command, output_text as text};
 
 fn nfops(home: &std::path::Path, config: &std::path::Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_nfops"))
+    nfops_command(home, config)
         .args(args)
-        .env("NFOPS_HOME", home)
-        .env("NFOPS_CONFIG", config)
         .output()
         .expect("run nfops")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
 }
 
 #[test]
@@ -68,15 +59,12 @@ fn the_catalog_lists_every_chart_and_this_machine_needs_no_prometheus() {
 
 #[test]
 fn a_chart_from_the_stack_prometheus_is_written_as_svg() {
-    let Some(dir) = std::env::var_os("NFOPS_STACK_DIR").filter(|d| !d.is_empty()) else {
-        assert!(
-            std::env::var("NFOPS_REQUIRE_STACK").as_deref() != Ok("1"),
-            "NFOPS_REQUIRE_STACK=1 but NFOPS_STACK_DIR is not set"
-        );
-        eprintln!("skipping: NFOPS_STACK_DIR is not set");
+    let Some(stack) =
+        nfops_testkit::stack_dir("a_chart_from_the_stack_prometheus_is_written_as_svg")
+    else {
         return;
     };
-    let config = PathBuf::from(dir).join("environments.toml");
+    let config = stack.config_path();
     let home = tempfile::tempdir().expect("tempdir");
     let svg = home.path().join("net.svg");
     let svg_arg = svg.display().to_string();

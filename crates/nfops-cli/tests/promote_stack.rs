@@ -3,32 +3,23 @@
 //! (no terminal, no --yes) is refused with exit 2 before anything changes.
 //! The promotion itself is tested in nfops-ops (promote_stack.rs).
 
-use std::path::PathBuf;
-
-mod common;
-
 /// The tests share the stack's hosts: one at a time.
 static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 #[test]
 fn dry_run_plans_and_an_unconfirmed_promotion_changes_nothing() {
     let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
-    let Some(stack) = std::env::var_os("NFOPS_STACK_DIR")
-        .filter(|d| !d.is_empty())
-        .map(PathBuf::from)
+    let Some(stack) =
+        nfops_testkit::stack_dir("dry_run_plans_and_an_unconfirmed_promotion_changes_nothing")
+            .map(|s| s.dir)
     else {
-        assert!(
-            std::env::var("NFOPS_REQUIRE_STACK").as_deref() != Ok("1"),
-            "NFOPS_REQUIRE_STACK=1 but NFOPS_STACK_DIR is unset"
-        );
-        eprintln!("skipping: NFOPS_STACK_DIR is not set");
         return;
     };
     let home = tempfile::tempdir().expect("tempdir");
     let config = stack.join("environments.toml");
     let service = format!("nfops-promote-cli-{}", std::process::id());
     let run = |args: &[&str], stdin: Option<&str>| {
-        common::run_nfops(&home.path().join("home"), &config, &service, args, stdin)
+        nfops_testkit::run_nfops(&home.path().join("home"), &config, &service, args, stdin)
     };
     for name in [
         "stack/ssh/deploy",
@@ -104,18 +95,17 @@ fn offer(stack: &std::path::Path, id: &str) {
 #[test]
 fn a_broken_release_exits_10_after_the_automatic_rollback() {
     let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
-    let Some(stack) = std::env::var_os("NFOPS_STACK_DIR")
-        .filter(|d| !d.is_empty())
-        .map(PathBuf::from)
+    let Some(stack) =
+        nfops_testkit::stack_dir("a_broken_release_exits_10_after_the_automatic_rollback")
+            .map(|s| s.dir)
     else {
-        eprintln!("skipping: NFOPS_STACK_DIR is not set");
         return;
     };
     let home = tempfile::tempdir().expect("tempdir");
     let config = stack.join("environments.toml");
     let service = format!("nfops-promote-cli10-{}", std::process::id());
     let run = |args: &[&str], stdin: Option<&str>| {
-        common::run_nfops(&home.path().join("home"), &config, &service, args, stdin)
+        nfops_testkit::run_nfops(&home.path().join("home"), &config, &service, args, stdin)
     };
     for name in [
         "stack/ssh/deploy",

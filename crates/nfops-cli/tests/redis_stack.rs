@@ -2,21 +2,12 @@
 //! under `scripts/with-keyring`): the full board of staging carries the
 //! memory and hit-ratio charts, with Redis's real memory figure.
 
-use std::path::PathBuf;
-
-mod common;
-
 #[test]
 fn the_staging_board_has_redis_memory_and_hit_ratio_from_info() {
-    let Some(stack) = std::env::var_os("NFOPS_STACK_DIR")
-        .filter(|d| !d.is_empty())
-        .map(PathBuf::from)
+    let Some(stack) =
+        nfops_testkit::stack_dir("the_staging_board_has_redis_memory_and_hit_ratio_from_info")
+            .map(|s| s.dir)
     else {
-        assert!(
-            std::env::var("NFOPS_REQUIRE_STACK").as_deref() != Ok("1"),
-            "NFOPS_REQUIRE_STACK=1 but NFOPS_STACK_DIR is not set"
-        );
-        eprintln!("skipping: NFOPS_STACK_DIR is not set");
         return;
     };
     let config = stack.join("environments.toml");
@@ -24,7 +15,7 @@ fn the_staging_board_has_redis_memory_and_hit_ratio_from_info() {
     let service = format!("nfops-redis-test-{}", std::process::id());
     let password =
         std::fs::read_to_string(stack.join("credentials/stack/redis")).expect("redis password");
-    let out = common::run_nfops(
+    let out = nfops_testkit::run_nfops(
         home.path(),
         &config,
         &service,
@@ -34,7 +25,7 @@ fn the_staging_board_has_redis_memory_and_hit_ratio_from_info() {
     assert!(out.status.success());
     let mut last = serde_json::Value::Null;
     for _ in 0..2 {
-        let out = common::run_nfops(
+        let out = nfops_testkit::run_nfops(
             home.path(),
             &config,
             &service,

@@ -7,8 +7,6 @@
 use std::path::PathBuf;
 use std::process::Output;
 
-mod common;
-
 struct Run {
     home: tempfile::TempDir,
     config: PathBuf,
@@ -17,7 +15,7 @@ struct Run {
 
 impl Run {
     fn nfops(&self, args: &[&str]) -> Output {
-        common::run_nfops(
+        nfops_testkit::run_nfops(
             &self.home.path().join("home"),
             &self.config,
             &self.service,
@@ -29,7 +27,7 @@ impl Run {
     fn json(&self, args: &[&str], stdin: Option<&str>) -> (bool, serde_json::Value) {
         let mut a = vec!["--json"];
         a.extend_from_slice(args);
-        let out = common::run_nfops(
+        let out = nfops_testkit::run_nfops(
             &self.home.path().join("home"),
             &self.config,
             &self.service,
@@ -80,15 +78,9 @@ fn mysql(stack: &std::path::Path, sql: &str) -> String {
 
 #[test]
 fn restore_check_and_drill_on_production() {
-    let Some(stack) = std::env::var_os("NFOPS_STACK_DIR")
-        .filter(|d| !d.is_empty())
-        .map(PathBuf::from)
+    let Some(stack) =
+        nfops_testkit::stack_dir("restore_check_and_drill_on_production").map(|s| s.dir)
     else {
-        assert!(
-            std::env::var("NFOPS_REQUIRE_STACK").as_deref() != Ok("1"),
-            "NFOPS_REQUIRE_STACK=1 but NFOPS_STACK_DIR is unset"
-        );
-        eprintln!("skipping: NFOPS_STACK_DIR is not set");
         return;
     };
     let home = tempfile::tempdir().expect("tempdir");

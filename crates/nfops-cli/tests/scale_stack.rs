@@ -4,25 +4,11 @@
 //! console and, independently, by the `ssh` binary), the instances chart
 //! follows, and both scales are audited.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
-
-mod common;
 
 /// Runs `nfops ARGS` (with stdin) and returns its output and all its text.
 type Run<'a> = dyn Fn(&[&str], Option<&str>) -> (std::process::Output, String) + 'a;
-
-fn stack_dir() -> Option<PathBuf> {
-    let dir = std::env::var_os("NFOPS_STACK_DIR").filter(|d| !d.is_empty());
-    if dir.is_none() {
-        assert!(
-            std::env::var("NFOPS_REQUIRE_STACK").as_deref() != Ok("1"),
-            "NFOPS_REQUIRE_STACK=1 but NFOPS_STACK_DIR is not set"
-        );
-        eprintln!("skipping: NFOPS_STACK_DIR is not set");
-    }
-    dir.map(PathBuf::from)
-}
 
 /// `ssh deploy@stack CMD` with the stack's key; stdout.
 fn ssh(stack: &Path, port: &str, cmd: &str) -> String {
@@ -119,7 +105,12 @@ fn stable(stack: &Path, port: &str, want: &[u64]) -> bool {
 
 #[test]
 fn scaling_changes_the_pm2_count_and_the_instances_chart_then_back() {
-    let Some(stack) = stack_dir() else { return };
+    let Some(stack) =
+        nfops_testkit::stack_dir("scaling_changes_the_pm2_count_and_the_instances_chart_then_back")
+            .map(|s| s.dir)
+    else {
+        return;
+    };
     let config = stack.join("environments.toml");
     let text = std::fs::read_to_string(&config).expect("stack config");
     let port = text
@@ -130,7 +121,7 @@ fn scaling_changes_the_pm2_count_and_the_instances_chart_then_back() {
     let home = tempfile::tempdir().expect("tempdir");
     let service = format!("nfops-scale-test-{}", std::process::id());
     let run = |args: &[&str], stdin: Option<&str>| {
-        let out = common::run_nfops(home.path(), &config, &service, args, stdin);
+        let out = nfops_testkit::run_nfops(home.path(), &config, &service, args, stdin);
         let all = format!(
             "{}{}",
             String::from_utf8_lossy(&out.stdout),

@@ -6,8 +6,6 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-mod common;
-
 const PLANTED: &str = "Planted-Secret-4c1d-value";
 const KEY: &str = "NF_TEST_PLANTED";
 
@@ -20,7 +18,7 @@ struct Run {
 
 impl Run {
     fn nfops(&mut self, args: &[&str], stdin: Option<&str>) -> Output {
-        let out = common::run_nfops(
+        let out = nfops_testkit::run_nfops(
             &self.home.path().join("home"),
             &self.config,
             &self.service,
@@ -88,15 +86,10 @@ fn health(stack: &Path) -> bool {
 
 #[test]
 fn every_secrets_flow_against_the_stack_leaks_nothing() {
-    let Some(stack) = std::env::var_os("NFOPS_STACK_DIR")
-        .filter(|d| !d.is_empty())
-        .map(PathBuf::from)
+    let Some(stack) =
+        nfops_testkit::stack_dir("every_secrets_flow_against_the_stack_leaks_nothing")
+            .map(|s| s.dir)
     else {
-        assert!(
-            std::env::var("NFOPS_REQUIRE_STACK").as_deref() != Ok("1"),
-            "NFOPS_REQUIRE_STACK=1 but NFOPS_STACK_DIR is unset"
-        );
-        eprintln!("skipping: NFOPS_STACK_DIR is not set");
         return;
     };
     let home = tempfile::tempdir().expect("tempdir");

@@ -2,49 +2,16 @@
 //! probe of production notices nginx going down (only after its three
 //! failures in a row) and coming back.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
+use std::process::Output;
+
+use nfops_testkit::{nfops_command, output_text as text};
 
 fn nfops(home: &Path, config: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_nfops"))
+    nfops_command(home, config)
         .args(args)
-        .env("NFOPS_HOME", home)
-        .env("NFOPS_CONFIG", config)
         .output()
         .expect("run nfops")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-/// `scripts/stack ARGS` for the stack in `dir`.
-fn stack(dir: &Path, args: &[&str]) {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/stack");
-    let out = Command::new(script)
-        .args(args)
-        .env("NFOPS_STACK_DIR", dir)
-        .output()
-        .expect("run scripts/stack");
-    assert!(
-        out.status.success(),
-        "scripts/stack {args:?}: {}",
-        text(&out)
-    );
-}
-
-/// Starts nginx-production again even when an assertion failed, so the
-/// stack is left as it was found.
-struct Restart<'a>(&'a Path);
-
-impl Drop for Restart<'_> {
-    fn drop(&mut self) {
-        let _ = std::panic::catch_unwind(|| stack(self.0, &["start", "nginx-production"]));
-    }
 }
 
 /// The production health probe's line of one `nfops --json uptime` round.
@@ -66,16 +33,12 @@ fn round(home: &Path, config: &Path) -> (Output, serde_json::Value) {
 
 #[test]
 fn the_health_probe_notices_nginx_going_down_and_coming_back() {
-    let Some(dir) = std::env::var_os("NFOPS_STACK_DIR").filter(|d| !d.is_empty()) else {
-        assert!(
-            std::env::var("NFOPS_REQUIRE_STACK").as_deref() != Ok("1"),
-            "NFOPS_REQUIRE_STACK=1 but NFOPS_STACK_DIR is not set"
-        );
-        eprintln!("skipping: NFOPS_STACK_DIR is not set");
+    let Some(stack) =
+        nfops_testkit::stack_dir("the_health_probe_notices_nginx_going_down_and_coming_back")
+    else {
         return;
     };
-    let dir = PathBuf::from(dir);
-    let config = dir.join("environments.toml");
+    let config = stack.config_path();
     let home = tempfile::tempdir().expect("tempdir");
 
     let (out, line) = round(home.path(), &config);
@@ -86,8 +49,8 @@ fn the_health_probe_notices_nginx_going_down_and_coming_back() {
     );
     assert_eq!(line["state"]["status"], "up", "{line}");
 
-    stack(&dir, &["stop", "nginx-production"]);
-    let _restart = Restart(&dir);
+    // Started again even when an assertion fails, so the stack is left as it was found.
+    let stopped = stack.stop("nginx-production");
     for n in 1..=3 {
         let (out, line) = round(home.path(), &config);
         assert_eq!(
@@ -118,7 +81,7 @@ fn the_health_probe_notices_nginx_going_down_and_coming_back() {
         "down is raised once, not on every failure: {line}"
     );
 
-    stack(&dir, &["start", "nginx-production"]);
+    drop(stopped);
     let (out, line) = round(home.path(), &config);
     assert!(
         out.status.success(),

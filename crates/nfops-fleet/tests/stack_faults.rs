@@ -4,12 +4,10 @@
 //! In its own test binary: it stops shared services, and cargo runs test
 //! binaries one after another.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::Stack;
 use nfops_fleet::{probe_environment, ProbeKind, ProbeState};
+use nfops_testkit::Stack;
 
 /// Starts the service again even when an assertion fails.
 struct Restart<'a> {
@@ -19,7 +17,7 @@ struct Restart<'a> {
 
 impl Drop for Restart<'_> {
     fn drop(&mut self) {
-        self.stack.stack(&["start", self.service]);
+        self.stack.run(&["start", self.service]);
     }
 }
 
@@ -37,7 +35,7 @@ async fn a_stopped_redis_fails_the_cache_probe_naming_its_address_then_recovers(
         .expect("production has a cache");
     let address = format!("{}:{}", prod_cache.host, prod_cache.port);
 
-    stack.stack(&["stop", "redis"]);
+    stack.run(&["stop", "redis"]);
     let restart = Restart {
         stack: &stack,
         service: "redis",
@@ -45,7 +43,7 @@ async fn a_stopped_redis_fails_the_cache_probe_naming_its_address_then_recovers(
 
     for env in ["production", "staging"] {
         let status =
-            probe_environment(env, stack.env(env), &stack.creds, &stack.known_hosts()).await;
+            probe_environment(env, stack.env(env), &*stack.creds, &stack.known_hosts()).await;
         let cache = status
             .probes
             .iter()
@@ -96,7 +94,7 @@ async fn a_stopped_redis_fails_the_cache_probe_naming_its_address_then_recovers(
         let status = probe_environment(
             "production",
             stack.env("production"),
-            &stack.creds,
+            &*stack.creds,
             &stack.known_hosts(),
         )
         .await;

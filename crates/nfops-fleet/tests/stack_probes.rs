@@ -1,12 +1,10 @@
 //! The Overview probes against both environments of the real local stack.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::Stack;
 use nfops_core::credentials::MemoryCredentials;
 use nfops_fleet::{probe_environment, EnvironmentStatus, ProbeKind, ProbeState};
+use nfops_testkit::Stack;
 
 /// Probes until every probe is Ok (a just-started Prometheus needs a few
 /// seconds for its first scrape), at most `within`.
@@ -14,7 +12,7 @@ async fn probe_until_ok(stack: &Stack, env: &str, within: Duration) -> Environme
     let deadline = Instant::now() + within;
     loop {
         let status =
-            probe_environment(env, stack.env(env), &stack.creds, &stack.known_hosts()).await;
+            probe_environment(env, stack.env(env), &*stack.creds, &stack.known_hosts()).await;
         if status.all_ok() || Instant::now() > deadline {
             return status;
         }
@@ -136,7 +134,7 @@ async fn every_probe_of_both_environments_is_ok() {
     // Warm numbers for the report: one more run of each, every probe already Ok.
     for env in ["production", "staging"] {
         let t = Instant::now();
-        let s = probe_environment(env, stack.env(env), &stack.creds, &stack.known_hosts()).await;
+        let s = probe_environment(env, stack.env(env), &*stack.creds, &stack.known_hosts()).await;
         let slowest = s.probes.iter().map(|p| p.latency_ms).max().unwrap_or(0);
         let sum: u64 = s.probes.iter().map(|p| p.latency_ms).sum();
         eprintln!(

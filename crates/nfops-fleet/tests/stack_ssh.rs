@@ -1,20 +1,20 @@
 //! SSH sessions, commands and tunnels against the local stack's real sshd.
 
-mod common;
-
+use std::path::Path;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{fresh_ed25519, ssh_keygen_fingerprint, Stack};
 use nfops_core::credentials::MemoryCredentials;
 use nfops_core::ErrorCode;
 use nfops_fleet::{shell_quote, SshSession};
+use nfops_testkit::Stack;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const CMD: Duration = Duration::from_secs(10);
 
 async fn session(stack: &Stack) -> SshSession {
     let host = stack.host("production", "prod-app-1");
-    SshSession::connect(&host, &stack.creds, &stack.known_hosts())
+    SshSession::connect(&host, &*stack.creds, &stack.known_hosts())
         .await
         .expect("the stack's deploy key logs in")
 }
@@ -238,7 +238,7 @@ async fn a_wrong_pinned_host_key_is_refused() {
     };
     let mut host = stack.host("production", "prod-app-1");
     host.host_key = Some("SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA".into());
-    let err = SshSession::connect(&host, &stack.creds, &stack.known_hosts())
+    let err = SshSession::connect(&host, &*stack.creds, &stack.known_hosts())
         .await
         .expect_err("a wrong fingerprint must refuse");
     assert_eq!(err.code(), ErrorCode::SshConnect);
@@ -266,7 +266,7 @@ async fn trust_on_first_use_matches_ssh_keygen_and_refuses_a_changed_key() {
     let pinned = host.host_key.take().expect("the stack pins its host key");
     let known = stack.known_hosts();
 
-    SshSession::connect(&host, &stack.creds, &known)
+    SshSession::connect(&host, &*stack.creds, &known)
         .await
         .expect("first use is trusted");
     assert_eq!(
@@ -274,7 +274,7 @@ async fn trust_on_first_use_matches_ssh_keygen_and_refuses_a_changed_key() {
         pinned,
         "the key recorded on first use is the stack's host key, and our fingerprint format is ssh-keygen's"
     );
-    SshSession::connect(&host, &stack.creds, &known)
+    SshSession::connect(&host, &*stack.creds, &known)
         .await
         .expect("the recorded key is accepted again");
 
@@ -287,7 +287,7 @@ async fn trust_on_first_use_matches_ssh_keygen_and_refuses_a_changed_key() {
         .join(" ");
     std::fs::write(&forged, format!("[{}]:{} {key}\n", host.address, host.port))
         .expect("write known_hosts");
-    let err = SshSession::connect(&host, &stack.creds, &forged)
+    let err = SshSession::connect(&host, &*stack.creds, &forged)
         .await
         .expect_err("a changed host key must refuse");
     assert_eq!(err.code(), ErrorCode::SshConnect);
@@ -310,7 +310,7 @@ async fn a_closed_port_is_ssh_connect_naming_host_and_port() {
         .expect("addr")
         .port();
     host.port = free;
-    let err = SshSession::connect(&host, &stack.creds, &stack.known_hosts())
+    let err = SshSession::connect(&host, &*stack.creds, &stack.known_hosts())
         .await
         .expect_err("nothing listens there");
     assert_eq!(err.code(), ErrorCode::SshConnect);
@@ -320,4 +320,50 @@ async fn a_closed_port_is_ssh_connect_naming_host_and_port() {
         err.message()
     );
     assert!(err.message().contains("refused"), "{}", err.message());
+}
+
+/// Runs `ssh-keygen` to make a fresh ed25519 key; returns (private, public) text.
+pub fn fresh_ed25519(dir: &Path, name: &str) -> (String, String) {
+    let path = dir.join(name);
+    let out = Command::new("ssh-keygen")
+        .args([
+            "-q",
+            "-t",
+            "ed25519",
+            "-N",
+            "",
+            "-C",
+            "nfops-fleet-test",
+            "-f",
+        ])
+        .arg(&path)
+        .output()
+        .expect("ssh-keygen runs (openssh-client is a stack dependency)");
+    assert!(
+        out.status.success(),
+        "ssh-keygen failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let private = std::fs::read_to_string(&path).expect("private key written");
+    let public = std::fs::read_to_string(path.with_extension("pub")).expect("public key written");
+    (private, public)
+}
+
+/// The first line of `ssh-keygen -lf FILE`'s fingerprint (`SHA256:...`).
+pub fn ssh_keygen_fingerprint(file: &Path) -> String {
+    let out = Command::new("ssh-keygen")
+        .arg("-lf")
+        .arg(file)
+        .output()
+        .expect("ssh-keygen runs");
+    assert!(
+        out.status.success(),
+        "ssh-keygen -lf failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .find(|t| t.starts_with("SHA256:"))
+        .expect("ssh-keygen -l prints a SHA256 fingerprint")
+        .to_owned()
 }

@@ -3,7 +3,6 @@
 //! environment, and charts draw one line per series. Skipped without the
 //! stack unless `NFOPS_REQUIRE_STACK=1`.
 
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use nfops_core::config::{Config, Environment};
@@ -11,14 +10,7 @@ use nfops_metrics::board::Board;
 use nfops_metrics::{catalog, Drawing, Prometheus, Scope, TimeRange};
 
 fn stack_config(test: &str) -> Option<Config> {
-    let Some(dir) = std::env::var_os("NFOPS_STACK_DIR").filter(|d| !d.is_empty()) else {
-        if std::env::var("NFOPS_REQUIRE_STACK").as_deref() == Ok("1") {
-            panic!("{test}: NFOPS_REQUIRE_STACK=1 but NFOPS_STACK_DIR is not set: run `scripts/stack up` and export NFOPS_STACK_DIR");
-        }
-        eprintln!("skipping {test}: NFOPS_STACK_DIR is not set");
-        return None;
-    };
-    let path = PathBuf::from(dir).join("environments.toml");
+    let path = nfops_testkit::stack_dir(test)?.config_path();
     Some(
         Config::load(&path).unwrap_or_else(|e| panic!("{test}: the stack's config must load: {e}")),
     )

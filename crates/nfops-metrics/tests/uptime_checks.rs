@@ -113,17 +113,11 @@ async fn tls_refuses_a_certificate_no_root_trusts() {
 
 #[tokio::test]
 async fn http_checks_status_and_keyword_on_the_stack() {
-    let Some(dir) = std::env::var_os("NFOPS_STACK_DIR").filter(|d| !d.is_empty()) else {
-        assert!(
-            std::env::var("NFOPS_REQUIRE_STACK").as_deref() != Ok("1"),
-            "NFOPS_REQUIRE_STACK=1 but NFOPS_STACK_DIR is not set"
-        );
-        eprintln!("skipping: NFOPS_STACK_DIR is not set");
+    let Some(stack) = nfops_testkit::stack_dir("http_checks_status_and_keyword_on_the_stack")
+    else {
         return;
     };
-    let config =
-        nfops_core::config::Config::load(&std::path::Path::new(&dir).join("environments.toml"))
-            .expect("config");
+    let config = nfops_core::config::Config::load(&stack.config_path()).expect("config");
     let url = config
         .environment("staging")
         .expect("staging")

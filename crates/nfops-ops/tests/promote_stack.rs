@@ -9,34 +9,32 @@
 //! and puts them back, so they run in any order and repeatedly. They share
 //! one stack, so they run one at a time.
 
-use std::path::{Path, PathBuf};
+use std::ops::Deref;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use nfops_core::config::{Config, Host};
-use nfops_core::credentials::MemoryCredentials;
 use nfops_core::jobs::{CancellationToken, NoProgress, Progress, ProgressEvent};
 use nfops_core::SecretString;
-use nfops_fleet::SshSession;
 use nfops_ops::{Console, PromotionOutcome, PromotionState};
-use nfops_promote::host::{reload_apps, switch_current};
-use nfops_promote::release::current_release;
 use nfops_promote::PromotionOptions;
+use nfops_testkit::frontend_fake as fake;
+use nfops_testkit::serial;
 
-#[path = "../../nfops-promote/tests/support/mod.rs"]
-mod fake;
-
-/// One promotion at a time on the one stack.
-static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
+/// The kit's stack (hosts, releases, `scripts/stack`) and a console on it.
 struct Stack {
-    dir: PathBuf,
+    kit: nfops_testkit::Stack,
     /// The config copy with a frontend, removed when the test ends.
     copy: Option<PathBuf>,
-    config: Config,
-    creds: MemoryCredentials,
     console: Console,
+}
+
+impl Deref for Stack {
+    type Target = nfops_testkit::Stack;
+    fn deref(&self) -> &nfops_testkit::Stack {
+        &self.kit
+    }
 }
 
 static HOME: OnceLock<tempfile::TempDir> = OnceLock::new();
@@ -49,19 +47,13 @@ async fn stack(test: &str) -> Option<Stack> {
 /// `url` (`vercel` or `netlify`) when `frontend` is given: the console then
 /// reads a copy of the config, next to the original, with that section added.
 async fn stack_with(test: &str, frontend: Option<(&str, &str)>) -> Option<Stack> {
-    let Some(dir) = std::env::var_os("NFOPS_STACK_DIR").filter(|d| !d.is_empty()) else {
-        assert!(
-            std::env::var("NFOPS_REQUIRE_STACK").as_deref() != Ok("1"),
-            "{test}: NFOPS_REQUIRE_STACK=1 but NFOPS_STACK_DIR is not set"
-        );
-        eprintln!("skipping {test}: NFOPS_STACK_DIR is not set");
-        return None;
-    };
-    let dir = PathBuf::from(dir);
-    let mut config_path = dir.join("environments.toml");
+    let kit = nfops_testkit::Stack::from_env(test)?;
+    let mut config_path = kit.config_path();
     if let Some((provider, url)) = frontend {
         let text = std::fs::read_to_string(&config_path).expect("config");
-        let copy = dir.join(format!("environments-promote-test-{provider}.toml"));
+        let copy = kit
+            .dir
+            .join(format!("environments-promote-test-{provider}.toml"));
         std::fs::write(
             &copy,
             format!("{text}\n[environments.production.frontend]\nprovider = \"{provider}\"\nproject = \"site1\"\napi_url = \"{url}\"\ntoken_credential = \"fe/token\"\n"),
@@ -70,7 +62,6 @@ async fn stack_with(test: &str, frontend: Option<(&str, &str)>) -> Option<Stack>
         config_path = copy;
     }
     let copy = (frontend.is_some()).then(|| config_path.clone());
-    let config = Config::load(&config_path).expect("the stack's config loads");
     // One console home per test binary (Paths reads NFOPS_HOME at open).
     let home = HOME.get_or_init(|| tempfile::tempdir().expect("tempdir"));
     std::env::set_var("NFOPS_HOME", home.path());
@@ -81,7 +72,6 @@ async fn stack_with(test: &str, frontend: Option<(&str, &str)>) -> Option<Stack>
     let console = Console::open(Some(&config_path))
         .await
         .expect("console opens");
-    let creds = MemoryCredentials::default();
     for name in [
         "stack/ssh/deploy",
         "stack/production/db",
@@ -91,11 +81,8 @@ async fn stack_with(test: &str, frontend: Option<(&str, &str)>) -> Option<Stack>
         "stack/s3/secret-key",
         "stack/redis",
     ] {
-        let v =
-            std::fs::read_to_string(dir.join("credentials").join(name)).expect("stack credential");
-        creds.insert(name, &v);
         console
-            .set_credential(name, SecretString::new(v))
+            .set_credential(name, SecretString::new(kit.credential(name)))
             .await
             .expect("credential stored in the keyring");
     }
@@ -103,13 +90,7 @@ async fn stack_with(test: &str, frontend: Option<(&str, &str)>) -> Option<Stack>
         .set_credential("fe/token", SecretString::new(fake::TOKEN.to_owned()))
         .await
         .expect("frontend token stored");
-    Some(Stack {
-        dir,
-        copy,
-        config,
-        creds,
-        console,
-    })
+    Some(Stack { kit, copy, console })
 }
 
 impl Drop for Stack {
@@ -121,124 +102,6 @@ impl Drop for Stack {
 }
 
 impl Stack {
-    fn hosts(&self, env: &str) -> Vec<Host> {
-        self.config
-            .environment(env)
-            .expect("env")
-            .hosts
-            .iter()
-            .map(|h| h.get_ref().clone())
-            .collect()
-    }
-
-    async fn session(&self, h: &Host) -> SshSession {
-        SshSession::connect(h, &self.creds, &self.dir.join("test_known_hosts"))
-            .await
-            .expect("ssh to the stack")
-    }
-
-    async fn release_of(&self, h: &Host) -> String {
-        let s = self.session(h).await;
-        let r = current_release(&s, h).await.expect("current release").id;
-        s.disconnect().await;
-        r
-    }
-
-    async fn releases(&self, env: &str) -> Vec<String> {
-        let mut out = Vec::new();
-        for h in self.hosts(env) {
-            out.push(self.release_of(&h).await);
-        }
-        out
-    }
-
-    /// Puts every host of `env` on `id` (switch + reload) where it is not.
-    async fn set_release(&self, env: &str, id: &str) {
-        for h in self.hosts(env) {
-            let s = self.session(&h).await;
-            if current_release(&s, &h).await.map(|r| r.id).ok().as_deref() != Some(id) {
-                switch_current(&s, &h, id).await.expect("switch");
-                reload_apps(&s, &h).await.expect("reload");
-            }
-            s.disconnect().await;
-        }
-    }
-
-    /// Points `current` of every host of `env` at `id` without reloading:
-    /// the hosts keep serving what they run, the artifact they offer changes.
-    async fn set_link(&self, env: &str, id: &str) {
-        for h in self.hosts(env) {
-            let s = self.session(&h).await;
-            switch_current(&s, &h, id).await.expect("switch");
-            s.disconnect().await;
-        }
-    }
-
-    /// Puts production's schema back where `stack up` leaves it (v1's
-    /// migrations only), so the promotion of v2 has a migration to run.
-    async fn unapply_v2_migration(&self) {
-        let db = self
-            .config
-            .environment("production")
-            .expect("env")
-            .database
-            .clone()
-            .expect("database");
-        let target = nfops_mysql::Target {
-            host: db.host,
-            port: db.port,
-            user: db.user,
-            password: SecretString::new(
-                std::fs::read_to_string(self.dir.join("credentials/stack/production/db"))
-                    .expect("db password"),
-            ),
-            database: db.name,
-            label: "production database".into(),
-        };
-        let mut conn = target.connect().await.expect("production database");
-        for q in [
-            "ALTER TABLE orders DROP COLUMN IF EXISTS note",
-            "DELETE FROM schema_migrations WHERE version = '002_orders_note'",
-        ] {
-            sqlx::query(q)
-                .execute(&mut conn)
-                .await
-                .expect("un-apply 002");
-        }
-    }
-
-    /// Production on v1 with v1's schema, staging on v2: where `stack up`
-    /// leaves them (every promotion here applies v2's migration).
-    async fn baseline(&self) {
-        self.set_release("production", "v1").await;
-        self.set_release("staging", "v2").await;
-        self.unapply_v2_migration().await;
-    }
-
-    fn stack_cmd(&self, args: &[&str]) {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/stack");
-        let out = std::process::Command::new(script)
-            .args(args)
-            .output()
-            .expect("scripts/stack runs");
-        assert!(
-            out.status.success(),
-            "scripts/stack {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-
-    fn url(&self, env: &str) -> String {
-        self.config
-            .environment(env)
-            .expect("env")
-            .health_url
-            .as_ref()
-            .expect("health_url")
-            .get_ref()
-            .replace("/health", "")
-    }
-
     async fn promote(&self, progress: Arc<dyn Progress>) -> PromotionOutcome {
         self.promote_with(progress, None).await
     }
@@ -361,10 +224,6 @@ impl Progress for OnStep {
     }
 }
 
-async fn serial() -> tokio::sync::MutexGuard<'static, ()> {
-    SERIAL.lock().await
-}
-
 fn describe(o: &PromotionOutcome) -> String {
     format!(
         "{:?}: {} | gates {:?} | apply {:?} | rollback {:?}",
@@ -387,8 +246,8 @@ async fn staging_release_reaches_every_production_host_with_zero_failed_requests
     let Some(s) = stack_with("promote v2", Some(("vercel", &url))).await else {
         return;
     };
-    s.baseline().await;
-    let load = Load::start(&format!("{}/version", s.url("production")), 8);
+    s.baseline_releases().await;
+    let load = Load::start(&format!("{}/version", s.entry_url("production")), 8);
     let o = s
         .promote_with(Arc::new(NoProgress), Some("release-manager"))
         .await;
@@ -421,7 +280,7 @@ async fn staging_release_reaches_every_production_host_with_zero_failed_requests
     let http = reqwest::Client::new();
     for _ in 0..6 {
         let v: serde_json::Value = http
-            .get(format!("{}/version", s.url("production")))
+            .get(format!("{}/version", s.entry_url("production")))
             .send()
             .await
             .expect("nginx answers")
@@ -460,7 +319,7 @@ async fn staging_release_reaches_every_production_host_with_zero_failed_requests
             "audit has {action}"
         );
     }
-    s.baseline().await;
+    s.baseline_releases().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -469,13 +328,13 @@ async fn broken_release_rolls_back_by_itself_with_zero_failed_requests() {
     let Some(s) = stack("promote v3-broken").await else {
         return;
     };
-    s.baseline().await;
+    s.baseline_releases().await;
     // Staging offers v3-broken (its symlink) while still serving v2.
-    s.set_link("staging", "v3-broken").await;
-    let load = Load::start(&format!("{}/version", s.url("production")), 8);
+    s.set_release("staging", "v3-broken", false).await;
+    let load = Load::start(&format!("{}/version", s.entry_url("production")), 8);
     let o = s.promote(Arc::new(NoProgress)).await;
     let (ok, failed, errors, samples) = load.finish().await;
-    s.set_link("staging", "v2").await;
+    s.set_release("staging", "v2", false).await;
     assert_eq!(o.state, PromotionState::RolledBack, "{}", describe(&o));
     assert_eq!(
         s.releases("production").await,
@@ -500,7 +359,7 @@ async fn broken_release_rolls_back_by_itself_with_zero_failed_requests() {
             .any(|e| e.action == "promote.rollback" && e.outcome == "succeeded"),
         "the rollback is audited"
     );
-    s.baseline().await;
+    s.baseline_releases().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -514,23 +373,19 @@ async fn prometheus_down_during_verification_fails_closed_and_rolls_back() {
     let Some(s) = stack_with("prometheus down", Some(("netlify", &url))).await else {
         return;
     };
-    s.baseline().await;
+    s.baseline_releases().await;
     let dir = s.dir.clone();
     let stop = OnStep {
         step: "verify".into(),
         f: Mutex::new(Some(Box::new(move || {
-            let out = std::process::Command::new(
-                Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/stack"),
-            )
-            .args(["stop", "prometheus"])
-            .env("NFOPS_STACK_DIR", &dir)
-            .output()
-            .expect("stack stop");
+            let out = nfops_testkit::stack::script(&dir, &["stop", "prometheus"])
+                .output()
+                .expect("stack stop");
             assert!(out.status.success(), "prometheus stops");
         }))),
     };
     let o = s.promote(Arc::new(stop)).await;
-    s.stack_cmd(&["start", "prometheus"]);
+    s.run(&["start", "prometheus"]);
     assert_eq!(o.state, PromotionState::RolledBack, "{}", describe(&o));
     let verify = o
         .apply
@@ -552,7 +407,7 @@ async fn prometheus_down_during_verification_fails_closed_and_rolls_back() {
             "restored and locked, then the old one restored and locked"
         );
     }
-    s.baseline().await;
+    s.baseline_releases().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -561,7 +416,7 @@ async fn damaged_artifact_is_refused_before_any_host_changes() {
     let Some(s) = stack("checksum mismatch").await else {
         return;
     };
-    s.baseline().await;
+    s.baseline_releases().await;
     let file = s.dir.join("hosts/stg-app-1/app/releases/v2/server.js");
     let original = std::fs::read(&file).expect("read server.js");
     let mut damaged = original.clone();
@@ -588,18 +443,15 @@ async fn ssh_lost_between_hosts_leaves_production_on_its_old_release() {
     let Some(s) = stack("ssh dropped").await else {
         return;
     };
-    s.baseline().await;
+    s.baseline_releases().await;
     let dir = s.dir.clone();
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/stack");
     let restarter: Arc<Mutex<Option<std::thread::JoinHandle<()>>>> = Arc::default();
     let r2 = restarter.clone();
     let drop_ssh = OnStep {
         step: "switch prod-app-2".into(),
         f: Mutex::new(Some(Box::new(move || {
             let run = move |a: &str| {
-                std::process::Command::new(&script)
-                    .args([a, "sshd"])
-                    .env("NFOPS_STACK_DIR", &dir)
+                nfops_testkit::stack::script(&dir, &[a, "sshd"])
                     .output()
                     .expect("scripts/stack")
             };
@@ -639,5 +491,5 @@ async fn ssh_lost_between_hosts_leaves_production_on_its_old_release() {
         "all old"
     );
     assert_eq!(s.releases("production").await, vec!["v1", "v1"]);
-    s.baseline().await;
+    s.baseline_releases().await;
 }

@@ -4,13 +4,11 @@
 //! live, which is locked), checks the bearer token, and answers unknown
 //! deploys with 404, so the drivers' read-back checks are exercised.
 
-mod support;
-
 use nfops_core::config::{Config, Frontend};
 use nfops_core::credentials::MemoryCredentials;
 use nfops_core::ErrorCode;
 use nfops_promote::frontend::driver_for;
-use support::{provider, serve, TOKEN};
+use nfops_testkit::frontend_fake::{provider, serve, TOKEN};
 
 fn frontend(provider: &str, project: &str, api: &str) -> Frontend {
     let text = format!(

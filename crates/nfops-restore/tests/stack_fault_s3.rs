@@ -3,7 +3,7 @@
 //! (moto)"): a test of the same process that had read the old key would then
 //! be refused by S3.
 
-mod common;
+use nfops_testkit::{db, storage, Stack};
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -36,12 +36,7 @@ impl Progress for StopS3MidStorage {
                     && !self.stopped.swap(true, Ordering::SeqCst) =>
             {
                 self.stopped_after.store(*done, Ordering::SeqCst);
-                let script =
-                    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/stack");
-                let ok = std::process::Command::new("bash")
-                    .arg(&script)
-                    .args(["stop", "s3"])
-                    .env("NFOPS_STACK_DIR", &self.dir)
+                let ok = nfops_testkit::stack::script(&self.dir, &["stop", "s3"])
                     .status()
                     .map(|s| s.success())
                     .unwrap_or(false);
@@ -54,10 +49,10 @@ impl Progress for StopS3MidStorage {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s3_stopped_mid_storage_restore_fails_cleanly_and_rolls_the_database_back() {
-    let Some(stack) = common::Stack::from_env("s3_stopped_mid_storage") else {
+    let Some(stack) = Stack::from_env("s3_stopped_mid_storage") else {
         return;
     };
-    let _serial = common::serial().await;
+    let _serial = nfops_testkit::serial().await;
     let db = stack.target("staging", "newfinity");
     let storage = stack
         .config
@@ -72,7 +67,7 @@ async fn s3_stopped_mid_storage_restore_fails_cleanly_and_rolls_the_database_bac
     let prefix = format!("nf-rs-s3-fault-{}/", std::process::id());
     const KEYS: usize = 300;
     for i in 0..KEYS {
-        common::put(
+        storage::put(
             &client,
             &bucket,
             &format!("{prefix}{i:04}.txt"),
@@ -88,7 +83,7 @@ async fn s3_stopped_mid_storage_restore_fails_cleanly_and_rolls_the_database_bac
     assert_eq!(snap.objects.len(), KEYS);
     // After the backup: every key changed, and a database row added.
     for i in 0..KEYS {
-        common::put(
+        storage::put(
             &client,
             &bucket,
             &format!("{prefix}{i:04}.txt"),
@@ -96,14 +91,14 @@ async fn s3_stopped_mid_storage_restore_fails_cleanly_and_rolls_the_database_bac
         )
         .await;
     }
-    common::exec(
+    db::exec(
         &db,
         "INSERT INTO legacy_imports (source, note) VALUES ('nf-rs-s3-fault', 'after the backup')",
     )
     .await;
-    let before = common::content(&db).await;
+    let before = db::content(&db).await;
 
-    let mut req = stack.request("staging", &dir, &identity);
+    let mut req = stack.restore_request("staging", &dir, &identity);
     req.snapshots = vec![snap];
     let plan = plan_restore(&req).await.expect("plan");
     assert_eq!(
@@ -128,7 +123,7 @@ async fn s3_stopped_mid_storage_restore_fails_cleanly_and_rolls_the_database_bac
     .await
     .expect("the job records its failure");
     // moto comes back empty but for the seed objects, with a new access key.
-    stack.stack(&["start", "s3"]);
+    stack.run(&["start", "s3"]);
 
     let after = progress.stopped_after.load(Ordering::SeqCst);
     assert!(
@@ -168,13 +163,13 @@ async fn s3_stopped_mid_storage_restore_fails_cleanly_and_rolls_the_database_bac
         out.state_detail
     );
     assert_eq!(
-        common::content(&db).await,
+        db::content(&db).await,
         before,
         "staging is as it was before the restore (content hash)"
     );
 
     // The restarted server answers with its new key (read again from the stack).
-    let fresh = common::Stack::from_env("after_s3_restart").expect("stack");
+    let fresh = Stack::from_env("after_s3_restart").expect("stack");
     assert_ne!(
         fresh
             .creds
@@ -189,11 +184,11 @@ async fn s3_stopped_mid_storage_restore_fails_cleanly_and_rolls_the_database_bac
         "moto's restart made a new access key"
     );
     let client = nfops_storage::StorageClient::connect(&storage, fresh.creds.as_ref()).expect("s3");
-    common::purge(&client, &bucket, &prefix).await;
-    common::exec(
+    storage::purge(&client, &bucket, &prefix).await;
+    db::exec(
         &db,
         "DELETE FROM legacy_imports WHERE source = 'nf-rs-s3-fault'",
     )
     .await;
-    common::drop_safety(&db, "newfinity").await;
+    db::drop_safety(&db, "newfinity").await;
 }

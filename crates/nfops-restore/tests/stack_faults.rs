@@ -1,7 +1,7 @@
 //! Fault tests that stop a stack service: their own test binary, so no other
 //! restore test shares the stopped server.
 
-mod common;
+use nfops_testkit::{db, Stack};
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -24,19 +24,19 @@ impl Progress for Loaded {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mariadb_stopped_mid_load_fails_cleanly_and_leaves_the_target_unchanged() {
-    let Some(stack) = common::Stack::from_env("mariadb_stopped_mid_load") else {
+    let Some(stack) = Stack::from_env("mariadb_stopped_mid_load") else {
         return;
     };
-    let _serial = common::serial().await;
+    let _serial = nfops_testkit::serial().await;
     let db = stack.target("staging", "newfinity");
     // A table big enough that the load is still running when the server stops.
-    common::exec(&db, "DROP TABLE IF EXISTS nf_rs_fault_big; CREATE TABLE nf_rs_fault_big (id INT PRIMARY KEY, pad VARCHAR(255)) ENGINE=InnoDB; INSERT INTO nf_rs_fault_big SELECT seq, REPEAT('x', 200) FROM seq_1_to_300000").await;
+    db::exec(&db, "DROP TABLE IF EXISTS nf_rs_fault_big; CREATE TABLE nf_rs_fault_big (id INT PRIMARY KEY, pad VARCHAR(255)) ENGINE=InnoDB; INSERT INTO nf_rs_fault_big SELECT seq, REPEAT('x', 200) FROM seq_1_to_300000").await;
     let identity = x25519::Identity::generate();
     let dir = stack.backup("staging", &identity).await;
-    common::exec(&db, "DELETE FROM nf_rs_fault_big WHERE id <= 10").await;
-    let before = common::content(&db).await;
+    db::exec(&db, "DELETE FROM nf_rs_fault_big WHERE id <= 10").await;
+    let before = db::content(&db).await;
 
-    let mut req = stack.request("staging", &dir, &identity);
+    let mut req = stack.restore_request("staging", &dir, &identity);
     req.connections = 1;
     let plan = plan_restore(&req).await.expect("plan");
     let loaded = Arc::new(AtomicU64::new(0));
@@ -56,23 +56,23 @@ async fn mariadb_stopped_mid_load_fails_cleanly_and_leaves_the_target_unchanged(
     // Wait until the load step has begun (the shadow schema exists and fills).
     let deadline = std::time::Instant::now() + Duration::from_secs(120);
     loop {
-        let n = common::scalar(&db, "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'nfops_shadow_newfinity' AND TABLE_NAME = 'nf_rs_fault_big' AND TABLE_ROWS > 0").await;
+        let n = db::scalar(&db, "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'nfops_shadow_newfinity' AND TABLE_NAME = 'nf_rs_fault_big' AND TABLE_ROWS > 0").await;
         if n.as_deref() == Some("1") {
             break;
         }
         assert!(std::time::Instant::now() < deadline, "the load started");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let s = common::Stack::from_env("stop").expect("stack");
-    tokio::task::spawn_blocking(move || s.stack(&["stop", "mariadb-staging"]))
+    let s = Stack::from_env("stop").expect("stack");
+    tokio::task::spawn_blocking(move || s.run(&["stop", "mariadb-staging"]))
         .await
         .expect("stop runs");
     let out = job
         .await
         .expect("join")
         .expect("the job records its failure");
-    let s = common::Stack::from_env("start").expect("stack");
-    tokio::task::spawn_blocking(move || s.stack(&["start", "mariadb-staging"]))
+    let s = Stack::from_env("start").expect("stack");
+    tokio::task::spawn_blocking(move || s.run(&["start", "mariadb-staging"]))
         .await
         .expect("start runs");
 
@@ -94,13 +94,13 @@ async fn mariadb_stopped_mid_load_fails_cleanly_and_leaves_the_target_unchanged(
         out.state_detail
     );
     assert_eq!(
-        common::content(&db).await,
+        db::content(&db).await,
         before,
         "staging content unchanged (content hash)"
     );
 
     // Clean up: the shadow the failed run could not drop while the server was down, and the table.
-    common::exec(
+    db::exec(
         &db,
         "DROP DATABASE IF EXISTS nfops_shadow_newfinity; DROP TABLE IF EXISTS nf_rs_fault_big",
     )
@@ -118,12 +118,7 @@ impl Progress for StopSshdAtWorkers {
     fn event(&self, e: &ProgressEvent) {
         if let ProgressEvent::StepStarted { name, .. } = e {
             if name == "workers" && !self.stopped.swap(true, Ordering::SeqCst) {
-                let script =
-                    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/stack");
-                let ok = std::process::Command::new("bash")
-                    .arg(&script)
-                    .args(["stop", "sshd"])
-                    .env("NFOPS_STACK_DIR", &self.dir)
+                let ok = nfops_testkit::stack::script(&self.dir, &["stop", "sshd"])
                     .status()
                     .map(|s| s.success())
                     .unwrap_or(false);
@@ -135,21 +130,21 @@ impl Progress for StopSshdAtWorkers {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ssh_gone_during_the_worker_restart_rolls_the_database_back() {
-    let Some(stack) = common::Stack::from_env("ssh_gone_at_workers") else {
+    let Some(stack) = Stack::from_env("ssh_gone_at_workers") else {
         return;
     };
-    let _serial = common::serial().await;
+    let _serial = nfops_testkit::serial().await;
     let db = stack.target("staging", "newfinity");
     let identity = x25519::Identity::generate();
     let dir = stack.backup("staging", &identity).await;
-    common::exec(
+    db::exec(
         &db,
         "INSERT INTO legacy_imports (source, note) VALUES ('nf-rs-ssh-fault', 'after the backup')",
     )
     .await;
-    let before = common::content(&db).await;
+    let before = db::content(&db).await;
 
-    let req = stack.request("staging", &dir, &identity);
+    let req = stack.restore_request("staging", &dir, &identity);
     let env = req.env.clone();
     let plan = plan_restore(&req).await.expect("plan");
     let workers = nfops_restore::workers::WorkersStep {
@@ -177,7 +172,7 @@ async fn ssh_gone_during_the_worker_restart_rolls_the_database_back() {
     )
     .await
     .expect("the job records its failure");
-    stack.stack(&["start", "sshd"]);
+    stack.run(&["start", "sshd"]);
 
     assert!(
         progress.stopped.load(Ordering::SeqCst),
@@ -209,11 +204,11 @@ async fn ssh_gone_during_the_worker_restart_rolls_the_database_back() {
         out.state_detail
     );
     assert_eq!(
-        common::content(&db).await,
+        db::content(&db).await,
         before,
         "staging is as it was before the restore (content hash)"
     );
-    common::exec(
+    db::exec(
         &db,
         "DELETE FROM legacy_imports WHERE source = 'nf-rs-ssh-fault'",
     )

@@ -2,9 +2,9 @@
 //! backup (content hashes), views, triggers and foreign keys; damaged
 //! backups and wrong keys stop before the target is touched.
 
-mod common;
+use nfops_testkit::{db, Stack};
 
-use common::{purge, put};
+use nfops_testkit::storage::{purge, put};
 
 use std::sync::Arc;
 
@@ -22,25 +22,25 @@ const CLEANUP: &str = "DROP VIEW IF EXISTS nf_rs_big_orders; DROP TRIGGER IF EXI
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn whole_restore_brings_back_the_backup_and_keeps_the_old_tables_safe() {
-    let Some(stack) = common::Stack::from_env("whole_restore") else {
+    let Some(stack) = Stack::from_env("whole_restore") else {
         return;
     };
-    let _serial = common::serial().await;
+    let _serial = nfops_testkit::serial().await;
     let db = stack.target("production", "newfinity");
-    common::exec(&db, FIXTURES).await;
+    db::exec(&db, FIXTURES).await;
     let identity = x25519::Identity::generate();
     let dir = stack.backup("production", &identity).await;
-    let before = common::content(&db).await;
+    let before = db::content(&db).await;
 
     // Damage production after the backup: deleted, changed and added rows, a new table.
-    common::exec(&db, "SET SESSION foreign_key_checks = 0; DELETE FROM orders WHERE id % 3 = 0; UPDATE users SET email = CONCAT('x', email) WHERE id < 50; INSERT INTO legacy_imports (source, note) VALUES ('after-backup', NULL); CREATE TABLE nf_rs_extra (id INT PRIMARY KEY); DROP VIEW nf_rs_big_orders").await;
+    db::exec(&db, "SET SESSION foreign_key_checks = 0; DELETE FROM orders WHERE id % 3 = 0; UPDATE users SET email = CONCAT('x', email) WHERE id < 50; INSERT INTO legacy_imports (source, note) VALUES ('after-backup', NULL); CREATE TABLE nf_rs_extra (id INT PRIMARY KEY); DROP VIEW nf_rs_big_orders").await;
     assert_ne!(
-        common::content(&db).await,
+        db::content(&db).await,
         before,
         "production changed after the backup"
     );
 
-    let req = stack.request("production", &dir, &identity);
+    let req = stack.restore_request("production", &dir, &identity);
     let plan = plan_restore(&req).await.expect("plan");
     assert!(plan.ready(), "preflight passes: {:?}", plan.preflight);
     assert!(
@@ -66,23 +66,23 @@ async fn whole_restore_brings_back_the_backup_and_keeps_the_old_tables_safe() {
         out.state_detail
     );
 
-    let after = common::content(&db).await;
+    let after = db::content(&db).await;
     assert_eq!(
         after,
-        common::manifest_content(&dir),
+        db::manifest_content(&dir),
         "production equals the backup, table by table (rows and content hash)"
     );
     assert_eq!(after, before, "and equals production at backup time");
     // Views, triggers, routines and foreign keys came back and work.
-    assert_eq!(common::scalar(&db, "SELECT COUNT(*) FROM information_schema.VIEWS WHERE TABLE_SCHEMA='newfinity' AND TABLE_NAME='nf_rs_big_orders'").await.as_deref(), Some("1"));
-    assert_eq!(common::scalar(&db, "SELECT COUNT(*) FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA='newfinity' AND ROUTINE_NAME='nf_rs_count'").await.as_deref(), Some("1"));
-    common::exec(
+    assert_eq!(db::scalar(&db, "SELECT COUNT(*) FROM information_schema.VIEWS WHERE TABLE_SCHEMA='newfinity' AND TABLE_NAME='nf_rs_big_orders'").await.as_deref(), Some("1"));
+    assert_eq!(db::scalar(&db, "SELECT COUNT(*) FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA='newfinity' AND ROUTINE_NAME='nf_rs_count'").await.as_deref(), Some("1"));
+    db::exec(
         &db,
         "INSERT INTO legacy_imports (source) VALUES ('nf-rs-trigger-check')",
     )
     .await;
     assert_eq!(
-        common::scalar(
+        db::scalar(
             &db,
             "SELECT note FROM legacy_imports WHERE source='nf-rs-trigger-check'"
         )
@@ -91,13 +91,13 @@ async fn whole_restore_brings_back_the_backup_and_keeps_the_old_tables_safe() {
         Some("via trigger"),
         "the trigger fires on the restored table"
     );
-    common::exec(
+    db::exec(
         &db,
         "DELETE FROM legacy_imports WHERE source='nf-rs-trigger-check'",
     )
     .await;
     assert_eq!(
-        common::scalar(&db, "SELECT GROUP_CONCAT(DISTINCT UNIQUE_CONSTRAINT_SCHEMA) FROM information_schema.REFERENTIAL_CONSTRAINTS WHERE CONSTRAINT_SCHEMA='newfinity'").await.as_deref(),
+        db::scalar(&db, "SELECT GROUP_CONCAT(DISTINCT UNIQUE_CONSTRAINT_SCHEMA) FROM information_schema.REFERENTIAL_CONSTRAINTS WHERE CONSTRAINT_SCHEMA='newfinity'").await.as_deref(),
         Some("newfinity"),
         "foreign keys point at the restored tables"
     );
@@ -109,24 +109,24 @@ async fn whole_restore_brings_back_the_backup_and_keeps_the_old_tables_safe() {
     );
     // The previous tables are kept in the safety schema, the extra one included.
     let safety = out.safety_schema.clone().expect("safety schema named");
-    assert_eq!(common::scalar(&db, &format!("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA='{safety}' AND TABLE_NAME='nf_rs_extra'")).await.as_deref(), Some("1"));
-    assert_eq!(common::scalar(&db, "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA='newfinity' AND TABLE_NAME='nf_rs_extra'").await.as_deref(), Some("0"));
-    assert_eq!(common::scalar(&db, "SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME='nfops_shadow_newfinity'").await.as_deref(), Some("0"), "no shadow left");
+    assert_eq!(db::scalar(&db, &format!("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA='{safety}' AND TABLE_NAME='nf_rs_extra'")).await.as_deref(), Some("1"));
+    assert_eq!(db::scalar(&db, "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA='newfinity' AND TABLE_NAME='nf_rs_extra'").await.as_deref(), Some("0"));
+    assert_eq!(db::scalar(&db, "SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME='nfops_shadow_newfinity'").await.as_deref(), Some("0"), "no shadow left");
 
-    common::drop_safety(&db, "newfinity").await;
-    common::exec(&db, CLEANUP).await;
+    db::drop_safety(&db, "newfinity").await;
+    db::exec(&db, CLEANUP).await;
 }
 
 /// Restores `dir` and expects a failure before the swap, with production unchanged.
 async fn expect_untouched(
-    stack: &common::Stack,
+    stack: &Stack,
     dir: &std::path::Path,
     identity: &x25519::Identity,
     code: &str,
 ) {
     let db = stack.target("production", "newfinity");
-    let before = common::content(&db).await;
-    let req = stack.request("production", dir, identity);
+    let before = db::content(&db).await;
+    let req = stack.restore_request("production", dir, identity);
     let plan = plan_restore(&req).await.expect("plan");
     let out = run_restore(
         req,
@@ -156,7 +156,7 @@ async fn expect_untouched(
         out.job.steps
     );
     assert_eq!(
-        common::content(&db).await,
+        db::content(&db).await,
         before,
         "production content unchanged (content hash)"
     );
@@ -164,10 +164,10 @@ async fn expect_untouched(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn damaged_backups_and_wrong_keys_stop_before_the_target_is_touched() {
-    let Some(stack) = common::Stack::from_env("damaged_backups") else {
+    let Some(stack) = Stack::from_env("damaged_backups") else {
         return;
     };
-    let _serial = common::serial().await;
+    let _serial = nfops_testkit::serial().await;
     let identity = x25519::Identity::generate();
     let dir = stack.backup("production", &identity).await;
     let m = nfops_backup::Manifest::read(&dir).expect("manifest");
@@ -221,17 +221,17 @@ async fn damaged_backups_and_wrong_keys_stop_before_the_target_is_touched() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn table_scoped_restore_replaces_only_those_tables_and_refuses_to_cut_foreign_keys() {
-    let Some(stack) = common::Stack::from_env("table_scoped") else {
+    let Some(stack) = Stack::from_env("table_scoped") else {
         return;
     };
-    let _serial = common::serial().await;
+    let _serial = nfops_testkit::serial().await;
     let db = stack.target("production", "newfinity");
     let identity = x25519::Identity::generate();
     let dir = stack.backup("production", &identity).await;
-    common::exec(&db, "INSERT INTO legacy_imports (source, note) VALUES ('nf-rs-scoped', 'after backup'); INSERT INTO audit_events (occurred_at, action) VALUES (NOW(3), 'nf-rs-scoped')").await;
-    let before = common::content(&db).await;
+    db::exec(&db, "INSERT INTO legacy_imports (source, note) VALUES ('nf-rs-scoped', 'after backup'); INSERT INTO audit_events (occurred_at, action) VALUES (NOW(3), 'nf-rs-scoped')").await;
+    let before = db::content(&db).await;
 
-    let mut req = stack.request("production", &dir, &identity);
+    let mut req = stack.restore_request("production", &dir, &identity);
     req.tables = Some(vec!["legacy_imports".into()]);
     let plan = plan_restore(&req).await.expect("plan");
     assert_eq!(plan.tables.len(), 1);
@@ -246,12 +246,12 @@ async fn table_scoped_restore_replaces_only_those_tables_and_refuses_to_cut_fore
     .await
     .expect("runs");
     assert_eq!(out.job.state, JobState::Succeeded, "{:?}", out.job);
-    let after = common::content(&db).await;
+    let after = db::content(&db).await;
     let legacy =
         |v: &Vec<(String, u64, String)>| v.iter().find(|t| t.0 == "legacy_imports").cloned();
     assert_eq!(
         legacy(&after),
-        legacy(&common::manifest_content(&dir)),
+        legacy(&db::manifest_content(&dir)),
         "legacy_imports is the backup's"
     );
     let audit = |v: &Vec<(String, u64, String)>| v.iter().find(|t| t.0 == "audit_events").cloned();
@@ -262,7 +262,7 @@ async fn table_scoped_restore_replaces_only_those_tables_and_refuses_to_cut_fore
     );
 
     // users is referenced by orders and files: restoring it alone is refused, nothing changes.
-    let mut req = stack.request("production", &dir, &identity);
+    let mut req = stack.restore_request("production", &dir, &identity);
     req.tables = Some(vec!["users".into()]);
     let plan = plan_restore(&req).await.expect("plan");
     assert!(!plan.ready(), "preflight flags the crossing foreign keys");
@@ -278,22 +278,22 @@ async fn table_scoped_restore_replaces_only_those_tables_and_refuses_to_cut_fore
     .expect("runs");
     assert_eq!(out.job.state, JobState::Failed);
     assert_eq!(out.database_state, DatabaseState::Untouched);
-    assert_eq!(common::content(&db).await, after, "nothing changed");
+    assert_eq!(db::content(&db).await, after, "nothing changed");
 
-    common::exec(
+    db::exec(
         &db,
         "DELETE FROM audit_events WHERE action = 'nf-rs-scoped'",
     )
     .await;
-    common::drop_safety(&db, "newfinity").await;
+    db::drop_safety(&db, "newfinity").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn storage_comes_back_to_the_snapshot_with_the_database() {
-    let Some(stack) = common::Stack::from_env("storage_restore") else {
+    let Some(stack) = Stack::from_env("storage_restore") else {
         return;
     };
-    let _serial = common::serial().await;
+    let _serial = nfops_testkit::serial().await;
     let storage = stack
         .config
         .environment("production")
@@ -349,7 +349,7 @@ async fn storage_comes_back_to_the_snapshot_with_the_database() {
     )
     .await;
 
-    let mut req = stack.request("production", &dir, &identity);
+    let mut req = stack.restore_request("production", &dir, &identity);
     req.snapshots = vec![snap.clone()];
     let plan = plan_restore(&req).await.expect("plan");
     assert_eq!(plan.storage.len(), 1);
@@ -420,12 +420,12 @@ async fn storage_comes_back_to_the_snapshot_with_the_database() {
     );
 
     purge(&client, &bucket, &prefix).await;
-    common::drop_safety(&stack.target("production", "newfinity"), "newfinity").await;
+    db::drop_safety(&stack.target("production", "newfinity"), "newfinity").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bucket_without_versioning_is_refused() {
-    let Some(stack) = common::Stack::from_env("unversioned") else {
+    let Some(stack) = Stack::from_env("unversioned") else {
         return;
     };
     let storage = stack
@@ -467,19 +467,19 @@ async fn a_bucket_without_versioning_is_refused() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_swap_left_by_a_crash_is_rolled_back_from_its_safety_record() {
-    let Some(stack) = common::Stack::from_env("crash_roll_back") else {
+    let Some(stack) = Stack::from_env("crash_roll_back") else {
         return;
     };
-    let _serial = common::serial().await;
+    let _serial = nfops_testkit::serial().await;
     let db = stack.target("production", "newfinity");
     let identity = x25519::Identity::generate();
     let dir = stack.backup("production", &identity).await;
-    common::exec(
+    db::exec(
         &db,
         "INSERT INTO legacy_imports (source, note) VALUES ('nf-rs-crash', 'after the backup')",
     )
     .await;
-    let before = common::content(&db).await;
+    let before = db::content(&db).await;
 
     // The steps of a restore up to the swap, then the process "dies" (no job end, no roll back).
     let source = nfops_restore::BackupSource::open(&dir).expect("source");
@@ -509,7 +509,7 @@ async fn a_swap_left_by_a_crash_is_rolled_back_from_its_safety_record() {
         .await
         .expect("swap");
     assert_ne!(
-        common::content(&db).await,
+        db::content(&db).await,
         before,
         "the backup is live after the swap"
     );
@@ -520,16 +520,16 @@ async fn a_swap_left_by_a_crash_is_rolled_back_from_its_safety_record() {
         .expect("roll back");
     assert_eq!(rec.safety, safety);
     assert_eq!(
-        common::content(&db).await,
+        db::content(&db).await,
         before,
         "production is back as it was before the restore"
     );
     assert_eq!(
-        common::scalar(&db, &format!("SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME IN ('{safety}', '{shadow}')")).await.as_deref(),
+        db::scalar(&db, &format!("SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME IN ('{safety}', '{shadow}')")).await.as_deref(),
         Some("0"),
         "safety and shadow schemas are gone"
     );
-    common::exec(
+    db::exec(
         &db,
         "DELETE FROM legacy_imports WHERE source = 'nf-rs-crash'",
     )

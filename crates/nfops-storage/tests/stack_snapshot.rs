@@ -2,31 +2,10 @@
 //! buckets). Skipped unless `NFOPS_STACK_DIR` names a running stack; with
 //! `NFOPS_REQUIRE_STACK=1` a missing stack fails instead.
 
-use std::path::PathBuf;
-
 use aws_sdk_s3::primitives::ByteStream;
-use nfops_core::config::Config;
-use nfops_core::credentials::MemoryCredentials;
 use nfops_core::ErrorCode;
 use nfops_storage::{capture, BucketSnapshot, StorageClient};
-
-fn stack(test: &str) -> Option<(PathBuf, Config, MemoryCredentials)> {
-    let Some(dir) = std::env::var_os("NFOPS_STACK_DIR").filter(|d| !d.is_empty()) else {
-        if std::env::var("NFOPS_REQUIRE_STACK").as_deref() == Ok("1") {
-            panic!("{test}: NFOPS_REQUIRE_STACK=1 but NFOPS_STACK_DIR is not set");
-        }
-        eprintln!("skipping {test}: NFOPS_STACK_DIR is not set");
-        return None;
-    };
-    let dir = PathBuf::from(dir);
-    let config = Config::load(&dir.join("environments.toml")).expect("stack config");
-    let creds = MemoryCredentials::default();
-    for name in ["stack/s3/access-key", "stack/s3/secret-key"] {
-        let value = std::fs::read_to_string(dir.join("credentials").join(name)).expect(name);
-        creds.insert(name, &value);
-    }
-    Some((dir, config, creds))
-}
+use nfops_testkit::Stack;
 
 async fn put(s: &StorageClient, bucket: &str, key: &str, body: &str) -> String {
     s.sdk()
@@ -44,12 +23,12 @@ async fn put(s: &StorageClient, bucket: &str, key: &str, body: &str) -> String {
 
 #[tokio::test]
 async fn a_snapshot_keeps_the_versions_current_when_it_was_taken() {
-    let Some((_dir, config, creds)) = stack("snapshot") else {
+    let Some(stack) = Stack::from_env("snapshot") else {
         return;
     };
-    let env = config.environment("staging").expect("staging");
+    let env = stack.env("staging");
     let storage = env.storage.as_ref().expect("staging storage");
-    let s = StorageClient::connect(storage, &creds).expect("client");
+    let s = StorageClient::connect(storage, &*stack.creds).expect("client");
     let bucket = storage.buckets.get_ref()[0].clone();
     let prefix = format!("snapshot-test-{}/", std::process::id());
 
@@ -112,12 +91,12 @@ async fn a_snapshot_keeps_the_versions_current_when_it_was_taken() {
 
 #[tokio::test]
 async fn a_bucket_without_versioning_is_refused() {
-    let Some((_dir, config, creds)) = stack("unversioned") else {
+    let Some(stack) = Stack::from_env("unversioned") else {
         return;
     };
-    let env = config.environment("staging").expect("staging");
+    let env = stack.env("staging");
     let storage = env.storage.as_ref().expect("staging storage");
-    let s = StorageClient::connect(storage, &creds).expect("client");
+    let s = StorageClient::connect(storage, &*stack.creds).expect("client");
     let bucket = format!("nf-unversioned-{}", std::process::id());
     s.sdk()
         .create_bucket()

@@ -6,58 +6,13 @@
 //! so no operator credential is ever read or touched.
 
 use std::process::{Command, Stdio};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use nfops_core::credentials::CredentialSource;
 use nfops_core::{ErrorCode, SecretString};
+use nfops_testkit::TestKeyring;
 use nfops_vault::{Keyring, MAX_VALUE_BYTES};
 
 const PLANTED: &str = "planted-secret-7f3a9c";
-
-/// A keyring under a service unique to this test and run, checked usable.
-/// Deletes the credentials it was told about when dropped.
-struct TestKeyring {
-    keyring: Keyring,
-    created: Vec<String>,
-}
-
-impl TestKeyring {
-    fn new(test: &str) -> Self {
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or_default();
-        let service = format!("nfops-test-{}-{nanos}-{test}", std::process::id());
-        let keyring = Keyring::with_service(&service);
-        if let Err(e) = keyring.check() {
-            panic!(
-                "no usable OS keyring ({}: {}). These tests need a real Secret Service: run them as \
-                 `scripts/with-keyring cargo test -p nfops-vault`.",
-                e.code(),
-                e.message()
-            );
-        }
-        Self {
-            keyring,
-            created: Vec::new(),
-        }
-    }
-
-    fn set(&mut self, name: &str, value: &str) {
-        self.created.push(name.to_owned());
-        self.keyring
-            .set(name, &SecretString::new(value.to_owned()))
-            .expect("set on a working keyring");
-    }
-}
-
-impl Drop for TestKeyring {
-    fn drop(&mut self) {
-        for name in &self.created {
-            let _ = self.keyring.delete(name);
-        }
-    }
-}
 
 #[test]
 fn round_trip_set_get_exists_delete() {

@@ -1,9 +1,8 @@
 //! A local server implementing the documented Vercel and Netlify endpoints
 //! the drivers use (the only fake this project allows: public SaaS APIs).
 //! It keeps real state (live deploy, locked deploys), checks the bearer
-//! token and answers unknown deploys with 404. Shared with nfops-ops's
-//! promotion tests (included by path).
-#![allow(dead_code)]
+//! token and answers unknown deploys with 404. Used by nfops-promote's
+//! driver tests and nfops-ops's promotion tests.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

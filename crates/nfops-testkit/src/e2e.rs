@@ -1,8 +1,6 @@
 //! End-to-end harness: the real built app under Xvfb, driven through
 //! WebKitWebDriver, against the local stack (`scripts/stack`).
 
-#![allow(dead_code)]
-
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -10,96 +8,11 @@ use std::time::{Duration, Instant};
 use fantoccini::elements::Element;
 use fantoccini::{Client, ClientBuilder, Locator};
 
-/// The local stack the tests run against, or `None` (test skipped) when it is
-/// not up and `NFOPS_REQUIRE_STACK` is not set. `make test` sets it, so there
-/// a missing stack fails instead of skipping.
-pub fn stack() -> Option<Stack> {
-    match std::env::var_os("NFOPS_STACK_DIR").map(PathBuf::from) {
-        Some(dir) if dir.join("environments.toml").exists() => Some(Stack { dir }),
-        _ if std::env::var_os("NFOPS_REQUIRE_STACK").is_some() => {
-            panic!("NFOPS_REQUIRE_STACK is set but no stack is up at NFOPS_STACK_DIR: run `scripts/stack up` (make test does)")
-        }
-        _ => {
-            eprintln!("skipped: no local stack (set NFOPS_STACK_DIR after `scripts/stack up`)");
-            None
-        }
-    }
-}
-
-pub struct Stack {
-    pub dir: PathBuf,
-}
-
-impl Stack {
-    pub fn config(&self) -> PathBuf {
-        self.dir.join("environments.toml")
-    }
-
-    /// Runs `scripts/stack <args>` and fails the test if it fails.
-    pub fn run(&self, args: &[&str]) {
-        let status = Command::new(repo().join("scripts/stack"))
-            .args(args)
-            .env("NFOPS_STACK_DIR", &self.dir)
-            .stdout(Stdio::null())
-            .status()
-            .expect("run scripts/stack");
-        assert!(status.success(), "scripts/stack {args:?} failed");
-    }
-
-    /// Stops one service until the guard drops (also when the test panics).
-    pub fn stop(&self, service: &str) -> StoppedService<'_> {
-        self.run(&["stop", service]);
-        StoppedService {
-            stack: self,
-            service: service.to_owned(),
-        }
-    }
-
-    /// Every credential of the stack as (name, value), from its credentials folder.
-    pub fn credentials(&self) -> Vec<(String, String)> {
-        let root = self.dir.join("credentials");
-        let mut out = Vec::new();
-        let mut stack = vec![root.clone()];
-        while let Some(d) = stack.pop() {
-            for e in std::fs::read_dir(&d).expect("read credentials folder") {
-                let p = e.expect("entry").path();
-                if p.is_dir() {
-                    stack.push(p);
-                } else {
-                    let name = p
-                        .strip_prefix(&root)
-                        .expect("under root")
-                        .to_string_lossy()
-                        .replace('\\', "/");
-                    out.push((name, std::fs::read_to_string(&p).expect("read credential")));
-                }
-            }
-        }
-        out
-    }
-}
-
-pub struct StoppedService<'a> {
-    stack: &'a Stack,
-    service: String,
-}
-
-impl Drop for StoppedService<'_> {
-    fn drop(&mut self) {
-        let _ = Command::new(repo().join("scripts/stack"))
-            .args(["start", &self.service])
-            .env("NFOPS_STACK_DIR", &self.stack.dir)
-            .status();
-    }
-}
-
-pub fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+use crate::{StackDir, TestKeyring};
 
 /// Where screenshots go: `target/e2e/` in the repository.
 pub fn shots_dir() -> PathBuf {
-    let d = repo().join("target/e2e");
+    let d = crate::repo().join("target/e2e");
     std::fs::create_dir_all(&d).expect("create target/e2e");
     d
 }
@@ -221,9 +134,10 @@ pub struct App {
 }
 
 impl App {
-    /// Launches the real app binary with `env` (on top of a private
-    /// `NFOPS_HOME`) and waits until the page shows its title.
-    pub async fn launch(env: &[(&str, String)]) -> App {
+    /// Launches the app binary `bin` (the root package's tests pass
+    /// `env!("CARGO_BIN_EXE_nfops-desktop")`) with `env` on top of a private
+    /// `NFOPS_HOME`, and waits until the page shows its title.
+    pub async fn launch(bin: &str, env: &[(&str, String)]) -> App {
         let display = Display::start();
         let home = tempfile::tempdir().expect("tempdir");
         let port = free_port();
@@ -254,7 +168,7 @@ impl App {
         let mut caps = serde_json::Map::new();
         caps.insert(
             "webkitgtk:browserOptions".into(),
-            serde_json::json!({ "binary": env!("CARGO_BIN_EXE_nfops-desktop"), "args": [] }),
+            serde_json::json!({ "binary": bin, "args": [] }),
         );
         let _ = rustls::crypto::ring::default_provider().install_default();
         // Session creation hangs when the app was not built for automation: bound it.
@@ -277,6 +191,22 @@ impl App {
         app
     }
 
+    /// Launches `bin` on the stack's config, reading credentials from `keys`
+    /// (when given), with `extra` variables on top.
+    pub async fn launch_on(
+        bin: &str,
+        stack: &StackDir,
+        keys: Option<&TestKeyring>,
+        extra: &[(&str, String)],
+    ) -> App {
+        let mut env = vec![("NFOPS_CONFIG", stack.config_path().display().to_string())];
+        if let Some(k) = keys {
+            env.push(("NFOPS_KEYRING_SERVICE", k.service.clone()));
+        }
+        env.extend(extra.iter().cloned());
+        App::launch(bin, &env).await
+    }
+
     pub async fn wait_for(&self, css: &str, timeout: Duration) -> Element {
         match self
             .client
@@ -290,6 +220,28 @@ impl App {
             Err(e) => {
                 self.screenshot("failure").await;
                 panic!("element {css} did not appear within {timeout:?}: {e}");
+            }
+        }
+    }
+
+    /// Waits for `css`; on timeout fails with the page's text instead of a
+    /// screenshot (a WebDriver screenshot can stall WebKit mid-job).
+    pub async fn wait_or_page(&self, css: &str, timeout: Duration) -> Element {
+        match self
+            .client
+            .wait()
+            .at_most(timeout)
+            .every(Duration::from_millis(200))
+            .for_element(Locator::Css(css))
+            .await
+        {
+            Ok(e) => e,
+            Err(e) => {
+                let body = match self.client.find(Locator::Css("main")).await {
+                    Ok(b) => b.text().await.unwrap_or_default(),
+                    Err(_) => String::new(),
+                };
+                panic!("{css} did not appear within {timeout:?} ({e}); the page says: {body}");
             }
         }
     }
@@ -317,6 +269,44 @@ impl App {
         }
         self.screenshot("failure").await;
         panic!("{css} [{attr}] stayed {last:?}, wanted one of {want:?} within {timeout:?}");
+    }
+
+    /// Polls the text of `css` until `done(text)` holds or `timeout` passes;
+    /// returns the last text seen (empty if the element never appeared), for
+    /// the caller to assert on with its own message.
+    pub async fn wait_text_until(
+        &self,
+        css: &str,
+        timeout: Duration,
+        done: impl Fn(&str) -> bool,
+    ) -> String {
+        let until = Instant::now() + timeout;
+        let mut last = String::new();
+        loop {
+            if let Ok(e) = self.client.find(Locator::Css(css)).await {
+                last = e.text().await.unwrap_or_default();
+                if done(&last) {
+                    return last;
+                }
+            }
+            if Instant::now() >= until {
+                return last;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// Polls until no element matches `css`; false if one still does after
+    /// `timeout`.
+    pub async fn wait_gone(&self, css: &str, timeout: Duration) -> bool {
+        let until = Instant::now() + timeout;
+        while self.client.find(Locator::Css(css)).await.is_ok() {
+            if Instant::now() >= until {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        true
     }
 
     pub async fn click(&self, css: &str) {
