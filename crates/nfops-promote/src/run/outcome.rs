@@ -203,3 +203,149 @@ impl PromotionOutcome {
             .collect();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use nfops_core::jobs::StepState;
+
+    use super::*;
+    use crate::plan::PromotionOptions;
+
+    fn plan() -> PromotionPlan {
+        PromotionPlan {
+            from_env: "staging".into(),
+            to_env: "production".into(),
+            release: None,
+            source_host: None,
+            source_hosts: Vec::new(),
+            hosts: Vec::new(),
+            frontend: None,
+            config_diff: Vec::new(),
+            secret_parity: Default::default(),
+            pending_migrations: Vec::new(),
+            gates: Vec::new(),
+            expected_secs: 0,
+            rollback_automatic: Vec::new(),
+            rollback_manual: Vec::new(),
+            blockers: vec!["staging host app-1: refused".into()],
+            noop: false,
+            options: PromotionOptions::default(),
+        }
+    }
+
+    fn applied(state: JobState, failed: &str) -> Applied {
+        Applied {
+            report: JobReport {
+                job_id: "j1".into(),
+                state,
+                error: (state != JobState::Succeeded)
+                    .then(|| Error::new(ErrorCode::CheckFailed, "boom").to_wire()),
+                steps: vec![(failed.into(), StepState::Failed, None)],
+            },
+            gates: vec![GateResult::fail("artifact", "changed")],
+        }
+    }
+
+    #[test]
+    fn a_blocked_plan_is_refused_with_its_blockers() {
+        let mut o = PromotionOutcome::start(&plan());
+        o.refuse_blocked();
+        assert_eq!(o.state, PromotionState::Refused);
+        assert!(
+            o.summary.contains("app-1: refused"),
+            "the summary names the blocker: {}",
+            o.summary
+        );
+        assert_eq!(
+            o.error.map(|e| e.code),
+            Some("job.check_failed".into()),
+            "a refusal is a failed check, so the UI can branch on it"
+        );
+    }
+
+    #[test]
+    fn a_failure_before_any_change_is_refused_at_gates_else_failed() {
+        let mut o = PromotionOutcome::start(&plan());
+        o.conclude(&applied(JobState::Failed, "gates"), None);
+        assert_eq!(o.state, PromotionState::Refused, "failed gates refuse");
+        assert_eq!(o.gates.len(), 1, "the gate results are kept");
+        let mut o = PromotionOutcome::start(&plan());
+        o.conclude(&applied(JobState::Failed, "stage app-1"), None);
+        assert_eq!(o.state, PromotionState::Failed);
+        assert!(
+            o.summary.contains("'stage app-1'") && o.summary.contains("boom"),
+            "the summary names the step and why: {}",
+            o.summary
+        );
+    }
+
+    #[test]
+    fn a_failure_after_a_change_ends_by_how_the_rollback_went() {
+        let rollback = |state| JobReport {
+            job_id: "r1".into(),
+            state,
+            error: None,
+            steps: Vec::new(),
+        };
+        let mut o = PromotionOutcome::start(&plan());
+        o.conclude(
+            &applied(JobState::Failed, "verify"),
+            Some(Ok(rollback(JobState::Succeeded))),
+        );
+        assert_eq!(o.state, PromotionState::RolledBack);
+        assert!(o
+            .summary
+            .starts_with("Rolled back automatically after step 'verify'"));
+        let mut o = PromotionOutcome::start(&plan());
+        o.conclude(
+            &applied(JobState::Failed, "verify"),
+            Some(Ok(rollback(JobState::Failed))),
+        );
+        assert_eq!(o.state, PromotionState::RollbackFailed);
+        let mut o = PromotionOutcome::start(&plan());
+        o.conclude(
+            &applied(JobState::Failed, "verify"),
+            Some(Err(Error::internal("state database gone"))),
+        );
+        assert_eq!(
+            o.state,
+            PromotionState::RollbackFailed,
+            "a rollback that could not run did not finish"
+        );
+    }
+
+    #[test]
+    fn every_promotion_gets_its_own_id() {
+        let p = plan();
+        assert_ne!(
+            PromotionOutcome::start(&p).id,
+            PromotionOutcome::start(&p).id,
+            "ids key the history rows"
+        );
+    }
+
+    #[test]
+    fn states_round_trip_through_their_stored_names() {
+        use PromotionState::*;
+        for s in [
+            Running,
+            Succeeded,
+            Refused,
+            RolledBack,
+            RollbackFailed,
+            Failed,
+            Interrupted,
+        ] {
+            assert_eq!(
+                PromotionState::parse(s.as_str()),
+                s,
+                "history rows read back"
+            );
+        }
+        assert_eq!(
+            PromotionState::parse("???"),
+            Failed,
+            "unknown reads as failed"
+        );
+    }
+}
