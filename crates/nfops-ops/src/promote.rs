@@ -25,8 +25,8 @@ use nfops_promote::{
 };
 pub use nfops_promote::{FinalHost, PromotionOutcome, PromotionRecord, PromotionState};
 
-use crate::backup::KeyringSource;
 use crate::Console;
+use nfops_vault::KeyringSource;
 
 impl Console {
     /// The dry run: reads both environments' hosts and says what a promotion

@@ -8,8 +8,8 @@ use nfops_backup::retention::{plan_retention, Candidate, RetentionPlan, Retentio
 use nfops_core::audit::{Action, Outcome};
 use nfops_core::{Error, ErrorCode, Result};
 
-use super::KeyringSource;
 use crate::Console;
+use nfops_vault::KeyringSource;
 
 impl Console {
     /// The catalog cache (SQLite).

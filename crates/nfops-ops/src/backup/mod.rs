@@ -29,7 +29,7 @@ mod copy;
 pub use catalog::{forget_ids, ForgetOutcome, OffsitePlan, Staleness};
 
 /// The one blocking-aware keyring lookup, at the path promote.rs imports it from.
-pub(crate) use nfops_vault::KeyringSource;
+use nfops_vault::KeyringSource;
 
 impl Console {
     /// The folder holding every environment's backups: `backup.destination`

@@ -6,12 +6,10 @@ use std::path::Path;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use nfops_core::config::{Database, Environment};
+use nfops_core::config::Environment;
 use nfops_core::credentials::CredentialSource;
 use nfops_core::jobs::{PlannedStep, Step, StepContext, Verified};
 use nfops_core::{Error, ErrorCode, Result};
-use nfops_fleet::{SshSession, Tunnel};
-use nfops_mysql::Target;
 use sqlx::Connection;
 
 use super::{JobStep, Run};
@@ -46,63 +44,31 @@ pub async fn applied(
     creds: &dyn CredentialSource,
     known_hosts: &Path,
 ) -> Result<Option<Vec<String>>> {
-    let Some(db) = env.database.as_ref() else {
+    if env.database.is_none() {
         return Ok(None);
-    };
-    let (target, tunnel) = database_route(env_name, env, db, creds, known_hosts).await?;
+    }
+    let route = nfops_fleet::route::database(
+        env_name,
+        env,
+        creds,
+        known_hosts,
+        None,
+        "to read migrations from",
+    )
+    .await?;
+    // The route (and the tunnel and SSH session it opened) closes when it drops at the end.
+    let target = &route.target;
     let mut conn = target.connect().await?;
     let rows: std::result::Result<Vec<(String,)>, sqlx::Error> =
         sqlx::query_as("SELECT version FROM schema_migrations ORDER BY version")
             .fetch_all(&mut conn)
             .await;
     let _ = conn.close().await;
-    if let Some((session, _tunnel)) = tunnel {
-        session.disconnect().await;
-    }
     match rows {
         Ok(r) => Ok(Some(r.into_iter().map(|(v,)| v).collect())),
         Err(sqlx::Error::Database(e)) if e.message().contains("doesn't exist") => Ok(None),
         Err(e) => Err(target.error("could not read schema_migrations of", e)),
     }
-}
-
-// HOUSE-MERGE: replace with nfops_fleet route
-/// The database of `env` as reachable from here: directly, or through the
-/// `via` host's SSH tunnel, which lives as long as the returned pair.
-async fn database_route(
-    env_name: &str,
-    env: &Environment,
-    db: &Database,
-    creds: &dyn CredentialSource,
-    known_hosts: &Path,
-) -> Result<(Target, Option<(SshSession, Tunnel)>)> {
-    let password = creds.get(&db.password_credential)?;
-    let mut keep = None;
-    let (host, port) = match db.via.as_ref().map(|v| v.get_ref().clone()) {
-        None => (db.host.clone(), db.port),
-        Some(via) => {
-            let h = env
-                .hosts
-                .iter()
-                .map(|h| h.get_ref())
-                .find(|h| h.name == via)
-                .ok_or_else(|| Error::internal(format!("via host '{via}' is not in the config")))?;
-            let session = SshSession::connect(h, creds, known_hosts).await?;
-            let tunnel = session.forward(&db.host, db.port).await?;
-            let local = tunnel.local_addr();
-            keep = Some((session, tunnel));
-            (local.ip().to_string(), local.port())
-        }
-    };
-    let target = Target {
-        host,
-        port,
-        user: db.user.clone(),
-        password,
-        database: db.name.clone(),
-        label: format!("{env_name} database"),
-    };
-    Ok((target, keep))
 }
 
 /// Checks, after the first host runs the new release (the app applies its
