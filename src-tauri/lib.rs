@@ -8,13 +8,12 @@
 
 mod failure;
 mod jobs;
-mod start_page;
-mod uptime_watch;
 
 // `<feature>/{commands,dto}.rs`, declared here so no feature needs a mod.rs.
 mod app {
     pub mod commands;
     pub mod dto;
+    pub mod start_page;
 }
 mod audit {
     pub mod commands;
@@ -62,6 +61,7 @@ mod secrets {
 mod uptime {
     pub mod commands;
     pub mod dto;
+    pub mod watch;
 }
 
 use nfops_ops::Console;
@@ -174,8 +174,8 @@ pub fn run() {
         .invoke_handler(builder.invoke_handler())
         .setup(move |app| {
             builder.mount_events(app);
-            uptime_watch::start(app.handle());
-            start_page::apply(app.handle());
+            uptime::watch::start(app.handle());
+            app::start_page::apply(app.handle());
             Ok(())
         })
         .run(tauri::generate_context!());
