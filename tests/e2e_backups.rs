@@ -21,12 +21,7 @@ async fn back_up_now_copies_offsite_records_storage_and_clears_the_staleness_war
     let keys = TestKeyring::with("e2e-backups", stack.credentials());
     let dir = tempfile::tempdir().expect("tempdir");
     let text = std::fs::read_to_string(stack.config_path()).expect("stack config");
-    let endpoint = text
-        .lines()
-        .find_map(|l| l.strip_prefix("endpoint = \""))
-        .and_then(|l| l.split('"').next())
-        .expect("the stack config names its S3 endpoint")
-        .to_owned();
+    let endpoint = nfops_testkit::stack::s3_endpoint(&text);
     let config = dir.path().join("environments.toml");
     std::fs::write(
         &config,

@@ -69,12 +69,7 @@ fn an_s3_bucket_as_the_backup_destination() {
         text.contains("keep_daily = 1"),
         "the stack's staging policy changed shape"
     );
-    let endpoint = text
-        .lines()
-        .find_map(|l| l.strip_prefix("endpoint = \""))
-        .and_then(|l| l.split('"').next())
-        .expect("the stack config names its S3 endpoint")
-        .to_owned();
+    let endpoint = nfops_testkit::stack::s3_endpoint(&text);
     let section = |endpoint: &str| {
         format!(
             "{text}\n[environments.staging.backup.s3]\nendpoint = \"{endpoint}\"\npath_style = true\nbucket = \"nf-backups\"\nprefix = \"s3-dest-{}\"\naccess_key_credential = \"stack/s3/access-key\"\nsecret_key_credential = \"stack/s3/secret-key\"\n",

@@ -72,10 +72,7 @@ fn catalog_and_forget_against_the_stack() {
     let text = format!(
         "{text}\n[environments.staging.backup.offsite]\nendpoint = \"{}\"\npath_style = true\nbucket = \"nf-backups-offsite\"\nprefix = \"test-{}\"\naccess_key_credential = \"stack/s3/access-key\"\nsecret_key_credential = \"stack/s3/secret-key\"\n",
         // The stack's own S3 server, whatever its port base.
-        text.lines()
-            .find_map(|l| l.strip_prefix("endpoint = \""))
-            .and_then(|l| l.split('"').next())
-            .expect("the stack config names its S3 endpoint"),
+        nfops_testkit::stack::s3_endpoint(&text),
         std::process::id()
     );
     let config = home.path().join("environments.toml");

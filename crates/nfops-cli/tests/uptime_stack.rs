@@ -81,7 +81,7 @@ fn the_health_probe_notices_nginx_going_down_and_coming_back() {
         "down is raised once, not on every failure: {line}"
     );
 
-    drop(stopped);
+    stopped.start();
     let (out, line) = round(home.path(), &config);
     assert!(
         out.status.success(),

@@ -9,18 +9,6 @@ use std::time::{Duration, Instant};
 use nfops_fleet::{probe_environment, ProbeKind, ProbeState};
 use nfops_testkit::Stack;
 
-/// Starts the service again even when an assertion fails.
-struct Restart<'a> {
-    stack: &'a Stack,
-    service: &'static str,
-}
-
-impl Drop for Restart<'_> {
-    fn drop(&mut self) {
-        self.stack.run(&["start", self.service]);
-    }
-}
-
 #[tokio::test]
 async fn a_stopped_redis_fails_the_cache_probe_naming_its_address_then_recovers() {
     let Some(stack) =
@@ -35,11 +23,8 @@ async fn a_stopped_redis_fails_the_cache_probe_naming_its_address_then_recovers(
         .expect("production has a cache");
     let address = format!("{}:{}", prod_cache.host, prod_cache.port);
 
-    stack.run(&["stop", "redis"]);
-    let restart = Restart {
-        stack: &stack,
-        service: "redis",
-    };
+    // Started again even when an assertion fails.
+    let stopped = stack.stop("redis");
 
     for env in ["production", "staging"] {
         let status =
@@ -88,7 +73,7 @@ async fn a_stopped_redis_fails_the_cache_probe_naming_its_address_then_recovers(
         );
     }
 
-    drop(restart);
+    stopped.start();
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let status = probe_environment(

@@ -50,36 +50,14 @@ impl Stack {
         }
     }
 
-    /// Puts production's schema back where `stack up` leaves it (v1's
-    /// migrations only): every promotion to v2 or v3-broken applies
-    /// `002_orders_note`, which v1 does not need.
-    pub async fn unapply_v2_migration(&self) {
-        let db = self.env("production").database.clone().expect("database");
-        let target = nfops_mysql::Target {
-            host: db.host,
-            port: db.port,
-            user: db.user,
-            password: nfops_core::SecretString::new(self.credential("stack/production/db")),
-            database: db.name,
-            label: "production database".into(),
-        };
-        let mut conn = target.connect().await.expect("production database");
-        for q in [
-            "ALTER TABLE orders DROP COLUMN IF EXISTS note",
-            "DELETE FROM schema_migrations WHERE version = '002_orders_note'",
-        ] {
-            sqlx::query(q)
-                .execute(&mut conn)
-                .await
-                .expect("un-apply 002");
-        }
-    }
-
     /// Production on v1 with v1's schema, staging on v2: where `stack up`
-    /// leaves them, whatever a promotion clicked in `make run` changed.
+    /// leaves them, whatever a promotion (a test's, or one clicked in the
+    /// console `make run` opened) changed. The one implementation is
+    /// `scripts/stack reset`, which `make test` also runs.
     pub async fn baseline_releases(&self) {
-        self.set_release("production", "v1", true).await;
-        self.set_release("staging", "v2", true).await;
-        self.unapply_v2_migration().await;
+        let dir = self.dir.clone();
+        tokio::task::spawn_blocking(move || crate::StackDir { dir }.reset())
+            .await
+            .expect("scripts/stack reset");
     }
 }

@@ -63,6 +63,7 @@ impl StackDir {
         StoppedService {
             dir: self.dir.clone(),
             service: service.to_owned(),
+            started: false,
         }
     }
 
@@ -82,17 +83,43 @@ pub fn script(dir: &Path, args: &[&str]) -> Command {
     cmd
 }
 
-/// A stopped service, started again when dropped.
+/// The stack's own S3 server, whatever its port base: the first `endpoint`
+/// its config text names.
+pub fn s3_endpoint(config_text: &str) -> String {
+    config_text
+        .lines()
+        .find_map(|l| l.strip_prefix("endpoint = \""))
+        .and_then(|l| l.split('"').next())
+        .expect("the stack config names its S3 endpoint")
+        .to_owned()
+}
+
+/// A stopped service, started again when dropped (quietly: the test may be
+/// failing already) or by [`StoppedService::start`] (checked).
 pub struct StoppedService {
     dir: PathBuf,
     service: String,
+    started: bool,
+}
+
+impl StoppedService {
+    /// Starts the service again; fails the test if it does not start.
+    pub fn start(mut self) {
+        self.started = true;
+        StackDir {
+            dir: self.dir.clone(),
+        }
+        .run(&["start", &self.service]);
+    }
 }
 
 impl Drop for StoppedService {
     fn drop(&mut self) {
-        let _ = script(&self.dir, &["start", &self.service])
-            .stdout(std::process::Stdio::null())
-            .status();
+        if !self.started {
+            let _ = script(&self.dir, &["start", &self.service])
+                .stdout(std::process::Stdio::null())
+                .status();
+        }
     }
 }
 
@@ -226,4 +253,34 @@ fn trim_newline(text: &str) -> &str {
     text.strip_suffix('\n')
         .map(|t| t.strip_suffix('\r').unwrap_or(t))
         .unwrap_or(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_are_named_by_their_path_without_one_trailing_newline() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("stack/ssh")).expect("mkdir");
+        std::fs::write(root.join("stack/ssh/deploy"), "key\n").expect("write");
+        std::fs::write(root.join("stack/redis"), "pw\r\n").expect("write");
+        std::fs::write(root.join("top"), "two\n\n").expect("write");
+        assert_eq!(
+            read_credentials(root),
+            vec![
+                ("stack/redis".to_owned(), "pw".to_owned()),
+                ("stack/ssh/deploy".to_owned(), "key".to_owned()),
+                ("top".to_owned(), "two\n".to_owned()),
+            ],
+            "names are paths under the folder (sorted); only one line ending is dropped"
+        );
+    }
+
+    #[test]
+    fn the_s3_endpoint_is_the_first_one_the_config_names() {
+        let text = "[environments.staging.storage]\nendpoint = \"http://127.0.0.1:17010\"\n\n[x]\nendpoint = \"http://other\"\n";
+        assert_eq!(s3_endpoint(text), "http://127.0.0.1:17010");
+    }
 }
