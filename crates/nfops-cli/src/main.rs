@@ -4,6 +4,10 @@
 //! Exit codes are stable (see `nfops_core::ErrorCode::exit_code`): 0 success,
 //! 1 internal/state/io, 2 bad input, 3 config, 4 keyring/credential,
 //! 5 unreachable, 6 unhealthy/check failed, 7 audit tampered, 130 cancelled.
+//!
+//! A command is a few lines over `nfops-ops`; the shared cancel-on-Ctrl-C,
+//! progress printers and exit codes live in `run.rs`. Must never depend on
+//! `tauri` or WebKit (`scripts/check-dep-tree` fails the build if it does).
 
 mod cmd;
 mod output;

@@ -4,6 +4,11 @@
 //! resolved paths, the state database, the audit log and the keyring, and
 //! reads `environments.toml` fresh on every call so edits take effect
 //! without a restart.
+//!
+//! Wiring and audit only: a use case opens the config, looks up credentials,
+//! calls the domain crate that owns the work (its steps live there, never
+//! here) and records the audit entry. Depends on every domain crate; must
+//! never depend on `tauri`, a UI or the CLI, so both front ends share it.
 
 mod backup;
 mod cache_charts;

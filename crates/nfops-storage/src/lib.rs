@@ -7,6 +7,9 @@
 //! Keys that did not exist (or were deleted) then are absent. Because the
 //! bucket is versioned, those versions stay readable after later writes, so a
 //! restore can copy them back on top; the snapshot itself holds no data.
+//!
+//! Depends on `nfops-core` and `nfops-fleet` (the one S3 client); must never
+//! depend on the database crates, `nfops-ops` or `tauri`.
 
 pub mod restore;
 mod snapshot;
