@@ -92,15 +92,7 @@ pub async fn count_keys(
     let mut cursor: u64 = 0;
     let mut n = 0u64;
     loop {
-        let (next, keys): (u64, Vec<Vec<u8>>) = redis::cmd("SCAN")
-            .arg(cursor)
-            .arg("MATCH")
-            .arg(format!("{}*", glob_escape(prefix)))
-            .arg("COUNT")
-            .arg(1000)
-            .query_async(conn)
-            .await
-            .map_err(|e| error(cache, e))?;
+        let (next, keys) = scan_page(conn, cache, prefix, cursor).await?;
         n += keys.len() as u64;
         cursor = next;
         if cursor == 0 {
@@ -118,15 +110,7 @@ pub async fn flush_prefix(
     let mut cursor: u64 = 0;
     let mut n = 0u64;
     loop {
-        let (next, keys): (u64, Vec<Vec<u8>>) = redis::cmd("SCAN")
-            .arg(cursor)
-            .arg("MATCH")
-            .arg(format!("{}*", glob_escape(prefix)))
-            .arg("COUNT")
-            .arg(1000)
-            .query_async(conn)
-            .await
-            .map_err(|e| error(cache, e))?;
+        let (next, keys) = scan_page(conn, cache, prefix, cursor).await?;
         // Belt and braces: only keys that really start with the prefix.
         let keys: Vec<Vec<u8>> = keys
             .into_iter()
@@ -145,6 +129,25 @@ pub async fn flush_prefix(
             return Ok(n);
         }
     }
+}
+
+/// One SCAN page of the keys matching `prefix*` from `cursor`: the next
+/// cursor (0 when the scan is done) and the keys of this page.
+async fn scan_page(
+    conn: &mut redis::aio::MultiplexedConnection,
+    cache: &Cache,
+    prefix: &str,
+    cursor: u64,
+) -> Result<(u64, Vec<Vec<u8>>)> {
+    redis::cmd("SCAN")
+        .arg(cursor)
+        .arg("MATCH")
+        .arg(format!("{}*", glob_escape(prefix)))
+        .arg("COUNT")
+        .arg(1000)
+        .query_async(conn)
+        .await
+        .map_err(|e| error(cache, e))
 }
 
 fn glob_escape(s: &str) -> String {
