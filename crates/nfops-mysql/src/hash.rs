@@ -146,7 +146,13 @@ pub async fn live_table_hash_of(
     target: &crate::Target,
     table: &crate::schema::Table,
 ) -> nfops_core::Result<TableDigest> {
-    digest_of(conn, target, &table.name, live_hash_sql_from(&table.from_clause(), &table.columns)).await
+    digest_of(
+        conn,
+        target,
+        &table.name,
+        live_hash_sql_from(&table.from_clause(), &table.columns),
+    )
+    .await
 }
 
 /// Computes a table's digest on a live database with [`live_hash_sql`].

@@ -206,9 +206,7 @@ pub async fn read(
     .await?;
     let trx_precise: BTreeSet<String> = periods
         .iter()
-        .filter(|r| {
-            text_at(r, 1).is_some_and(|t| t.eq_ignore_ascii_case("bigint"))
-        })
+        .filter(|r| text_at(r, 1).is_some_and(|t| t.eq_ignore_ascii_case("bigint")))
         .filter_map(|r| text_at(r, 0))
         .collect();
     for r in rows(conn, target, "the table list", &format!(
@@ -245,7 +243,11 @@ pub async fn read(
             .contains("partitioned");
         inv.objects.push(o);
     }
-    for o in inv.objects.iter_mut().filter(|o| o.kind == ObjectKind::Sequence) {
+    for o in inv
+        .objects
+        .iter_mut()
+        .filter(|o| o.kind == ObjectKind::Sequence)
+    {
         o.sequence = Some(sequence_state(conn, target, db, &o.name).await?);
     }
     for r in rows(conn, target, "the views", &format!(
@@ -485,7 +487,11 @@ pub fn compare(expected: &Inventory, actual: &Inventory, scope: &CompareScope) -
     let mut out = Vec::new();
     for e in expected.objects.iter().filter(|o| in_scope(o)) {
         let Some(a) = actual.find(e.kind, &e.name) else {
-            match actual.objects.iter().find(|a| a.name == e.name && a.kind.is_table_like() == e.kind.is_table_like()) {
+            match actual
+                .objects
+                .iter()
+                .find(|a| a.name == e.name && a.kind.is_table_like() == e.kind.is_table_like())
+            {
                 Some(a) => out.push(format!("{} is a {} here", e.describe(), a.kind.label())),
                 None => out.push(format!("{} is missing", e.describe())),
             }
@@ -531,7 +537,10 @@ pub fn compare(expected: &Inventory, actual: &Inventory, scope: &CompareScope) -
     if scope.extras {
         for a in actual.objects.iter().filter(|o| in_scope(o)) {
             if expected.find(a.kind, &a.name).is_none()
-                && !expected.objects.iter().any(|e| e.name == a.name && e.kind.is_table_like() == a.kind.is_table_like())
+                && !expected
+                    .objects
+                    .iter()
+                    .any(|e| e.name == a.name && e.kind.is_table_like() == a.kind.is_table_like())
             {
                 out.push(format!("{} exists but is not in the backup", a.describe()));
             }
@@ -583,12 +592,22 @@ mod tests {
     fn compare_names_missing_owner_changed_and_extra_objects() {
         let mut expected = Inventory::default();
         expected.objects.push(obj(ObjectKind::Sequence, "s", None));
-        expected.objects.push(obj(ObjectKind::View, "v", Some("owner@%")));
-        expected.objects.push(obj(ObjectKind::Procedure, "p", Some("owner@%")));
+        expected
+            .objects
+            .push(obj(ObjectKind::View, "v", Some("owner@%")));
+        expected
+            .objects
+            .push(obj(ObjectKind::Procedure, "p", Some("owner@%")));
         let mut actual = Inventory::default();
-        actual.objects.push(obj(ObjectKind::View, "v", Some("ops@%")));
-        actual.objects.push(obj(ObjectKind::Procedure, "p", Some("ops@%")));
-        actual.objects.push(obj(ObjectKind::Event, "e", Some("ops@%")));
+        actual
+            .objects
+            .push(obj(ObjectKind::View, "v", Some("ops@%")));
+        actual
+            .objects
+            .push(obj(ObjectKind::Procedure, "p", Some("ops@%")));
+        actual
+            .objects
+            .push(obj(ObjectKind::Event, "e", Some("ops@%")));
         let mut scope = CompareScope {
             extras: true,
             ..CompareScope::default()
@@ -611,7 +630,8 @@ mod tests {
 
     #[test]
     fn old_manifests_without_the_new_fields_still_parse() {
-        let o: InventoryObject = serde_json::from_str(r#"{"kind":"table","name":"t"}"#).expect("parse");
+        let o: InventoryObject =
+            serde_json::from_str(r#"{"kind":"table","name":"t"}"#).expect("parse");
         assert_eq!(o.kind, ObjectKind::Table);
         assert!(!o.partitioned && o.definer.is_none());
     }

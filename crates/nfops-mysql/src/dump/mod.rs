@@ -247,9 +247,14 @@ async fn dump_inner(
     let tables = Arc::new(tables);
 
     // --- schema and post objects on the control connection, rows on workers --
-    let control_job: BoxFuture<'_, Result<(FileEntry, FileEntry, schema::PostObjects)>> = Box::pin(
-        schema_and_post(&mut control, target, sink.clone(), tables.clone(), &sequences),
-    );
+    let control_job: BoxFuture<'_, Result<(FileEntry, FileEntry, schema::PostObjects)>> =
+        Box::pin(schema_and_post(
+            &mut control,
+            target,
+            sink.clone(),
+            tables.clone(),
+            &sequences,
+        ));
     let mut workers_f: Vec<BoxFuture<'_, Result<Vec<Done>>>> = Vec::new();
     for conn in conns.iter_mut() {
         workers_f.push(Box::pin(worker_loop(
@@ -330,10 +335,19 @@ async fn versioned_current_rows(
     for t in tables.iter().filter(|t| t.versioned) {
         let r = sqlx::Executor::fetch_one(
             &mut *conn,
-            format!("SELECT COUNT(*) FROM {}", crate::literal::quote_ident(&t.name)).as_str(),
+            format!(
+                "SELECT COUNT(*) FROM {}",
+                crate::literal::quote_ident(&t.name)
+            )
+            .as_str(),
         )
         .await
-        .map_err(|e| target.error(&format!("could not count the rows of table `{}` in", t.name), e))?;
+        .map_err(|e| {
+            target.error(
+                &format!("could not count the rows of table `{}` in", t.name),
+                e,
+            )
+        })?;
         out.insert(
             t.name.clone(),
             text_at(&r, 0).and_then(|v| v.parse().ok()).unwrap_or(0),
