@@ -252,7 +252,39 @@ async fn sequences_history_partitions_and_owners_survive_backup_and_restore() {
     assert!(out.job.steps.iter().any(|s| s.0 == "check objects"));
     assert_eq!(db::scalar(&t, "SELECT DEFINER FROM information_schema.VIEWS WHERE TABLE_SCHEMA='nf_inv' AND TABLE_NAME='cheap'").await.as_deref(), Some("nf_inv_restorer@%"), "owned by the restoring account, as the plan said");
 
+    // A manifest written before inventories still loads; its plan says so.
+    let old_dir = stack.tmp.path().join("pre-inventory");
+    copy_dir(&dir, &old_dir);
+    let mut json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(old_dir.join("manifest.json")).expect("read"))
+            .expect("json");
+    json.as_object_mut().expect("object").remove("inventory");
+    std::fs::write(
+        old_dir.join("manifest.json"),
+        serde_json::to_vec(&json).expect("json"),
+    )
+    .expect("write");
+    let plan = plan_restore(&restore_req(&stack, &old_dir, &id))
+        .await
+        .expect("plan of an old backup");
+    assert!(
+        plan.inventory.len() == 1 && plan.inventory[0].starts_with("no inventory recorded"),
+        "{:?}",
+        plan.inventory
+    );
+
     cleanup(&stack).await;
+}
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for e in std::fs::read_dir(from).expect("dir").flatten() {
+        if e.path().is_dir() {
+            copy_dir(&e.path(), &to.join(e.file_name()));
+        } else {
+            std::fs::copy(e.path(), to.join(e.file_name())).expect("copy");
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
