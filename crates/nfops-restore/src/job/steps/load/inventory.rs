@@ -190,7 +190,8 @@ pub async fn verify_objects(
     let Some(expected) = &source.manifest.inventory else {
         return Ok(0);
     };
-    let mut conn = target.connect().await?;
+    // Not `target.connect()`: a drill's database does not exist before the swap.
+    let mut conn = super::server_session(target).await?;
     let (actual, _) = inventory::read(&mut conn, target, db).await?;
     let _ = sqlx::Connection::close(conn).await;
     let diff = inventory::compare(expected, &actual, &scope);
