@@ -58,6 +58,13 @@ pub struct RestorePlanView {
     pub triggers: Vec<String>,
     pub routines: Vec<String>,
     pub events: Vec<String>,
+    /// The backup's objects in scope (kind, name, owner, security, state),
+    /// or one line "no inventory recorded".
+    pub inventory: Vec<String>,
+    /// Objects that would be owned by the restoring account instead of their recorded owner.
+    pub owner_changes: Vec<String>,
+    /// Objects the restore would lose (exist now and not in the backup, or not restorable here).
+    pub objects_lost: Vec<String>,
     pub storage: Vec<BucketChange>,
     pub preflight: Vec<PreflightItem>,
     pub ready: bool,
@@ -96,6 +103,9 @@ impl RestorePlanView {
             triggers: p.triggers,
             routines: p.routines,
             events: p.events,
+            inventory: p.inventory,
+            owner_changes: p.owner_changes,
+            objects_lost: p.objects_lost,
             storage: p
                 .storage
                 .into_iter()

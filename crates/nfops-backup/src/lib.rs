@@ -31,6 +31,7 @@ pub mod retention;
 pub mod sink;
 pub mod store;
 pub mod verify;
+mod verify_inventory;
 
 pub use job::{
     plan_backup, run_backup, verify_backup, BackupOutcome, BackupPlan, BackupRequest,

@@ -55,6 +55,11 @@ pub struct Manifest {
     /// Buckets left out and why (versioning off with `unversioned_buckets = "warn"`).
     #[serde(default)]
     pub storage_warnings: Vec<String>,
+    /// Every object of the database at backup time (kind, name, owner,
+    /// security, rows, sequence state). `None` in manifests written before
+    /// inventories existed: their restore plan says "no inventory recorded".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inventory: Option<nfops_mysql::Inventory>,
 }
 
 /// One bucket's snapshot in a backup: which version of every key it held

@@ -204,6 +204,9 @@ pub fn verify_dir(
             ));
         }
     }
+    report
+        .findings
+        .extend(crate::verify_inventory::check(&m, dir, identity));
     for t in m.tables.iter().filter(|t| wanted.contains(t.name.as_str())) {
         let got = seen.get(&t.name).copied().unwrap_or_default();
         report.rows_checked += got.rows;

@@ -187,6 +187,7 @@ fn restore_check_and_drill_on_production() {
             "load shadow",
             "verify shadow",
             "swap",
+            "check objects",
             "storage",
             "cache",
             "workers",

@@ -112,6 +112,12 @@ fn write_decimal(buf: &mut [u8; 20], mut v: u64) -> usize {
 /// live database. Run it on a session prepared like the dump's
 /// (`SET NAMES utf8mb4`, `time_zone = '+00:00'`).
 pub fn live_hash_sql(table: &str, columns: &[Column]) -> String {
+    live_hash_sql_from(&quote_ident(table), columns)
+}
+
+/// [`live_hash_sql`] over a FROM clause (a versioned table's history:
+/// [`crate::schema::Table::from_clause`]).
+pub fn live_hash_sql_from(from: &str, columns: &[Column]) -> String {
     let parts: Vec<String> = columns
         .iter()
         .filter(|c| !c.generated)
@@ -129,8 +135,24 @@ pub fn live_hash_sql(table: &str, columns: &[Column]) -> String {
     format!(
         "SELECT COUNT(*), CAST(COALESCE(SUM(CAST(CONV(LEFT(MD5(CONCAT({})), 16), 16, 10) AS UNSIGNED)), 0) MOD 18446744073709551616 AS CHAR) FROM {}",
         parts.join(", "),
-        quote_ident(table)
+        from
     )
+}
+
+/// [`live_table_hash`] of every row the dump writes for `table`: its history
+/// too when it is system-versioned.
+pub async fn live_table_hash_of(
+    conn: &mut sqlx::MySqlConnection,
+    target: &crate::Target,
+    table: &crate::schema::Table,
+) -> nfops_core::Result<TableDigest> {
+    digest_of(
+        conn,
+        target,
+        &table.name,
+        live_hash_sql_from(&table.from_clause(), &table.columns),
+    )
+    .await
 }
 
 /// Computes a table's digest on a live database with [`live_hash_sql`].
@@ -142,7 +164,15 @@ pub async fn live_table_hash(
     table: &str,
     columns: &[Column],
 ) -> nfops_core::Result<TableDigest> {
-    let sql = live_hash_sql(table, columns);
+    digest_of(conn, target, table, live_hash_sql(table, columns)).await
+}
+
+async fn digest_of(
+    conn: &mut sqlx::MySqlConnection,
+    target: &crate::Target,
+    table: &str,
+    sql: String,
+) -> nfops_core::Result<TableDigest> {
     let row = sqlx::Executor::fetch_one(&mut *conn, sql.as_str())
         .await
         .map_err(|e| target.error(&format!("could not hash table `{table}` of"), e))?;

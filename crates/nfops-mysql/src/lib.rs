@@ -17,6 +17,7 @@
 pub mod connect;
 pub mod dump;
 pub mod hash;
+pub mod inventory;
 pub mod literal;
 pub mod reader;
 pub mod schema;
@@ -25,6 +26,7 @@ pub mod sink;
 pub use connect::Target;
 pub use dump::{dump, DumpCounters, DumpOptions, DumpOutcome, TableResult};
 pub use hash::{RowHasher, TableDigest};
+pub use inventory::{Inventory, InventoryObject, ObjectKind};
 pub use reader::{read_dump, FileDigest};
 pub use sink::{DumpFile, DumpSink, FileEntry};
 

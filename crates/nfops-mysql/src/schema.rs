@@ -31,9 +31,28 @@ pub struct Table {
     pub est_rows: u64,
     /// Data size on disk, estimated.
     pub est_bytes: u64,
+    /// `WITH SYSTEM VERSIONING`: its rows are read and written with their
+    /// history (`FOR SYSTEM_TIME ALL`, period columns included).
+    pub versioned: bool,
 }
 
+/// The period columns MariaDB gives a system-versioned table that declares none.
+const IMPLICIT_PERIOD: [&str; 2] = ["row_start", "row_end"];
+
+/// The `SET` a session needs to insert rows with their period columns
+/// (MariaDB 10.11+); written at the top of a versioned table's data files.
+pub const INSERT_HISTORY: &str = "SET SESSION system_versioning_insert_history = 1;";
+
 impl Table {
+    /// What a SELECT of all its rows reads from: the history too when versioned.
+    pub fn from_clause(&self) -> String {
+        if self.versioned {
+            format!("{} FOR SYSTEM_TIME ALL", quote_ident(&self.name))
+        } else {
+            quote_ident(&self.name)
+        }
+    }
+
     /// The stored (non-generated) columns, in order.
     pub fn stored_columns(&self) -> impl Iterator<Item = &Column> {
         self.columns.iter().filter(|c| !c.generated)
@@ -61,8 +80,9 @@ async fn rows(
         .map_err(|e| target.error(&format!("could not read {what} of"), e))
 }
 
-/// Every base table of the target's database, with columns and estimates,
-/// ordered by name.
+/// Every table of the target's database that holds rows (base and
+/// system-versioned; sequences and views are not), with columns and
+/// estimates, ordered by name.
 pub async fn tables(conn: &mut MySqlConnection, target: &Target) -> Result<Vec<Table>> {
     let db = quote_str(&target.database);
     let list = rows(
@@ -70,8 +90,8 @@ pub async fn tables(conn: &mut MySqlConnection, target: &Target) -> Result<Vec<T
         target,
         "the table list",
         &format!(
-            "SELECT TABLE_NAME, COALESCE(TABLE_ROWS, 0), COALESCE(DATA_LENGTH, 0) FROM information_schema.TABLES \
-             WHERE TABLE_SCHEMA = {db} AND TABLE_TYPE = 'BASE TABLE' ORDER BY TABLE_NAME"
+            "SELECT TABLE_NAME, COALESCE(TABLE_ROWS, 0), COALESCE(DATA_LENGTH, 0), TABLE_TYPE FROM information_schema.TABLES \
+             WHERE TABLE_SCHEMA = {db} AND TABLE_TYPE IN ('BASE TABLE', 'SYSTEM VERSIONED') ORDER BY TABLE_NAME"
         ),
     )
     .await?;
@@ -98,29 +118,49 @@ pub async fn tables(conn: &mut MySqlConnection, target: &Target) -> Result<Vec<T
     let mut out = Vec::with_capacity(list.len());
     for r in &list {
         let name = text_at(r, 0).unwrap_or_default();
-        let columns: Vec<Column> = cols
+        let versioned = text_at(r, 3).as_deref() == Some("SYSTEM VERSIONED");
+        let mut columns: Vec<Column> = cols
             .iter()
             .filter(|c| text_at(c, 0).as_deref() == Some(name.as_str()))
             .map(|c| {
                 let data_type = text_at(c, 2).unwrap_or_default();
                 let extra = text_at(c, 4).unwrap_or_default().to_ascii_uppercase();
+                let expr = text_at(c, 3).unwrap_or_default();
+                // A declared period column is dumped: the history needs it.
+                let period = expr == "ROW START" || expr == "ROW END";
                 Column {
                     name: text_at(c, 1).unwrap_or_default(),
                     class: ColumnClass::of(&data_type),
                     data_type,
-                    generated: !text_at(c, 3).unwrap_or_default().is_empty()
-                        || extra.contains("GENERATED")
-                        || extra.contains("PERSISTENT")
-                        || extra.contains("VIRTUAL"),
+                    generated: !period
+                        && (!expr.is_empty()
+                            || extra.contains("GENERATED")
+                            || extra.contains("PERSISTENT")
+                            || extra.contains("VIRTUAL")),
                 }
             })
             .collect();
+        let declares_period = cols.iter().any(|c| {
+            text_at(c, 0).as_deref() == Some(name.as_str())
+                && text_at(c, 3).as_deref() == Some("ROW START")
+        });
+        if versioned && !declares_period {
+            // Implicit (invisible) period columns are not in information_schema.COLUMNS.
+            columns.extend(IMPLICIT_PERIOD.iter().map(|n| Column {
+                name: (*n).to_owned(),
+                data_type: "timestamp".into(),
+                class: ColumnClass::Text,
+                generated: false,
+            }));
+        }
         let pk: Vec<String> = keys
             .iter()
             .filter(|k| text_at(k, 0).as_deref() == Some(name.as_str()))
             .filter_map(|k| text_at(k, 1))
             .collect();
         let int_pk = match pk.as_slice() {
+            // A versioned table's key repeats across its history: no key ranges.
+            _ if versioned => None,
             [one] => columns
                 .iter()
                 .find(|c| &c.name == one)
@@ -139,6 +179,7 @@ pub async fn tables(conn: &mut MySqlConnection, target: &Target) -> Result<Vec<T
             name,
             columns,
             int_pk,
+            versioned,
         });
     }
     Ok(out)
@@ -160,8 +201,26 @@ pub async fn create_table(
     Ok(r.first().and_then(|r| text_at(r, 1)).unwrap_or_default())
 }
 
+/// `CREATE SEQUENCE` of `name`, as the server prints it.
+pub async fn create_sequence(
+    conn: &mut MySqlConnection,
+    target: &Target,
+    name: &str,
+) -> Result<String> {
+    let r = rows(
+        conn,
+        target,
+        &format!("the definition of sequence `{name}`"),
+        &format!("SHOW CREATE SEQUENCE {}", quote_ident(name)),
+    )
+    .await?;
+    Ok(r.first().and_then(|r| text_at(r, 1)).unwrap_or_default())
+}
+
 /// Objects restored after the data, as SQL the `mysql` client replays
-/// (`DELIMITER ;;` around bodies), definers removed so whoever restores owns them.
+/// (`DELIMITER ;;` around bodies), with their `DEFINER` so their owner and
+/// security context come back (a restore that may not set an owner strips
+/// it, only when its plan said so).
 #[derive(Debug, Default, Clone)]
 pub struct PostObjects {
     pub views: Vec<String>,
@@ -198,7 +257,7 @@ pub async fn post_objects(conn: &mut MySqlConnection, target: &Target) -> Result
         .await?;
         views.push((
             v.clone(),
-            strip_definer(&r.first().and_then(|r| text_at(r, 1)).unwrap_or_default()),
+            r.first().and_then(|r| text_at(r, 1)).unwrap_or_default(),
         ));
     }
     // A view that mentions another view comes after it (simple dependency order).
@@ -293,7 +352,7 @@ fn push_body(sql: &mut String, sql_mode: Option<String>, body: Option<String>) {
     sql.push_str(&format!(
         "SET @nfops_saved_sql_mode = @@SESSION.sql_mode;\nSET SESSION sql_mode = {};\nDELIMITER ;;\n{} ;;\nDELIMITER ;\nSET SESSION sql_mode = @nfops_saved_sql_mode;\n",
         quote_str(&mode),
-        strip_definer(&body)
+        body
     ));
 }
 

@@ -678,6 +678,15 @@ export type RestorePlanView = {
 	triggers: string[],
 	routines: string[],
 	events: string[],
+	/**
+	 *  The backup's objects in scope (kind, name, owner, security, state),
+	 *  or one line "no inventory recorded".
+	 */
+	inventory: string[],
+	/**  Objects that would be owned by the restoring account instead of their recorded owner. */
+	ownerChanges: string[],
+	/**  Objects the restore would lose (exist now and not in the backup, or not restorable here). */
+	objectsLost: string[],
 	storage: BucketChange[],
 	preflight: PreflightItem[],
 	ready: boolean,

@@ -7,6 +7,7 @@ pub mod logs;
 pub mod metrics;
 pub mod promote;
 pub mod restore;
+mod restore_objects;
 pub mod scale;
 pub mod secrets;
 pub mod status;

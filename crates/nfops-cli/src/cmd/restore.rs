@@ -107,6 +107,12 @@ pub async fn restore(console: &Console, out: &Output, a: RestoreArgs) -> Result<
                     "  move    {t:<28} (not in the backup) to the safety schema"
                 )?;
             }
+            super::restore_objects::write_object_lines(
+                w,
+                &plan.inventory,
+                &plan.owner_changes,
+                &plan.objects_lost,
+            )?;
             writeln!(w, "preflight:")?;
             for c in &plan.preflight {
                 writeln!(

@@ -11,7 +11,7 @@ use tokio::sync::mpsc;
 
 use crate::hash::{RowHasher, TableDigest};
 use crate::literal::{quote_ident, write_value};
-use crate::schema::{bytes_at, Table};
+use crate::schema::{bytes_at, Table, INSERT_HISTORY};
 use crate::sink::{DumpSink, FileEntry};
 use crate::Target;
 
@@ -100,7 +100,7 @@ pub(super) async fn dump_item(
         .join(",");
     let select = format!(
         "SELECT {col_list} FROM {}{}",
-        quote_ident(&t.name),
+        t.from_clause(),
         item.range
             .as_ref()
             .map(|r| format!(" WHERE {r}"))
@@ -121,6 +121,11 @@ pub(super) async fn dump_item(
 
     let mut buf = Vec::with_capacity(opts.statement_bytes + 64 * 1024);
     buf.extend_from_slice(FILE_HEADER.as_bytes());
+    if t.versioned {
+        // History rows keep their own period (MariaDB 10.11+; an older server refuses the line).
+        buf.extend_from_slice(INSERT_HISTORY.as_bytes());
+        buf.push(b'\n');
+    }
     buf.extend_from_slice(b"SET autocommit = 0;\n");
     let mut in_statement = false;
     let mut hasher = RowHasher::new();

@@ -16,9 +16,17 @@
 //! bounded by workers × (channel depth + 1) × statement size.
 //!
 //! Files (names relative to the dump folder):
-//! - `00-schema.sql…`: `CREATE TABLE` of every table;
+//! - `00-schema.sql…`: `CREATE SEQUENCE` of every sequence with the `SETVAL`
+//!   of its state, then `CREATE TABLE` of every table (partitions and
+//!   `WITH SYSTEM VERSIONING` included, as the server prints them);
 //! - `data/<nnnn>-<table>.<chunk>.sql…`: rows, one file per work item;
-//! - `99-post.sql…`: views, triggers, routines, events.
+//! - `99-post.sql…`: views, triggers, routines, events, with their `DEFINER`.
+//!
+//! Before anything is written, the [`Inventory`] of the database is read
+//! inside the snapshot; an object it cannot capture fails the dump, naming
+//! it. A system-versioned table's files hold its history too (`FOR
+//! SYSTEM_TIME ALL`, period columns included, replayed with
+//! `system_versioning_insert_history`).
 //!
 //! Every file starts with the session settings it needs (utf8mb4, UTC, no
 //! strict mode so zero dates load, no FK/unique checks) and ends with the line
@@ -35,6 +43,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::mysql::MySqlConnection;
 
 use crate::hash::TableDigest;
+use crate::inventory::{self, Inventory, ObjectKind, SequenceState};
 use crate::schema::{self, text_at, Table};
 use crate::sink::{DumpSink, FileEntry};
 use crate::Target;
@@ -121,6 +130,8 @@ pub struct DumpOutcome {
     pub triggers: Vec<String>,
     pub routines: Vec<String>,
     pub events: Vec<String>,
+    /// Every object of the database, with owners and row counts.
+    pub inventory: Inventory,
 }
 
 struct WorkItem {
@@ -190,10 +201,23 @@ async fn dump_inner(
     let first = conns
         .first_mut()
         .ok_or_else(|| Error::internal("dump started without a worker connection"))?;
+    let (mut inventory, uncapturable) = inventory::read(first, target, &target.database).await?;
+    if !uncapturable.is_empty() {
+        return Err(inventory::refuse(&target.database, &uncapturable));
+    }
     let mut tables = schema::tables(first, target).await?;
     if let Some(only) = &opts.only_tables {
         tables.retain(|t| only.contains(&t.name));
+        inventory
+            .objects
+            .retain(|o| !o.kind.is_table_like() || only.contains(&o.name));
     }
+    let current_rows = versioned_current_rows(first, target, &tables).await?;
+    let sequences: Vec<(String, SequenceState)> = inventory
+        .objects
+        .iter()
+        .filter_map(|o| Some((o.name.clone(), o.sequence.clone()?)))
+        .collect();
     let mut items = Vec::new();
     for (ti, t) in tables.iter().enumerate() {
         let ranges = match &t.int_pk {
@@ -223,9 +247,14 @@ async fn dump_inner(
     let tables = Arc::new(tables);
 
     // --- schema and post objects on the control connection, rows on workers --
-    let control_job: BoxFuture<'_, Result<(FileEntry, FileEntry, schema::PostObjects)>> = Box::pin(
-        schema_and_post(&mut control, target, sink.clone(), tables.clone()),
-    );
+    let control_job: BoxFuture<'_, Result<(FileEntry, FileEntry, schema::PostObjects)>> =
+        Box::pin(schema_and_post(
+            &mut control,
+            target,
+            sink.clone(),
+            tables.clone(),
+            &sequences,
+        ));
     let mut workers_f: Vec<BoxFuture<'_, Result<Vec<Done>>>> = Vec::new();
     for conn in conns.iter_mut() {
         workers_f.push(Box::pin(worker_loop(
@@ -262,6 +291,13 @@ async fn dump_inner(
             files.push(e.name.clone());
             data_files.push(e);
         }
+        if let Some(o) = inventory.objects.iter_mut().find(|o| {
+            o.name == t.name && matches!(o.kind, ObjectKind::Table | ObjectKind::VersionedTable)
+        }) {
+            let current = current_rows.get(&t.name).copied().unwrap_or(digest.rows);
+            o.rows = Some(current);
+            o.history_rows = t.versioned.then(|| digest.rows.saturating_sub(current));
+        }
         results.push(TableResult {
             name: t.name.clone(),
             rows: digest.rows,
@@ -284,7 +320,40 @@ async fn dump_inner(
         triggers: post.triggers,
         routines: post.routines,
         events: post.events,
+        inventory,
     })
+}
+
+/// Current rows of every system-versioned table (its files hold history
+/// too), read inside the snapshot.
+async fn versioned_current_rows(
+    conn: &mut MySqlConnection,
+    target: &Target,
+    tables: &[Table],
+) -> Result<BTreeMap<String, u64>> {
+    let mut out = BTreeMap::new();
+    for t in tables.iter().filter(|t| t.versioned) {
+        let r = sqlx::Executor::fetch_one(
+            &mut *conn,
+            format!(
+                "SELECT COUNT(*) FROM {}",
+                crate::literal::quote_ident(&t.name)
+            )
+            .as_str(),
+        )
+        .await
+        .map_err(|e| {
+            target.error(
+                &format!("could not count the rows of table `{}` in", t.name),
+                e,
+            )
+        })?;
+        out.insert(
+            t.name.clone(),
+            text_at(&r, 0).and_then(|v| v.parse().ok()).unwrap_or(0),
+        );
+    }
+    Ok(out)
 }
 
 type Done = (usize, usize, FileEntry, TableDigest);
@@ -301,8 +370,17 @@ async fn schema_and_post(
     target: &Target,
     sink: Arc<dyn DumpSink>,
     tables: Arc<Vec<Table>>,
+    sequences: &[(String, SequenceState)],
 ) -> Result<(FileEntry, FileEntry, schema::PostObjects)> {
     let mut text = String::from(FILE_HEADER);
+    // Sequences first: a table's DEFAULT NEXTVAL(s) needs its sequence.
+    for (name, state) in sequences {
+        let create = schema::create_sequence(control, target, name).await?;
+        text.push_str(&format!(
+            "\n{create};\n{};\n",
+            inventory::sequence_restore_sql(name, state)
+        ));
+    }
     for t in tables.iter() {
         let create = schema::create_table(control, target, &t.name).await?;
         text.push_str(&format!("\n{create};\n"));

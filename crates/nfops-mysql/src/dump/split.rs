@@ -141,6 +141,7 @@ mod tests {
             int_pk: None,
             est_rows,
             est_bytes: 0,
+            versioned: false,
         }
     }
 

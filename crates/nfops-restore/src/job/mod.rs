@@ -8,6 +8,7 @@
 //! never touched. [`RestoreOutcome::database_state`] says which.
 
 pub mod plan;
+mod plan_objects;
 pub mod steps;
 
 use std::path::PathBuf;
@@ -29,6 +30,7 @@ use crate::source::BackupSource;
 use steps::check_backup::CheckBackupStep;
 use steps::load::step::LoadStep;
 use steps::load::{self as load, TableCheck};
+use steps::objects::ObjectsStep;
 use steps::swap::step::SwapStep;
 use steps::swap::{self as swap, SwapRecord};
 use steps::verify::VerifyStep;
@@ -146,6 +148,7 @@ pub async fn run_restore(
         Box::new(LoadStep(run.clone())),
         Box::new(VerifyStep(run.clone())),
         Box::new(SwapStep(run.clone())),
+        Box::new(ObjectsStep(run.clone())),
     ];
     if !run.req.snapshots.is_empty() {
         let storage = run.req.env.storage.clone().ok_or_else(|| {

@@ -49,6 +49,16 @@ pub struct RestorePlan {
     pub triggers: Vec<String>,
     pub routines: Vec<String>,
     pub events: Vec<String>,
+    /// The backup's objects in scope, one line each (kind, name, owner,
+    /// security, rows or state); or the single line "no inventory recorded".
+    pub inventory: Vec<String>,
+    /// Objects that would be created owned by the restoring account instead
+    /// of their recorded owner (it may not set definers). Empty: every owner
+    /// is kept.
+    pub owner_changes: Vec<String>,
+    /// Objects the restore would lose: existing now and not in the backup,
+    /// or not restorable on this server; and owners without an account here.
+    pub objects_lost: Vec<String>,
     pub preflight: Vec<PreflightCheck>,
     /// Per bucket in scope: keys rolled back and hidden.
     pub storage: Vec<nfops_storage::restore::StoragePlan>,
@@ -85,6 +95,7 @@ struct ServerView {
     version: String,
     /// Base tables of the target database with their estimated rows.
     current: Vec<(String, u64)>,
+    objects: super::plan_objects::ObjectLines,
 }
 
 /// Connects to the target, reads what is there and builds the plan with its
@@ -135,6 +146,9 @@ pub async fn plan_restore(req: &RestoreRequest) -> Result<RestorePlan> {
         triggers: m.triggers.clone(),
         routines: if whole { m.routines.clone() } else { vec![] },
         events: if whole { m.events.clone() } else { vec![] },
+        inventory: server.objects.inventory,
+        owner_changes: server.objects.owner_changes,
+        objects_lost: server.objects.lost,
         preflight,
         storage,
         server_version: server.version,
@@ -226,6 +240,15 @@ async fn server_preflight(
         ),
     ));
     let current = current_tables(&mut conn, &target).await?;
+    let objects = super::plan_objects::object_lines(
+        &mut conn,
+        &target,
+        m,
+        tables,
+        req.tables.is_none(),
+        preflight,
+    )
+    .await?;
     let space = free_space(&mut conn).await;
     preflight.push(check(
         "space",
@@ -265,6 +288,7 @@ async fn server_preflight(
         target,
         version,
         current,
+        objects,
     })
 }
 
@@ -273,7 +297,7 @@ async fn current_tables(conn: &mut MySqlConnection, target: &Target) -> Result<V
     let rows = sqlx::Executor::fetch_all(
         &mut *conn,
         format!(
-            "SELECT TABLE_NAME, COALESCE(TABLE_ROWS, 0) FROM information_schema.TABLES WHERE TABLE_SCHEMA = {} AND TABLE_TYPE = 'BASE TABLE'",
+            "SELECT TABLE_NAME, COALESCE(TABLE_ROWS, 0) FROM information_schema.TABLES WHERE TABLE_SCHEMA = {} AND TABLE_TYPE <> 'VIEW'",
             nfops_mysql::literal::quote_str(&target.database)
         )
         .as_str(),
@@ -345,6 +369,7 @@ fn job_plan(req: &RestoreRequest, target: &Target, tables: usize, rows: u64) -> 
             step("load shadow", format!("Decrypt, decompress and load the tables into schema {} on {} parallel sessions (foreign key and unique checks off)", load::shadow_schema(&target.database), req.connections.max(1))),
             step("verify shadow", "Recompute every table's row count and content hash in the shadow and compare them with the manifest".into()),
             step("swap", format!("Exchange the tables with one RENAME TABLE statement; the current ones move to {safety}; recreate views, triggers, routines and events")),
+            step("check objects", "Compare every object of the backup's inventory with the database (kind, partitioning, sequence state, owner, SQL SECURITY); a difference rolls the swap back".into()),
         ],
     };
     if !req.snapshots.is_empty() {

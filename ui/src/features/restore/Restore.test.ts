@@ -21,6 +21,9 @@ function plan(o: Partial<RestorePlanView> = {}): RestorePlanView {
     triggers: [],
     routines: [],
     events: [],
+    inventory: ["sequence `s`: next value 115", "view `v`: owner a@%, SQL SECURITY DEFINER"],
+    ownerChanges: ["view `v` owned by a@% would be owned by ops@%"],
+    objectsLost: ["event `e` exists now and is not in the backup: it is dropped"],
     storage: [{ bucket: "nf-production-assets", prefix: null, rolledBack: ["a"], hidden: ["c"], unchanged: 3 }],
     preflight: [{ name: "key", ok: true, detail: "your key is a recipient" }],
     ready: true,
@@ -90,6 +93,9 @@ describe("Restore wizard", () => {
     await fireEvent.click(screen.getByTestId("restore-preflight"));
     expect((await screen.findByTestId("restore-plan-tables")).textContent).toContain("users");
     expect(screen.getByTestId("restore-plan-storage").textContent).toContain("1 object(s) rolled back, 1 hidden");
+    expect(screen.getByTestId("restore-plan-inventory").textContent).toContain("sequence `s`: next value 115");
+    expect(screen.getByTestId("restore-plan-owner-changes").textContent).toContain("would be owned by ops@%");
+    expect(screen.getByTestId("restore-plan-objects-lost").textContent).toContain("event `e` exists now");
     const run = screen.getByTestId("restore-run") as HTMLButtonElement;
     expect(run.disabled, "production needs the typed name").toBe(true);
     await fireEvent.input(screen.getByTestId("restore-confirm"), { target: { value: "prod" } });

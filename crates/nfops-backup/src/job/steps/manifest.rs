@@ -65,6 +65,7 @@ impl Step for ManifestStep {
             files,
             storage,
             storage_warnings,
+            inventory: Some(d.inventory.clone()),
         };
         let readme = crate::readme::readme(&m);
         let readme_path = s.dir.join("README.txt");

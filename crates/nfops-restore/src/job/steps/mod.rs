@@ -6,6 +6,7 @@ pub mod cache;
 pub(crate) mod check_backup;
 pub mod checks;
 pub mod load;
+pub(crate) mod objects;
 pub mod storage;
 pub mod swap;
 pub(crate) mod verify;

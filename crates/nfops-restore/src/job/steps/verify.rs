@@ -9,6 +9,7 @@ use nfops_core::Result;
 
 use super::load;
 use crate::job::RestoreRun;
+use nfops_mysql::inventory::CompareScope;
 
 pub(crate) struct VerifyStep(pub(crate) Arc<RestoreRun>);
 
@@ -20,12 +21,30 @@ impl Step for VerifyStep {
         let shadow = load::shadow_schema(&target.database);
         let checks = load::verify_shadow(&r.req.source, &target, &shadow, &r.tables).await?;
         cx.check_cancelled()?;
+        // Kinds, partitioning and sequence state of what was loaded.
+        let objects = load::inventory::verify_objects(
+            &r.req.source,
+            &target,
+            &shadow,
+            CompareScope {
+                tables_only: true,
+                tables: Some(r.tables.clone()),
+                ..CompareScope::default()
+            },
+            "the loaded copy",
+        )
+        .await?;
         let rows: u64 = checks.iter().map(|c| c.rows).sum();
         let n = checks.len();
         *r.checks.lock().unwrap_or_else(|p| p.into_inner()) = checks;
         Ok(Verified::by(format!(
-            "{n} tables, {rows} rows: row counts and content hashes ({}) equal the manifest",
-            nfops_mysql::hash::HASH_DEFINITION
+            "{n} tables, {rows} rows: row counts and content hashes ({}) equal the manifest; {}",
+            nfops_mysql::hash::HASH_DEFINITION,
+            if r.req.source.manifest.inventory.is_some() {
+                format!("{objects} tables and sequences equal the inventory (kind, partitioning, sequence state)")
+            } else {
+                "no inventory recorded in the backup".to_owned()
+            }
         )))
     }
 }

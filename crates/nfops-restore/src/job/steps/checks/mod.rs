@@ -25,7 +25,7 @@ use serde::Serialize;
 
 use crate::load::TableCheck;
 use crate::source::BackupSource;
-use database::{compare_tables, orphans, storage_refs};
+use database::{compare_objects, compare_tables, orphans, storage_refs};
 use services::{app_health, queue_draining};
 pub use step::ChecksStep;
 
@@ -190,6 +190,7 @@ pub async fn run_checks(req: &CheckRequest) -> Result<CheckReport> {
             let target = route.target.clone();
             if let Some(source) = &req.source {
                 tables = compare_tables(source, &target, &mut checks, &mut findings).await;
+                compare_objects(source, &target, &mut checks, &mut findings).await;
             }
             checks.push(match orphans(&target).await {
                 Ok((n, f)) => {

@@ -8,6 +8,7 @@
 //! as the dump wrote them: multi-row INSERT statements of about 1 MB inside
 //! one transaction per file. Nothing outside the shadow schema is written.
 
+pub mod inventory;
 pub(crate) mod step;
 
 use std::collections::{BTreeSet, VecDeque};
@@ -88,16 +89,20 @@ pub async fn exec(
         .map_err(|e| target.error(what, e))
 }
 
-/// The tables of the backup a restore of `only` (None: all) covers, in manifest order.
+/// The tables of the backup a restore of `only` (None: all) covers, in
+/// manifest order, then its sequences (they move with the same RENAME).
 ///
 /// Errors: `input.invalid` naming a table the backup does not have.
 pub fn scope_tables(source: &BackupSource, only: Option<&[String]>) -> Result<Vec<String>> {
-    let all: Vec<String> = source
+    let mut all: Vec<String> = source
         .manifest
         .tables
         .iter()
         .map(|t| t.name.clone())
         .collect();
+    if let Some(inv) = &source.manifest.inventory {
+        all.extend(inv.names(nfops_mysql::ObjectKind::Sequence));
+    }
     let Some(only) = only else { return Ok(all) };
     let mut out = Vec::new();
     for t in only {
@@ -408,8 +413,7 @@ pub async fn compare_with_manifest(
         };
         let (rows, hash) = match live.iter().find(|t| &t.name == name) {
             Some(t) => {
-                let d =
-                    nfops_mysql::hash::live_table_hash(&mut conn, target, name, &t.columns).await?;
+                let d = nfops_mysql::hash::live_table_hash_of(&mut conn, target, t).await?;
                 (d.rows, d.hex())
             }
             None => (0, "missing".to_owned()),

@@ -8,7 +8,9 @@ use nfops_mysql::{schema, Target};
 
 use super::{q, rows};
 use crate::load::exec;
+use crate::load::inventory::restoring_account;
 use crate::sql::{self, PostKind};
+use nfops_mysql::inventory::definer_of;
 
 /// Keeps, from post-file SQL, the session settings and the triggers on `tables`.
 pub(super) fn keep_triggers_of(post_sql: &str, tables: &[String]) -> String {
@@ -25,7 +27,10 @@ pub(super) fn keep_triggers_of(post_sql: &str, tables: &[String]) -> String {
     out
 }
 
-/// Runs post-file SQL (views, triggers, routines, events) on `conn`.
+/// Runs post-file SQL (views, triggers, routines, events) on `conn`, each
+/// object with its recorded `DEFINER` when the restoring account may set
+/// it; otherwise owned by the restoring account (the restore plan listed
+/// every such object: `load::inventory::owner_changes`).
 pub(super) async fn apply_objects(
     conn: &mut MySqlConnection,
     target: &Target,
@@ -38,7 +43,14 @@ pub(super) async fn apply_objects(
         "SET SESSION foreign_key_checks = 0",
     )
     .await?;
+    let account = restoring_account(conn, target).await?;
     for stmt in sql::statements(text) {
+        let stmt = match definer_of(&stmt) {
+            Some(d) if !account.may_set_definer && d != account.name => {
+                schema::strip_definer(&stmt)
+            }
+            _ => stmt,
+        };
         exec(
             conn,
             target,

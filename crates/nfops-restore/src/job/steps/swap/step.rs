@@ -62,7 +62,7 @@ impl Step for SwapStep {
         let mut c = load::server_session(&target).await?;
         let q = |db: &str| {
             format!(
-                "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = {} AND TABLE_TYPE = 'BASE TABLE'",
+                "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = {} AND TABLE_TYPE <> 'VIEW'",
                 nfops_mysql::literal::quote_str(db)
             )
         };
