@@ -12,7 +12,8 @@ use crate::failure::Failure;
 use crate::jobs::{channel_progress, JobEvent, JobKey, RunningJobs};
 use crate::AppState;
 
-/// The plan of restoring `backup` into `env` (all tables, or `tables`).
+/// The plan of restoring `backup` into `env` (all tables, or `tables`);
+/// `other_environment`: the user allows a backup of another environment.
 #[tauri::command]
 #[specta::specta]
 pub async fn restore_plan(
@@ -20,9 +21,12 @@ pub async fn restore_plan(
     env: String,
     backup: String,
     tables: Option<Vec<String>>,
+    other_environment: bool,
 ) -> Result<RestorePlanView, Failure> {
     let console = state.console()?;
-    let plan = console.restore_plan(&env, &backup, tables).await?;
+    let plan = console
+        .restore_plan_for(&env, &backup, tables, other_environment)
+        .await?;
     let e = console.config()?.environment(&env)?.clone();
     Ok(RestorePlanView::new(plan, &e))
 }
@@ -40,6 +44,7 @@ pub async fn restore_run(
     cache: bool,
     workers: bool,
     checks: bool,
+    other_environment: bool,
     confirm: Option<String>,
     on_event: Channel<JobEvent>,
 ) -> Result<RestoreResult, Failure> {
@@ -49,6 +54,7 @@ pub async fn restore_run(
         cache,
         workers,
         checks,
+        other_environment,
     };
     let run = console
         .restore_run(
