@@ -31,13 +31,14 @@ pub async fn restore_plan(
     Ok(RestorePlanView::new(plan, &e))
 }
 
-/// Runs the restore; `confirm` is the environment's name typed by the user.
+/// Runs the restore; `confirm` is the environment's name typed by the user;
+/// `other_environment`: the user allows a backup of another environment.
+/// (The app handle gives both states: tauri-specta takes at most 10 arguments.)
 #[tauri::command]
 #[specta::specta]
 #[allow(clippy::too_many_arguments)] // one argument per wizard choice; the UI names them
 pub async fn restore_run(
-    state: State<'_, AppState>,
-    running: State<'_, RunningJobs>,
+    app: tauri::AppHandle,
     env: String,
     backup: String,
     tables: Option<Vec<String>>,
@@ -48,6 +49,9 @@ pub async fn restore_run(
     confirm: Option<String>,
     on_event: Channel<JobEvent>,
 ) -> Result<RestoreResult, Failure> {
+    use tauri::Manager;
+    let state = app.state::<AppState>();
+    let running = app.state::<RunningJobs>();
     let console = state.console()?;
     let slot = running.claim(JobKey::Restore(env.clone()))?;
     let scope = nfops_ops::RestoreScope {
