@@ -163,7 +163,9 @@ fn check_signature(
     })();
     let Some((signer, sig)) = parsed else {
         return Err(untrusted(
-            format!("the signature of {what} ({SIGNATURE}) is damaged: nothing was restored or changed"),
+            format!(
+                "the signature of {what} ({SIGNATURE}) is damaged: nothing was restored or changed"
+            ),
             "Treat this backup as forged or damaged; restore another one.",
         ));
     };
@@ -201,29 +203,39 @@ mod tests {
     fn trusted(key: &BackupSigningKey) -> TrustedSigners {
         TrustedSigners {
             environment: "staging".into(),
-            keys: vec![("alice".into(), parse_public(&key.public_key()).unwrap())],
+            keys: vec![(
+                "alice".into(),
+                parse_public(&key.public_key()).expect("test setup"),
+            )],
         }
     }
 
     #[test]
     fn signed_manifest_verifies_and_any_change_is_refused() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join(MANIFEST), b"{\"a\":1}").unwrap();
-        let (key, _) = BackupSigningKey::generate().unwrap();
-        sign_manifest(dir.path(), &key).unwrap();
-        assert_eq!(verify_manifest(dir.path(), &trusted(&key), "b1").unwrap(), "alice");
+        let dir = tempfile::tempdir().expect("test setup");
+        std::fs::write(dir.path().join(MANIFEST), b"{\"a\":1}").expect("test setup");
+        let (key, _) = BackupSigningKey::generate().expect("test setup");
+        sign_manifest(dir.path(), &key).expect("test setup");
+        assert_eq!(
+            verify_manifest(dir.path(), &trusted(&key), "b1").expect("test setup"),
+            "alice"
+        );
 
-        let (other, _) = BackupSigningKey::generate().unwrap();
-        let e = verify_manifest(dir.path(), &trusted(&other), "b1").unwrap_err();
+        let (other, _) = BackupSigningKey::generate().expect("test setup");
+        let e = verify_manifest(dir.path(), &trusted(&other), "b1").expect_err("must be refused");
         assert_eq!(e.code(), ErrorCode::BackupUntrusted);
         assert!(e.message().contains("does not trust"), "{}", e.message());
 
-        std::fs::write(dir.path().join(MANIFEST), b"{\"a\":2}").unwrap();
-        let e = verify_manifest(dir.path(), &trusted(&key), "b1").unwrap_err();
-        assert!(e.message().contains("changed after alice signed"), "{}", e.message());
+        std::fs::write(dir.path().join(MANIFEST), b"{\"a\":2}").expect("test setup");
+        let e = verify_manifest(dir.path(), &trusted(&key), "b1").expect_err("must be refused");
+        assert!(
+            e.message().contains("changed after alice signed"),
+            "{}",
+            e.message()
+        );
 
-        std::fs::remove_file(dir.path().join(SIGNATURE)).unwrap();
-        let e = verify_manifest(dir.path(), &trusted(&key), "b1").unwrap_err();
+        std::fs::remove_file(dir.path().join(SIGNATURE)).expect("test setup");
+        let e = verify_manifest(dir.path(), &trusted(&key), "b1").expect_err("must be refused");
         assert!(e.message().contains("not signed"), "{}", e.message());
     }
 }

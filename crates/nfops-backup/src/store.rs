@@ -86,9 +86,10 @@ impl LocalStore {
     /// Deletes backup `id` of `env`: the manifest first (from then on the
     /// folder is listed as incomplete, never as a backup), then the folder.
     ///
-    /// Errors: `io.error` when either cannot be removed.
+    /// Errors: `input.invalid` for an id that is not a plain name;
+    /// `io.error` when either cannot be removed.
     pub fn remove(&self, env: &str, id: &str) -> Result<()> {
-        let dir = self.backup_dir(env, id);
+        let dir = self.checked_backup_dir(env, id)?;
         match std::fs::remove_file(dir.join(crate::manifest::MANIFEST)) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -242,13 +243,35 @@ mod tests {
     #[test]
     fn ids_and_file_names_must_be_plain_segments() {
         assert!(check_backup_id(&new_backup_id()).is_ok());
-        for bad in ["", "..", "../x", "a/b", "a\\b", "C:x", "a\0b", ".hidden", "x.partial"] {
+        for bad in [
+            "",
+            "..",
+            "../x",
+            "a/b",
+            "a\\b",
+            "C:x",
+            "a\0b",
+            ".hidden",
+            "x.partial",
+        ] {
             assert!(check_backup_id(bad).is_err(), "id {bad:?} must be refused");
         }
         assert!(check_file_name("b", "data/0001-t.00001.sql.zst.age").is_ok());
         assert!(check_file_name("b", "00-schema.sql.zst.age").is_ok());
-        for bad in ["", "/etc/passwd", "../x", "data/../../x", "data//x", "C:\\x", "a\\b", "x\0"] {
-            assert!(check_file_name("b", bad).is_err(), "file {bad:?} must be refused");
+        for bad in [
+            "",
+            "/etc/passwd",
+            "../x",
+            "data/../../x",
+            "data//x",
+            "C:\\x",
+            "a\\b",
+            "x\0",
+        ] {
+            assert!(
+                check_file_name("b", bad).is_err(),
+                "file {bad:?} must be refused"
+            );
         }
     }
 }

@@ -70,7 +70,12 @@ fn a_backup_only_in_the_s3_destination_is_restored_from_there() {
         "the backup lives only in the bucket"
     );
 
-    let plan = ok(h, c, s, &["restore", "--env", "staging", "--backup", &id, "--dry-run"]);
+    let plan = ok(
+        h,
+        c,
+        s,
+        &["restore", "--env", "staging", "--backup", &id, "--dry-run"],
+    );
     let source = plan["preflight"]
         .as_array()
         .expect("preflight")
@@ -79,7 +84,10 @@ fn a_backup_only_in_the_s3_destination_is_restored_from_there() {
         .cloned()
         .expect("a source line");
     assert!(
-        source["detail"].as_str().unwrap_or("").contains("[backup.s3] destination"),
+        source["detail"]
+            .as_str()
+            .unwrap_or("")
+            .contains("[backup.s3] destination"),
         "the plan says where the backup came from: {source}"
     );
     let restored = ok(
@@ -87,7 +95,14 @@ fn a_backup_only_in_the_s3_destination_is_restored_from_there() {
         c,
         s,
         &[
-            "restore", "--env", "staging", "--backup", &id, "--yes", "--no-cache", "--no-workers",
+            "restore",
+            "--env",
+            "staging",
+            "--backup",
+            &id,
+            "--yes",
+            "--no-cache",
+            "--no-workers",
             "--no-checks",
         ],
     );
@@ -107,7 +122,19 @@ fn a_backup_only_in_the_s3_destination_is_restored_from_there() {
         "every downloaded copy is removed once the restore (and its plan) are done"
     );
 
-    let out = nfops(h, c, s, &["restore", "--env", "staging", "--backup", "../staging/x", "--dry-run"]);
+    let out = nfops(
+        h,
+        c,
+        s,
+        &[
+            "restore",
+            "--env",
+            "staging",
+            "--backup",
+            "../staging/x",
+            "--dry-run",
+        ],
+    );
     assert_eq!(
         out.status.code(),
         Some(2),

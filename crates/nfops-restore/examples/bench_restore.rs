@@ -65,10 +65,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         recipients: vec![identity.to_public()],
         identity: identity.clone(),
         // The stack's operator signing key (its public key is a trusted signer in the stack's config).
-        signer: nfops_vault::BackupSigningKey::parse(&nfops_core::credentials::CredentialSource::get(
-            creds.as_ref(),
-            nfops_vault::SIGNING_KEY_CREDENTIAL,
-        )?)?,
+        signer: nfops_vault::BackupSigningKey::parse(
+            &nfops_core::credentials::CredentialSource::get(
+                creds.as_ref(),
+                nfops_vault::SIGNING_KEY_CREDENTIAL,
+            )?,
+        )?,
         options: nfops_mysql::DumpOptions::default(),
     };
     let bplan = nfops_backup::plan_backup(&breq).await?;

@@ -59,10 +59,7 @@ pub fn refusal(kind: FileKind<'_>, stmt: &str) -> Option<String> {
             {
                 return None;
             }
-            check_create(
-                stmt,
-                &["VIEW", "TRIGGER", "PROCEDURE", "FUNCTION", "EVENT"],
-            )
+            check_create(stmt, &["VIEW", "TRIGGER", "PROCEDURE", "FUNCTION", "EVENT"])
         }
     }
 }
@@ -71,7 +68,10 @@ pub fn refusal(kind: FileKind<'_>, stmt: &str) -> Option<String> {
 fn sql_mode_literal(s: &str) -> bool {
     s.strip_prefix("SET SESSION sql_mode = '")
         .and_then(|r| r.strip_suffix('\''))
-        .is_some_and(|m| m.chars().all(|c| c.is_ascii_uppercase() || c == '_' || c == ','))
+        .is_some_and(|m| {
+            m.chars()
+                .all(|c| c.is_ascii_uppercase() || c == '_' || c == ',')
+        })
 }
 
 /// One data line: `INSERT INTO `table` (`a`,`b`) VALUES (lit,lit),(…);`.
@@ -121,7 +121,8 @@ fn check_insert(table: &str, line: &str) -> Option<String> {
                 return Some("a value that is not a literal".into());
             };
             let lit = &b[..used];
-            if !matches!(lit.first(), Some(b'\'' | b'X' | b'x')) && lit != b"NULL" && !numeric(lit) {
+            if !matches!(lit.first(), Some(b'\'' | b'X' | b'x')) && lit != b"NULL" && !numeric(lit)
+            {
                 return Some(format!(
                     "a value that is not a literal ({})",
                     String::from_utf8_lossy(&lit[..lit.len().min(40)])
@@ -179,11 +180,19 @@ fn lex(s: &str) -> Result<(Vec<Tok>, usize), String> {
             b' ' | b'\t' | b'\n' | b'\r' => i += 1,
             b'#' => {
                 comments += 1;
-                i = b[i..].iter().position(|&x| x == b'\n').map_or(b.len(), |p| i + p);
+                i = b[i..]
+                    .iter()
+                    .position(|&x| x == b'\n')
+                    .map_or(b.len(), |p| i + p);
             }
-            b'-' if b.get(i + 1) == Some(&b'-') && matches!(b.get(i + 2), None | Some(b' ' | b'\t' | b'\n' | b'\r')) => {
+            b'-' if b.get(i + 1) == Some(&b'-')
+                && matches!(b.get(i + 2), None | Some(b' ' | b'\t' | b'\n' | b'\r')) =>
+            {
                 comments += 1;
-                i = b[i..].iter().position(|&x| x == b'\n').map_or(b.len(), |p| i + p);
+                i = b[i..]
+                    .iter()
+                    .position(|&x| x == b'\n')
+                    .map_or(b.len(), |p| i + p);
             }
             b'/' if b.get(i + 1) == Some(&b'*') => {
                 if b.get(i + 2) == Some(&b'!') {
@@ -219,10 +228,9 @@ fn lex(s: &str) -> Result<(Vec<Tok>, usize), String> {
             }
             c if c.is_ascii_alphanumeric() || c == b'_' || c == b'$' || c >= 0x80 => {
                 let start = i;
-                while b
-                    .get(i)
-                    .is_some_and(|&x| x.is_ascii_alphanumeric() || x == b'_' || x == b'$' || x >= 0x80)
-                {
+                while b.get(i).is_some_and(|&x| {
+                    x.is_ascii_alphanumeric() || x == b'_' || x == b'$' || x >= 0x80
+                }) {
                     i += 1;
                 }
                 out.push(Tok::Word(s[start..i].to_ascii_uppercase()));
@@ -248,7 +256,10 @@ fn check_create(stmt: &str, kinds: &[&str]) -> Option<String> {
         _ => "",
     };
     if word(0) != "CREATE" {
-        return Some(format!("'{}' is not allowed in this file", first_words(stmt)));
+        return Some(format!(
+            "'{}' is not allowed in this file",
+            first_words(stmt)
+        ));
     }
     // Skip the optional clauses before the object kind.
     let mut i = 1;
@@ -257,7 +268,13 @@ fn check_create(stmt: &str, kinds: &[&str]) -> Option<String> {
             "OR" | "REPLACE" | "ALGORITHM" | "DEFINER" | "SQL" | "SECURITY" | "UNDEFINED"
             | "MERGE" | "TEMPTABLE" | "INVOKER" | "CURRENT_USER" | "AGGREGATE" => i += 1,
             // The definer's user@host: names, strings, `@`, `=`, `(`, `)`.
-            _ if matches!(toks[i], Tok::Name | Tok::Str | Tok::Punct('@' | '=' | '(' | ')')) => i += 1,
+            _ if matches!(
+                toks[i],
+                Tok::Name | Tok::Str | Tok::Punct('@' | '=' | '(' | ')')
+            ) =>
+            {
+                i += 1
+            }
             w => return Some(format!("CREATE {w} is not allowed in this file")),
         }
     }
@@ -296,7 +313,8 @@ fn check_create(stmt: &str, kinds: &[&str]) -> Option<String> {
             body.contains(&Tok::Punct(';'))
                 .then(|| "a second statement after CREATE VIEW".into())
         }
-        _ => second_statement(body).then(|| format!("a second statement after the body of CREATE {kind}")),
+        _ => second_statement(body)
+            .then(|| format!("a second statement after the body of CREATE {kind}")),
     }
 }
 
@@ -309,7 +327,11 @@ fn second_statement(body: &[Tok]) -> bool {
         match &body[i] {
             Tok::Word(w) if w == "BEGIN" || w == "CASE" => depth += 1,
             Tok::Word(w) if w == "END" => match body.get(i + 1) {
-                Some(Tok::Word(n)) if matches!(n.as_str(), "IF" | "LOOP" | "WHILE" | "REPEAT" | "FOR") => i += 1,
+                Some(Tok::Word(n))
+                    if matches!(n.as_str(), "IF" | "LOOP" | "WHILE" | "REPEAT" | "FOR") =>
+                {
+                    i += 1
+                }
                 Some(Tok::Word(n)) if n == "CASE" => {
                     depth -= 1;
                     i += 1;
@@ -358,8 +380,17 @@ mod tests {
         assert_eq!(refusal(p, "CREATE DEFINER=`app`@`%` TRIGGER `tr` BEFORE INSERT ON `t` FOR EACH ROW BEGIN IF NEW.a = 1 THEN SET NEW.b = 2; END IF; SET NEW.c = CASE WHEN 1 THEN 2 END; END"), None);
         assert_eq!(refusal(p, "CREATE PROCEDURE `p`(IN x INT)\nBEGIN\n -- a note; with a semicolon\n l: LOOP LEAVE l; END LOOP l;\n CASE x WHEN 1 THEN SELECT 1; END CASE;\nEND"), None);
         assert_eq!(refusal(p, "CREATE EVENT `e` ON SCHEDULE EVERY 1 DAY STARTS '2026-01-01 00:00:00' ON COMPLETION NOT PRESERVE ENABLE DO DELETE FROM t WHERE 1=0"), None);
-        assert_eq!(refusal(p, "SET SESSION sql_mode = 'STRICT_TRANS_TABLES,NO_ENGINE_SUBSTITUTION'"), None);
-        assert_eq!(refusal(p, "SET @nfops_saved_sql_mode = @@SESSION.sql_mode"), None);
+        assert_eq!(
+            refusal(
+                p,
+                "SET SESSION sql_mode = 'STRICT_TRANS_TABLES,NO_ENGINE_SUBSTITUTION'"
+            ),
+            None
+        );
+        assert_eq!(
+            refusal(p, "SET @nfops_saved_sql_mode = @@SESSION.sql_mode"),
+            None
+        );
     }
 
     #[test]
@@ -377,7 +408,10 @@ mod tests {
             "SET SESSION sql_mode = 'X'; GRANT ALL ON *.* TO x;",
             "USE mysql;",
         ] {
-            assert!(refusal(d, bad).is_some(), "data line {bad:?} must be refused");
+            assert!(
+                refusal(d, bad).is_some(),
+                "data line {bad:?} must be refused"
+            );
         }
         for bad in [
             "DROP DATABASE newfinity",
@@ -389,7 +423,10 @@ mod tests {
             "CREATE TABLE `t` (id int) DATA DIRECTORY='/tmp'",
             "/*!50000 GRANT ALL ON *.* TO x */",
         ] {
-            assert!(refusal(FileKind::Schema, bad).is_some(), "schema {bad:?} must be refused");
+            assert!(
+                refusal(FileKind::Schema, bad).is_some(),
+                "schema {bad:?} must be refused"
+            );
         }
         for bad in [
             "CREATE VIEW `v` AS SELECT 1; GRANT ALL ON *.* TO x",

@@ -268,7 +268,11 @@ fn check_names(m: &Manifest) -> Result<()> {
         .iter()
         .map(|f| f.name.as_str())
         .chain(m.restore_order.iter().map(String::as_str))
-        .chain(m.tables.iter().flat_map(|t| t.files.iter().map(String::as_str)))
+        .chain(
+            m.tables
+                .iter()
+                .flat_map(|t| t.files.iter().map(String::as_str)),
+        )
         .chain(m.storage.iter().map(|s| s.file.as_str()))
         .try_for_each(|n| check_file_name(id, n))
 }

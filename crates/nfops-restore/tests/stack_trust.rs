@@ -48,7 +48,11 @@ fn forge_data_file(dir: &Path, name: &str, identity: &x25519::Identity, line: &s
     w.finish().expect("finish");
     std::fs::write(&path, &out).expect("write forged file");
     edit_manifest(dir, |m| {
-        let f = m.files.iter_mut().find(|f| f.name == name).expect("in manifest");
+        let f = m
+            .files
+            .iter_mut()
+            .find(|f| f.name == name)
+            .expect("in manifest");
         f.bytes = out.len() as u64;
         f.sha256 = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&out));
     });
@@ -113,7 +117,11 @@ async fn a_forged_grant_is_refused_by_verify_and_restore_and_never_runs() {
     };
     let _serial = nfops_testkit::serial().await;
     let staging = stack.target("staging", "newfinity");
-    db::exec(&staging, &format!("DROP USER IF EXISTS '{FORGED_USER}'@'%'")).await;
+    db::exec(
+        &staging,
+        &format!("DROP USER IF EXISTS '{FORGED_USER}'@'%'"),
+    )
+    .await;
     let identity = x25519::Identity::generate();
     let dir = stack.backup("staging", &identity).await;
     let before = db::content(&staging).await;
@@ -128,7 +136,9 @@ async fn a_forged_grant_is_refused_by_verify_and_restore_and_never_runs() {
     // 1. The attacker cannot sign: the changed manifest no longer verifies.
     let v = verify_backup(
         VerifyRequest {
-            store: nfops_backup::LocalStore::new(dir.parent().and_then(Path::parent).expect("root")),
+            store: nfops_backup::LocalStore::new(
+                dir.parent().and_then(Path::parent).expect("root"),
+            ),
             environment: "staging".into(),
             id: dir.file_name().expect("id").to_string_lossy().into_owned(),
             identity: identity.clone(),
@@ -141,11 +151,21 @@ async fn a_forged_grant_is_refused_by_verify_and_restore_and_never_runs() {
     )
     .await
     .expect("verify runs");
-    assert_eq!(v.job.state, JobState::Failed, "verify must refuse a forged backup");
+    assert_eq!(
+        v.job.state,
+        JobState::Failed,
+        "verify must refuse a forged backup"
+    );
     let msg = v.job.error.map(|e| e.message).unwrap_or_default();
-    assert!(msg.contains("changed after stack-operator signed it"), "{msg}");
+    assert!(
+        msg.contains("changed after stack-operator signed it"),
+        "{msg}"
+    );
     let msg = refused_restore(&stack, &dir, &identity).await;
-    assert!(msg.contains("changed after"), "restore names the altered manifest: {msg}");
+    assert!(
+        msg.contains("changed after"),
+        "restore names the altered manifest: {msg}"
+    );
 
     // 2. Even signed by a trusted key (a stolen one), the statement is refused.
     sign_manifest(&dir, &stack.signing_key()).expect("re-sign");
@@ -193,13 +213,28 @@ async fn another_environments_backup_needs_the_option_and_foreign_buckets_are_re
     edit_manifest(&dir, |m| m.environment = "production".into());
     sign_manifest(&dir, &stack.signing_key()).expect("sign");
     let mut req = stack.restore_request("staging", &dir, &identity);
-    let e = plan_restore(&req).await.expect_err("refused without the option");
+    let e = plan_restore(&req)
+        .await
+        .expect_err("refused without the option");
     assert_eq!(e.code(), ErrorCode::BackupUntrusted);
-    assert!(e.message().contains("taken of environment 'production', not 'staging'"), "{}", e.message());
+    assert!(
+        e.message()
+            .contains("taken of environment 'production', not 'staging'"),
+        "{}",
+        e.message()
+    );
     req.allow_other_environment = true;
     let plan = plan_restore(&req).await.expect("allowed with the option");
-    let line = plan.preflight.iter().find(|c| c.name == "environment").expect("plan line");
-    assert!(line.detail.contains("ANOTHER environment"), "the plan says so: {}", line.detail);
+    let line = plan
+        .preflight
+        .iter()
+        .find(|c| c.name == "environment")
+        .expect("plan line");
+    assert!(
+        line.detail.contains("ANOTHER environment"),
+        "the plan says so: {}",
+        line.detail
+    );
 
     // A snapshot of a bucket staging does not have.
     req.snapshots = vec![nfops_storage::BucketSnapshot {
@@ -209,8 +244,15 @@ async fn another_environments_backup_needs_the_option_and_foreign_buckets_are_re
         finished_at: chrono::Utc::now(),
         objects: vec![],
     }];
-    let e = plan_restore(&req).await.expect_err("foreign bucket refused");
-    assert!(e.message().contains("'nf-production-assets', which is not a bucket of environment 'staging'"), "{}", e.message());
+    let e = plan_restore(&req)
+        .await
+        .expect_err("foreign bucket refused");
+    assert!(
+        e.message()
+            .contains("'nf-production-assets', which is not a bucket of environment 'staging'"),
+        "{}",
+        e.message()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -225,11 +267,20 @@ async fn names_that_are_not_plain_path_segments_are_refused() {
         edit_manifest(&dir, |m| m.files[0].name = bad.into());
         sign_manifest(&dir, &stack.signing_key()).expect("sign");
         let e = BackupSource::open(&dir).expect_err("refused");
-        assert_eq!(e.code(), ErrorCode::BackupUntrusted, "{bad}: {}", e.message());
+        assert_eq!(
+            e.code(),
+            ErrorCode::BackupUntrusted,
+            "{bad}: {}",
+            e.message()
+        );
     }
     edit_manifest(&dir, |m| m.backup_id = "../other".into());
     let e = BackupSource::open(&dir).expect_err("refused");
-    assert!(e.message().contains("not a plain backup id"), "{}", e.message());
+    assert!(
+        e.message().contains("not a plain backup id"),
+        "{}",
+        e.message()
+    );
     let store = nfops_backup::LocalStore::new(Path::new("/tmp"));
     assert!(store.checked_backup_dir("staging", "../x").is_err());
 }

@@ -95,7 +95,8 @@ impl Stack {
 
     /// The signers `env` trusts in the stack's config (the stack operator).
     pub fn trusted_signers(&self, env: &str) -> nfops_backup::signature::TrustedSigners {
-        nfops_backup::signature::TrustedSigners::of(env, self.env(env)).expect("stack signers parse")
+        nfops_backup::signature::TrustedSigners::of(env, self.env(env))
+            .expect("stack signers parse")
     }
 
     /// The stack operator's backup signing key (credential

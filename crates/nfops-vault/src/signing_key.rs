@@ -106,8 +106,8 @@ mod tests {
 
     #[test]
     fn secret_text_round_trips_and_never_shows_in_debug() {
-        let (key, text) = BackupSigningKey::generate().unwrap();
-        let back = BackupSigningKey::parse(&text).unwrap();
+        let (key, text) = BackupSigningKey::generate().expect("test setup");
+        let back = BackupSigningKey::parse(&text).expect("test setup");
         assert_eq!(key.public_key(), back.public_key());
         assert_eq!(key.sign(b"m"), back.sign(b"m"));
         let dbg = format!("{key:?}");
@@ -122,7 +122,7 @@ mod tests {
     #[test]
     fn garbage_is_refused_without_echo() {
         let e = BackupSigningKey::parse(&SecretString::new("NFOPS-ED25519-SECRET-KEY-zz".into()))
-            .unwrap_err();
+            .expect_err("must be refused");
         assert_eq!(e.code(), ErrorCode::InvalidInput);
         assert!(!e.message().contains("zz"));
     }

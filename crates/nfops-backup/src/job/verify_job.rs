@@ -53,9 +53,8 @@ impl Step for VerifyJobStep {
             cx,
         )
         .await?;
-        let result = findings_to_result(&report).map(|v| {
-            Verified::by(format!("signed by {signer} (trusted); {}", v.evidence()))
-        });
+        let result = findings_to_result(&report)
+            .map(|v| Verified::by(format!("signed by {signer} (trusted); {}", v.evidence())));
         *self.report.lock().unwrap_or_else(|p| p.into_inner()) = Some(report);
         result
     }

@@ -430,7 +430,6 @@ fn validate_uptime(path: &Path, text: &str, name: &str, env: &Environment) -> Re
     Ok(())
 }
 
-
 /// A signer's name in `backup.signers`: letters, digits, `-`, `_`, `.`.
 fn signer_name_ok(name: &str) -> bool {
     !name.is_empty()

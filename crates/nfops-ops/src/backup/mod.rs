@@ -262,10 +262,8 @@ impl Console {
         cancel: CancellationToken,
     ) -> Result<VerifyOutcome> {
         let identity = self.backup_identity().await?;
-        let signers = nfops_backup::signature::TrustedSigners::of(
-            env,
-            self.config()?.environment(env)?,
-        )?;
+        let signers =
+            nfops_backup::signature::TrustedSigners::of(env, self.config()?.environment(env)?)?;
         let (store, _download) = self.local_copy(env, id).await?;
         let result = nfops_backup::verify_backup(
             VerifyRequest {

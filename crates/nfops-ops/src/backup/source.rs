@@ -96,6 +96,8 @@ impl Console {
                 looked.join(", ")
             ),
         )
-        .hint(format!("`nfops backup list --env {env}` lists its backups.")))
+        .hint(format!(
+            "`nfops backup list --env {env}` lists its backups."
+        )))
     }
 }

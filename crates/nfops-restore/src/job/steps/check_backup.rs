@@ -125,7 +125,12 @@ pub fn trust(req: &RestoreRequest) -> Result<Vec<PreflightCheck>> {
         .snapshots
         .iter()
         .map(|s| s.bucket.as_str())
-        .chain(m.storage.iter().map(|s| s.bucket.as_str()).filter(|_| !req.snapshots.is_empty()))
+        .chain(
+            m.storage
+                .iter()
+                .map(|s| s.bucket.as_str())
+                .filter(|_| !req.snapshots.is_empty()),
+        )
         .filter(|b| !configured.iter().any(|c| c == b))
         .collect();
     if let Some(b) = foreign.first() {
@@ -180,7 +185,11 @@ pub fn scan_statements(source: &BackupSource, identity: &age::x25519::Identity) 
         }
     }
     // The data files the loader runs: each table's own files.
-    for (table, f) in m.tables.iter().flat_map(|t| t.files.iter().map(move |f| (t, f))) {
+    for (table, f) in m
+        .tables
+        .iter()
+        .flat_map(|t| t.files.iter().map(move |f| (t, f)))
+    {
         let mut r = source.sql_reader(f, identity)?;
         let mut line = String::new();
         let mut no = 0usize;
