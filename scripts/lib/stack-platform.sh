@@ -153,6 +153,19 @@ ensure_age_identity() {
   local f; f="$(age_identity_file)"
   [[ -s "$f" ]] || write_private "$f" "$(age-keygen 2>/dev/null | grep '^AGE-SECRET-KEY-')"
 }
+# The stack operator's backup signing key (credential nfops/backup-signing-key, an ed25519
+# seed as NFOPS-ED25519-SECRET-KEY-<hex>); its public half is a trusted signer of every env.
+signing_key_file() { cred_file nfops/backup-signing-key; }
+ensure_signing_key() {
+  local f; f="$(signing_key_file)"
+  [[ -s "$f" ]] || write_private "$f" "NFOPS-ED25519-SECRET-KEY-$(openssl genpkey -algorithm ed25519 -outform DER 2>/dev/null | tail -c 32 | xxd -p -c 64)"
+}
+signing_public_key() { # ed25519:<hex> of the stack operator's signing key
+  local seed; seed="$(sed 's/^NFOPS-ED25519-SECRET-KEY-//' "$(signing_key_file)")"
+  # PKCS#8 DER of an ed25519 private key = this fixed 16-byte prefix + the 32-byte seed.
+  printf 'ed25519:%s' "$( (printf '302e020100300506032b657004220420' ; printf '%s' "$seed") | xxd -r -p |
+    openssl pkey -inform DER -pubout -outform DER 2>/dev/null | tail -c 32 | xxd -p -c 64)"
+}
 write_secrets_stores() {
   local store="$STATE/secrets-store" env first rec tmp
   ensure_age_identity
@@ -248,8 +261,11 @@ seed_env() { # ENV SIZE SEED
 # --- the console's config and credentials ---------------------------------------------------
 toml_str() { local s="${1//\\/\\\\}"; printf '"%s"' "${s//\"/\\\"}"; }
 write_config() {
-  local out="$STATE/environments.toml" tmp env h first roles fp
+  local out="$STATE/environments.toml" tmp env h first roles fp signer
   fp="$(host_key_fingerprint)"
+  ensure_signing_key
+  signer="$(signing_public_key)"
+  [[ "$signer" =~ ^ed25519:[0-9a-f]{64}$ ]] || die "could not derive the stack's backup signing public key (openssl, xxd)"
   tmp="$(mktemp "$out.XXXXXX")"
   {
     echo "# Written by scripts/stack up for the local stack in $STATE. No secrets here:"
@@ -314,6 +330,9 @@ write_config() {
       echo 'keep_monthly = 6'
       echo 'min_age_days = 30'
       echo 'max_age_days = 180'
+      echo
+      echo "[environments.$env.backup.signers]"
+      echo "stack-operator = \"$signer\""
     done
   } >"$tmp"
   chmod 0644 "$tmp"

@@ -12,7 +12,8 @@ use crate::failure::Failure;
 use crate::jobs::{channel_progress, JobEvent, JobKey, RunningJobs};
 use crate::AppState;
 
-/// The plan of restoring `backup` into `env` (all tables, or `tables`).
+/// The plan of restoring `backup` into `env` (all tables, or `tables`);
+/// `other_environment`: the user allows a backup of another environment.
 #[tauri::command]
 #[specta::specta]
 pub async fn restore_plan(
@@ -20,35 +21,44 @@ pub async fn restore_plan(
     env: String,
     backup: String,
     tables: Option<Vec<String>>,
+    other_environment: bool,
 ) -> Result<RestorePlanView, Failure> {
     let console = state.console()?;
-    let plan = console.restore_plan(&env, &backup, tables).await?;
+    let plan = console
+        .restore_plan_for(&env, &backup, tables, other_environment)
+        .await?;
     let e = console.config()?.environment(&env)?.clone();
     Ok(RestorePlanView::new(plan, &e))
 }
 
-/// Runs the restore; `confirm` is the environment's name typed by the user.
+/// Runs the restore; `confirm` is the environment's name typed by the user;
+/// `other_environment`: the user allows a backup of another environment.
+/// (The app handle gives both states: tauri-specta takes at most 10 arguments.)
 #[tauri::command]
 #[specta::specta]
 #[allow(clippy::too_many_arguments)] // one argument per wizard choice; the UI names them
 pub async fn restore_run(
-    state: State<'_, AppState>,
-    running: State<'_, RunningJobs>,
+    app: tauri::AppHandle,
     env: String,
     backup: String,
     tables: Option<Vec<String>>,
     cache: bool,
     workers: bool,
     checks: bool,
+    other_environment: bool,
     confirm: Option<String>,
     on_event: Channel<JobEvent>,
 ) -> Result<RestoreResult, Failure> {
+    use tauri::Manager;
+    let state = app.state::<AppState>();
+    let running = app.state::<RunningJobs>();
     let console = state.console()?;
     let slot = running.claim(JobKey::Restore(env.clone()))?;
     let scope = nfops_ops::RestoreScope {
         cache,
         workers,
         checks,
+        other_environment,
     };
     let run = console
         .restore_run(

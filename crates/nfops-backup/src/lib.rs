@@ -28,6 +28,7 @@ pub mod object_store;
 pub mod offsite;
 pub mod readme;
 pub mod retention;
+pub mod signature;
 pub mod sink;
 pub mod store;
 pub mod verify;

@@ -58,6 +58,15 @@ impl LocalStore {
         self.env_dir(env).join(id)
     }
 
+    /// [`LocalStore::backup_dir`] for an id that came from outside (CLI, UI,
+    /// a bucket listing): checked as a plain path segment first.
+    ///
+    /// Errors: `input.invalid` for an id such as `../x`.
+    pub fn checked_backup_dir(&self, env: &str, id: &str) -> Result<PathBuf> {
+        check_backup_id(id)?;
+        Ok(self.backup_dir(env, id))
+    }
+
     /// The folder written while backup `id` runs.
     pub fn partial_dir(&self, env: &str, id: &str) -> PathBuf {
         self.env_dir(env).join(format!("{id}{PARTIAL}"))
@@ -77,9 +86,10 @@ impl LocalStore {
     /// Deletes backup `id` of `env`: the manifest first (from then on the
     /// folder is listed as incomplete, never as a backup), then the folder.
     ///
-    /// Errors: `io.error` when either cannot be removed.
+    /// Errors: `input.invalid` for an id that is not a plain name;
+    /// `io.error` when either cannot be removed.
     pub fn remove(&self, env: &str, id: &str) -> Result<()> {
-        let dir = self.backup_dir(env, id);
+        let dir = self.checked_backup_dir(env, id)?;
         match std::fs::remove_file(dir.join(crate::manifest::MANIFEST)) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -168,6 +178,54 @@ fn incomplete(id: String, path: PathBuf, problem: String) -> Listing {
     }
 }
 
+/// Checks that `id` is a backup id that can be joined to a folder or key
+/// safely: one plain path segment (no `/`, `\\`, `..`, NUL, drive letter,
+/// leading dot), at most 128 characters.
+///
+/// Errors: `input.invalid` naming the id.
+pub fn check_backup_id(id: &str) -> Result<()> {
+    if plain_segment(id) && !id.starts_with('.') && !id.ends_with(PARTIAL) {
+        return Ok(());
+    }
+    Err(Error::new(
+        nfops_core::ErrorCode::InvalidInput,
+        format!("'{}' is not a backup id", id.escape_debug()),
+    )
+    .hint("A backup id is one name like 20260101T023000Z-ab12, as `nfops backup list` prints it."))
+}
+
+/// Checks that a file name from a manifest is a relative path of plain
+/// segments (`data/0001-t.00001.sql.zst.age`), so joining it to the backup
+/// folder or key prefix cannot leave it.
+///
+/// Errors: `backup.untrusted` naming the file: a manifest that names such a
+/// file was not written by this console.
+pub fn check_file_name(backup: &str, name: &str) -> Result<()> {
+    if !name.is_empty() && name.len() <= 512 && name.split('/').all(plain_segment) {
+        return Ok(());
+    }
+    Err(Error::new(
+        nfops_core::ErrorCode::BackupUntrusted,
+        format!(
+            "the manifest of backup {backup} names the file '{}', which is not a plain relative path: nothing was restored or changed",
+            name.escape_debug()
+        ),
+    )
+    .hint("Treat this backup as forged or damaged; restore another one."))
+}
+
+/// One path segment that stays where it is joined: not empty, not `.` or
+/// `..`, no separator, NUL, control character or drive-letter colon.
+fn plain_segment(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 255
+        && s != "."
+        && s != ".."
+        && !s
+            .chars()
+            .any(|c| matches!(c, '/' | '\\' | ':' | '\0') || c.is_control())
+}
+
 /// A new backup id: UTC time plus 4 random hex digits, sortable by time.
 pub fn new_backup_id() -> String {
     let r = uuid::Uuid::new_v4().simple().to_string();
@@ -176,4 +234,44 @@ pub fn new_backup_id() -> String {
         chrono::Utc::now().format("%Y%m%dT%H%M%SZ"),
         &r[..4]
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_and_file_names_must_be_plain_segments() {
+        assert!(check_backup_id(&new_backup_id()).is_ok());
+        for bad in [
+            "",
+            "..",
+            "../x",
+            "a/b",
+            "a\\b",
+            "C:x",
+            "a\0b",
+            ".hidden",
+            "x.partial",
+        ] {
+            assert!(check_backup_id(bad).is_err(), "id {bad:?} must be refused");
+        }
+        assert!(check_file_name("b", "data/0001-t.00001.sql.zst.age").is_ok());
+        assert!(check_file_name("b", "00-schema.sql.zst.age").is_ok());
+        for bad in [
+            "",
+            "/etc/passwd",
+            "../x",
+            "data/../../x",
+            "data//x",
+            "C:\\x",
+            "a\\b",
+            "x\0",
+        ] {
+            assert!(
+                check_file_name("b", bad).is_err(),
+                "file {bad:?} must be refused"
+            );
+        }
+    }
 }

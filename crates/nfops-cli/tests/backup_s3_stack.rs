@@ -92,6 +92,7 @@ fn an_s3_bucket_as_the_backup_destination() {
     for name in [
         "stack/staging/db",
         "nfops/age-identity",
+        "nfops/backup-signing-key",
         "stack/s3/access-key",
         "stack/s3/secret-key",
     ] {

@@ -85,6 +85,7 @@ fn catalog_and_forget_against_the_stack() {
     for name in [
         "stack/staging/db",
         "nfops/age-identity",
+        "nfops/backup-signing-key",
         "stack/s3/access-key",
         "stack/s3/secret-key",
     ] {

@@ -94,6 +94,7 @@ fn restore_check_and_drill_on_production() {
     for name in [
         "stack/production/db",
         "nfops/age-identity",
+        "nfops/backup-signing-key",
         "stack/s3/access-key",
         "stack/s3/secret-key",
         "stack/ssh/deploy",

@@ -60,6 +60,10 @@ pub enum ErrorCode {
     SecretsConflict,
     /// A backup cannot be decrypted with the operator's age identity (not a recipient).
     BackupKeyMismatch,
+    /// A backup is unsigned, signed by a key the environment does not trust,
+    /// altered after signing, or holds what its files may not hold: refused
+    /// before anything runs on a server.
+    BackupUntrusted,
 }
 
 impl ErrorCode {
@@ -88,6 +92,7 @@ impl ErrorCode {
             ErrorCode::SecretsCorrupt => "secrets.corrupt",
             ErrorCode::SecretsConflict => "secrets.conflict",
             ErrorCode::BackupKeyMismatch => "backup.key_mismatch",
+            ErrorCode::BackupUntrusted => "backup.untrusted",
         }
     }
 
@@ -117,6 +122,7 @@ impl ErrorCode {
             ErrorCode::SecretsCorrupt => "Secrets file unreadable",
             ErrorCode::SecretsConflict => "Secrets changed meanwhile",
             ErrorCode::BackupKeyMismatch => "Backup key does not match",
+            ErrorCode::BackupUntrusted => "Backup not trusted",
         }
     }
 
@@ -145,6 +151,7 @@ impl ErrorCode {
         ErrorCode::SecretsCorrupt,
         ErrorCode::SecretsConflict,
         ErrorCode::BackupKeyMismatch,
+        ErrorCode::BackupUntrusted,
     ];
 
     /// The code whose wire name is `s`, if any.
@@ -168,7 +175,10 @@ impl ErrorCode {
             | ErrorCode::SshAuth
             | ErrorCode::SshCommand
             | ErrorCode::Unreachable => 5,
-            ErrorCode::Unhealthy | ErrorCode::CheckFailed | ErrorCode::SecretsCorrupt => 6,
+            ErrorCode::Unhealthy
+            | ErrorCode::CheckFailed
+            | ErrorCode::SecretsCorrupt
+            | ErrorCode::BackupUntrusted => 6,
             ErrorCode::AuditTampered => 7,
             ErrorCode::Cancelled => 130,
             ErrorCode::State | ErrorCode::Io | ErrorCode::Internal | ErrorCode::SecretsConflict => {

@@ -64,6 +64,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         store: nfops_backup::LocalStore::new(&work.join("backups")),
         recipients: vec![identity.to_public()],
         identity: identity.clone(),
+        // The stack's operator signing key (its public key is a trusted signer in the stack's config).
+        signer: nfops_vault::BackupSigningKey::parse(
+            &nfops_core::credentials::CredentialSource::get(
+                creds.as_ref(),
+                nfops_vault::SIGNING_KEY_CREDENTIAL,
+            )?,
+        )?,
         options: nfops_mysql::DumpOptions::default(),
     };
     let bplan = nfops_backup::plan_backup(&breq).await?;
@@ -91,6 +98,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         connections: 2,
         safety_retention: chrono::Duration::days(0),
         snapshots: vec![],
+        allow_other_environment: false,
     };
     let plan = nfops_restore::plan_restore(&req).await?;
     let t = Instant::now();

@@ -11,18 +11,24 @@
 //! Before anything on the server is touched, the backup's files are checked
 //! against the manifest (size and SHA-256) and the operator's key against its
 //! recipients ([`source`]): a corrupted, truncated or tampered file or a wrong
-//! key stops the restore with the target untouched.
+//! key stops the restore with the target untouched. Before that, the
+//! manifest's signature must verify under a signer the environment trusts,
+//! the backup must be of the target environment (or explicitly allowed) and
+//! its buckets the environment's; after it, every statement is checked
+//! against what its file may hold ([`allowed`]).
 //!
 //! - [`job`]: the restore job as a folder: `job/plan.rs` (dry run and
 //!   preflight) and `job/steps/` (check backup, load, verify, `swap/`,
 //!   storage, cache, workers, `checks/`); roll back on failure;
 //! - [`drill`]: the scratch database of a restore drill;
+//! - [`allowed`]: the statement kinds each backup file may hold;
 //! - [`sql`]: splits the SQL text of schema and post files into statements;
 //! - [`source`]: a backup folder opened for restore.
 //!
 //! The database route (direct or through an SSH tunnel) is
 //! `nfops_fleet::route`. Never depends on Tauri or on `nfops-ops`.
 
+pub mod allowed;
 pub mod drill;
 pub mod job;
 pub mod source;

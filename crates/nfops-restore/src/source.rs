@@ -5,6 +5,7 @@
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use age::x25519;
 use nfops_backup::Manifest;
@@ -16,15 +17,50 @@ use sha2::{Digest, Sha256};
 pub struct BackupSource {
     pub dir: PathBuf,
     pub manifest: Manifest,
+    /// Where the backup came from, for the plan and the report: the local
+    /// folder, or the bucket it was downloaded from.
+    pub origin: String,
+    /// A downloaded copy's folder, removed when the last clone is dropped.
+    _download: Option<Arc<DownloadedCopy>>,
+}
+
+/// A temporary folder holding a downloaded backup; removed on drop.
+#[derive(Debug)]
+pub struct DownloadedCopy(pub PathBuf);
+
+impl Drop for DownloadedCopy {
+    fn drop(&mut self) {
+        if let Err(e) = std::fs::remove_dir_all(&self.0) {
+            if e.kind() != io::ErrorKind::NotFound {
+                tracing::warn!(category = "worker", path = %self.0.display(), error = %e, "could not remove a downloaded backup copy");
+            }
+        }
+    }
 }
 
 impl BackupSource {
-    /// Reads the manifest of the backup in `dir`.
+    /// Reads the manifest of the backup in `dir` (a local folder).
     ///
     /// Errors: `job.check_failed` when it is missing or damaged, or its hash
-    /// definition is not the one this build computes.
+    /// definition is not the one this build computes; `backup.untrusted`
+    /// when it names a file (or an id) that is not a plain relative path.
     pub fn open(dir: &Path) -> Result<Self> {
+        Self::open_from(dir, format!("local folder {}", dir.display()), None)
+    }
+
+    /// [`BackupSource::open`] of a copy downloaded into `copy` from `origin`
+    /// (the folder is removed when the source and its clones are dropped).
+    pub fn open_downloaded(dir: &Path, origin: String, copy: DownloadedCopy) -> Result<Self> {
+        Self::open_from(dir, origin, Some(Arc::new(copy)))
+    }
+
+    fn open_from(
+        dir: &Path,
+        origin: String,
+        download: Option<Arc<DownloadedCopy>>,
+    ) -> Result<Self> {
         let manifest = Manifest::read(dir)?;
+        check_names(&manifest)?;
         if manifest.hash_definition != nfops_mysql::hash::HASH_DEFINITION {
             return Err(Error::new(
                 ErrorCode::CheckFailed,
@@ -40,6 +76,8 @@ impl BackupSource {
         Ok(Self {
             dir: dir.to_owned(),
             manifest,
+            origin,
+            _download: download,
         })
     }
 
@@ -209,6 +247,34 @@ impl BackupSource {
             .find(|f| f.name == name)
             .map_or(0, |f| f.bytes)
     }
+}
+
+/// Every id and file name the manifest gives, checked as plain relative
+/// paths before any of them is joined to a folder.
+fn check_names(m: &Manifest) -> Result<()> {
+    use nfops_backup::store::{check_backup_id, check_file_name};
+    check_backup_id(&m.backup_id).map_err(|_| {
+        Error::new(
+            ErrorCode::BackupUntrusted,
+            format!(
+                "the manifest names the backup '{}', which is not a plain backup id: nothing was restored or changed",
+                m.backup_id.escape_debug()
+            ),
+        )
+        .hint("Treat this backup as forged or damaged; restore another one.")
+    })?;
+    let id = &m.backup_id;
+    m.files
+        .iter()
+        .map(|f| f.name.as_str())
+        .chain(m.restore_order.iter().map(String::as_str))
+        .chain(
+            m.tables
+                .iter()
+                .flat_map(|t| t.files.iter().map(String::as_str)),
+        )
+        .chain(m.storage.iter().map(|s| s.file.as_str()))
+        .try_for_each(|n| check_file_name(id, n))
 }
 
 fn sha256(path: &Path, on_bytes: &dyn Fn(u64)) -> io::Result<String> {

@@ -37,6 +37,7 @@ impl Stack {
                 x25519::Identity::generate().to_public(),
             ],
             identity: identity.clone(),
+            signer: self.signing_key(),
             options: DumpOptions {
                 chunk_rows: 500,
                 ..DumpOptions::default()
@@ -88,6 +89,28 @@ impl Stack {
             connections: 2,
             safety_retention: chrono::Duration::days(7),
             snapshots: vec![],
+            allow_other_environment: false,
         }
+    }
+
+    /// The signers `env` trusts in the stack's config (the stack operator).
+    pub fn trusted_signers(&self, env: &str) -> nfops_backup::signature::TrustedSigners {
+        nfops_backup::signature::TrustedSigners::of(env, self.env(env))
+            .expect("stack signers parse")
+    }
+
+    /// The stack operator's backup signing key (credential
+    /// `nfops/backup-signing-key`, written by `scripts/stack up`; its public
+    /// key is a trusted signer of every stack environment).
+    ///
+    /// # Panics
+    /// When the stack has no such credential (a stack from before signing).
+    pub fn signing_key(&self) -> nfops_vault::BackupSigningKey {
+        let text = nfops_core::credentials::CredentialSource::get(
+            self.creds.as_ref(),
+            nfops_vault::SIGNING_KEY_CREDENTIAL,
+        )
+        .expect("the stack has a backup signing key (run `scripts/stack up` again)");
+        nfops_vault::BackupSigningKey::parse(&text).expect("stack signing key parses")
     }
 }

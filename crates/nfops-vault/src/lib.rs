@@ -21,8 +21,10 @@
 
 mod names;
 mod os_keyring;
+mod signing_key;
 mod source;
 
 pub use names::{validate_name, validate_value, MAX_NAME_LEN, MAX_VALUE_BYTES};
 pub use os_keyring::{Keyring, DEFAULT_SERVICE, DENIED_HINT, SERVICE_ENV, UNAVAILABLE_HINT};
+pub use signing_key::{BackupSigningKey, PUBLIC_PREFIX, SIGNING_KEY_CREDENTIAL};
 pub use source::KeyringSource;

@@ -254,20 +254,31 @@ export const backend = {
   /** Charts of `env` (null: this machine) over `range` (`15m`..`7d`), drawn for `theme`. */
   metricsBoard: (env: string | null, host: string | null, range: string, theme: "light" | "dark"): Promise<MetricsBoard> =>
     call("metrics_board", () => active.metricsBoard(env, host, range, theme)),
-  /** The plan of restoring `backup` into `env` (all tables, or `tables`), with its preflight. */
-  restorePlan: (env: string, backup: string, tables: string[] | null): Promise<RestorePlanView> =>
-    call("restore_plan", () => active.restorePlan(env, backup, tables)),
+  /** The plan of restoring `backup` into `env` (all tables, or `tables`), with its preflight;
+   * `otherEnvironment`: the user allows a backup taken of another environment. */
+  restorePlan: (env: string, backup: string, tables: string[] | null, otherEnvironment = false): Promise<RestorePlanView> =>
+    call("restore_plan", () => active.restorePlan(env, backup, tables, otherEnvironment)),
   /** Runs a restore; `confirm` is the environment's name as typed; `onEvent` gets live progress. */
   restoreRun: (
     env: string,
     backup: string,
     tables: string[] | null,
-    scope: { cache: boolean; workers: boolean; checks: boolean },
+    scope: { cache: boolean; workers: boolean; checks: boolean; otherEnvironment?: boolean },
     confirm: string | null,
     onEvent: (event: JobEvent) => void,
   ): Promise<RestoreResult> =>
     call("restore_run", () =>
-      active.restoreRun(env, backup, tables, scope.cache, scope.workers, scope.checks, confirm, channel(onEvent)),
+      active.restoreRun(
+        env,
+        backup,
+        tables,
+        scope.cache,
+        scope.workers,
+        scope.checks,
+        scope.otherEnvironment ?? false,
+        confirm,
+        channel(onEvent),
+      ),
     ),
   /** Asks the running restore of `env` to stop; false when none runs. */
   restoreCancel: (env: string): Promise<boolean> => call("restore_cancel", () => active.restoreCancel(env)),

@@ -72,10 +72,17 @@ export const commands = {
 	 *  `theme`: `light` or `dark`.
 	 */
 	metricsBoard: (environment: string | null, host: string | null, range: string, theme: string) => typedError<MetricsBoard, Failure>(__TAURI_INVOKE("metrics_board", { environment, host, range, theme })),
-	/**  The plan of restoring `backup` into `env` (all tables, or `tables`). */
-	restorePlan: (env: string, backup: string, tables: string[] | null) => typedError<RestorePlanView, Failure>(__TAURI_INVOKE("restore_plan", { env, backup, tables })),
-	/**  Runs the restore; `confirm` is the environment's name typed by the user. */
-	restoreRun: (env: string, backup: string, tables: string[] | null, cache: boolean, workers: boolean, checks: boolean, confirm: string | null, onEvent: Channel<JobEvent>) => typedError<RestoreResult, Failure>(__TAURI_INVOKE("restore_run", { env, backup, tables, cache, workers, checks, confirm, onEvent })),
+	/**
+	 *  The plan of restoring `backup` into `env` (all tables, or `tables`);
+	 *  `other_environment`: the user allows a backup of another environment.
+	 */
+	restorePlan: (env: string, backup: string, tables: string[] | null, otherEnvironment: boolean) => typedError<RestorePlanView, Failure>(__TAURI_INVOKE("restore_plan", { env, backup, tables, otherEnvironment })),
+	/**
+	 *  Runs the restore; `confirm` is the environment's name typed by the user;
+	 *  `other_environment`: the user allows a backup of another environment.
+	 *  (The app handle gives both states: tauri-specta takes at most 10 arguments.)
+	 */
+	restoreRun: (env: string, backup: string, tables: string[] | null, cache: boolean, workers: boolean, checks: boolean, otherEnvironment: boolean, confirm: string | null, onEvent: Channel<JobEvent>) => typedError<RestoreResult, Failure>(__TAURI_INVOKE("restore_run", { env, backup, tables, cache, workers, checks, otherEnvironment, confirm, onEvent })),
 	/**  Asks the running restore of `env` to stop; false when none runs. */
 	restoreCancel: (env: string) => typedError<boolean, Failure>(__TAURI_INVOKE("restore_cancel", { env })),
 	/**  Runs the integrity checks of `env` (against `backup` when given); the report is saved. */
@@ -132,7 +139,7 @@ export const commands = {
 };
 
 /* Constants */
-export const ERROR_TITLES = {"audit.tampered":"Audit log chain is broken","backup.key_mismatch":"Backup key does not match","config.invalid":"environments.toml has an error","config.not_found":"No environments file","config.unknown_environment":"Unknown environment","credential.missing":"A credential is missing","input.invalid":"Invalid input","internal":"Internal error (a bug in NewFinity Ops)","io.error":"File or disk error","job.cancelled":"Cancelled","job.check_failed":"Check failed","keyring.denied":"The OS keyring refused access","keyring.unavailable":"No OS keyring available","secrets.conflict":"Secrets changed meanwhile","secrets.corrupt":"Secrets file unreadable","secrets.not_recipient":"Not a recipient of these secrets","service.unhealthy":"Service unhealthy","service.unreachable":"Service unreachable","ssh.auth":"SSH key refused","ssh.command":"Remote command failed","ssh.connect":"SSH connection failed","state.error":"Local state database failed"} as const;
+export const ERROR_TITLES = {"audit.tampered":"Audit log chain is broken","backup.key_mismatch":"Backup key does not match","backup.untrusted":"Backup not trusted","config.invalid":"environments.toml has an error","config.not_found":"No environments file","config.unknown_environment":"Unknown environment","credential.missing":"A credential is missing","input.invalid":"Invalid input","internal":"Internal error (a bug in NewFinity Ops)","io.error":"File or disk error","job.cancelled":"Cancelled","job.check_failed":"Check failed","keyring.denied":"The OS keyring refused access","keyring.unavailable":"No OS keyring available","secrets.conflict":"Secrets changed meanwhile","secrets.corrupt":"Secrets file unreadable","secrets.not_recipient":"Not a recipient of these secrets","service.unhealthy":"Service unhealthy","service.unreachable":"Service unreachable","ssh.auth":"SSH key refused","ssh.command":"Remote command failed","ssh.connect":"SSH connection failed","state.error":"Local state database failed"} as const;
 
 /* Types */
 export type AppInfo = {

@@ -46,6 +46,8 @@ pub struct BackupRequest {
     pub recipients: Vec<x25519::Recipient>,
     /// The operator's identity: checks the new backup before it is published.
     pub identity: x25519::Identity,
+    /// The operator's signing key: signs the manifest (see [`crate::signature`]).
+    pub signer: nfops_vault::BackupSigningKey,
     pub options: DumpOptions,
 }
 

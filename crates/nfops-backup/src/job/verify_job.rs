@@ -14,7 +14,8 @@ use nfops_core::{Error, ErrorCode, Result};
 
 use super::steps::verify::{findings_to_result, verify_with_progress};
 use crate::manifest::Manifest;
-use crate::store::LocalStore;
+use crate::signature::{verify_manifest, TrustedSigners};
+use crate::store::{check_file_name, LocalStore};
 use crate::verify::{Scope, VerifyReport};
 
 /// A verify job's result: the job and every finding.
@@ -27,6 +28,8 @@ pub struct VerifyOutcome {
 
 struct VerifyJobStep {
     dir: PathBuf,
+    id: String,
+    signers: TrustedSigners,
     identity: x25519::Identity,
     scope: Scope,
     est_rows: u64,
@@ -36,6 +39,12 @@ struct VerifyJobStep {
 #[async_trait]
 impl Step for VerifyJobStep {
     async fn run(&self, cx: &StepContext<'_>) -> Result<Verified> {
+        // Authenticity first: the hashes below prove nothing unless the
+        // manifest holding them is signed by a trusted key.
+        let signer = verify_manifest(&self.dir, &self.signers, &self.id)?;
+        for f in Manifest::read(&self.dir)?.files {
+            check_file_name(&self.id, &f.name)?;
+        }
         let report = verify_with_progress(
             self.dir.clone(),
             self.identity.clone(),
@@ -44,7 +53,8 @@ impl Step for VerifyJobStep {
             cx,
         )
         .await?;
-        let result = findings_to_result(&report);
+        let result = findings_to_result(&report)
+            .map(|v| Verified::by(format!("signed by {signer} (trusted); {}", v.evidence())));
         *self.report.lock().unwrap_or_else(|p| p.into_inner()) = Some(report);
         result
     }
@@ -56,6 +66,8 @@ pub struct VerifyRequest {
     pub environment: String,
     pub id: String,
     pub identity: x25519::Identity,
+    /// Who may sign the environment's backups (`backup.signers`).
+    pub signers: TrustedSigners,
     /// A random sample of this many tables; None: every table.
     pub sample: Option<usize>,
 }
@@ -75,11 +87,12 @@ pub async fn verify_backup(
         environment,
         id,
         identity,
+        signers,
         sample,
     } = req;
     let (environment, id) = (environment.as_str(), id.as_str());
-    let dir = store.backup_dir(environment, id);
-    if id.is_empty() || id.contains(['/', '\\']) || id.starts_with('.') || !dir.is_dir() {
+    let dir = store.checked_backup_dir(environment, id)?;
+    if !dir.is_dir() {
         return Err(Error::new(
             ErrorCode::InvalidInput,
             format!("no backup '{id}' of environment '{environment}'"),
@@ -102,12 +115,14 @@ pub async fn verify_backup(
         ),
         steps: vec![PlannedStep {
             name: "verify".into(),
-            description: "Check every file's size and SHA-256, decrypt with your key, decompress, parse, and compare row counts and content hashes with the manifest".into(),
+            description: "Check the manifest's signature against the environment's trusted signers, then every file's size and SHA-256, decrypt with your key, decompress, parse, and compare row counts and content hashes with the manifest".into(),
         }],
     };
     let report = Arc::new(Mutex::new(None));
     let step = VerifyJobStep {
         dir,
+        id: id.to_owned(),
+        signers,
         identity,
         scope,
         est_rows,

@@ -54,6 +54,9 @@ pub enum Command {
         #[arg(long, value_name = "N")]
         sample: Option<usize>,
     },
+    /// Print your backup signing key's public half (made on first use), to
+    /// list under [environments.NAME.backup.signers] of environments.toml.
+    SigningKey,
 }
 
 /// Exit codes (stable, for cron and systemd): 0 success (for `run`: complete,
@@ -76,7 +79,23 @@ pub async fn run(console: &Console, out: &Output, cmd: Command) -> Result<ExitCo
             backup,
             sample,
         } => verify(console, out, &env, &backup, sample).await,
+        Command::SigningKey => signing_key(console, out).await,
     }
+}
+
+/// `signing-key`: the public key (never the secret half) and how to trust it.
+async fn signing_key(console: &Console, out: &Output) -> Result<ExitCode> {
+    let (key, created) = console.backup_signing_key(true).await?;
+    let public = key.public_key();
+    let shown = serde_json::json!({ "publicKey": public, "created": created });
+    out.emit(&shown, |w| {
+        if created {
+            writeln!(w, "A new backup signing key was stored in your OS keyring ({}).", nfops_vault::SIGNING_KEY_CREDENTIAL)?;
+        }
+        writeln!(w, "{public}")?;
+        writeln!(w, "Trust it for an environment in environments.toml:\n  [environments.NAME.backup.signers]\n  your-name = \"{public}\"")
+    });
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `run --dry-run`: the tables with estimated rows and bytes, and the steps.

@@ -43,6 +43,10 @@ pub struct RestoreArgs {
     /// Skip the integrity checks at the end.
     #[arg(long)]
     no_checks: bool,
+    /// Restore a backup taken of ANOTHER environment (refused without it;
+    /// the plan says so).
+    #[arg(long)]
+    allow_other_environment: bool,
 }
 
 #[derive(clap::Args)]
@@ -86,7 +90,7 @@ pub async fn restore(console: &Console, out: &Output, a: RestoreArgs) -> Result<
     }
     let backup = a.backup.clone().unwrap_or_default();
     let plan = console
-        .restore_plan(&a.env, &backup, a.tables.clone())
+        .restore_plan_for(&a.env, &backup, a.tables.clone(), a.allow_other_environment)
         .await?;
     if a.dry_run || !a.yes {
         out.emit(&plan, |w| {
@@ -139,6 +143,7 @@ pub async fn restore(console: &Console, out: &Output, a: RestoreArgs) -> Result<
         cache: !a.no_cache,
         workers: !a.no_workers,
         checks: !a.no_checks,
+        other_environment: a.allow_other_environment,
     };
     let run = console
         .restore_run(

@@ -294,6 +294,30 @@ fn validate(path: &Path, text: &str, file: ConfigFile) -> Result<Config> {
                 ));
             }
         }
+        if let Some(s) = env.backup.as_ref().and_then(|b| b.signers.as_ref()) {
+            if let Some((name, key)) = s
+                .get_ref()
+                .iter()
+                .find(|(n, k)| !signer_name_ok(n) || !signer_key_ok(k))
+            {
+                let secret = key.to_ascii_uppercase().contains("SECRET");
+                return Err(invalid(
+                    path,
+                    text,
+                    s.span().start,
+                    &if secret {
+                        format!("backup.signers.{name} holds a secret key")
+                    } else {
+                        format!("backup.signers.{name} is not a signer's public key (ed25519:<64 hex digits>) under a plain name")
+                    },
+                    if secret {
+                        "Never write a signing key here: list only public keys (`nfops backup signing-key` prints yours) and remove this key from the file's history."
+                    } else {
+                        "Add each operator's key as printed by `nfops backup signing-key`, e.g. alice = \"ed25519:…\"."
+                    },
+                ));
+            }
+        }
         if let Some(b) = &env.backup {
             let (min, max) = (*b.min_age_days.get_ref(), *b.max_age_days.get_ref());
             if min > max {
@@ -404,6 +428,22 @@ fn validate_uptime(path: &Path, text: &str, name: &str, env: &Environment) -> Re
         }
     }
     Ok(())
+}
+
+/// A signer's name in `backup.signers`: letters, digits, `-`, `_`, `.`.
+fn signer_name_ok(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+/// A signer's public key: `ed25519:` and 64 hex digits (checked as a curve
+/// point where it is used, in `nfops_backup::signature`).
+fn signer_key_ok(key: &str) -> bool {
+    key.strip_prefix("ed25519:")
+        .is_some_and(|h| h.len() == 64 && h.chars().all(|c| c.is_ascii_hexdigit()))
 }
 
 #[cfg(test)]

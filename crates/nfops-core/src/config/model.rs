@@ -208,6 +208,11 @@ pub struct BackupPolicy {
     /// age X25519 public keys (`age1…`) backups are encrypted to (the team's
     /// keys). When absent, the operator's own key (`nfops/age-identity`).
     pub recipients: Option<Spanned<Vec<String>>>,
+    /// Who may sign this environment's backups: name → ed25519 public key
+    /// (`ed25519:<64 hex>`, printed by `nfops backup signing-key`). Verify,
+    /// restore and drill refuse a backup not signed by one of them.
+    #[serde(default)]
+    pub signers: Option<Spanned<std::collections::BTreeMap<String, String>>>,
     /// Local folder for backups; default `$NFOPS_HOME/backups`, else
     /// `backups` in the console's data folder.
     pub destination: Option<String>,

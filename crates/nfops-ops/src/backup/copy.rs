@@ -41,7 +41,7 @@ impl Console {
         // From the local folder; for an S3 destination, a download of it
         // (the run's own copy goes before its staging folder is removed).
         let staged = self.backup_store(env)?;
-        let (store, _download) = if staged.backup_dir(env, id).is_dir() {
+        let (store, _download) = if staged.checked_backup_dir(env, id)?.is_dir() {
             (staged, None)
         } else {
             self.local_copy(env, id).await?

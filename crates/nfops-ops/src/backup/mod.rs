@@ -25,6 +25,7 @@ use crate::Console;
 
 mod catalog;
 mod copy;
+mod source;
 
 pub use catalog::{forget_ids, ForgetOutcome, OffsitePlan, Staleness};
 
@@ -60,6 +61,8 @@ impl Console {
         let config = self.config()?;
         let e = config.environment(env)?.clone();
         let identity = self.backup_identity().await?;
+        // Made on the first backup when the operator has none yet.
+        let (signer, _) = self.backup_signing_key(true).await?;
         let recipients = match e.backup.as_ref().and_then(|b| b.recipients.as_ref()) {
             Some(r) => parse_recipients(r.get_ref())?,
             None => vec![identity.to_public()],
@@ -72,6 +75,7 @@ impl Console {
             store: self.backup_store(env)?,
             recipients,
             identity,
+            signer,
             options: DumpOptions::default(),
         })
     }
@@ -205,25 +209,21 @@ impl Console {
     /// A local folder holding backup `id`: the destination itself, or, for an
     /// S3 destination, a fresh download under the data folder (removed when
     /// the returned guard drops).
-    async fn local_copy(&self, env: &str, id: &str) -> Result<(LocalStore, Option<TempTree>)> {
+    async fn local_copy(
+        &self,
+        env: &str,
+        id: &str,
+    ) -> Result<(LocalStore, Option<nfops_restore::source::DownloadedCopy>)> {
+        nfops_backup::store::check_backup_id(id)?;
         let Some(bucket) = self.primary_bucket(env)? else {
             return Ok((self.backup_store(env)?, None));
         };
-        let root = self
-            .paths()
-            .state_dir
-            .join("backup-downloads")
-            .join(format!(
-                "{}-{}",
-                std::process::id(),
-                nfops_backup::store::new_backup_id()
-            ));
-        let guard = TempTree(root.clone());
-        let store = LocalStore::new(&root);
+        let copy = self.download_folder();
+        let store = LocalStore::new(&copy.0);
         bucket
             .download_backup(env, id, &store.backup_dir(env, id))
             .await?;
-        Ok((store, Some(guard)))
+        Ok((store, Some(copy)))
     }
 
     /// Backups of `env` at its destination (local folder or S3 bucket),
@@ -262,6 +262,8 @@ impl Console {
         cancel: CancellationToken,
     ) -> Result<VerifyOutcome> {
         let identity = self.backup_identity().await?;
+        let signers =
+            nfops_backup::signature::TrustedSigners::of(env, self.config()?.environment(env)?)?;
         let (store, _download) = self.local_copy(env, id).await?;
         let result = nfops_backup::verify_backup(
             VerifyRequest {
@@ -269,6 +271,7 @@ impl Console {
                 environment: env.to_owned(),
                 id: id.to_owned(),
                 identity,
+                signers,
                 sample,
             },
             &self.job_runner(),
@@ -318,18 +321,6 @@ impl Console {
 }
 
 /// A folder removed (with everything in it) when this drops.
-struct TempTree(PathBuf);
-
-impl Drop for TempTree {
-    fn drop(&mut self) {
-        if let Err(e) = std::fs::remove_dir_all(&self.0) {
-            if e.kind() != std::io::ErrorKind::NotFound {
-                tracing::warn!(category = "worker", path = %self.0.display(), error = %e, "could not remove a downloaded backup");
-            }
-        }
-    }
-}
-
 /// The audit outcome and details of a job's result, one rule for every job
 /// the console audits: the job's state and id, its error code, and `details`
 /// of the finished job; or only the error code when the job could not start.

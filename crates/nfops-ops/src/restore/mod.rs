@@ -37,6 +37,10 @@ pub struct RestoreScope {
     pub workers: bool,
     /// Run the integrity checks against the backup at the end.
     pub checks: bool,
+    /// Restore a backup taken of another environment (refused otherwise;
+    /// the plan says so).
+    #[serde(default)]
+    pub other_environment: bool,
 }
 
 impl Default for RestoreScope {
@@ -45,6 +49,7 @@ impl Default for RestoreScope {
             cache: true,
             workers: true,
             checks: true,
+            other_environment: false,
         }
     }
 }
@@ -68,20 +73,11 @@ impl Console {
         backup: &str,
         tables: Option<Vec<String>>,
         database: Option<String>,
+        allow_other_environment: bool,
     ) -> Result<RestoreRequest> {
         let config = self.config()?;
         let e = config.environment(env)?.clone();
-        let dir = self.backup_store(env)?.backup_dir(env, backup);
-        if !dir.is_dir() {
-            return Err(Error::new(
-                ErrorCode::InvalidInput,
-                format!("environment '{env}' has no backup '{backup}'"),
-            )
-            .hint(format!(
-                "`nfops backup list --env {env}` lists its backups."
-            )));
-        }
-        let source = BackupSource::open(&dir)?;
+        let source = self.restore_source(env, backup).await?;
         let identity = parse_identity(&self.age_identity().await?.to_secret())?;
         let snapshots = nfops_restore::storage::snapshots_of(&source, &identity)?;
         Ok(RestoreRequest {
@@ -96,6 +92,7 @@ impl Console {
             connections: 2,
             safety_retention: chrono::Duration::days(7),
             snapshots,
+            allow_other_environment,
         })
     }
 
@@ -126,7 +123,21 @@ impl Console {
         backup: &str,
         tables: Option<Vec<String>>,
     ) -> Result<RestorePlan> {
-        let req = self.restore_request(env, backup, tables, None).await?;
+        self.restore_plan_for(env, backup, tables, false).await
+    }
+
+    /// [`Console::restore_plan`], with `other_environment`: the operator
+    /// allows restoring a backup taken of another environment.
+    pub async fn restore_plan_for(
+        &self,
+        env: &str,
+        backup: &str,
+        tables: Option<Vec<String>>,
+        other_environment: bool,
+    ) -> Result<RestorePlan> {
+        let req = self
+            .restore_request(env, backup, tables, None, other_environment)
+            .await?;
         let mut plan = nfops_restore::plan_restore(&req).await?;
         let verified = self
             .backup_catalog(env)
@@ -174,7 +185,9 @@ impl Console {
                 "Pass --yes after reading the plan (CLI), or type '{env}' (app)."
             )));
         }
-        let plan = self.restore_plan(env, backup, tables.clone()).await?;
+        let plan = self
+            .restore_plan_for(env, backup, tables.clone(), scope.other_environment)
+            .await?;
         if !plan.ready() {
             let failed: Vec<String> = plan
                 .preflight
@@ -199,7 +212,9 @@ impl Console {
             )
             .hint("Fix what the preflight names, or choose another backup."));
         }
-        let req = self.restore_request(env, backup, tables, None).await?;
+        let req = self
+            .restore_request(env, backup, tables, None, scope.other_environment)
+            .await?;
         let report = Arc::new(Mutex::new(None));
         let e = config.environment(env)?.clone();
         let mut extra: Vec<(PlannedStep, Box<dyn Step>)> = Vec::new();

@@ -57,6 +57,9 @@ pub struct RestoreRequest {
     pub safety_retention: chrono::Duration,
     /// Buckets to bring back to these snapshots (empty: storage not in scope).
     pub snapshots: Vec<nfops_storage::BucketSnapshot>,
+    /// The operator chose to restore a backup taken of another environment
+    /// (shown in the plan); without it such a backup is refused.
+    pub allow_other_environment: bool,
 }
 
 /// Where the target database ended.

@@ -108,7 +108,9 @@ pub async fn plan_restore(req: &RestoreRequest) -> Result<RestorePlan> {
     let m = &req.source.manifest;
     let tables = load::scope_tables(&req.source, req.tables.as_deref())?;
     let whole = req.tables.is_none();
-    let mut preflight = backup_preflight(req);
+    // Signature, environment, buckets, origin: an untrusted backup stops here.
+    let mut preflight = super::steps::check_backup::trust(req)?;
+    preflight.extend(backup_preflight(req));
     // Space: the shadow needs about the SQL size again on the server's disk.
     let need: u64 = m.files.iter().map(|f| f.sql_bytes).sum();
     let server = server_preflight(req, &tables, need, &mut preflight).await?;

@@ -65,7 +65,7 @@ describe("Restore wizard", () => {
         environments: () => ok(PROD),
         backupsList: (env) => ok({ environment: env, entries: [backupEntry], stale: false, maxStalenessHours: 26, newestGood: "b1", newestGoodAgeHours: 1 }),
         restorePlan: () => ok(plan()),
-        restoreRun: (_env, _b, _t, cache, _w, _c, confirm, ch) => {
+        restoreRun: (_env, _b, _t, cache, _w, _c, _o, confirm, ch) => {
           runs.push({ confirm, cache });
           const c = ch as unknown as FakeChannel;
           c.onmessage({ event: "jobStarted", jobId: "j", steps: ["check backup", "swap"] });

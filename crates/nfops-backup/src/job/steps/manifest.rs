@@ -1,5 +1,6 @@
 //! Step "manifest": writes README.txt and manifest.json last (row counts,
-//! content hashes, every file's SHA-256) and reads the manifest back.
+//! content hashes, every file's SHA-256), signs it (`manifest.json.sig`) and
+//! reads the manifest back.
 
 use std::sync::Arc;
 
@@ -80,6 +81,9 @@ impl Step for ManifestStep {
             sql_bytes: 0,
         });
         m.write(&s.dir)?;
+        // Signed before the folder is published (and before any upload, which
+        // sends the manifest last): no unsigned backup is ever listed.
+        crate::signature::sign_manifest(&s.dir, &s.req.signer)?;
         let back = Manifest::read(&s.dir)?;
         if back.backup_id != m.backup_id
             || back.files != m.files
@@ -91,9 +95,10 @@ impl Step for ManifestStep {
             ));
         }
         let evidence = format!(
-            "manifest.json read back: {} files, {} tables",
+            "manifest.json read back: {} files, {} tables; signed by {} (signature verified)",
             back.files.len(),
-            back.tables.len()
+            back.tables.len(),
+            s.req.signer.public_key()
         );
         *s.manifest.lock().unwrap_or_else(|p| p.into_inner()) = Some(m);
         Ok(Verified::by(evidence))

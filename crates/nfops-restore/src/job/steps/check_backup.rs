@@ -1,16 +1,24 @@
-//! Step "check backup": the operator's key against the backup's recipients
-//! and every file's size and SHA-256 against the manifest, then the route to
-//! the target; nothing on the server is touched before this passes.
+//! Step "check backup": nothing on the server is touched before this passes.
+//! In order: the manifest's signature against the environment's trusted
+//! signers, the backup's environment and buckets against the target, the
+//! operator's key against the recipients, every file's size and SHA-256
+//! against the (signed) manifest, every statement against what its file may
+//! hold ([`crate::allowed`]), and only then the route to the target.
 
+use std::io::BufRead;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use nfops_backup::signature::{verify_manifest, TrustedSigners};
 use nfops_core::jobs::{Step, StepContext, Verified};
-use nfops_core::{Error, Result};
+use nfops_core::{Error, ErrorCode, Result};
 
-use crate::job::RestoreRun;
+use crate::allowed::{refusal, FileKind};
+use crate::job::plan::PreflightCheck;
+use crate::job::{RestoreRequest, RestoreRun};
+use crate::source::BackupSource;
 
 pub(crate) struct CheckBackupStep(pub(crate) Arc<RestoreRun>);
 
@@ -18,6 +26,7 @@ pub(crate) struct CheckBackupStep(pub(crate) Arc<RestoreRun>);
 impl Step for CheckBackupStep {
     async fn run(&self, cx: &StepContext<'_>) -> Result<Verified> {
         let r = &self.0;
+        let trust = trust(&r.req)?;
         r.req.source.check_key(&r.req.identity)?;
         let total: u64 = r.req.source.manifest.files.iter().map(|f| f.bytes).sum();
         let src = r.req.source.clone();
@@ -38,6 +47,12 @@ impl Step for CheckBackupStep {
             }
         };
         cx.check_cancelled()?;
+        // The files are now the signed ones: read every statement before any runs.
+        let (src, id) = (r.req.source.clone(), r.req.identity.clone());
+        let statements = tokio::task::spawn_blocking(move || scan_statements(&src, &id))
+            .await
+            .map_err(|e| Error::internal(format!("statement check stopped: {e}")))??;
+        cx.check_cancelled()?;
         // Connect now: an unreachable target fails here, before any write.
         let route = nfops_fleet::route::database(
             &r.req.environment,
@@ -50,9 +65,158 @@ impl Step for CheckBackupStep {
         .await?;
         *r.target.lock().unwrap_or_else(|p| p.into_inner()) = Some(route.target.clone());
         *r.route.lock().await = Some(route);
+        let said: Vec<String> = trust.iter().map(|c| c.detail.clone()).collect();
         Ok(Verified::by(format!(
-            "{} files, {bytes} bytes: sizes and SHA-256 equal the manifest; your key is a recipient",
+            "{}; {} files, {bytes} bytes: sizes and SHA-256 equal the manifest; {statements} statements all of the kinds their files may hold; your key is a recipient",
+            said.join("; "),
             r.req.source.manifest.files.len()
         )))
     }
+}
+
+/// The checks that decide whether a backup may be restored into the
+/// request's target at all, as plan lines: signature, environment, buckets,
+/// where the backup came from.
+///
+/// Errors: `backup.untrusted` (unsigned, untrusted or altered backup; a
+/// bucket the environment does not have; another environment's backup
+/// without `allow_other_environment`), naming what failed.
+pub fn trust(req: &RestoreRequest) -> Result<Vec<PreflightCheck>> {
+    let m = &req.source.manifest;
+    let signers = TrustedSigners::of(&req.environment, &req.env)?;
+    let signer = verify_manifest(&req.source.dir, &signers, &m.backup_id)?;
+    let mut out = vec![PreflightCheck {
+        name: "signature".into(),
+        ok: true,
+        detail: format!(
+            "signed by {signer}, a trusted signer of '{}'; the manifest is unchanged",
+            req.environment
+        ),
+    }];
+    let env_detail = if m.environment == req.environment {
+        format!("a backup of '{}' itself", m.environment)
+    } else if req.allow_other_environment {
+        format!(
+            "a backup of ANOTHER environment, '{}', restored into '{}' (allowed by the operator)",
+            m.environment, req.environment
+        )
+    } else {
+        return Err(Error::new(
+            ErrorCode::BackupUntrusted,
+            format!(
+                "backup {} was taken of environment '{}', not '{}': nothing was restored or changed",
+                m.backup_id, m.environment, req.environment
+            ),
+        )
+        .hint("To restore another environment's backup on purpose, pass --allow-other-environment (CLI) or tick \"Restore another environment's backup\" (Restore page)."));
+    };
+    out.push(PreflightCheck {
+        name: "environment".into(),
+        ok: true,
+        detail: env_detail,
+    });
+    let configured: Vec<String> = req
+        .env
+        .storage
+        .as_ref()
+        .map(|s| s.buckets.get_ref().clone())
+        .unwrap_or_default();
+    let foreign: Vec<&str> = req
+        .snapshots
+        .iter()
+        .map(|s| s.bucket.as_str())
+        .chain(
+            m.storage
+                .iter()
+                .map(|s| s.bucket.as_str())
+                .filter(|_| !req.snapshots.is_empty()),
+        )
+        .filter(|b| !configured.iter().any(|c| c == b))
+        .collect();
+    if let Some(b) = foreign.first() {
+        return Err(Error::new(
+            ErrorCode::BackupUntrusted,
+            format!(
+                "backup {} holds a snapshot of bucket '{b}', which is not a bucket of environment '{}' (its buckets: {}): nothing was restored or changed",
+                m.backup_id,
+                req.environment,
+                if configured.is_empty() { "none".to_owned() } else { configured.join(", ") }
+            ),
+        )
+        .hint("A restore only writes the environment's own buckets. Restore the database alone, or check where this backup came from."));
+    }
+    out.push(PreflightCheck {
+        name: "source".into(),
+        ok: true,
+        detail: format!("backup read from {}", req.source.origin),
+    });
+    Ok(out)
+}
+
+/// Reads every file of the backup (decrypted) and checks each statement
+/// against what that file may hold; returns how many were checked.
+///
+/// Errors: `backup.untrusted` naming the file, the statement or line
+/// number and what is not allowed; `job.check_failed` for a damaged file.
+pub fn scan_statements(source: &BackupSource, identity: &age::x25519::Identity) -> Result<u64> {
+    let m = &source.manifest;
+    let refuse = |file: &str, at: String, why: String| {
+        Error::new(
+            ErrorCode::BackupUntrusted,
+            format!(
+                "backup {}: {file} {at}: {why}; nothing was restored or changed",
+                m.backup_id
+            ),
+        )
+        .hint("A backup file may only hold the statements the dump writes for it. Treat this backup as forged; restore another one.")
+    };
+    let mut n = 0u64;
+    for (file, kind) in [
+        (source.schema_file(), FileKind::Schema),
+        (source.post_file(), FileKind::Post),
+    ] {
+        let Some(file) = file else { continue };
+        let text = source.sql_text(file, identity)?;
+        for (i, stmt) in crate::sql::statements(&text).iter().enumerate() {
+            if let Some(why) = refusal(kind, stmt) {
+                return Err(refuse(file, format!("statement {}", i + 1), why));
+            }
+            n += 1;
+        }
+    }
+    // The data files the loader runs: each table's own files.
+    for (table, f) in m
+        .tables
+        .iter()
+        .flat_map(|t| t.files.iter().map(move |f| (t, f)))
+    {
+        let mut r = source.sql_reader(f, identity)?;
+        let mut line = String::new();
+        let mut no = 0usize;
+        loop {
+            line.clear();
+            let read = r.read_line(&mut line).map_err(|e| {
+                Error::new(
+                    ErrorCode::CheckFailed,
+                    format!("backup file {f} cannot be read to its end (damaged)"),
+                )
+                .hint("Restore another backup; this one is damaged.")
+                .source(e)
+            })?;
+            if read == 0 {
+                break;
+            }
+            no += 1;
+            // As the loader reads it: empty lines and `-- ` lines are skipped, never sent.
+            let l = line.trim_end();
+            if l.is_empty() || l.starts_with("-- ") || l == nfops_mysql::dump::END_MARKER {
+                continue;
+            }
+            if let Some(why) = refusal(FileKind::Data(&table.name), l) {
+                return Err(refuse(f, format!("line {no}"), why));
+            }
+            n += 1;
+        }
+    }
+    Ok(n)
 }

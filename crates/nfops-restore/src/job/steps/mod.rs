@@ -3,7 +3,7 @@
 //! optional cache, workers and integrity checks.
 
 pub mod cache;
-pub(crate) mod check_backup;
+pub mod check_backup;
 pub mod checks;
 pub mod load;
 pub(crate) mod objects;
