@@ -60,6 +60,9 @@ pub enum ErrorCode {
     SecretsConflict,
     /// A backup cannot be decrypted with the operator's age identity (not a recipient).
     BackupKeyMismatch,
+    /// The database is held by someone else: another restore holds its lock,
+    /// or a session's locks kept the swap blocked. Nothing was changed.
+    DatabaseBusy,
 }
 
 impl ErrorCode {
@@ -88,6 +91,7 @@ impl ErrorCode {
             ErrorCode::SecretsCorrupt => "secrets.corrupt",
             ErrorCode::SecretsConflict => "secrets.conflict",
             ErrorCode::BackupKeyMismatch => "backup.key_mismatch",
+            ErrorCode::DatabaseBusy => "db.busy",
         }
     }
 
@@ -117,6 +121,7 @@ impl ErrorCode {
             ErrorCode::SecretsCorrupt => "Secrets file unreadable",
             ErrorCode::SecretsConflict => "Secrets changed meanwhile",
             ErrorCode::BackupKeyMismatch => "Backup key does not match",
+            ErrorCode::DatabaseBusy => "Database busy",
         }
     }
 
@@ -145,6 +150,7 @@ impl ErrorCode {
         ErrorCode::SecretsCorrupt,
         ErrorCode::SecretsConflict,
         ErrorCode::BackupKeyMismatch,
+        ErrorCode::DatabaseBusy,
     ];
 
     /// The code whose wire name is `s`, if any.
@@ -170,6 +176,8 @@ impl ErrorCode {
             | ErrorCode::Unreachable => 5,
             ErrorCode::Unhealthy | ErrorCode::CheckFailed | ErrorCode::SecretsCorrupt => 6,
             ErrorCode::AuditTampered => 7,
+            // EX_TEMPFAIL: nothing changed, try again later.
+            ErrorCode::DatabaseBusy => 75,
             ErrorCode::Cancelled => 130,
             ErrorCode::State | ErrorCode::Io | ErrorCode::Internal | ErrorCode::SecretsConflict => {
                 1

@@ -48,11 +48,17 @@ impl Step for CheckBackupStep {
             "to restore into",
         )
         .await?;
+        // One restore of this database at a time, from any process: the lock
+        // is taken before the shadow exists and held until the job settles.
+        let mut claim = super::claim::DatabaseClaim::take(&route.target).await?;
+        let orphans = claim.sweep_orphan_shadows(&r.shadow).await;
+        *r.claim.lock().await = Some(claim);
         *r.target.lock().unwrap_or_else(|p| p.into_inner()) = Some(route.target.clone());
         *r.route.lock().await = Some(route);
         Ok(Verified::by(format!(
-            "{} files, {bytes} bytes: sizes and SHA-256 equal the manifest; your key is a recipient",
-            r.req.source.manifest.files.len()
+            "{} files, {bytes} bytes: sizes and SHA-256 equal the manifest; your key is a recipient; the restore lock of the database is held{}",
+            r.req.source.manifest.files.len(),
+            if orphans.is_empty() { String::new() } else { format!(" ({} orphan shadow schema(s) of killed restores dropped)", orphans.len()) }
         )))
     }
 }

@@ -5,7 +5,9 @@
 pub mod cache;
 pub(crate) mod check_backup;
 pub mod checks;
+pub mod claim;
 pub mod load;
+pub mod session;
 pub mod storage;
 pub mod swap;
 pub(crate) mod verify;
