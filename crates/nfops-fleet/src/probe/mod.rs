@@ -16,6 +16,7 @@ mod cache;
 mod database;
 mod monitoring;
 mod release;
+pub mod replication;
 pub mod storage;
 
 pub use cache::CacheStats;

@@ -159,6 +159,9 @@ pub async fn run_restore(
         Box::new(VerifyStep(run.clone())),
         Box::new(SwapStep(run.clone())),
     ];
+    if steps::replicas::configured(&run.req) {
+        steps.push(Box::new(steps::replicas::ReplicasStep(run.clone())));
+    }
     if !run.req.snapshots.is_empty() {
         let storage = run.req.env.storage.clone().ok_or_else(|| {
             Error::new(

@@ -102,6 +102,7 @@ pub async fn plan_restore(req: &RestoreRequest) -> Result<RestorePlan> {
     let need: u64 = m.files.iter().map(|f| f.sql_bytes).sum();
     let server = server_preflight(req, &tables, need, &mut preflight).await?;
     let storage = storage_preflight(req, &mut preflight).await;
+    preflight.extend(super::steps::replicas::preflight(req).await);
     let planned: Vec<PlannedTable> = tables
         .iter()
         .map(|t| PlannedTable {
@@ -352,6 +353,12 @@ fn job_plan(req: &RestoreRequest, target: &Target, tables: usize, rows: u64) -> 
             step("swap", format!("Exchange the tables with one RENAME TABLE statement (each DDL waits at most {} s for locks, so the application is never held longer; a blocked swap is retried, then refused untouched); the current ones move to {safety}; recreate views, triggers, routines and events", swap::LockBound::default().wait.as_secs())),
         ],
     };
+    if super::steps::replicas::configured(req) {
+        plan.steps.push(step(
+            "replicas",
+            "Wait for every replica to reach the primary's GTID position (the restore is binlogged) and compare CHECKSUM TABLE of every restored table on both; a difference rolls the swap back".into(),
+        ));
+    }
     if !req.snapshots.is_empty() {
         plan.steps.push(step(
             "storage",

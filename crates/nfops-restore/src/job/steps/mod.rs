@@ -7,6 +7,7 @@ pub(crate) mod check_backup;
 pub mod checks;
 pub mod claim;
 pub mod load;
+pub mod replicas;
 pub mod session;
 pub mod storage;
 pub mod swap;
