@@ -150,3 +150,53 @@ pub async fn replicas(
     }
     out
 }
+
+/// The Overview's rows for `environment`'s replicas: one database probe per
+/// replica, "replicating, 0 s behind (GTID Slave_Pos)" or failed with the
+/// threads' state, lag and last error.
+pub(super) async fn probe_rows(
+    environment: &str,
+    env: &Environment,
+    creds: &dyn CredentialSource,
+    known_hosts: &std::path::Path,
+    timeout: std::time::Duration,
+) -> Vec<super::ProbeResult> {
+    let Some(db) = &env.database else {
+        return vec![];
+    };
+    let mut out = Vec::new();
+    for r in &db.replicas {
+        let probe = async {
+            let route = crate::route::replica(environment, env, r, creds, known_hosts).await?;
+            let mut c = route.target.connect().await?;
+            let st = status_on(&mut c, &route.target, &r.name).await;
+            let _ = sqlx::Connection::close(c).await;
+            let st = st?;
+            match st.problem(r.max_lag()) {
+                None => Ok(format!(
+                    "replica: IO {}, SQL {}, {} s behind (GTID {})",
+                    st.io_running,
+                    st.sql_running,
+                    st.lag_seconds.unwrap_or(0),
+                    st.using_gtid
+                )),
+                Some(p) => Err(nfops_core::Error::new(
+                    nfops_core::ErrorCode::Unhealthy,
+                    format!("replica {} {p}", r.name),
+                )
+                .hint("Check SHOW SLAVE STATUS on the replica; restores refuse to start until it replicates.")),
+            }
+        };
+        out.push(
+            super::run(
+                super::ProbeKind::Database,
+                format!("replica {} ({}:{})", r.name, r.host, r.port),
+                timeout,
+                nfops_core::ErrorCode::Unreachable,
+                probe,
+            )
+            .await,
+        );
+    }
+    out
+}
