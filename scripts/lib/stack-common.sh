@@ -33,7 +33,7 @@ declare -A WORKER_HOST=([production]=prod-app-1 [staging]=stg-app-1)
 declare -A ENV_RELEASE=([production]=v1 [staging]=v2)
 declare -A ENV_LABEL=([production]=Production [staging]=Staging)
 declare -A ENV_REDIS_DB=([production]=0 [staging]=1)
-declare -A ENV_SERVER_ID=([production]=1 [staging]=2)
+declare -A ENV_SERVER_ID=([production]=1 [staging]=2 [production-replica]=3)
 declare -A ENV_DB_HOST=([production]=prod-db-1 [staging]=stg-db-1)
 RELEASES=(v1 v2 v3-broken)
 BUCKETS=(nf-staging-assets nf-production-assets nf-backups nf-backups-offsite)
@@ -42,14 +42,14 @@ BUCKETS=(nf-staging-assets nf-production-assets nf-backups nf-backups-offsite)
 # port (+0), one metrics port per cluster instance (+1..+8) and the worker's (+9).
 declare -A OFFSET=(
   [nginx-production]=0 [nginx-staging]=1
-  [mariadb-production]=10 [mariadb-staging]=11
+  [mariadb-production]=10 [mariadb-staging]=11 [mariadb-production-replica]=12
   [redis]=20 [s3]=30
   [prometheus]=40 [node-exporter]=41
   [mysqld-exporter-production]=42 [mysqld-exporter-staging]=43
   [sshd]=50
 )
 # Start order; `down` goes backwards.
-SERVICES=(mariadb-production mariadb-staging redis s3 node-exporter
+SERVICES=(mariadb-production mariadb-staging mariadb-production-replica redis s3 node-exporter
   mysqld-exporter-production mysqld-exporter-staging sshd
   pm2-prod-app-1 pm2-prod-app-2 pm2-stg-app-1 nginx-production nginx-staging prometheus)
 

@@ -303,6 +303,15 @@ write_config() {
       echo 'user = "nf_ops"'
       echo "password_credential = \"stack/$env/db\""
       [[ "$env" == production ]] && echo "via = \"$first\""
+      if [[ "$env" == production ]]; then
+        echo
+        echo "[[environments.$env.database.replicas]]"
+        echo "name = \"$REPLICA_HOST\""
+        echo 'host = "127.0.0.1"'
+        echo "port = $(port_of "mariadb-$REPLICA")"
+        echo "via = \"$first\""
+        echo 'max_lag_seconds = 30'
+      fi
       echo
       echo "[environments.$env.storage]"
       echo "endpoint = \"$(s3_endpoint)\""

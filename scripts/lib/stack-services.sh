@@ -12,6 +12,7 @@ start_mariadb_spawn() { # ENV: initializes the datadir the first time, then star
   mkdir -p "$dir/data" "$dir/run" "$dir/binlog"
   chmod 0700 "$dir"
   render "$ASSETS_STACK/mariadb.cnf" "$cnf" ENV="$env" DIR="$dir" PORT="$(port_of "mariadb-$env")" SERVER_ID="${ENV_SERVER_ID[$env]}"
+  [[ "$env" == "$REPLICA" ]] && replica_cnf_extra >>"$cnf"
   if [[ ! -d "$dir/data/mysql" ]]; then
     note "mariadb-$env: initializing a new datadir in $dir/data"
     mariadb-install-db --defaults-file="$cnf" --user=root --auth-root-authentication-method=socket \

@@ -64,6 +64,9 @@ pub enum ErrorCode {
     /// altered after signing, or holds what its files may not hold: refused
     /// before anything runs on a server.
     BackupUntrusted,
+    /// The database is held by someone else: another restore holds its lock,
+    /// or a session's locks kept the swap blocked. Nothing was changed.
+    DatabaseBusy,
 }
 
 impl ErrorCode {
@@ -93,6 +96,7 @@ impl ErrorCode {
             ErrorCode::SecretsConflict => "secrets.conflict",
             ErrorCode::BackupKeyMismatch => "backup.key_mismatch",
             ErrorCode::BackupUntrusted => "backup.untrusted",
+            ErrorCode::DatabaseBusy => "db.busy",
         }
     }
 
@@ -123,6 +127,7 @@ impl ErrorCode {
             ErrorCode::SecretsConflict => "Secrets changed meanwhile",
             ErrorCode::BackupKeyMismatch => "Backup key does not match",
             ErrorCode::BackupUntrusted => "Backup not trusted",
+            ErrorCode::DatabaseBusy => "Database busy",
         }
     }
 
@@ -152,6 +157,7 @@ impl ErrorCode {
         ErrorCode::SecretsConflict,
         ErrorCode::BackupKeyMismatch,
         ErrorCode::BackupUntrusted,
+        ErrorCode::DatabaseBusy,
     ];
 
     /// The code whose wire name is `s`, if any.
@@ -180,6 +186,8 @@ impl ErrorCode {
             | ErrorCode::SecretsCorrupt
             | ErrorCode::BackupUntrusted => 6,
             ErrorCode::AuditTampered => 7,
+            // EX_TEMPFAIL: nothing changed, try again later.
+            ErrorCode::DatabaseBusy => 75,
             ErrorCode::Cancelled => 130,
             ErrorCode::State | ErrorCode::Io | ErrorCode::Internal | ErrorCode::SecretsConflict => {
                 1

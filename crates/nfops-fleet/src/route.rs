@@ -103,6 +103,45 @@ pub struct Route {
     _endpoint: Endpoint,
 }
 
+/// Routes to replica `replica` of `environment`'s database, as [`database`]
+/// does for the primary (its own `via`; user and credential default to the
+/// database's).
+///
+/// Errors: as [`database`].
+pub async fn replica(
+    environment: &str,
+    env: &Environment,
+    replica: &nfops_core::config::Replica,
+    creds: &dyn CredentialSource,
+    known_hosts: &Path,
+) -> Result<Route> {
+    let db = env.database.as_ref().ok_or_else(|| {
+        Error::new(
+            ErrorCode::InvalidInput,
+            format!("environment '{environment}' has no database"),
+        )
+    })?;
+    let password = creds.get(
+        replica
+            .password_credential
+            .as_ref()
+            .unwrap_or(&db.password_credential),
+    )?;
+    let via = replica.via.as_ref().map(|v| v.get_ref().as_str());
+    let ep = endpoint(env, via, &replica.host, replica.port, creds, known_hosts).await?;
+    Ok(Route {
+        target: Target {
+            host: ep.host.clone(),
+            port: ep.port,
+            user: replica.user.clone().unwrap_or_else(|| db.user.clone()),
+            password,
+            database: db.name.clone(),
+            label: format!("{environment} replica {}", replica.name),
+        },
+        _endpoint: ep,
+    })
+}
+
 /// Routes to `environment`'s database (through the `via` host's SSH tunnel
 /// when configured); `database` overrides the configured schema name (drills
 /// load into a shadow). `purpose` finishes the sentence "environment 'X' has

@@ -67,11 +67,12 @@ async fn every_probe_of_both_environments_is_ok() {
             ProbeKind::Release,
             ProbeKind::Release,
             ProbeKind::Database,
+            ProbeKind::Database,
             ProbeKind::Cache,
             ProbeKind::Storage,
             ProbeKind::Monitoring
         ],
-        "stable order: backend, release per host, database, cache, storage, monitoring"
+        "stable order: backend, release per host, database, its replicas, cache, storage, monitoring"
     );
     assert_eq!(
         prod.probes[1].target, "prod-app-1",
@@ -103,6 +104,13 @@ async fn every_probe_of_both_environments_is_ok() {
     assert!(
         db.starts_with("MariaDB 10."),
         "the version comes through the SSH tunnel: {db}"
+    );
+    let replica = &prod.probes[4];
+    assert!(
+        replica.target.starts_with("replica prod-db-2")
+            && replica.summary.starts_with("replica: IO Yes, SQL Yes,")
+            && replica.summary.contains("GTID Slave_Pos"),
+        "the replica's replication state is shown: {replica:?}"
     );
     assert_eq!(summary(&prod, ProbeKind::Cache, None), "PONG");
     assert_eq!(

@@ -70,6 +70,11 @@ fn needed_credentials(env: &Environment) -> Vec<String> {
         .map(|h| h.get_ref().ssh_key_credential.clone())
         .collect();
     n.extend(env.database.as_ref().map(|d| d.password_credential.clone()));
+    n.extend(env.database.iter().flat_map(|d| {
+        d.replicas
+            .iter()
+            .filter_map(|r| r.password_credential.clone())
+    }));
     if let Some(s) = &env.storage {
         n.push(s.access_key_credential.clone());
         n.push(s.secret_key_credential.clone());

@@ -56,7 +56,7 @@ async fn mariadb_stopped_mid_load_fails_cleanly_and_leaves_the_target_unchanged(
     // Wait until the load step has begun (the shadow schema exists and fills).
     let deadline = std::time::Instant::now() + Duration::from_secs(120);
     loop {
-        let n = db::scalar(&db, "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'nfops_shadow_newfinity' AND TABLE_NAME = 'nf_rs_fault_big' AND TABLE_ROWS > 0").await;
+        let n = db::scalar(&db, "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA LIKE 'nfops\\_shadow\\_newfinity\\_%' AND TABLE_NAME = 'nf_rs_fault_big' AND TABLE_ROWS > 0").await;
         if n.as_deref() == Some("1") {
             break;
         }
@@ -100,11 +100,11 @@ async fn mariadb_stopped_mid_load_fails_cleanly_and_leaves_the_target_unchanged(
     );
 
     // Clean up: the shadow the failed run could not drop while the server was down, and the table.
-    db::exec(
-        &db,
-        "DROP DATABASE IF EXISTS nfops_shadow_newfinity; DROP TABLE IF EXISTS nf_rs_fault_big",
-    )
-    .await;
+    // (The shadow's name is the job's own: read it back.)
+    if let Some(shadow) = db::scalar(&db, "SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE 'nfops\\_shadow\\_newfinity\\_%' LIMIT 1").await {
+        db::exec(&db, &format!("DROP DATABASE IF EXISTS `{shadow}`")).await;
+    }
+    db::exec(&db, "DROP TABLE IF EXISTS nf_rs_fault_big").await;
 }
 
 /// Stops sshd the moment the workers step starts (synchronously, so the

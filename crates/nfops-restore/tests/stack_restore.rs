@@ -111,7 +111,7 @@ async fn whole_restore_brings_back_the_backup_and_keeps_the_old_tables_safe() {
     let safety = out.safety_schema.clone().expect("safety schema named");
     assert_eq!(db::scalar(&db, &format!("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA='{safety}' AND TABLE_NAME='nf_rs_extra'")).await.as_deref(), Some("1"));
     assert_eq!(db::scalar(&db, "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA='newfinity' AND TABLE_NAME='nf_rs_extra'").await.as_deref(), Some("0"));
-    assert_eq!(db::scalar(&db, "SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME='nfops_shadow_newfinity'").await.as_deref(), Some("0"), "no shadow left");
+    assert_eq!(db::scalar(&db, "SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE 'nfops\\_shadow\\_newfinity\\_%'").await.as_deref(), Some("0"), "no shadow left (the job's own name)");
 
     db::drop_safety(&db, "newfinity").await;
     db::exec(&db, CLEANUP).await;
@@ -484,7 +484,8 @@ async fn a_swap_left_by_a_crash_is_rolled_back_from_its_safety_record() {
     // The steps of a restore up to the swap, then the process "dies" (no job end, no roll back).
     let source = nfops_restore::BackupSource::open(&dir).expect("source");
     let tables = nfops_restore::load::scope_tables(&source, None).expect("tables");
-    let shadow = nfops_restore::load::shadow_schema("newfinity");
+    let job = nfops_restore::load::job_tag();
+    let shadow = nfops_restore::load::shadow_schema("newfinity", &job);
     let counters = Arc::new(nfops_restore::load::LoadCounters::default());
     nfops_restore::load::load_shadow(
         &source,
@@ -504,10 +505,22 @@ async fn a_swap_left_by_a_crash_is_rolled_back_from_its_safety_record() {
     let post = source
         .sql_text(source.post_file().expect("post"), &identity)
         .expect("post sql");
-    let safety = nfops_restore::load::safety_schema("newfinity", chrono::Utc::now());
-    nfops_restore::swap::swap_in(&db, &shadow, &safety, &tables, true, &post)
-        .await
-        .expect("swap");
+    let safety = nfops_restore::load::safety_schema("newfinity", chrono::Utc::now(), &job);
+    let spec = nfops_restore::swap::SwapSpec {
+        shadow: &shadow,
+        safety: &safety,
+        tables: &tables,
+        whole: true,
+        post_sql: &post,
+    };
+    nfops_restore::swap::swap_in(
+        &db,
+        &spec,
+        &nfops_restore::swap::Ledger::default(),
+        &nfops_restore::swap::LockBound::default(),
+    )
+    .await
+    .expect("swap");
     assert_ne!(
         db::content(&db).await,
         before,

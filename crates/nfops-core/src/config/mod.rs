@@ -227,11 +227,15 @@ fn validate(path: &Path, text: &str, file: ConfigFile) -> Result<Config> {
                 ));
             }
         }
+        let replica_vias = env
+            .database
+            .iter()
+            .flat_map(|d| d.replicas.iter().filter_map(|r| r.via.as_ref()));
         let vias = [
             env.database.as_ref().and_then(|d| d.via.as_ref()),
             env.cache.as_ref().and_then(|c| c.via.as_ref()),
         ];
-        for via in vias.into_iter().flatten() {
+        for via in vias.into_iter().flatten().chain(replica_vias) {
             if !env.hosts.iter().any(|h| &h.get_ref().name == via.get_ref()) {
                 return Err(invalid(
                     path,

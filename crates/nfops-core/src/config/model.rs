@@ -121,6 +121,35 @@ pub struct Database {
     /// Name of a host of this environment to tunnel through (the DB is
     /// firewalled); the connection then goes to `host:port` as seen from it.
     pub via: Option<Spanned<String>>,
+    /// Replicas of this database (GTID replication). A restore refuses to
+    /// start unless each one replicates with bounded lag, and checks after
+    /// the swap that each one holds the same tables (README, Restores).
+    #[serde(default)]
+    pub replicas: Vec<Replica>,
+}
+
+/// A replica of the environment's database.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Replica {
+    /// How the operator knows it ("prod-db-2").
+    pub name: String,
+    pub host: String,
+    pub port: u16,
+    /// Defaults to the database's user and credential.
+    pub user: Option<String>,
+    pub password_credential: Option<String>,
+    /// A host of this environment to tunnel through, as for the database.
+    pub via: Option<Spanned<String>>,
+    /// The most replication lag a restore accepts before it starts (default 30 s).
+    pub max_lag_seconds: Option<u64>,
+}
+
+impl Replica {
+    /// The lag bound a restore accepts.
+    pub fn max_lag(&self) -> u64 {
+        self.max_lag_seconds.unwrap_or(30)
+    }
 }
 
 /// S3-compatible object storage with versioned buckets.

@@ -16,6 +16,7 @@ mod cache;
 mod database;
 mod monitoring;
 mod release;
+pub mod replication;
 pub mod storage;
 
 pub use cache::CacheStats;
@@ -268,13 +269,17 @@ pub async fn probe_environment_with(
         }
     };
 
-    let (backend, releases, database, cache, storage, monitoring) =
-        tokio::join!(backend, releases, database, cache, storage, monitoring);
+    let replicas = replication::probe_rows(name, env, creds, known_hosts, timeout);
+    let (backend, releases, database, replicas, cache, storage, monitoring) =
+        tokio::join!(backend, releases, database, replicas, cache, storage, monitoring);
     sessions.close().await;
-    let mut probes = Vec::with_capacity(5 + releases.len());
+    let mut probes = Vec::with_capacity(5 + releases.len() + replicas.len());
     probes.push(backend);
     probes.extend(releases);
-    probes.extend([database, cache, storage, monitoring]);
+    probes.push(database);
+    // Replication state (threads, lag, last error) right under the database.
+    probes.extend(replicas);
+    probes.extend([cache, storage, monitoring]);
 
     EnvironmentStatus {
         name: name.to_owned(),

@@ -7,6 +7,7 @@
 //! to the safety schema; before it, the shadow is dropped and the target was
 //! never touched. [`RestoreOutcome::database_state`] says which.
 
+mod outcome;
 pub mod plan;
 mod plan_objects;
 pub mod steps;
@@ -19,7 +20,7 @@ use age::x25519;
 use nfops_core::config::Environment;
 use nfops_core::credentials::CredentialSource;
 use nfops_core::jobs::{
-    CancellationToken, JobReport, JobRunner, JobState, PlannedStep, Progress, Step, StepState,
+    CancellationToken, JobReport, JobRunner, JobState, PlannedStep, Progress, Step,
 };
 use nfops_core::{Error, ErrorCode, Result};
 use nfops_fleet::route::Route;
@@ -31,8 +32,8 @@ use steps::check_backup::CheckBackupStep;
 use steps::load::step::LoadStep;
 use steps::load::{self as load, TableCheck};
 use steps::objects::ObjectsStep;
+use steps::swap;
 use steps::swap::step::SwapStep;
-use steps::swap::{self as swap, SwapRecord};
 use steps::verify::VerifyStep;
 
 pub use plan::{plan_restore, PlannedTable, PreflightCheck, RestorePlan};
@@ -66,14 +67,16 @@ pub struct RestoreRequest {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub enum DatabaseState {
-    /// The target was never touched (failed or cancelled before the swap).
+    /// The target is as it was: the run stopped before the swap moved
+    /// anything, or a blocked swap gave up (checked on the server, never assumed).
     Untouched,
     /// The backup's tables are live; the previous ones are in the safety schema.
     Restored,
     /// The swap happened, a later step failed, and the previous tables are live again.
     RolledBack,
-    /// The swap happened and rolling it back failed: the previous tables are
-    /// in the safety schema (named in the outcome).
+    /// Neither untouched nor cleanly restored or rolled back (a roll back
+    /// failed, or triggers could not be put back): the detail names what is
+    /// live, and the shadow and safety schemas are kept.
     NeedsAttention,
 }
 
@@ -98,8 +101,14 @@ pub struct RestoreRun {
     pub tables: Vec<String>,
     pub route: tokio::sync::Mutex<Option<Route>>,
     pub target: Mutex<Option<Target>>,
-    pub swap: Mutex<Option<SwapRecord>>,
+    /// What the swap got to (record, RENAME done), for settling after a failure.
+    pub ledger: swap::Ledger,
+    /// The server lock on the database, held from before the shadow is
+    /// created until the job has settled.
+    pub claim: tokio::sync::Mutex<Option<steps::claim::DatabaseClaim>>,
     pub checks: Mutex<Vec<TableCheck>>,
+    /// This job's shadow and safety schemas (names unique to the job).
+    pub shadow: String,
     pub safety: String,
     /// Buckets as they were before the storage step changed them.
     pub storage_before: Arc<Mutex<Vec<nfops_storage::BucketSnapshot>>>,
@@ -135,13 +144,16 @@ pub async fn run_restore(
         .clone()
         .or_else(|| req.env.database.as_ref().map(|d| d.name.clone()))
         .unwrap_or_default();
+    let tag = steps::session::job_tag();
     let run = Arc::new(RestoreRun {
-        safety: load::safety_schema(&db, chrono::Utc::now()),
+        shadow: load::shadow_schema(&db, &tag),
+        safety: load::safety_schema(&db, chrono::Utc::now(), &tag),
         req,
         tables,
         route: tokio::sync::Mutex::new(None),
         target: Mutex::new(None),
-        swap: Mutex::new(None),
+        ledger: swap::Ledger::default(),
+        claim: tokio::sync::Mutex::new(None),
         checks: Mutex::new(vec![]),
         storage_before: Arc::new(Mutex::new(vec![])),
     });
@@ -153,6 +165,9 @@ pub async fn run_restore(
         Box::new(SwapStep(run.clone())),
         Box::new(ObjectsStep(run.clone())),
     ];
+    if steps::replicas::configured(&run.req) {
+        steps.push(Box::new(steps::replicas::ReplicasStep(run.clone())));
+    }
     if !run.req.snapshots.is_empty() {
         let storage = run.req.env.storage.clone().ok_or_else(|| {
             Error::new(
@@ -176,23 +191,23 @@ pub async fn run_restore(
     }
     let job = runner.run(job_plan, steps, progress, cancel).await;
     let target = run.target.lock().unwrap_or_else(|p| p.into_inner()).clone();
-    let record = run.swap.lock().unwrap_or_else(|p| p.into_inner()).clone();
     let job = match job {
         Ok(j) => j,
         Err(e) => {
             if let Some(t) = &target {
-                if record.is_none() {
-                    load::drop_shadow(t, &load::shadow_schema(&t.database)).await;
+                if run.ledger.record().is_none() {
+                    load::drop_shadow(t, &run.shadow).await;
                 }
             }
-            *run.route.lock().await = None;
+            release(&run).await;
             return Err(e);
         }
     };
-    let (state, mut detail, safety) = settle(&run, plan, &db, &job, target, record).await;
-    *run.route.lock().await = None;
+    let (state, mut detail, safety) = outcome::settle(&run, plan, &db, &job, target).await;
+    // Only now may another restore of this database start.
+    release(&run).await;
     if job.state != JobState::Succeeded {
-        put_storage_back(&run, &mut detail).await;
+        outcome::put_storage_back(&run, &mut detail).await;
     }
     let tables = run.checks.lock().unwrap_or_else(|p| p.into_inner()).clone();
     Ok(RestoreOutcome {
@@ -207,97 +222,10 @@ pub async fn run_restore(
     })
 }
 
-/// Where the run left the database, in the operator's words: restored (and
-/// old safety schemas pruned), rolled back, needing attention, or untouched
-/// (the shadow dropped).
-async fn settle(
-    run: &RestoreRun,
-    plan: &RestorePlan,
-    db: &str,
-    job: &JobReport,
-    target: Option<Target>,
-    record: Option<SwapRecord>,
-) -> (DatabaseState, String, Option<String>) {
-    // The step that stopped the run, named in the operator's words below.
-    let stopped_at = job
-        .steps
-        .iter()
-        .find(|s| matches!(s.1, StepState::Failed | StepState::Cancelled))
-        .map_or_else(
-            || "a step after the swap".to_owned(),
-            |s| format!("the {} step", s.0),
-        );
-    match (&target, record, job.state) {
-        (Some(t), Some(r), JobState::Succeeded) => {
-            if let Ok(dropped) = swap::prune_safety(t, run.req.safety_retention).await {
-                for d in dropped {
-                    tracing::info!(category = "worker", schema = %d, "old safety schema dropped (retention)");
-                }
-            }
-            (
-                DatabaseState::Restored,
-                format!(
-                    "backup {} is live in database '{}'; the previous tables are kept in schema {} for {} day(s)",
-                    plan.backup_id,
-                    t.database,
-                    r.safety,
-                    run.req.safety_retention.num_days()
-                ),
-                Some(r.safety),
-            )
-        }
-        (Some(t), Some(r), _) => match swap::roll_back(t, &r).await {
-            Ok(()) => (
-                DatabaseState::RolledBack,
-                format!(
-                    "{stopped_at} did not complete after the swap: database '{}' was rolled back to its previous tables",
-                    t.database
-                ),
-                None,
-            ),
-            Err(e) => (
-                DatabaseState::NeedsAttention,
-                format!(
-                    "{stopped_at} did not complete after the swap and rolling back failed ({}): the previous tables are in schema {}; run `nfops restore --roll-back` when the server is back",
-                    e.message(),
-                    r.safety
-                ),
-                Some(r.safety),
-            ),
-        },
-        (t, _, _) => {
-            if let Some(t) = t {
-                load::drop_shadow(t, &load::shadow_schema(&t.database)).await;
-            }
-            (
-                DatabaseState::Untouched,
-                format!(
-                    "database '{db}' was not touched: the restore stopped before the swap{}",
-                    if job.state == JobState::Succeeded { "" } else { " (the shadow schema was dropped)" }
-                ),
-                None,
-            )
-        }
+/// Releases the database lock and closes the route (tunnel) of the run.
+async fn release(run: &RestoreRun) {
+    if let Some(c) = run.claim.lock().await.take() {
+        c.release().await;
     }
-}
-
-/// After a failed run: buckets the storage step changed go back to how they
-/// were; `detail` says whether that worked.
-async fn put_storage_back(run: &RestoreRun, detail: &mut String) {
-    let before = run
-        .storage_before
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .clone();
-    if !before.is_empty() {
-        if let Some(st) = run.req.env.storage.as_ref() {
-            match crate::storage::put_back(st, run.req.creds.as_ref(), &before).await {
-                Ok(n) => detail.push_str(&format!("; storage was put back as it was before the restore ({n} key(s) changed back)")),
-                Err(e) => detail.push_str(&format!(
-                    "; storage may be partly restored: putting it back as it was failed ({}); run the restore again or restore the buckets from their versions",
-                    e.message()
-                )),
-            }
-        }
-    }
+    *run.route.lock().await = None;
 }

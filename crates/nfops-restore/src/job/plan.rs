@@ -115,6 +115,7 @@ pub async fn plan_restore(req: &RestoreRequest) -> Result<RestorePlan> {
     let need: u64 = m.files.iter().map(|f| f.sql_bytes).sum();
     let server = server_preflight(req, &tables, need, &mut preflight).await?;
     let storage = storage_preflight(req, &mut preflight).await;
+    preflight.extend(super::steps::replicas::preflight(req).await);
     let planned: Vec<PlannedTable> = tables
         .iter()
         .map(|t| PlannedTable {
@@ -353,7 +354,12 @@ async fn storage_preflight(
 fn job_plan(req: &RestoreRequest, target: &Target, tables: usize, rows: u64) -> Plan {
     let m = &req.source.manifest;
     let whole = req.tables.is_none();
-    let safety = load::safety_schema(&target.database, chrono::Utc::now());
+    // Both schema names end with an id the job draws when it starts.
+    let safety = format!(
+        "{}…",
+        load::safety_schema(&target.database, chrono::Utc::now(), "")
+    );
+    let shadow = format!("{}…", load::shadow_schema(&target.database, ""));
     let mut plan = Plan {
         kind: "restore".into(),
         environment: Some(req.environment.clone()),
@@ -368,12 +374,18 @@ fn job_plan(req: &RestoreRequest, target: &Target, tables: usize, rows: u64) -> 
         ),
         steps: vec![
             step("check backup", "Check your key against the backup's recipients and every file's size and SHA-256 against the manifest; nothing on the server is touched before this passes".into()),
-            step("load shadow", format!("Decrypt, decompress and load the tables into schema {} on {} parallel sessions (foreign key and unique checks off)", load::shadow_schema(&target.database), req.connections.max(1))),
+            step("load shadow", format!("Decrypt, decompress and load the tables into schema {shadow} on {} parallel sessions (foreign key and unique checks off), under a server lock that keeps any other restore of this database out until the job has settled", req.connections.max(1))),
             step("verify shadow", "Recompute every table's row count and content hash in the shadow and compare them with the manifest".into()),
-            step("swap", format!("Exchange the tables with one RENAME TABLE statement; the current ones move to {safety}; recreate views, triggers, routines and events")),
+            step("swap", format!("Exchange the tables with one RENAME TABLE statement (each DDL waits at most {} s for locks, so the application is never held longer; a blocked swap is retried, then refused untouched); the current ones move to {safety}; recreate views, triggers, routines and events", swap::LockBound::default().wait.as_secs())),
             step("check objects", "Compare every object of the backup's inventory with the database (kind, partitioning, sequence state, owner, SQL SECURITY); a difference rolls the swap back".into()),
         ],
     };
+    if super::steps::replicas::configured(req) {
+        plan.steps.push(step(
+            "replicas",
+            "Wait for every replica to reach the primary's GTID position (the restore is binlogged) and compare CHECKSUM TABLE of every restored table on both; a difference rolls the swap back".into(),
+        ));
+    }
     if !req.snapshots.is_empty() {
         plan.steps.push(step(
             "storage",

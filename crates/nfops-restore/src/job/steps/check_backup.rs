@@ -63,13 +63,22 @@ impl Step for CheckBackupStep {
             "to restore into",
         )
         .await?;
+        // Replicas must be able to follow before anything is written.
+        let replicas = super::replicas::ensure_ready(&r.req).await?;
+        // One restore of this database at a time, from any process: the lock
+        // is taken before the shadow exists and held until the job settles.
+        let mut claim = super::claim::DatabaseClaim::take(&route.target).await?;
+        let orphans = claim.sweep_orphan_shadows(&r.shadow).await;
+        *r.claim.lock().await = Some(claim);
         *r.target.lock().unwrap_or_else(|p| p.into_inner()) = Some(route.target.clone());
         *r.route.lock().await = Some(route);
         let said: Vec<String> = trust.iter().map(|c| c.detail.clone()).collect();
         Ok(Verified::by(format!(
-            "{}; {} files, {bytes} bytes: sizes and SHA-256 equal the manifest; {statements} statements all of the kinds their files may hold; your key is a recipient",
+            "{}; {} files, {bytes} bytes: sizes and SHA-256 equal the manifest; {statements} statements all of the kinds their files may hold; your key is a recipient; the restore lock of the database is held{}{}",
             said.join("; "),
-            r.req.source.manifest.files.len()
+            r.req.source.manifest.files.len(),
+            if replicas == 0 { String::new() } else { format!("; {replicas} replica(s) replicating within their lag bound") },
+            if orphans.is_empty() { String::new() } else { format!(" ({} orphan shadow schema(s) of killed restores dropped)", orphans.len()) }
         )))
     }
 }

@@ -5,8 +5,11 @@
 pub mod cache;
 pub mod check_backup;
 pub mod checks;
+pub mod claim;
 pub mod load;
 pub(crate) mod objects;
+pub mod replicas;
+pub mod session;
 pub mod storage;
 pub mod swap;
 pub(crate) mod verify;

@@ -18,7 +18,7 @@ impl Step for VerifyStep {
     async fn run(&self, cx: &StepContext<'_>) -> Result<Verified> {
         let r = &self.0;
         let target = r.target()?;
-        let shadow = load::shadow_schema(&target.database);
+        let shadow = r.shadow.clone();
         let checks = load::verify_shadow(&r.req.source, &target, &shadow, &r.tables).await?;
         cx.check_cancelled()?;
         // Kinds, partitioning and sequence state of what was loaded.

@@ -3,8 +3,9 @@
 //!
 //! The schema file runs first (tables only), then the data files on
 //! `connections` parallel sessions, largest first, each session with
-//! `foreign_key_checks = 0`, `unique_checks = 0` and, when the account may,
-//! `sql_log_bin = 0` (the shadow is not for replicas; the swap is). Rows go in
+//! `foreign_key_checks = 0`, `unique_checks = 0` and the pinned `sql_mode`;
+//! everything goes to the binlog, so replicas replay the shadow and the swap
+//! alike. Rows go in
 //! as the dump wrote them: multi-row INSERT statements of about 1 MB inside
 //! one transaction per file. Nothing outside the shadow schema is written.
 
@@ -26,26 +27,13 @@ use nfops_mysql::{schema, Target};
 use serde::Serialize;
 use tokio::sync::mpsc;
 
+use crate::job::steps::session;
 use crate::source::BackupSource;
 use crate::sql;
 
-/// Name of the shadow schema for database `db` (at most 64 characters).
-pub fn shadow_schema(db: &str) -> String {
-    format!("nfops_shadow_{}", truncate(db, 40))
-}
-
-/// Name of the safety schema keeping `db`'s previous tables from a swap at `at`.
-pub fn safety_schema(db: &str, at: chrono::DateTime<chrono::Utc>) -> String {
-    format!(
-        "nfops_safety_{}_{}",
-        truncate(db, 30),
-        at.format("%Y%m%d%H%M%S")
-    )
-}
-
-fn truncate(s: &str, n: usize) -> String {
-    s.chars().take(n).collect()
-}
+// Session setup and schema names live in `steps/session.rs`; re-exported
+// here at the paths the app and the tests use.
+pub use crate::job::steps::session::{job_tag, safety_schema, server_session, shadow_schema};
 
 /// Live counters for progress.
 #[derive(Debug, Default)]
@@ -54,26 +42,6 @@ pub struct LoadCounters {
     pub sql_bytes: AtomicU64,
     pub files_done: AtomicU64,
     pub files_total: AtomicU64,
-}
-
-/// A session on the server without a default database (for CREATE/DROP
-/// DATABASE and cross-schema statements).
-pub async fn server_session(target: &Target) -> Result<MySqlConnection> {
-    let t = Target {
-        database: "information_schema".into(),
-        ..target.clone()
-    };
-    t.connect().await.map_err(|e| {
-        Error::new(
-            e.code(),
-            format!("could not connect to the {}", target.label),
-        )
-        .hint(
-            e.hint_text()
-                .unwrap_or("Check that the server is running and reachable."),
-        )
-        .source(e)
-    })
 }
 
 /// Runs one statement; `what` names it for the operator.
@@ -120,7 +88,7 @@ pub fn scope_tables(source: &BackupSource, only: Option<&[String]>) -> Result<Ve
     Ok(out)
 }
 
-/// Creates (anew) the shadow schema and loads the backup's tables in
+/// Creates (anew) the shadow schema (unique to the job) and loads the backup's tables in
 /// `tables` into it.
 ///
 /// Errors: `job.check_failed` for a damaged file (cut off, undecryptable,
@@ -166,7 +134,7 @@ pub async fn load_shadow(
     let text = tokio::task::spawn_blocking(move || src.sql_text(&name, &id))
         .await
         .map_err(|e| Error::internal(format!("schema reader stopped: {e}")))??;
-    let mut conn = shadow_target.connect().await?;
+    let mut conn = session::open(&shadow_target).await?;
     for stmt in sql::statements(&text) {
         if let Some(t) = created_table(&stmt) {
             if !wanted.contains(t.as_str()) {
@@ -242,7 +210,10 @@ async fn load_worker(
     counters: Arc<LoadCounters>,
     cancel: &CancellationToken,
 ) -> Result<()> {
-    let mut conn = target.connect().await?;
+    let mut conn = session::open(target).await?;
+    // Rows are written to the binlog on purpose (no `sql_log_bin = 0`): a
+    // replica must hold the shadow's rows when the RENAME reaches it, or its
+    // tables would be swapped for empty ones (README, Restores: replicas).
     exec(
         &mut conn,
         target,
@@ -250,8 +221,6 @@ async fn load_worker(
         "SET SESSION foreign_key_checks = 0; SET SESSION unique_checks = 0",
     )
     .await?;
-    // Needs SUPER/BINLOG ADMIN; without it the shadow's rows are binlogged too.
-    let _ = sqlx::Executor::execute(&mut conn, "SET SESSION sql_log_bin = 0").await;
     loop {
         if cancel.is_cancelled() {
             return Err(cancelled());
@@ -404,7 +373,7 @@ pub async fn compare_with_manifest(
     target: &Target,
     tables: &[String],
 ) -> Result<Vec<TableCheck>> {
-    let mut conn = target.connect().await?;
+    let mut conn = session::open(target).await?;
     let live = schema::tables(&mut conn, target).await?;
     let mut out = Vec::new();
     for name in tables {

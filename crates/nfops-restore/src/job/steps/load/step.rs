@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use nfops_core::jobs::{Step, StepContext, Verified};
 use nfops_core::{Error, ErrorCode, Result};
 
-use super::{load_shadow, shadow_schema, LoadCounters};
+use super::{load_shadow, LoadCounters};
 use crate::job::RestoreRun;
 
 /// Step "load shadow": the backup's tables loaded into the shadow schema;
@@ -21,7 +21,7 @@ impl Step for LoadStep {
     async fn run(&self, cx: &StepContext<'_>) -> Result<Verified> {
         let r = &self.0;
         let target = r.target()?;
-        let shadow = shadow_schema(&target.database);
+        let shadow = r.shadow.clone();
         let counters = Arc::new(LoadCounters::default());
         let total: u64 = r
             .req

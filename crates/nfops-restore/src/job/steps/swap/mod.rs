@@ -14,13 +14,22 @@
 //!    restore replaces all of them; a table-scoped one only the triggers of
 //!    its tables).
 //!
-//! When step 4 fails, [`roll_back`] runs at once: the safety tables come
-//! back with the same single RENAME and the old objects are recreated.
+//! Every DDL of steps 2–4 is bounded ([`bounded`]): a short
+//! `lock_wait_timeout`, a client-side timeout, and no start while another
+//! session holds locks on the tables; a blocked swap is retried, then
+//! refused with the target as it was.
+//!
+//! The swap does not clean up after a failure itself: whoever settles the
+//! job rolls back from the [`Ledger`] and then reads on the server where
+//! the tables and triggers are ([`inspect`]), so the outcome it reports is
+//! what is live, not what should be.
 
+pub mod bounded;
 mod exchange;
 mod objects;
 mod roll_back;
 mod safety;
+mod state;
 pub(crate) mod step;
 
 use nfops_core::Result;
@@ -29,9 +38,11 @@ use nfops_mysql::sqlx_reexport::MySqlConnection;
 use nfops_mysql::{schema, Target};
 use serde::{Deserialize, Serialize};
 
-pub use exchange::swap_in;
+pub use bounded::LockBound;
+pub use exchange::{swap_in, Ledger, SwapSpec};
 pub use roll_back::{roll_back, roll_back_latest};
 pub use safety::{prune_safety, safety_schemas};
+pub use state::{inspect, trigger_name, SwapState};
 
 /// What a swap did: enough to roll it back (also after a crash: it is
 /// stored with the job's step messages).

@@ -7,9 +7,11 @@ use nfops_mysql::literal::quote_ident;
 use nfops_mysql::sqlx_reexport::MySqlConnection;
 use nfops_mysql::{schema, Target};
 
+use super::bounded::{self, LockBound};
 use super::objects::{apply_objects, drop_objects};
 use super::{q, safety_schemas, tables_in, triggers_in, SwapRecord, RECORD_TABLE};
-use crate::load::{exec, server_session};
+use crate::job::steps::session::{self, server_session};
+use crate::load::exec;
 use crate::sql::{self, PostKind};
 
 /// Puts the tables of a swap back: the restored tables return to the shadow
@@ -20,7 +22,10 @@ use crate::sql::{self, PostKind};
 /// previous tables then still are).
 pub async fn roll_back(target: &Target, record: &SwapRecord) -> Result<()> {
     let db = &record.database;
+    let bound = LockBound::default();
     let mut conn = server_session(target).await?;
+    // Its DDL is bounded like the swap's: a roll back must not freeze the application either.
+    bounded::prepare(&mut conn, target, &bound).await?;
     let t = Target {
         database: db.clone(),
         ..target.clone()
@@ -39,7 +44,8 @@ pub async fn roll_back(target: &Target, record: &SwapRecord) -> Result<()> {
     }
     // Triggers of the restored tables must go before they can leave the schema.
     let in_target = triggers_in(&mut conn, target, db).await?;
-    let mut tc = t.connect().await?;
+    let mut tc = session::open(&t).await?;
+    bounded::prepare(&mut tc, &t, &bound).await?;
     if record.whole {
         drop_objects(&mut tc, &t, db).await?;
     } else {
@@ -116,12 +122,13 @@ async fn undo_before_rename(
 ) -> Result<()> {
     let db = &record.database;
     // Only triggers were dropped before the RENAME: put them back.
-    let mut tc = t.connect().await?;
+    let mut tc = session::open(t).await?;
+    bounded::prepare(&mut tc, t, &LockBound::default()).await?;
     let existing = triggers_in(&mut tc, t, db).await?;
     let only_triggers: String = sql::statements(&record.previous_objects)
         .into_iter()
         .filter(|st| match sql::post_kind(st) {
-            PostKind::Trigger(_) => !existing.iter().any(|e| st.contains(&quote_ident(e))),
+            PostKind::Trigger(_) => super::trigger_name(st).is_some_and(|n| !existing.contains(&n)),
             PostKind::Other => true,
             _ => false,
         })
@@ -189,6 +196,16 @@ pub async fn roll_back_latest(target: &Target, safety: Option<&str>) -> Result<S
         .hint("Move its tables back by hand with RENAME TABLE if you need them.")
     })?;
     let _ = sqlx::Connection::close(conn).await;
+    if rec.database != target.database || rec.safety != name {
+        return Err(Error::new(
+            ErrorCode::InvalidInput,
+            format!(
+                "safety schema {name} holds the record of a swap into '{}', not into '{}'; nothing was changed",
+                rec.database, target.database
+            ),
+        )
+        .hint("Name the safety schema of this database with --safety."));
+    }
     roll_back(target, &rec).await?;
     Ok(rec)
 }

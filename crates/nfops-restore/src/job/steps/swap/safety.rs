@@ -13,8 +13,6 @@ pub async fn safety_schemas(
     target: &Target,
 ) -> Result<Vec<(String, chrono::DateTime<chrono::Utc>)>> {
     let mut conn = server_session(target).await?;
-    let prefix = crate::load::safety_schema(&target.database, chrono::DateTime::UNIX_EPOCH);
-    let prefix = prefix.trim_end_matches(|c: char| c.is_ascii_digit());
     let names = rows(
         &mut conn,
         target,
@@ -25,12 +23,12 @@ pub async fn safety_schemas(
     let _ = sqlx::Connection::close(conn).await;
     let mut out = Vec::new();
     for n in names {
-        if let Some(ts) = n.strip_prefix(prefix) {
-            if let Ok(t) = chrono::NaiveDateTime::parse_from_str(ts, "%Y%m%d%H%M%S") {
-                out.push((n.clone(), t.and_utc()));
-            }
+        // Only this database's schemas: the name carries a digest of the whole name.
+        if let Some(at) = crate::job::steps::session::safety_time_of(&n, &target.database) {
+            out.push((n, at));
         }
     }
+    out.sort_by_key(|(_, at)| *at);
     Ok(out)
 }
 

@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use nfops_core::jobs::{Step, StepContext, Verified};
 use nfops_core::{Error, ErrorCode, Result};
 
-use super::swap_in;
+use super::{swap_in, LockBound, SwapSpec};
 use crate::job::steps::load;
 use crate::job::RestoreRun;
 
@@ -20,7 +20,7 @@ impl Step for SwapStep {
         let r = &self.0;
         cx.check_cancelled()?;
         let target = r.target()?;
-        let shadow = load::shadow_schema(&target.database);
+        let shadow = r.shadow.clone();
         let post = match r.req.source.post_file() {
             Some(p) => {
                 let src = r.req.source.clone();
@@ -47,17 +47,21 @@ impl Step for SwapStep {
             .await?;
             let _ = sqlx::Connection::close(c).await;
         }
+        // The server lock taken before the shadow was created must still be
+        // ours: a dropped connection would have let another restore in.
+        match r.claim.lock().await.as_mut() {
+            Some(c) => c.ensure_held().await?,
+            None => return Err(Error::internal("the swap ran without the restore lock")),
+        }
         cx.message(format!("previous tables go to schema {}", r.safety));
-        let record = swap_in(
-            &target,
-            &shadow,
-            &r.safety,
-            &r.tables,
-            r.req.tables.is_none(),
-            &post,
-        )
-        .await?;
-        *r.swap.lock().unwrap_or_else(|p| p.into_inner()) = Some(record.clone());
+        let spec = SwapSpec {
+            shadow: &shadow,
+            safety: &r.safety,
+            tables: &r.tables,
+            whole: r.req.tables.is_none(),
+            post_sql: &post,
+        };
+        let record = swap_in(&target, &spec, &r.ledger, &LockBound::default()).await?;
         // Check: every restored table is in the target, the shadow is empty.
         let mut c = load::server_session(&target).await?;
         let q = |db: &str| {
