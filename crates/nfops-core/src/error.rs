@@ -60,6 +60,11 @@ pub enum ErrorCode {
     SecretsConflict,
     /// A backup cannot be decrypted with the operator's age identity (not a recipient).
     BackupKeyMismatch,
+    /// Another operator (another process) holds the environment's lease.
+    EnvironmentBusy,
+    /// A destructive action on a production or region tier lacked the typed
+    /// environment name as confirmation.
+    ConfirmationRequired,
 }
 
 impl ErrorCode {
@@ -88,6 +93,8 @@ impl ErrorCode {
             ErrorCode::SecretsCorrupt => "secrets.corrupt",
             ErrorCode::SecretsConflict => "secrets.conflict",
             ErrorCode::BackupKeyMismatch => "backup.key_mismatch",
+            ErrorCode::EnvironmentBusy => "environment.busy",
+            ErrorCode::ConfirmationRequired => "confirmation.required",
         }
     }
 
@@ -117,6 +124,8 @@ impl ErrorCode {
             ErrorCode::SecretsCorrupt => "Secrets file unreadable",
             ErrorCode::SecretsConflict => "Secrets changed meanwhile",
             ErrorCode::BackupKeyMismatch => "Backup key does not match",
+            ErrorCode::EnvironmentBusy => "Another operator is working on this environment",
+            ErrorCode::ConfirmationRequired => "Confirmation required",
         }
     }
 
@@ -145,6 +154,8 @@ impl ErrorCode {
         ErrorCode::SecretsCorrupt,
         ErrorCode::SecretsConflict,
         ErrorCode::BackupKeyMismatch,
+        ErrorCode::EnvironmentBusy,
+        ErrorCode::ConfirmationRequired,
     ];
 
     /// The code whose wire name is `s`, if any.
@@ -155,7 +166,8 @@ impl ErrorCode {
     /// Process exit code for the CLI. Scripts can rely on these.
     pub fn exit_code(self) -> u8 {
         match self {
-            ErrorCode::InvalidInput => 2,
+            ErrorCode::InvalidInput | ErrorCode::ConfirmationRequired => 2,
+            ErrorCode::EnvironmentBusy => 9,
             ErrorCode::ConfigInvalid
             | ErrorCode::ConfigNotFound
             | ErrorCode::UnknownEnvironment => 3,

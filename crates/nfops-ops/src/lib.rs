@@ -77,12 +77,13 @@ impl Console {
         for id in &interrupted {
             tracing::warn!(category = "worker", job = %id, "job was interrupted by a crash or kill; it shows as interrupted");
         }
+        let keyring = Arc::new(Keyring::new());
         Ok(Self {
-            audit: AuditLog::new(state.clone()),
+            audit: AuditLog::new(state.clone(), keyring.clone()),
             jobs,
             state,
             paths,
-            keyring: Arc::new(Keyring::new()),
+            keyring,
             local_metrics: Arc::new(nfops_metrics::LocalMetrics::new()),
         })
     }
