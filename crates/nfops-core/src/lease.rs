@@ -40,6 +40,7 @@ pub enum LeaseAction {
     Promote,
     SecretsPush,
     Scale,
+    Forget,
 }
 
 impl LeaseAction {
@@ -50,6 +51,7 @@ impl LeaseAction {
             LeaseAction::Promote => "promote",
             LeaseAction::SecretsPush => "secrets-push",
             LeaseAction::Scale => "scale",
+            LeaseAction::Forget => "forget",
         }
     }
 
@@ -61,6 +63,7 @@ impl LeaseAction {
             "promote" => "promoted to",
             "secrets-push" => "given new secrets",
             "scale" => "scaled",
+            "forget" => "pruned of old backups",
             _ => "changed",
         }
     }
