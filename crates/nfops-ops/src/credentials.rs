@@ -69,14 +69,17 @@ impl Console {
 
     /// Stores or replaces credential `name` in the keyring (read back to check).
     pub async fn set_credential(&self, name: &str, value: SecretString) -> Result<()> {
-        if name == nfops_secrets::IDENTITY_CREDENTIAL || name == nfops_vault::AUDIT_KEY_NAME {
-            // The identity is replaced only through its import (confirmed,
-            // checked as an age key); the audit key is never set by hand.
+        // A stored identity is replaced only through its import (confirmed
+        // for production and region, checked as an age key); the audit key
+        // is never set by hand.
+        let replaces_identity =
+            name == nfops_secrets::IDENTITY_CREDENTIAL && self.identity_stored().await?;
+        if replaces_identity || name == nfops_vault::AUDIT_KEY_NAME {
             return Err(Error::new(
                 ErrorCode::InvalidInput,
-                format!("credential '{name}' cannot be set here"),
+                format!("credential '{name}' cannot be replaced here"),
             )
-            .hint("Replace the age identity with `nfops secrets identity import` (or the Secrets page)."));
+            .hint("Replace the age identity with `nfops secrets identity import --confirm NAME` (or the Secrets page)."));
         }
         if value.expose().is_empty() {
             return Err(Error::new(

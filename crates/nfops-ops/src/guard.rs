@@ -154,6 +154,14 @@ impl Console {
         Ok(lease)
     }
 
+    /// The audit chain's newest entry, to anchor elsewhere (`nfops audit head`).
+    ///
+    /// # Errors
+    /// `state.error`.
+    pub async fn audit_head(&self) -> Result<Option<nfops_core::audit::Head>> {
+        self.audit().head().await
+    }
+
     /// Releases `lease` at the end of an action. A failure is logged, not
     /// returned: the action's outcome matters more, and the lease expires.
     pub(crate) async fn release(&self, lease: Lease) {

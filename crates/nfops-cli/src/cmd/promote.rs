@@ -14,6 +14,7 @@ use std::process::ExitCode;
 
 use nfops_core::{ErrorCode, Result};
 use nfops_ops::{Console, PromotionState};
+use nfops_promote::plan::SettingChange;
 use nfops_promote::{PromotionOptions, PromotionPlan};
 
 use crate::output::Output;
@@ -85,15 +86,17 @@ fn print_plan(w: &mut dyn Write, p: &PromotionPlan) -> std::io::Result<()> {
         Some(f) => writeln!(w, "frontend: {} {}", f.provider, f.project)?,
         None => writeln!(w, "frontend: none configured")?,
     }
-    writeln!(w, "config differences (non-secret):")?;
+    writeln!(
+        w,
+        "config differences (names only; values are never shown):"
+    )?;
     for d in &p.config_diff {
-        writeln!(
-            w,
-            "  {:<20} {} → {}",
-            d.key,
-            d.from.as_deref().unwrap_or("(unset)"),
-            d.to.as_deref().unwrap_or("(unset)")
-        )?;
+        let how = match d.change {
+            SettingChange::Added => format!("only in {}", p.from_env),
+            SettingChange::Removed => format!("only in {}", p.to_env),
+            SettingChange::Changed => "different values".to_owned(),
+        };
+        writeln!(w, "  {:<20} {how}", d.key)?;
     }
     let s = &p.secret_parity;
     writeln!(
