@@ -148,10 +148,13 @@ async fn open_console() -> AppState {
     let log_guard = nfops_core::paths::Paths::resolve(None)
         .ok()
         .and_then(|p| nfops_core::logging::init(&p.log_dir, "desktop").ok());
-    let console = Console::open(None).await.map_err(|e| {
-        tracing::error!(category = "error", code = %e.code(), "console could not start: {e}");
-        failure::Failure::from(e)
-    });
+    let console = Console::open(None)
+        .await
+        .map(|c| c.with_process_kind(nfops_ops::ProcessKind::App))
+        .map_err(|e| {
+            tracing::error!(category = "error", code = %e.code(), "console could not start: {e}");
+            failure::Failure::from(e)
+        });
     AppState {
         console,
         _log_guard: log_guard,

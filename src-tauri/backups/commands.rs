@@ -69,7 +69,7 @@ pub async fn backup_forget_plan(
     state: State<'_, AppState>,
     env: String,
 ) -> Result<ForgetView, Failure> {
-    let o = state.console()?.backup_forget(&env, false).await?;
+    let o = state.console()?.backup_forget(&env, false, None).await?;
     Ok(ForgetView::new(env, o))
 }
 
@@ -81,10 +81,11 @@ pub async fn backup_forget_apply(
     state: State<'_, AppState>,
     env: String,
     forget_ids: Vec<String>,
+    confirm: Option<String>,
 ) -> Result<ForgetView, Failure> {
     let o = state
         .console()?
-        .backup_forget_reviewed(&env, &forget_ids)
+        .backup_forget_reviewed(&env, &forget_ids, confirm.as_deref())
         .await?;
     Ok(ForgetView::new(env, o))
 }

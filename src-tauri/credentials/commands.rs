@@ -39,6 +39,13 @@ pub async fn credential_set(
 /// Removes a credential from the OS keyring.
 #[tauri::command]
 #[specta::specta]
-pub async fn credential_delete(state: State<'_, AppState>, name: String) -> Result<(), Failure> {
-    Ok(state.console()?.delete_credential(&name).await?)
+pub async fn credential_delete(
+    state: State<'_, AppState>,
+    name: String,
+    confirm: Option<String>,
+) -> Result<(), Failure> {
+    Ok(state
+        .console()?
+        .delete_credential(&name, confirm.as_deref())
+        .await?)
 }

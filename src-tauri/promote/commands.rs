@@ -1,7 +1,6 @@
 //! The Promote page: the plan (dry run), the promotion with live progress
 //! per host and gate over a channel, and the history of promotions.
 
-use nfops_core::{Error, ErrorCode};
 use tauri::ipc::Channel;
 use tauri::State;
 
@@ -26,7 +25,8 @@ pub async fn promotion_plan(
         .into())
 }
 
-/// Promotes `from` to `to`; `confirm` must be `to`'s name as typed.
+/// Promotes `from` to `to`; `confirm` is `to`'s name as typed (the
+/// console refuses production and region tiers without it).
 #[tauri::command]
 #[specta::specta]
 pub async fn promote(
@@ -39,19 +39,13 @@ pub async fn promote(
     on_event: Channel<JobEvent>,
 ) -> Result<PromotionResult, Failure> {
     let console = state.console()?;
-    if confirm.trim() != to {
-        return Err(Error::new(
-            ErrorCode::InvalidInput,
-            format!("type '{to}' to confirm the promotion"),
-        )
-        .into());
-    }
     let slot = running.claim(JobKey::Promotion)?;
     let outcome = console
         .promote(
             &from,
             &to,
             &choices.into(),
+            Some(&confirm),
             channel_progress(on_event),
             slot.cancel_token(),
         )

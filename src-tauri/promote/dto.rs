@@ -47,8 +47,8 @@ pub struct HostChangeView {
 #[serde(rename_all = "camelCase")]
 pub struct SettingDiffView {
     pub key: String,
-    pub from: Option<String>,
-    pub to: Option<String>,
+    /// `added` (source only), `removed` (target only) or `changed`; never a value.
+    pub change: String,
 }
 
 #[derive(Debug, Clone, Serialize, Type)]
@@ -116,8 +116,7 @@ impl From<PromotionPlan> for PromotionPlanView {
                 .into_iter()
                 .map(|d| SettingDiffView {
                     key: d.key,
-                    from: d.from,
-                    to: d.to,
+                    change: d.change.as_str().to_owned(),
                 })
                 .collect(),
             secret_parity: SecretParityView {

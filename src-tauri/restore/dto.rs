@@ -146,7 +146,7 @@ impl RestorePlanView {
                 )
             }),
             hosts: env.hosts.iter().map(|h| h.get_ref().name.clone()).collect(),
-            needs_typed_confirmation: env.tier == nfops_core::config::Tier::Production,
+            needs_typed_confirmation: nfops_ops::needs_typed_confirmation(env.tier),
         }
     }
 }

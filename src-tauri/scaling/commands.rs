@@ -47,12 +47,14 @@ pub async fn scale_apply(
     state: State<'_, AppState>,
     environment: String,
     instances: u32,
+    confirm: Option<String>,
 ) -> Result<ScalePlan, Failure> {
     let console = state.console()?;
     let plan = console.scale_plan(&environment, instances).await?;
     let outcome = console
         .scale_apply(
             &plan,
+            confirm.as_deref(),
             std::sync::Arc::new(nfops_core::jobs::NoProgress),
             nfops_core::jobs::CancellationToken::new(),
         )

@@ -23,10 +23,11 @@ pub async fn secrets_identity(state: State<'_, AppState>) -> Result<String, Fail
 pub async fn secrets_identity_import(
     state: State<'_, AppState>,
     secret: String,
+    confirm: Option<String>,
 ) -> Result<String, Failure> {
     Ok(state
         .console()?
-        .import_age_identity(SecretString::new(secret))
+        .import_age_identity(SecretString::new(secret), confirm.as_deref())
         .await?)
 }
 
@@ -153,11 +154,18 @@ pub async fn secrets_push_plan(
 /// Pushes an environment's secrets to its hosts (a job).
 #[tauri::command]
 #[specta::specta]
-pub async fn secrets_push(state: State<'_, AppState>, env: String) -> Result<PushResult, Failure> {
+/// `confirm` is the environment's name as typed (required for production
+/// and region tiers, checked by the console).
+pub async fn secrets_push(
+    state: State<'_, AppState>,
+    env: String,
+    confirm: Option<String>,
+) -> Result<PushResult, Failure> {
     let console = state.console()?;
     Ok(console
         .secrets_push(
             &env,
+            confirm.as_deref(),
             std::sync::Arc::new(NoProgress),
             CancellationToken::new(),
         )

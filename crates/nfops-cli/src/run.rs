@@ -186,6 +186,82 @@ impl Progress for BarProgress {
     }
 }
 
+/// The confirmation every destructive command takes, the same way:
+/// `--confirm NAME` (the environment's name, checked by the console for
+/// production and region tiers), `--yes` (the operator read the plan: the
+/// environment's own name is passed), or a typed name at a terminal. Without
+/// any of them and without a terminal, `confirmation.required` (exit 2):
+/// nothing was changed, and a script must not read that as success.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct Confirm {
+    /// Confirm without a prompt (after reading the plan or the dry run).
+    #[arg(long)]
+    pub yes: bool,
+    /// Confirm by naming the environment (required spelling for scripts
+    /// acting on production or region tiers is the same name).
+    #[arg(long, value_name = "NAME")]
+    pub confirm: Option<String>,
+}
+
+impl Confirm {
+    /// Whether a confirmation was given on the command line.
+    pub fn given(&self) -> bool {
+        self.yes || self.confirm.is_some()
+    }
+
+    /// The confirmation for `what` on `env`: from the flags, else typed at a
+    /// terminal.
+    ///
+    /// # Errors
+    /// `confirmation.required` without flags and without a terminal, or when
+    /// the typed name differs; `io.error` reading the terminal.
+    pub fn resolve(&self, env: &str, what: &str) -> nfops_core::Result<String> {
+        use std::io::{BufRead, IsTerminal};
+        if let Some(c) = &self.confirm {
+            return Ok(c.clone());
+        }
+        if self.yes {
+            return Ok(env.to_owned());
+        }
+        let refused = |m: String| {
+            nfops_core::Error::new(ErrorCode::ConfirmationRequired, m).hint(format!(
+                "Read the plan (--dry-run), then pass --yes or --confirm {env}."
+            ))
+        };
+        if !std::io::stdin().is_terminal() {
+            return Err(refused(format!(
+                "{what} of '{env}' needs a confirmation and stdin is not a terminal; nothing was changed"
+            )));
+        }
+        eprint!("type '{env}' to {what}: ");
+        let mut line = String::new();
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .map_err(|e| nfops_core::Error::io("reading the confirmation", e))?;
+        if line.trim() != env {
+            return Err(refused("not confirmed; nothing was changed".into()));
+        }
+        Ok(env.to_owned())
+    }
+
+    /// As [`Confirm::resolve`] where the command's own flag (`--apply`)
+    /// already states the intent: only production and region tiers ask
+    /// for more; other tiers pass no confirmation.
+    pub fn resolve_guarded(
+        &self,
+        console: &nfops_ops::Console,
+        env: &str,
+        what: &str,
+    ) -> nfops_core::Result<Option<String>> {
+        let tier = console.config()?.environment(env)?.tier;
+        if !self.given() && !nfops_ops::needs_typed_confirmation(tier) {
+            return Ok(None);
+        }
+        self.resolve(env, what).map(Some)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::process::ExitCode;

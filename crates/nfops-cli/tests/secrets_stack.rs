@@ -269,7 +269,17 @@ fn every_secrets_flow_against_the_stack_leaks_nothing() {
         .find(|l| l.starts_with("AGE-SECRET-KEY-"))
         .expect("secret")
         .to_owned();
-    run.ok(&["secrets", "identity", "--import"], Some(&wrong));
+    // Replacing a stored identity while production exists needs its name typed.
+    let unconfirmed = run.nfops(&["secrets", "identity", "--import"], Some(&wrong));
+    assert_eq!(
+        unconfirmed.status.code(),
+        Some(2),
+        "replacing the identity without --confirm is refused (confirmation.required)"
+    );
+    run.ok(
+        &["secrets", "identity", "--import", "--confirm", "production"],
+        Some(&wrong),
+    );
     let refused = run.nfops(&["secrets", "list", "staging"], None);
     assert_eq!(refused.status.code(), Some(4), "not a recipient exits 4");
     let msg = String::from_utf8_lossy(&refused.stderr);
@@ -278,7 +288,10 @@ fn every_secrets_flow_against_the_stack_leaks_nothing() {
         "{msg}"
     );
     let mine = std::fs::read_to_string(&identity_file).expect("identity");
-    run.ok(&["secrets", "identity", "--import"], Some(&mine));
+    run.ok(
+        &["secrets", "identity", "--import", "--confirm", "production"],
+        Some(&mine),
+    );
 
     // Back to the seeded state on the host.
     run.ok(&["secrets", "unset", "staging", KEY], None);

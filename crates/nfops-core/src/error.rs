@@ -67,6 +67,11 @@ pub enum ErrorCode {
     /// The database is held by someone else: another restore holds its lock,
     /// or a session's locks kept the swap blocked. Nothing was changed.
     DatabaseBusy,
+    /// Another operator (another process) holds the environment's lease.
+    EnvironmentBusy,
+    /// A destructive action on a production or region tier lacked the typed
+    /// environment name as confirmation.
+    ConfirmationRequired,
 }
 
 impl ErrorCode {
@@ -97,6 +102,8 @@ impl ErrorCode {
             ErrorCode::BackupKeyMismatch => "backup.key_mismatch",
             ErrorCode::BackupUntrusted => "backup.untrusted",
             ErrorCode::DatabaseBusy => "db.busy",
+            ErrorCode::EnvironmentBusy => "environment.busy",
+            ErrorCode::ConfirmationRequired => "confirmation.required",
         }
     }
 
@@ -128,6 +135,8 @@ impl ErrorCode {
             ErrorCode::BackupKeyMismatch => "Backup key does not match",
             ErrorCode::BackupUntrusted => "Backup not trusted",
             ErrorCode::DatabaseBusy => "Database busy",
+            ErrorCode::EnvironmentBusy => "Another operator is working on this environment",
+            ErrorCode::ConfirmationRequired => "Confirmation required",
         }
     }
 
@@ -158,6 +167,8 @@ impl ErrorCode {
         ErrorCode::BackupKeyMismatch,
         ErrorCode::BackupUntrusted,
         ErrorCode::DatabaseBusy,
+        ErrorCode::EnvironmentBusy,
+        ErrorCode::ConfirmationRequired,
     ];
 
     /// The code whose wire name is `s`, if any.
@@ -168,7 +179,10 @@ impl ErrorCode {
     /// Process exit code for the CLI. Scripts can rely on these.
     pub fn exit_code(self) -> u8 {
         match self {
-            ErrorCode::InvalidInput => 2,
+            ErrorCode::InvalidInput | ErrorCode::ConfirmationRequired => 2,
+            // Someone else is at work (the environment's lease, the database's
+            // restore lock, a blocking session): nothing changed, try later.
+            ErrorCode::EnvironmentBusy | ErrorCode::DatabaseBusy => 9,
             ErrorCode::ConfigInvalid
             | ErrorCode::ConfigNotFound
             | ErrorCode::UnknownEnvironment => 3,
@@ -186,8 +200,6 @@ impl ErrorCode {
             | ErrorCode::SecretsCorrupt
             | ErrorCode::BackupUntrusted => 6,
             ErrorCode::AuditTampered => 7,
-            // EX_TEMPFAIL: nothing changed, try again later.
-            ErrorCode::DatabaseBusy => 75,
             ErrorCode::Cancelled => 130,
             ErrorCode::State | ErrorCode::Io | ErrorCode::Internal | ErrorCode::SecretsConflict => {
                 1

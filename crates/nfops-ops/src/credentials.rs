@@ -69,6 +69,18 @@ impl Console {
 
     /// Stores or replaces credential `name` in the keyring (read back to check).
     pub async fn set_credential(&self, name: &str, value: SecretString) -> Result<()> {
+        // A stored identity is replaced only through its import (confirmed
+        // for production and region, checked as an age key); the audit key
+        // is never set by hand.
+        let replaces_identity =
+            name == nfops_secrets::IDENTITY_CREDENTIAL && self.identity_stored().await?;
+        if replaces_identity || name == nfops_vault::AUDIT_KEY_NAME {
+            return Err(Error::new(
+                ErrorCode::InvalidInput,
+                format!("credential '{name}' cannot be replaced here"),
+            )
+            .hint("Replace the age identity with `nfops secrets identity import --confirm NAME` (or the Secrets page)."));
+        }
         if value.expose().is_empty() {
             return Err(Error::new(
                 ErrorCode::InvalidInput,
@@ -87,8 +99,21 @@ impl Console {
         self.state().credential_changed(name).await
     }
 
-    /// Removes credential `name` from the keyring.
-    pub async fn delete_credential(&self, name: &str) -> Result<()> {
+    /// Removes credential `name` from the keyring. Deleting (or, through
+    /// `set`, replacing) the age identity while production or region
+    /// environments exist needs `confirm` = one of their names.
+    pub async fn delete_credential(&self, name: &str, confirm: Option<&str>) -> Result<()> {
+        if name == nfops_secrets::IDENTITY_CREDENTIAL {
+            self.require_identity_confirmation("credential.delete", confirm)
+                .await?;
+        }
+        if name == nfops_vault::AUDIT_KEY_NAME {
+            return Err(Error::new(
+                ErrorCode::InvalidInput,
+                "the audit chain key cannot be deleted through the console",
+            )
+            .hint("Without it the audit log's keyed entries can no longer be verified."));
+        }
         let keyring = self.keyring().clone();
         let n = name.to_owned();
         let result = tokio::task::spawn_blocking(move || keyring.delete(&n))

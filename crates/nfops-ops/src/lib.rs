@@ -14,6 +14,7 @@ mod backup;
 mod cache_charts;
 mod credentials;
 mod exports;
+mod guard;
 mod logs;
 mod markers;
 mod metrics;
@@ -30,11 +31,13 @@ use std::sync::Arc;
 
 pub use backup::{forget_ids, ForgetOutcome, OffsitePlan, Staleness};
 pub use credentials::{CredentialState, CredentialStatus};
+pub use guard::needs_typed_confirmation;
 pub use logs::{LogTail, MAX_LINES};
 pub use nfops_backup::BackupOutcome;
 use nfops_core::audit::AuditLog;
 use nfops_core::config::Config;
 use nfops_core::jobs::{JobRunner, JobStore};
+pub use nfops_core::lease::ProcessKind;
 use nfops_core::paths::Paths;
 use nfops_core::state::State;
 use nfops_core::Result;
@@ -62,6 +65,8 @@ pub struct Console {
     keyring: Arc<Keyring>,
     /// This machine's metrics, sampled while the process runs (no-Prometheus fallback).
     local_metrics: Arc<nfops_metrics::LocalMetrics>,
+    /// Which front end this is, recorded in the environment leases it holds.
+    process_kind: ProcessKind,
 }
 
 impl Console {
@@ -77,14 +82,33 @@ impl Console {
         for id in &interrupted {
             tracing::warn!(category = "worker", job = %id, "job was interrupted by a crash or kill; it shows as interrupted");
         }
+        let keyring = Arc::new(Keyring::new());
         Ok(Self {
-            audit: AuditLog::new(state.clone()),
+            audit: AuditLog::new(state.clone(), keyring.clone()),
             jobs,
             state,
             paths,
-            keyring: Arc::new(Keyring::new()),
+            keyring,
             local_metrics: Arc::new(nfops_metrics::LocalMetrics::new()),
+            process_kind: ProcessKind::Cli,
         })
+    }
+
+    /// The same console recorded as `kind` in the leases it takes (the app
+    /// says `App`; the default is `Cli`).
+    #[must_use]
+    pub fn with_process_kind(mut self, kind: ProcessKind) -> Self {
+        self.process_kind = kind;
+        self
+    }
+
+    pub fn process_kind(&self) -> ProcessKind {
+        self.process_kind
+    }
+
+    /// Who holds `env`'s lease now (live or expired), for the UI and CLI.
+    pub async fn lease_holder(&self, env: &str) -> Result<Option<nfops_core::lease::Holder>> {
+        nfops_core::lease::holder(&self.state, env).await
     }
 
     pub fn paths(&self) -> &Paths {

@@ -17,6 +17,7 @@ use chrono::{DateTime, Utc};
 use nfops_core::audit::{current_actor, Action, Outcome};
 use nfops_core::credentials::CredentialSource;
 use nfops_core::jobs::{CancellationToken, JobReport, JobState, NoProgress, Progress};
+use nfops_core::lease::LeaseAction;
 use nfops_core::Result;
 use nfops_promote::frontend::driver_for;
 use nfops_promote::gates::no_other_job_gate;
@@ -59,7 +60,34 @@ impl Console {
     /// Promotes `from`'s release to `to` (see the module docs). Returns the
     /// outcome whatever happened after the plan; `Err` only when no plan
     /// could be made or the state database failed.
+    ///
+    /// On production and region tiers `confirm` must be `to`'s name
+    /// (`confirmation.required` otherwise, nothing changed); the target's
+    /// lease is held throughout (`environment.busy` when another operator has it).
     pub async fn promote(
+        &self,
+        from: &str,
+        to: &str,
+        options: &PromotionOptions,
+        confirm: Option<&str>,
+        progress: Arc<dyn Progress>,
+        cancel: CancellationToken,
+    ) -> Result<PromotionOutcome> {
+        let lease = self
+            .begin_destructive(
+                to,
+                LeaseAction::Promote,
+                "promote.apply",
+                Some(from),
+                confirm,
+            )
+            .await?;
+        let result = self.promote_held(from, to, options, progress, cancel).await;
+        self.release(lease).await;
+        result
+    }
+
+    async fn promote_held(
         &self,
         from: &str,
         to: &str,
@@ -261,7 +289,10 @@ impl Backups for ConsoleBackups {
     }
 
     async fn take(&self, env: &str, cancel: CancellationToken) -> Result<TakenBackup> {
-        let (_, o) = self.0.backup_run(env, Arc::new(NoProgress), cancel).await?;
+        let (_, o) = self
+            .0
+            .backup_run_held(env, Arc::new(NoProgress), cancel)
+            .await?;
         Ok(if o.job.state == JobState::Succeeded {
             TakenBackup::Verified(o.backup_id)
         } else {

@@ -99,10 +99,29 @@ impl Console {
 
     /// Replaces the operator's age identity with `secret` (`AGE-SECRET-KEY-1…`);
     /// returns its public key.
-    pub async fn import_age_identity(&self, secret: SecretString) -> Result<String> {
+    ///
+    /// Replacing a stored identity while production or region environments
+    /// exist needs `confirm` = one of their names (`confirmation.required`).
+    pub async fn import_age_identity(
+        &self,
+        secret: SecretString,
+        confirm: Option<&str>,
+    ) -> Result<String> {
         let id = AgeIdentity::parse(&secret)?;
+        if self.identity_stored().await? {
+            self.require_identity_confirmation("secrets.identity.import", confirm)
+                .await?;
+        }
         self.store_identity(&id, "secrets.identity.import").await?;
         Ok(id.public_key())
+    }
+
+    /// Whether an age identity is in the keyring now.
+    pub(crate) async fn identity_stored(&self) -> Result<bool> {
+        let keyring = self.keyring().clone();
+        tokio::task::spawn_blocking(move || keyring.exists(IDENTITY_CREDENTIAL))
+            .await
+            .map_err(|e| Error::internal(format!("keyring task failed: {e}")))?
     }
 
     async fn store_identity(&self, id: &AgeIdentity, action: &str) -> Result<()> {

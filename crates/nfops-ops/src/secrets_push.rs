@@ -17,6 +17,7 @@ use nfops_core::config::Host;
 use nfops_core::jobs::{
     CancellationToken, JobReport, Plan, PlannedStep, Progress, Step, StepContext, Verified,
 };
+use nfops_core::lease::LeaseAction;
 use nfops_core::{Error, ErrorCode, Result, SecretString};
 use nfops_fleet::{shell_quote, SshSession};
 use nfops_secrets::{KeyChanges, Secrets};
@@ -157,13 +158,22 @@ impl Console {
 
     /// Pushes `env`'s secrets to every host whose `.env` differs, as a job.
     /// A push that changes nothing runs no job. Audited (`secrets.push`, key names only).
+    ///
+    /// On production and region tiers `confirm` must be `env`'s name; the
+    /// environment's lease is held and a `started` entry written before any
+    /// host is touched.
     pub async fn secrets_push(
         &self,
         env: &str,
+        confirm: Option<&str>,
         progress: Arc<dyn Progress>,
         cancel: CancellationToken,
     ) -> Result<PushOutcome> {
+        let lease = self
+            .begin_destructive(env, LeaseAction::SecretsPush, "secrets.push", None, confirm)
+            .await?;
         let result = self.push_inner(env, progress, cancel).await;
+        self.release(lease).await;
         let (outcome, details) = match &result {
             Ok(o) => (
                 match o.job.as_ref().map(|j| j.state) {

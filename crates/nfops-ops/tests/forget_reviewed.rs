@@ -20,13 +20,13 @@ async fn a_plan_that_changed_since_it_was_shown_deletes_nothing() {
     let dead = home.path().join("backups/t/20200101T000000Z-dead");
     std::fs::create_dir_all(&dead).expect("mkdir");
 
-    let shown = console.backup_forget("t", false).await.expect("plan");
+    let shown = console.backup_forget("t", false, None).await.expect("plan");
     assert!(shown.plan.decisions.is_empty(), "{:?}", shown.plan);
     let ids = nfops_ops::forget_ids(&shown.plan, shown.offsite.as_ref());
     assert!(ids.is_empty());
 
     let e = console
-        .backup_forget_reviewed("t", &["20200101T000000Z-dead".to_owned()])
+        .backup_forget_reviewed("t", &["20200101T000000Z-dead".to_owned()], None)
         .await
         .expect_err("the user saw a plan that no longer holds");
     assert_eq!(e.code(), ErrorCode::InvalidInput, "{e}");
@@ -34,7 +34,7 @@ async fn a_plan_that_changed_since_it_was_shown_deletes_nothing() {
     assert!(dead.exists(), "nothing was deleted");
 
     let applied = console
-        .backup_forget_reviewed("t", &ids)
+        .backup_forget_reviewed("t", &ids, None)
         .await
         .expect("the same plan applies");
     assert!(applied.applied && applied.removed.is_empty());

@@ -121,6 +121,7 @@ impl Stack {
                 "staging",
                 "production",
                 &options,
+                Some("production"),
                 progress,
                 CancellationToken::new(),
             )

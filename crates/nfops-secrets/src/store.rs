@@ -177,7 +177,7 @@ impl Store {
         if opened.recipients.as_slice() != recipients || opened.recipients_hash.is_none() {
             write_atomic(
                 &rpath,
-                recipients::render(&opened.env, recipients).as_bytes(),
+                recipients::render(&opened.env, recipients)?.as_bytes(),
             )?;
         }
         Ok(sha256_hex(&ciphertext))

@@ -19,11 +19,13 @@
 //! On a headless Linux box, run under `scripts/with-keyring` (a private
 //! D-Bus session with an unlocked gnome-keyring); see this crate's README.
 
+mod audit_key;
 mod names;
 mod os_keyring;
 mod signing_key;
 mod source;
 
+pub use audit_key::AUDIT_KEY_NAME;
 pub use names::{validate_name, validate_value, MAX_NAME_LEN, MAX_VALUE_BYTES};
 pub use os_keyring::{Keyring, DEFAULT_SERVICE, DENIED_HINT, SERVICE_ENV, UNAVAILABLE_HINT};
 pub use signing_key::{BackupSigningKey, PUBLIC_PREFIX, SIGNING_KEY_CREDENTIAL};

@@ -213,8 +213,9 @@ export const backend = {
   credentialSet: async (name: string, value: string): Promise<void> => {
     await call("credential_set", () => active.credentialSet(name, value));
   },
-  credentialDelete: async (name: string): Promise<void> => {
-    await call("credential_delete", () => active.credentialDelete(name));
+  /** `confirm`: a production or region environment's name, typed, when the credential is the age identity. */
+  credentialDelete: async (name: string, confirm: string | null = null): Promise<void> => {
+    await call("credential_delete", () => active.credentialDelete(name, confirm));
   },
   auditList: (limit: number): Promise<AuditEntry[]> => call("audit_list", () => active.auditList(limit)),
   auditVerify: (): Promise<AuditVerification> => call("audit_verify", () => active.auditVerify()),
@@ -236,7 +237,9 @@ export const backend = {
     call("secrets_recipient_remove", () => active.secretsRecipientRemove(env, who)),
   secretsHistory: (env: string): Promise<AuditEntry[]> => call("secrets_history", () => active.secretsHistory(env)),
   secretsPushPlan: (env: string): Promise<PushPlan> => call("secrets_push_plan", () => active.secretsPushPlan(env)),
-  secretsPush: (env: string): Promise<PushResult> => call("secrets_push", () => active.secretsPush(env)),
+  /** `confirm`: the environment's name as typed (production and region tiers refuse without it). */
+  secretsPush: (env: string, confirm: string | null = null): Promise<PushResult> =>
+    call("secrets_push", () => active.secretsPush(env, confirm)),
   /** The backup catalog of `env`, listed from its destination, and whether it is stale. */
   backupsList: (env: string): Promise<BackupCatalog> => call("backups_list", () => active.backupsList(env)),
   /** Takes a backup of `env`; `onEvent` gets its live progress (throttled). */
@@ -247,8 +250,8 @@ export const backend = {
   /** The retention plan of `env` (local and offsite): what forget would delete and why. */
   backupForgetPlan: (env: string): Promise<ForgetView> => call("backup_forget_plan", () => active.backupForgetPlan(env)),
   /** Deletes what the reviewed plan forgets (`forgetIds` from it); refused when the plan changed. */
-  backupForgetApply: (env: string, forgetIds: string[]): Promise<ForgetView> =>
-    call("backup_forget_apply", () => active.backupForgetApply(env, forgetIds)),
+  backupForgetApply: (env: string, forgetIds: string[], confirm: string | null = null): Promise<ForgetView> =>
+    call("backup_forget_apply", () => active.backupForgetApply(env, forgetIds, confirm)),
   /** Per environment: is its newest good backup older than the policy allows? */
   backupsStaleness: (): Promise<BackupStaleness[]> => call("backups_staleness", () => active.backupsStaleness()),
   /** Charts of `env` (null: this machine) over `range` (`15m`..`7d`), drawn for `theme`. */
@@ -297,8 +300,9 @@ export const backend = {
     call("scaling_instances", () => active.scalingInstances(env, range, theme)),
   scalePlan: (env: string, instances: number): Promise<ScalePlan> =>
     call("scale_plan", () => active.scalePlan(env, instances)),
-  scaleApply: (env: string, instances: number): Promise<ScalePlan> =>
-    call("scale_apply", () => active.scaleApply(env, instances)),
+  /** `confirm`: the environment's name as typed (scaling down production or region refuses without it). */
+  scaleApply: (env: string, instances: number, confirm: string | null = null): Promise<ScalePlan> =>
+    call("scale_apply", () => active.scaleApply(env, instances, confirm)),
   capacityForecast: (env: string, range: string, theme: "light" | "dark"): Promise<CapacityForecast> =>
     call("capacity_forecast", () => active.capacityForecast(env, range, theme)),
   logsTail: (env: string, level: string | null, category: string | null, host: string | null, lines: number): Promise<LogTail> =>

@@ -19,7 +19,7 @@ export const commands = {
 	/**  Stores a credential in the OS keyring. The value goes one way only. */
 	credentialSet: (name: string, value: string) => typedError<null, Failure>(__TAURI_INVOKE("credential_set", { name, value })),
 	/**  Removes a credential from the OS keyring. */
-	credentialDelete: (name: string) => typedError<null, Failure>(__TAURI_INVOKE("credential_delete", { name })),
+	credentialDelete: (name: string, confirm: string | null) => typedError<null, Failure>(__TAURI_INVOKE("credential_delete", { name, confirm })),
 	/**  The newest audit entries, newest first. */
 	auditList: (limit: number) => typedError<AuditEntry[], Failure>(__TAURI_INVOKE("audit_list", { limit })),
 	/**  Checks the audit log's hash chain. */
@@ -41,11 +41,11 @@ export const commands = {
 	 *  Applies the plan the user reviewed: deletes only when a fresh plan
 	 *  forgets exactly `forget_ids` (else `input.invalid`, nothing deleted).
 	 */
-	backupForgetApply: (env: string, forgetIds: string[]) => typedError<ForgetView, Failure>(__TAURI_INVOKE("backup_forget_apply", { env, forgetIds })),
+	backupForgetApply: (env: string, forgetIds: string[], confirm: string | null) => typedError<ForgetView, Failure>(__TAURI_INVOKE("backup_forget_apply", { env, forgetIds, confirm })),
 	/**  The operator's age public key (the identity is generated on first use). */
 	secretsIdentity: () => typedError<string, Failure>(__TAURI_INVOKE("secrets_identity")),
 	/**  Replaces the operator's age identity; returns its public key. */
-	secretsIdentityImport: (secret: string) => typedError<string, Failure>(__TAURI_INVOKE("secrets_identity_import", { secret })),
+	secretsIdentityImport: (secret: string, confirm: string | null) => typedError<string, Failure>(__TAURI_INVOKE("secrets_identity_import", { secret, confirm })),
 	/**  Key names and recipients of an environment; never values. */
 	secretsList: (env: string) => typedError<SecretsListing, Failure>(__TAURI_INVOKE("secrets_list", { env })),
 	/**  One value, on an explicit click; audited. */
@@ -64,8 +64,12 @@ export const commands = {
 	secretsHistory: (env: string) => typedError<AuditEntry[], Failure>(__TAURI_INVOKE("secrets_history", { env })),
 	/**  The dry run of a push: per host, the names of keys that change. */
 	secretsPushPlan: (env: string) => typedError<PushPlan, Failure>(__TAURI_INVOKE("secrets_push_plan", { env })),
-	/**  Pushes an environment's secrets to its hosts (a job). */
-	secretsPush: (env: string) => typedError<PushResult, Failure>(__TAURI_INVOKE("secrets_push", { env })),
+	/**
+	 *  Pushes an environment's secrets to its hosts (a job).
+	 *  `confirm` is the environment's name as typed (required for production
+	 *  and region tiers, checked by the console).
+	 */
+	secretsPush: (env: string, confirm: string | null) => typedError<PushResult, Failure>(__TAURI_INVOKE("secrets_push", { env, confirm })),
 	/**
 	 *  Every chart of `environment` (narrowed to `host`), or of this machine when
 	 *  `environment` is null or has no Prometheus. `range`: `15m` .. `7d`;
@@ -111,7 +115,7 @@ export const commands = {
 	 *  Applies the plan for `instances` (made again now, so it acts on the
 	 *  current counts) after the user confirmed it; audited, checked per host.
 	 */
-	scaleApply: (environment: string, instances: number) => typedError<ScalePlan, Failure>(__TAURI_INVOKE("scale_apply", { environment, instances })),
+	scaleApply: (environment: string, instances: number, confirm: string | null) => typedError<ScalePlan, Failure>(__TAURI_INVOKE("scale_apply", { environment, instances, confirm })),
 	/**  CPU and request-rate trends with a band, and when capacity runs out. */
 	capacityForecast: (environment: string, range: string, theme: string) => typedError<CapacityForecast, Failure>(__TAURI_INVOKE("capacity_forecast", { environment, range, theme })),
 	/**
@@ -122,7 +126,10 @@ export const commands = {
 	logsTail: (environment: string, level: string | null, category: string | null, host: string | null, lines: number) => typedError<LogTail, Failure>(__TAURI_INVOKE("logs_tail", { environment, level, category, host, lines })),
 	/**  The dry run of promoting `from` to `to`. */
 	promotionPlan: (from: string, to: string, choices: PromotionChoices) => typedError<PromotionPlanView, Failure>(__TAURI_INVOKE("promotion_plan", { from, to, choices })),
-	/**  Promotes `from` to `to`; `confirm` must be `to`'s name as typed. */
+	/**
+	 *  Promotes `from` to `to`; `confirm` is `to`'s name as typed (the
+	 *  console refuses production and region tiers without it).
+	 */
 	promote: (from: string, to: string, confirm: string, choices: PromotionChoices, onEvent: Channel<JobEvent>) => typedError<PromotionResult, Failure>(__TAURI_INVOKE("promote", { from, to, confirm, choices, onEvent })),
 	/**
 	 *  Asks the running promotion to stop; what already changed is rolled back.
@@ -141,6 +148,7 @@ export const commands = {
 /* Constants */
 export const ERROR_TITLES = {"audit.tampered":"Audit log chain is broken","backup.key_mismatch":"Backup key does not match","backup.untrusted":"Backup not trusted","config.invalid":"environments.toml has an error","config.not_found":"No environments file","config.unknown_environment":"Unknown environment","credential.missing":"A credential is missing","input.invalid":"Invalid input","internal":"Internal error (a bug in NewFinity Ops)","io.error":"File or disk error","job.cancelled":"Cancelled","job.check_failed":"Check failed","keyring.denied":"The OS keyring refused access","keyring.unavailable":"No OS keyring available","secrets.conflict":"Secrets changed meanwhile","secrets.corrupt":"Secrets file unreadable","secrets.not_recipient":"Not a recipient of these secrets","service.unhealthy":"Service unhealthy","service.unreachable":"Service unreachable","ssh.auth":"SSH key refused","ssh.command":"Remote command failed","ssh.connect":"SSH connection failed","state.error":"Local state database failed"} as const;
 export const ERROR_TITLES = {"audit.tampered":"Audit log chain is broken","backup.key_mismatch":"Backup key does not match","config.invalid":"environments.toml has an error","config.not_found":"No environments file","config.unknown_environment":"Unknown environment","credential.missing":"A credential is missing","db.busy":"Database busy","input.invalid":"Invalid input","internal":"Internal error (a bug in NewFinity Ops)","io.error":"File or disk error","job.cancelled":"Cancelled","job.check_failed":"Check failed","keyring.denied":"The OS keyring refused access","keyring.unavailable":"No OS keyring available","secrets.conflict":"Secrets changed meanwhile","secrets.corrupt":"Secrets file unreadable","secrets.not_recipient":"Not a recipient of these secrets","service.unhealthy":"Service unhealthy","service.unreachable":"Service unreachable","ssh.auth":"SSH key refused","ssh.command":"Remote command failed","ssh.connect":"SSH connection failed","state.error":"Local state database failed"} as const;
+export const ERROR_TITLES = {"audit.tampered":"Audit log chain is broken","backup.key_mismatch":"Backup key does not match","config.invalid":"environments.toml has an error","config.not_found":"No environments file","config.unknown_environment":"Unknown environment","confirmation.required":"Confirmation required","credential.missing":"A credential is missing","environment.busy":"Another operator is working on this environment","input.invalid":"Invalid input","internal":"Internal error (a bug in NewFinity Ops)","io.error":"File or disk error","job.cancelled":"Cancelled","job.check_failed":"Check failed","keyring.denied":"The OS keyring refused access","keyring.unavailable":"No OS keyring available","secrets.conflict":"Secrets changed meanwhile","secrets.corrupt":"Secrets file unreadable","secrets.not_recipient":"Not a recipient of these secrets","service.unhealthy":"Service unhealthy","service.unreachable":"Service unreachable","ssh.auth":"SSH key refused","ssh.command":"Remote command failed","ssh.connect":"SSH connection failed","state.error":"Local state database failed"} as const;
 
 /* Types */
 export type AppInfo = {
@@ -797,8 +805,8 @@ export type SecretsRecipient = {
 
 export type SettingDiffView = {
 	key: string,
-	from: string | null,
-	to: string | null,
+	/**  `added` (source only), `removed` (target only) or `changed`; never a value. */
+	change: string,
 };
 
 /**  A step's lifecycle; `completed` only when its result was checked. */

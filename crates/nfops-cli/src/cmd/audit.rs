@@ -14,6 +14,10 @@ pub enum Command {
     },
     /// Check the hash chain; exits 7 when an entry was edited, inserted or deleted.
     Verify,
+    /// The newest entry's sequence number and keyed hash, to keep somewhere
+    /// the state folder's writers cannot reach (anchoring); a later chain
+    /// must still contain it.
+    Head,
 }
 
 pub async fn run(console: &Console, out: &Output, cmd: Command) -> Result<ExitCode> {
@@ -38,6 +42,14 @@ pub async fn run(console: &Console, out: &Output, cmd: Command) -> Result<ExitCo
             });
             Ok(ExitCode::SUCCESS)
         }
+        Command::Head => {
+            let head = console.audit_head().await?;
+            out.emit(&head, |w| match &head {
+                Some(h) => writeln!(w, "{} {} {}", h.seq, h.hash, h.at),
+                None => writeln!(w, "the audit log is empty"),
+            });
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Verify => {
             let v = console.audit().verify().await?;
             if !v.ok() {
@@ -47,8 +59,9 @@ pub async fn run(console: &Console, out: &Output, cmd: Command) -> Result<ExitCo
             out.emit(&v, |w| {
                 writeln!(
                     w,
-                    "audit log intact: {} entries, head {}",
+                    "audit log intact: {} entries ({} legacy, before the chain was keyed), head {}",
                     v.entries,
+                    v.legacy,
                     v.head.as_deref().unwrap_or("-")
                 )
             });

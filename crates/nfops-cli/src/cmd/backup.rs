@@ -8,7 +8,9 @@ use nfops_core::{Result, WireError};
 use nfops_ops::{BackupOutcome, Console};
 
 use crate::output::Output;
-use crate::run::{bars, cancel_on_ctrl_c, exit_for, write_failure, write_hint, write_steps};
+use crate::run::{
+    bars, cancel_on_ctrl_c, exit_for, write_failure, write_hint, write_steps, Confirm,
+};
 
 #[derive(clap::Subcommand)]
 pub enum Command {
@@ -33,6 +35,9 @@ pub enum Command {
         /// Delete the backups the plan forgets (without it, only the plan).
         #[arg(long)]
         apply: bool,
+        /// With --apply on production and region tiers: `--confirm NAME` or `--yes`.
+        #[command(flatten)]
+        confirm: Confirm,
     },
     /// Copy a backup to the offsite bucket and read every object back.
     Copy {
@@ -73,7 +78,11 @@ pub async fn run(console: &Console, out: &Output, cmd: Command) -> Result<ExitCo
         } => take(console, out, &env).await,
         Command::List { env } => list(console, out, &env).await,
         Command::Copy { env, backup, to: _ } => copy(console, out, &env, &backup).await,
-        Command::Forget { env, apply } => forget(console, out, &env, apply).await,
+        Command::Forget {
+            env,
+            apply,
+            confirm,
+        } => forget(console, out, &env, apply, &confirm).await,
         Command::Verify {
             env,
             backup,
@@ -267,8 +276,19 @@ async fn copy(console: &Console, out: &Output, env: &str, backup: &str) -> Resul
 }
 
 /// `forget`: the retention plan (local and offsite), applied with `--apply`.
-async fn forget(console: &Console, out: &Output, env: &str, apply: bool) -> Result<ExitCode> {
-    let o = console.backup_forget(env, apply).await?;
+async fn forget(
+    console: &Console,
+    out: &Output,
+    env: &str,
+    apply: bool,
+    confirm: &Confirm,
+) -> Result<ExitCode> {
+    let typed = if apply {
+        confirm.resolve_guarded(console, env, "forget backups")?
+    } else {
+        None
+    };
+    let o = console.backup_forget(env, apply, typed.as_deref()).await?;
     out.emit(&o, |w| {
         if o.plan.decisions.is_empty() {
             writeln!(w, "No complete backups of {env}: nothing to forget.")?;

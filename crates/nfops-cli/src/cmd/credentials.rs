@@ -16,7 +16,13 @@ pub enum Command {
     /// which other users can see in the process list.
     Set { name: String },
     /// Remove a credential from the keyring.
-    Delete { name: String },
+    Delete {
+        name: String,
+        /// Deleting the age identity while production or region
+        /// environments exist: `--confirm` one of their names.
+        #[arg(long, value_name = "NAME")]
+        confirm: Option<String>,
+    },
 }
 
 pub async fn run(console: &Console, out: &Output, cmd: Command) -> Result<ExitCode> {
@@ -67,8 +73,8 @@ pub async fn run(console: &Console, out: &Output, cmd: Command) -> Result<ExitCo
             });
             Ok(ExitCode::SUCCESS)
         }
-        Command::Delete { name } => {
-            console.delete_credential(&name).await?;
+        Command::Delete { name, confirm } => {
+            console.delete_credential(&name, confirm.as_deref()).await?;
             out.emit(
                 &serde_json::json!({ "name": name, "state": "deleted" }),
                 |w| writeln!(w, "credential '{name}' removed from the keyring"),

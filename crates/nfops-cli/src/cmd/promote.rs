@@ -1,4 +1,4 @@
-//! `nfops promote --from staging --to production [--dry-run] [--yes]`.
+//! `nfops promote --from staging --to production [--dry-run] [--yes | --confirm NAME]`.
 //!
 //! Exit codes a pipeline can trust:
 //! 0 promoted and verified (or `--dry-run` with a plan that can run);
@@ -9,15 +9,16 @@
 //! 11 the rollback did not finish (hosts may differ: act now);
 //! 2 bad arguments or no confirmation; other codes as for every command.
 
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::Write;
 use std::process::ExitCode;
 
-use nfops_core::{Error, ErrorCode, Result};
+use nfops_core::{ErrorCode, Result};
 use nfops_ops::{Console, PromotionState};
+use nfops_promote::plan::SettingChange;
 use nfops_promote::{PromotionOptions, PromotionPlan};
 
 use crate::output::Output;
-use crate::run::{cancel_on_ctrl_c, exit, step_lines};
+use crate::run::{cancel_on_ctrl_c, exit, step_lines, Confirm};
 
 /// A promotion failed after a change and was rolled back automatically.
 pub const ROLLED_BACK: u8 = 10;
@@ -35,9 +36,8 @@ pub struct Args {
     /// Print the plan (and its blockers) and stop; exit 6 when it could not run.
     #[arg(long)]
     dry_run: bool,
-    /// Do not ask to type the target's name (required when not on a terminal).
-    #[arg(long)]
-    yes: bool,
+    #[command(flatten)]
+    confirm: Confirm,
     /// A verified backup of the target must be newer than this, else one is taken now.
     #[arg(long, value_name = "HOURS", default_value_t = 24.0)]
     backup_max_age: f64,
@@ -86,15 +86,17 @@ fn print_plan(w: &mut dyn Write, p: &PromotionPlan) -> std::io::Result<()> {
         Some(f) => writeln!(w, "frontend: {} {}", f.provider, f.project)?,
         None => writeln!(w, "frontend: none configured")?,
     }
-    writeln!(w, "config differences (non-secret):")?;
+    writeln!(
+        w,
+        "config differences (names only; values are never shown):"
+    )?;
     for d in &p.config_diff {
-        writeln!(
-            w,
-            "  {:<20} {} → {}",
-            d.key,
-            d.from.as_deref().unwrap_or("(unset)"),
-            d.to.as_deref().unwrap_or("(unset)")
-        )?;
+        let how = match d.change {
+            SettingChange::Added => format!("only in {}", p.from_env),
+            SettingChange::Removed => format!("only in {}", p.to_env),
+            SettingChange::Changed => "different values".to_owned(),
+        };
+        writeln!(w, "  {:<20} {how}", d.key)?;
     }
     let s = &p.secret_parity;
     writeln!(
@@ -135,29 +137,6 @@ fn print_plan(w: &mut dyn Write, p: &PromotionPlan) -> std::io::Result<()> {
     Ok(())
 }
 
-fn confirm(to: &str) -> Result<()> {
-    if !std::io::stdin().is_terminal() {
-        return Err(Error::new(
-            ErrorCode::InvalidInput,
-            "a promotion needs a confirmation and stdin is not a terminal",
-        )
-        .hint("Pass --yes in pipelines (after reading --dry-run's plan)."));
-    }
-    eprint!("type '{to}' to promote: ");
-    let mut line = String::new();
-    std::io::stdin()
-        .lock()
-        .read_line(&mut line)
-        .map_err(|e| Error::io("reading the confirmation", e))?;
-    if line.trim() != to {
-        return Err(Error::new(
-            ErrorCode::InvalidInput,
-            "not confirmed; nothing was changed",
-        ));
-    }
-    Ok(())
-}
-
 pub async fn run(console: &Console, out: &Output, a: Args) -> Result<ExitCode> {
     let options = PromotionOptions {
         backup_max_age_hours: a.backup_max_age,
@@ -177,7 +156,7 @@ pub async fn run(console: &Console, out: &Output, a: Args) -> Result<ExitCode> {
             ExitCode::SUCCESS
         });
     }
-    if !a.yes {
+    if !a.confirm.given() {
         let plan = console.promotion_plan(&a.from, &a.to, &options).await?;
         if !out.interactive() {
             out.emit(&plan, |w| print_plan(w, &plan));
@@ -187,10 +166,17 @@ pub async fn run(console: &Console, out: &Output, a: Args) -> Result<ExitCode> {
         if plan.is_blocked() {
             return Ok(exit(ErrorCode::CheckFailed));
         }
-        confirm(&a.to)?;
     }
+    let typed = a.confirm.resolve(&a.to, "promote")?;
     let o = console
-        .promote(&a.from, &a.to, &options, step_lines(), cancel_on_ctrl_c())
+        .promote(
+            &a.from,
+            &a.to,
+            &options,
+            Some(&typed),
+            step_lines(),
+            cancel_on_ctrl_c(),
+        )
         .await?;
     out.emit(&o, |w| {
         for g in &o.gates {

@@ -9,6 +9,7 @@ use nfops_ops::{Console, RestoreScope};
 use crate::output::Output;
 use crate::run::{
     cancel_on_ctrl_c, exit, exit_for, step_lines_if_interactive, write_failure, write_steps,
+    Confirm,
 };
 
 #[derive(clap::Args)]
@@ -31,9 +32,10 @@ pub struct RestoreArgs {
     /// Print the plan and the preflight, change nothing.
     #[arg(long)]
     dry_run: bool,
-    /// Run without asking (the plan is printed first). Required for production.
-    #[arg(long)]
-    yes: bool,
+    /// `--yes` / `--confirm NAME`: run without asking (the plan is printed
+    /// first). Without either and without a terminal: exit 2, nothing changed.
+    #[command(flatten)]
+    confirm: Confirm,
     /// Leave the cache alone (default: flush the environment's keys, warm up).
     #[arg(long)]
     no_cache: bool,
@@ -67,9 +69,9 @@ pub struct DrillArgs {
 /// Exit 0 when restored; 6 when a check failed; 130 when cancelled.
 pub async fn restore(console: &Console, out: &Output, a: RestoreArgs) -> Result<ExitCode> {
     if a.roll_back {
-        if !a.yes {
+        if !a.confirm.given() {
             return Err(nfops_core::Error::new(
-                ErrorCode::InvalidInput,
+                ErrorCode::ConfirmationRequired,
                 format!("rolling back the newest restore of '{}' needs --yes", a.env),
             )
             .hint("The tables restored then move away and the previous ones come back."));
@@ -92,7 +94,7 @@ pub async fn restore(console: &Console, out: &Output, a: RestoreArgs) -> Result<
     let plan = console
         .restore_plan_for(&a.env, &backup, a.tables.clone(), a.allow_other_environment)
         .await?;
-    if a.dry_run || !a.yes {
+    if a.dry_run || !a.confirm.given() {
         out.emit(&plan, |w| {
             writeln!(w, "{}", plan.plan.summary)?;
             for t in &plan.tables {
@@ -128,17 +130,24 @@ pub async fn restore(console: &Console, out: &Output, a: RestoreArgs) -> Result<
                 )?;
             }
             writeln!(w, "estimated duration: ~{}s", plan.estimated_seconds)?;
-            if !a.dry_run {
-                writeln!(w, "Nothing was changed: pass --yes to restore.")?;
+            if a.dry_run {
+                writeln!(
+                    w,
+                    "Dry run: nothing was changed; pass --yes (or --confirm NAME) to restore."
+                )?;
             }
             Ok(())
         });
-        return Ok(if plan.ready() {
-            ExitCode::SUCCESS
-        } else {
-            exit(ErrorCode::CheckFailed)
-        });
+        if a.dry_run || !plan.ready() {
+            return Ok(if plan.ready() {
+                ExitCode::SUCCESS
+            } else {
+                exit(ErrorCode::CheckFailed)
+            });
+        }
     }
+    // From the flags, or typed at a terminal; otherwise exit 2, nothing changed.
+    let typed = a.confirm.resolve(&a.env, "restore")?;
     let scope = RestoreScope {
         cache: !a.no_cache,
         workers: !a.no_workers,
@@ -151,7 +160,7 @@ pub async fn restore(console: &Console, out: &Output, a: RestoreArgs) -> Result<
             &backup,
             a.tables,
             scope,
-            Some(&a.env),
+            Some(&typed),
             step_lines_if_interactive(out),
             cancel_on_ctrl_c(),
         )

@@ -1,4 +1,3 @@
-use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -10,7 +9,7 @@ use nfops_ops::Console;
 use serde::Serialize;
 
 use crate::output::Output;
-use crate::run::{cancel_on_ctrl_c, exit};
+use crate::run::{cancel_on_ctrl_c, exit, Confirm};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -21,9 +20,10 @@ pub struct Args {
     /// list the PM2 processes of every host.
     #[arg(long, value_name = "N")]
     instances: Option<u32>,
-    /// Apply the plan without asking (needed when stdin is not a terminal).
-    #[arg(long)]
-    yes: bool,
+    /// `--yes` / `--confirm NAME`: apply the plan without asking (needed
+    /// when stdin is not a terminal).
+    #[command(flatten)]
+    confirm: Confirm,
     /// Show the capacity forecast (CPU and request-rate trends) instead.
     #[arg(long, conflicts_with = "instances")]
     forecast: bool,
@@ -118,25 +118,20 @@ pub async fn run(console: &Console, out: &Output, args: Args) -> Result<ExitCode
         });
         return Ok(ExitCode::SUCCESS);
     }
-    if !args.yes {
-        if !std::io::stdin().is_terminal() || out.is_json() {
-            return Err(
-                Error::new(ErrorCode::InvalidInput, "scaling needs a confirmation")
-                    .hint("Run it in a terminal to confirm, or pass --yes after reading the plan."),
-            );
-        }
-        print!("apply? [y/N] ");
-        let _ = std::io::stdout().flush();
-        let mut answer = String::new();
-        let _ = std::io::stdin().lock().read_line(&mut answer);
-        if !matches!(answer.trim(), "y" | "Y" | "yes") {
-            println!("nothing changed");
-            return Ok(exit(ErrorCode::Cancelled));
-        }
+    if out.is_json() && !args.confirm.given() {
+        return Err(Error::new(
+            ErrorCode::ConfirmationRequired,
+            format!(
+                "scaling '{}' needs a confirmation; nothing was changed",
+                args.env
+            ),
+        )
+        .hint("Pass --yes or --confirm NAME after reading the plan."));
     }
+    let typed = args.confirm.resolve(&args.env, "scale")?;
     let cancel = cancel_on_ctrl_c();
     let outcome = console
-        .scale_apply(&plan, Arc::new(NoProgress), cancel)
+        .scale_apply(&plan, Some(&typed), Arc::new(NoProgress), cancel)
         .await?;
     out.emit(&outcome, |w| {
         for h in &outcome.after {

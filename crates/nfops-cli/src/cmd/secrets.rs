@@ -11,7 +11,7 @@ use nfops_core::{ErrorCode, Result};
 use nfops_ops::Console;
 
 use crate::output::Output;
-use crate::run::exit;
+use crate::run::{exit, Confirm};
 
 #[derive(clap::Subcommand)]
 pub enum Command {
@@ -34,12 +34,19 @@ pub enum Command {
         /// Apply the plan (default: only show it).
         #[arg(long)]
         apply: bool,
+        /// Production and region tiers: `--confirm NAME` or `--yes`.
+        #[command(flatten)]
+        confirm: Confirm,
     },
     /// Your age identity (in the OS keyring): show its public key, or import one.
     Identity {
         /// Import an AGE-SECRET-KEY-1… from a hidden prompt or standard input.
         #[arg(long)]
         import: bool,
+        /// Replacing an identity while production or region environments
+        /// exist: `--confirm` one of their names.
+        #[arg(long, value_name = "NAME")]
+        confirm: Option<String>,
     },
 }
 
@@ -117,11 +124,17 @@ pub async fn run(console: &Console, out: &Output, cmd: Command) -> Result<ExitCo
             });
         }
         Command::Recipients(r) => return recipients(console, out, r).await,
-        Command::Push { env, apply } => return push(console, out, &env, apply).await,
-        Command::Identity { import } => {
+        Command::Push {
+            env,
+            apply,
+            confirm,
+        } => return push(console, out, &env, apply, &confirm).await,
+        Command::Identity { import, confirm } => {
             let key = if import {
                 let secret = super::credentials::read_value("age identity")?;
-                console.import_age_identity(secret).await?
+                console
+                    .import_age_identity(secret, confirm.as_deref())
+                    .await?
             } else {
                 console.age_identity().await?.public_key()
             };
@@ -172,7 +185,13 @@ async fn recipients(console: &Console, out: &Output, cmd: Recipients) -> Result<
     Ok(ExitCode::SUCCESS)
 }
 
-async fn push(console: &Console, out: &Output, env: &str, apply: bool) -> Result<ExitCode> {
+async fn push(
+    console: &Console,
+    out: &Output,
+    env: &str,
+    apply: bool,
+    confirm: &Confirm,
+) -> Result<ExitCode> {
     let print_plan =
         |w: &mut dyn std::io::Write, plan: &nfops_ops::PushPlan| -> std::io::Result<()> {
             for h in &plan.hosts {
@@ -205,8 +224,14 @@ async fn push(console: &Console, out: &Output, env: &str, apply: bool) -> Result
         });
         return Ok(ExitCode::SUCCESS);
     }
+    let typed = confirm.resolve_guarded(console, env, "push secrets")?;
     let o = console
-        .secrets_push(env, Arc::new(NoProgress), CancellationToken::new())
+        .secrets_push(
+            env,
+            typed.as_deref(),
+            Arc::new(NoProgress),
+            CancellationToken::new(),
+        )
         .await?;
     let failed = o.job.as_ref().and_then(|j| j.error.clone());
     out.emit(&o, |w| {

@@ -9,6 +9,7 @@ use nfops_core::audit::{Action, Outcome};
 use nfops_core::{Error, ErrorCode, Result};
 
 use crate::Console;
+use nfops_core::lease::LeaseAction;
 use nfops_vault::KeyringSource;
 
 impl Console {
@@ -150,8 +151,17 @@ impl Console {
     /// Errors: the catalog's; S3 errors listing the offsite copies;
     /// `io.error` / S3 errors when a backup cannot be removed (the ones
     /// removed before stay removed and are audited).
-    pub async fn backup_forget(&self, env: &str, apply: bool) -> Result<ForgetOutcome> {
-        self.backup_forget_checked(env, apply, None).await
+    ///
+    /// With `apply` on a production or region tier, `confirm` must be the
+    /// environment's name; the lease is held and a `started` entry written
+    /// before anything is deleted.
+    pub async fn backup_forget(
+        &self,
+        env: &str,
+        apply: bool,
+        confirm: Option<&str>,
+    ) -> Result<ForgetOutcome> {
+        self.backup_forget_guarded(env, apply, None, confirm).await
     }
 
     /// As [`Console::backup_forget`] with `apply`, but only when the fresh
@@ -164,8 +174,28 @@ impl Console {
         &self,
         env: &str,
         expected: &[String],
+        confirm: Option<&str>,
     ) -> Result<ForgetOutcome> {
-        self.backup_forget_checked(env, true, Some(expected)).await
+        self.backup_forget_guarded(env, true, Some(expected), confirm)
+            .await
+    }
+
+    async fn backup_forget_guarded(
+        &self,
+        env: &str,
+        apply: bool,
+        expected: Option<&[String]>,
+        confirm: Option<&str>,
+    ) -> Result<ForgetOutcome> {
+        if !apply {
+            return self.backup_forget_checked(env, false, None).await;
+        }
+        let lease = self
+            .begin_destructive(env, LeaseAction::Forget, "backup.forget", None, confirm)
+            .await?;
+        let result = self.backup_forget_checked(env, true, expected).await;
+        self.release(lease).await;
+        result
     }
 
     // Long on purpose: local and offsite deletions and their single audit entry must stay in one place so nothing is removed unaudited.

@@ -93,6 +93,24 @@ impl Console {
         progress: Arc<dyn Progress>,
         cancel: CancellationToken,
     ) -> Result<(BackupPlan, BackupOutcome)> {
+        // One operator per environment: no backup while another process
+        // restores, promotes or pushes (held through upload and copy).
+        let lease = self
+            .take_lease(env, nfops_core::lease::LeaseAction::Backup)
+            .await?;
+        let result = self.backup_run_held(env, progress, cancel).await;
+        self.release(lease).await;
+        result
+    }
+
+    /// [`Console::backup_run`] for a caller that already holds `env`'s lease
+    /// (a promotion's pre-promotion backup).
+    pub(crate) async fn backup_run_held(
+        &self,
+        env: &str,
+        progress: Arc<dyn Progress>,
+        cancel: CancellationToken,
+    ) -> Result<(BackupPlan, BackupOutcome)> {
         let req = self.backup_request(env).await?;
         let plan = nfops_backup::plan_backup(&req).await?;
         let result = nfops_backup::run_backup(

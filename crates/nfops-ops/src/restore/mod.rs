@@ -12,6 +12,7 @@ use nfops_backup::crypto::parse_identity;
 use nfops_core::audit::{Action, Outcome};
 use nfops_core::credentials::CredentialSource;
 use nfops_core::jobs::{CancellationToken, PlannedStep, Progress, Step};
+use nfops_core::lease::LeaseAction;
 use nfops_core::{Error, ErrorCode, Result};
 use nfops_restore::cache::CacheStep;
 use nfops_restore::checks::{CheckReport, CheckRequest, ChecksStep};
@@ -174,17 +175,18 @@ impl Console {
         progress: Arc<dyn Progress>,
         cancel: CancellationToken,
     ) -> Result<RestoreRun> {
-        let config = self.config()?;
-        let is_production = config.environment(env)?.tier == nfops_core::config::Tier::Production;
-        if is_production && confirm != Some(env) {
-            return Err(Error::new(
-                ErrorCode::InvalidInput,
-                format!("restoring into '{env}' (production) needs its name typed as confirmation"),
+        // Confirmation (production, region), the environment's lease and a
+        // `started` entry before anything is read or touched.
+        let lease = self
+            .begin_destructive(
+                env,
+                LeaseAction::Restore,
+                "restore.run",
+                Some(backup),
+                confirm,
             )
-            .hint(format!(
-                "Pass --yes after reading the plan (CLI), or type '{env}' (app)."
-            )));
-        }
+            .await?;
+        let config = self.config()?;
         let plan = self
             .restore_plan_for(env, backup, tables.clone(), scope.other_environment)
             .await?;
@@ -266,6 +268,7 @@ impl Console {
             }),
         )
         .await?;
+        self.release(lease).await;
         Ok(RestoreRun { outcome, report })
     }
 

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use futures::future::join_all;
 use nfops_core::audit::{Action, Outcome};
 use nfops_core::jobs::{CancellationToken, JobState, Plan, PlannedStep, Progress, Step};
+use nfops_core::lease::LeaseAction;
 use nfops_core::{Error, ErrorCode, Result};
 
 use super::steps::ScaleHost;
@@ -58,9 +59,42 @@ impl Console {
     ///
     /// Errors: SSH/PM2 errors; `job.check_failed` when a host does not
     /// reach its count; `job.cancelled`.
+    ///
+    /// Scaling down on a production or region tier needs `confirm` = the
+    /// environment's name; every scale holds the environment's lease.
     pub async fn scale_apply(
         &self,
         plan: &ScalePlan,
+        confirm: Option<&str>,
+        progress: Arc<dyn Progress>,
+        cancel: CancellationToken,
+    ) -> Result<ScaleOutcome> {
+        let env = plan.environment.as_str();
+        // Whether this scales down is judged from the counts PM2 reports now,
+        // not from the caller's plan (an IPC caller could forge `current`).
+        let now = self.scale_plan(env, plan.instances_per_host).await?;
+        let down = now.hosts.iter().any(|h| h.target < h.current);
+        let lease = if down {
+            self.begin_destructive(
+                env,
+                LeaseAction::Scale,
+                "scale.backend",
+                Some(&plan.app),
+                confirm,
+            )
+            .await?
+        } else {
+            self.take_lease(env, LeaseAction::Scale).await?
+        };
+        let result = self.scale_apply_held(plan, !down, progress, cancel).await;
+        self.release(lease).await;
+        result
+    }
+
+    async fn scale_apply_held(
+        &self,
+        plan: &ScalePlan,
+        write_started: bool,
         progress: Arc<dyn Progress>,
         cancel: CancellationToken,
     ) -> Result<ScaleOutcome> {
@@ -76,9 +110,11 @@ impl Console {
             outcome,
             details,
         };
-        self.audit()
-            .record(audit(Outcome::Started, details.clone()))
-            .await?;
+        if write_started {
+            self.audit()
+                .record(audit(Outcome::Started, details.clone()))
+                .await?;
+        }
         let result = self.scale_job(plan, progress, cancel).await;
         let (outcome, mut d) = match &result {
             Ok(_) => (Outcome::Succeeded, details),

@@ -1,5 +1,6 @@
-//! The target's and source's `shared/.env`: non-secret settings compared by
-//! value, secrets by name and by a hash of their values (never shown).
+//! The target's and source's `shared/.env`: settings compared by name and
+//! kind of difference, secrets by name and parity; no value leaves here
+//! (not even hashed: a low-entropy value's plain hash can be guessed).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -9,7 +10,7 @@ use nfops_core::Result;
 use nfops_fleet::{shell_quote, SshSession};
 use sha2::{Digest, Sha256};
 
-use super::{SecretParity, SettingDiff};
+use super::{SecretParity, SettingChange, SettingDiff};
 use crate::release::app_dir;
 
 /// Words in a key name that mark it as a secret.
@@ -65,7 +66,7 @@ fn has_userinfo(value: &str) -> bool {
     })
 }
 
-/// Non-secret settings that differ, and secret parity by hash.
+/// Settings that differ (names and kind only), and secret parity.
 pub fn compare_env(
     from: &BTreeMap<String, String>,
     to: &BTreeMap<String, String>,
@@ -86,11 +87,15 @@ pub fn compare_env(
                 (Some(_), Some(_)) => parity.different_value.push(k.clone()),
                 (None, None) => {}
             }
-        } else if a != b {
+        } else if let Some(change) = match (a, b) {
+            (Some(_), None) => Some(SettingChange::Added),
+            (None, Some(_)) => Some(SettingChange::Removed),
+            (Some(a), Some(b)) if a != b => Some(SettingChange::Changed),
+            _ => None,
+        } {
             diff.push(SettingDiff {
                 key: k.clone(),
-                from: a.cloned(),
-                to: b.cloned(),
+                change,
             });
         }
     }
@@ -123,11 +128,15 @@ mod tests {
         );
         let b = parse_env("NF_ENV=production\nDB_PASSWORD=s2\nAPI_TOKEN=t\nREDIS_PASSWORD=r\nDATABASE_URL=mysql://app:other@db/x\n");
         let (diff, parity) = compare_env(&a, &b);
-        let keys: Vec<&str> = diff.iter().map(|d| d.key.as_str()).collect();
+        let keys: Vec<(&str, SettingChange)> =
+            diff.iter().map(|d| (d.key.as_str(), d.change)).collect();
         assert_eq!(
             keys,
-            vec!["NF_ENV", "ONLY_A"],
-            "only non-secret keys show values"
+            vec![
+                ("NF_ENV", SettingChange::Changed),
+                ("ONLY_A", SettingChange::Added)
+            ],
+            "non-secret keys are listed by name and kind of change"
         );
         assert_eq!(parity.missing_on_target, vec!["S3_ACCESS_KEY_ID"]);
         assert_eq!(parity.only_on_target, vec!["REDIS_PASSWORD"]);
@@ -142,5 +151,41 @@ mod tests {
             !json.contains("s1") && !json.contains("s2") && !json.contains("s3cr3t"),
             "secret values never leave: {json}"
         );
+    }
+
+    #[test]
+    fn no_value_reaches_the_plan_whatever_the_key_is_called() {
+        // Keys the secret-word list misses, and a plain one: all leave no value.
+        let staging = parse_env(
+            "SMTP_PASS=smtp-staging-1\nSLACK_WEBHOOK_URL=https://hooks.example/T1/B1/stg\nSENTRY_DSN=https://k1@sentry.example/1\nHASH_SALT=salt-stg\nFOO=foo-stg\n",
+        );
+        let production = parse_env(
+            "SMTP_PASS=other-smtp-prod\nSLACK_WEBHOOK_URL=https://hooks.example/T1/B1/prd\nSENTRY_DSN=https://k2@sentry.example/2\nHASH_SALT=salt-prd\nFOO=foo-prd\n",
+        );
+        let (diff, parity) = compare_env(&staging, &production);
+        let json = serde_json::to_string(&(&diff, &parity)).expect("json");
+        for v in staging.values().chain(production.values()) {
+            assert!(
+                !json.contains(v.as_str()),
+                "value {v:?} leaked into the plan: {json}"
+            );
+        }
+        let named: Vec<&str> = diff
+            .iter()
+            .map(|d| d.key.as_str())
+            .chain(parity.different_value.iter().map(String::as_str))
+            .collect();
+        for k in [
+            "SMTP_PASS",
+            "SLACK_WEBHOOK_URL",
+            "SENTRY_DSN",
+            "HASH_SALT",
+            "FOO",
+        ] {
+            assert!(
+                named.contains(&k),
+                "{k} is still named as differing: {named:?}"
+            );
+        }
     }
 }

@@ -71,13 +71,37 @@ pub struct HostChange {
     pub artifact_present: bool,
 }
 
-/// A non-secret setting that differs between the environments.
+/// A setting of `.env` that differs between the environments: its name and
+/// how it differs, never a value. A plan is printed, sent to the UI and
+/// stored in SQLite, and no list of "secret-looking" names is complete
+/// (`SMTP_PASS`, `*_WEBHOOK_URL`, `*_SALT`…), so no value is carried at all.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SettingDiff {
     pub key: String,
-    pub from: Option<String>,
-    pub to: Option<String>,
+    pub change: SettingChange,
+}
+
+/// How a setting differs, seen from the target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SettingChange {
+    /// Set in the source only.
+    Added,
+    /// Set in the target only.
+    Removed,
+    /// Set in both, to different values.
+    Changed,
+}
+
+impl SettingChange {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SettingChange::Added => "added",
+            SettingChange::Removed => "removed",
+            SettingChange::Changed => "changed",
+        }
+    }
 }
 
 /// Secret keys compared by name and by hash of their values (never shown).

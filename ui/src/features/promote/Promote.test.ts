@@ -25,7 +25,7 @@ function plan(o: Partial<PromotionPlanView> = {}): PromotionPlanView {
       { host: "prod-app-2", from: "v1", to: "v2", artifactPresent: false },
     ],
     frontend: null,
-    configDiff: [{ key: "NF_ENV", from: "staging", to: "production" }],
+    configDiff: [{ key: "NF_ENV", change: "changed" }],
     secretParity: { missingOnTarget: [], onlyOnTarget: [], sameValue: ["REDIS_PASSWORD"], differentValue: ["DB_PASSWORD"] },
     pendingMigrations: ["002_orders_note"],
     gates: [{ name: "backup", text: "a verified production backup newer than 24h" }],

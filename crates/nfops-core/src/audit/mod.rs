@@ -5,16 +5,41 @@
 //! edited, inserted or deleted entry breaks the chain and [`AuditLog::verify`]
 //! reports it. `details` holds names and counts only, never a secret value.
 //!
-//! Limitation: removing the newest entries together with the guard triggers
-//! leaves a valid shorter chain; compare [`Verification::head`] with a copy
-//! kept elsewhere to detect that.
+//! Keyed: entries are written with an HMAC-SHA-256 (`k1:` + hex) under a key
+//! kept in the OS keyring ([`AuditKeyStore`]), created on first use. Someone
+//! who can write `state.db` but not the keyring cannot recompute a valid
+//! hash; rewriting entries with plain SHA-256 is reported, because a plain
+//! entry is accepted only as *legacy*: written before the key existed (by
+//! its time) and before the first keyed entry. Legacy entries (from before
+//! this change) keep verifying; the first keyed entry covers the legacy
+//! chain's head, which anchors them.
+//!
+//! Limitation: replacing the whole database with a forged older chain, or
+//! removing the newest entries together with the guard triggers, leaves a
+//! chain that verifies; export [`AuditLog::head`] (`nfops audit head`) to a
+//! place the state folder's writers cannot reach and compare.
 
+use std::sync::Arc;
+
+mod key;
+
+pub use key::AuditKeyStore;
+use key::{ChainKey, KEYED};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use sqlx::Row;
 
 use crate::error::{Error, ErrorCode, Result};
 use crate::state::State;
+
+/// The newest entry, to keep elsewhere and compare later (anchoring).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Head {
+    pub seq: i64,
+    pub at: String,
+    pub hash: String,
+}
 
 const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
@@ -71,6 +96,8 @@ pub struct Entry {
 #[derive(Debug, Clone, Serialize)]
 pub struct Verification {
     pub entries: u64,
+    /// Entries written with plain SHA-256 before the chain was keyed.
+    pub legacy: u64,
     pub head: Option<String>,
     pub problems: Vec<String>,
 }
@@ -85,6 +112,14 @@ impl Verification {
 #[derive(Clone, Debug)]
 pub struct AuditLog {
     state: State,
+    keys: Arc<dyn AuditKeyStore>,
+    key: Arc<tokio::sync::OnceCell<Arc<ChainKey>>>,
+}
+
+impl std::fmt::Debug for dyn AuditKeyStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AuditKeyStore")
+    }
 }
 
 /// The OS user running the console. On Unix the name of the process's real
@@ -116,10 +151,10 @@ fn unix_user_name() -> Option<String> {
     Some(name.unwrap_or_else(|| format!("uid {uid}")))
 }
 
-/// The hash of an entry: its fields and the previous hash, as a canonical
-/// JSON array so field boundaries cannot be shifted. `e.hash` is not covered.
-fn entry_hash(e: &Entry) -> String {
-    let canonical = serde_json::json!([
+/// An entry's fields and the previous hash as a canonical JSON array, so
+/// field boundaries cannot be shifted. `e.hash` is not covered.
+fn canonical(e: &Entry) -> String {
+    serde_json::json!([
         e.seq,
         e.at,
         e.actor,
@@ -130,13 +165,69 @@ fn entry_hash(e: &Entry) -> String {
         e.details,
         e.prev_hash
     ])
-    .to_string();
-    hex::encode(Sha256::digest(canonical.as_bytes()))
+    .to_string()
+}
+
+/// The legacy (unkeyed) hash of an entry.
+fn plain_hash(e: &Entry) -> String {
+    hex::encode(Sha256::digest(canonical(e).as_bytes()))
 }
 
 impl AuditLog {
-    pub fn new(state: State) -> Self {
-        Self { state }
+    /// The log in `state`, keyed with the key `keys` holds (created there on
+    /// the first write).
+    pub fn new(state: State, keys: Arc<dyn AuditKeyStore>) -> Self {
+        Self {
+            state,
+            keys,
+            key: Arc::default(),
+        }
+    }
+
+    /// The chain key, created and stored on first use.
+    async fn write_key(&self) -> Result<Arc<ChainKey>> {
+        let keys = self.keys.clone();
+        self.key
+            .get_or_try_init(|| async move {
+                let key = tokio::task::spawn_blocking(move || -> Result<ChainKey> {
+                    match keys.load()? {
+                        Some(r) => ChainKey::parse(&r),
+                        None => {
+                            let (key, record) = ChainKey::generate();
+                            keys.save(&record)?;
+                            Ok(key)
+                        }
+                    }
+                })
+                .await
+                .map_err(|e| Error::internal(format!("audit key task failed: {e}")))??;
+                Ok(Arc::new(key))
+            })
+            .await
+            .cloned()
+    }
+
+    /// The chain key if it exists (verification never creates one).
+    async fn read_key(&self) -> Result<Option<Arc<ChainKey>>> {
+        if let Some(k) = self.key.get() {
+            return Ok(Some(k.clone()));
+        }
+        let keys = self.keys.clone();
+        let record = tokio::task::spawn_blocking(move || keys.load())
+            .await
+            .map_err(|e| Error::internal(format!("audit key task failed: {e}")))??;
+        record
+            .map(|r| ChainKey::parse(&r).map(Arc::new))
+            .transpose()
+    }
+
+    /// The newest entry (for anchoring it elsewhere), `None` when empty.
+    pub async fn head(&self) -> Result<Option<Head>> {
+        let row: Option<(i64, String, String)> =
+            sqlx::query_as("SELECT seq, at, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
+                .fetch_optional(self.state.pool())
+                .await?;
+        Ok(row.map(|(seq, at, hash)| Head { seq, at, hash }))
     }
 
     /// Appends an entry as the current OS user; returns its sequence number.
@@ -147,6 +238,7 @@ impl AuditLog {
     /// Appends an entry for `actor`. Serialized with other writers (also other
     /// processes) by an immediate transaction, so the chain never forks.
     pub async fn record_as(&self, actor: &str, a: Action<'_>) -> Result<i64> {
+        let key = self.write_key().await?;
         // Rolled back on drop, so a cancelled caller never leaves the write lock held.
         let mut tx = self.state.pool().begin_with("BEGIN IMMEDIATE").await?;
         {
@@ -170,7 +262,7 @@ impl AuditLog {
                 prev_hash: prev,
                 hash: String::new(),
             };
-            e.hash = entry_hash(&e);
+            e.hash = key.mac(&canonical(&e));
             sqlx::query("INSERT INTO audit_log(seq, at, actor, action, environment, target, outcome, details, prev_hash, hash) VALUES (?,?,?,?,?,?,?,?,?,?)")
                 .bind(e.seq)
                 .bind(&e.at)
@@ -201,8 +293,10 @@ impl AuditLog {
     /// Walks the whole chain and reports every break: an entry whose hash
     /// does not match its content (edited), whose `prev_hash` does not match
     /// the entry before (inserted or deleted), a gap in sequence numbers
-    /// (deleted), and missing append-only guards.
+    /// (deleted), a plain-hash entry where only keyed ones may be (rewritten
+    /// without the keyring's key), and missing append-only guards.
     pub async fn verify(&self) -> Result<Verification> {
+        let key = self.read_key().await?;
         let rows = sqlx::query("SELECT seq, at, actor, action, environment, target, outcome, details, prev_hash, hash FROM audit_log ORDER BY seq ASC")
             .fetch_all(self.state.pool())
             .await?;
@@ -210,6 +304,7 @@ impl AuditLog {
         let mut prev_hash = GENESIS.to_owned();
         let mut expected_seq = 1i64;
         let mut head = None;
+        let (mut legacy, mut keyed) = (0u64, 0u64);
         for row in &rows {
             let e = row_to_entry(row)?;
             if e.seq != expected_seq {
@@ -221,11 +316,13 @@ impl AuditLog {
             if e.prev_hash != prev_hash {
                 problems.push(format!("entry {} does not follow the entry before it (chain broken: an entry was removed, inserted or edited)", e.seq));
             }
-            if entry_hash(&e) != e.hash {
-                problems.push(format!(
-                    "entry {} ({} at {}) was modified after it was written",
-                    e.seq, e.action, e.at
-                ));
+            if let Some(p) = check_hash(&e, key.as_deref(), keyed) {
+                problems.push(p);
+            }
+            if e.hash.starts_with(KEYED) {
+                keyed += 1;
+            } else {
+                legacy += 1;
             }
             prev_hash = e.hash.clone();
             expected_seq = e.seq + 1;
@@ -245,6 +342,7 @@ impl AuditLog {
         }
         Ok(Verification {
             entries: rows.len() as u64,
+            legacy,
             head,
             problems,
         })
@@ -265,6 +363,42 @@ impl AuditLog {
     }
 }
 
+/// What is wrong with `e`'s own hash, if anything. `keyed_before` counts
+/// keyed entries before it.
+fn check_hash(e: &Entry, key: Option<&ChainKey>, keyed_before: u64) -> Option<String> {
+    let modified = || {
+        format!(
+            "entry {} ({} at {}) was modified after it was written",
+            e.seq, e.action, e.at
+        )
+    };
+    if e.hash.starts_with(KEYED) {
+        return match key {
+            None => Some(format!(
+                "entry {} is keyed but the audit chain key is missing from the OS keyring, so it cannot be checked",
+                e.seq
+            )),
+            Some(k) => (k.mac(&canonical(e)) != e.hash).then(modified),
+        };
+    }
+    if keyed_before > 0 {
+        return Some(format!(
+            "entry {} ({} at {}) carries a plain hash after keyed entries: it was rewritten without the audit key",
+            e.seq, e.action, e.at
+        ));
+    }
+    // RFC 3339 UTC stamps of one format compare as strings.
+    if let Some(k) = key {
+        if e.at.as_str() >= k.created.as_str() {
+            return Some(format!(
+                "entry {} ({} at {}) carries a plain hash although the audit key existed then: it was rewritten without the key",
+                e.seq, e.action, e.at
+            ));
+        }
+    }
+    (plain_hash(e) != e.hash).then(modified)
+}
+
 fn row_to_entry(row: &sqlx::sqlite::SqliteRow) -> Result<Entry> {
     Ok(Entry {
         seq: row.try_get("seq")?,
@@ -281,102 +415,4 @@ fn row_to_entry(row: &sqlx::sqlite::SqliteRow) -> Result<Entry> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    async fn log_with_entries(n: usize) -> (tempfile::TempDir, State, AuditLog) {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let state = State::open(dir.path()).await.expect("open state");
-        let log = AuditLog::new(state.clone());
-        for i in 0..n {
-            log.record_as(
-                "alice",
-                Action {
-                    action: "test.action",
-                    environment: Some("staging"),
-                    target: Some(&format!("t{i}")),
-                    outcome: Outcome::Succeeded,
-                    details: serde_json::json!({"i": i}),
-                },
-            )
-            .await
-            .expect("append");
-        }
-        (dir, state, log)
-    }
-
-    #[tokio::test]
-    async fn intact_chain_verifies() {
-        let (_d, _s, log) = log_with_entries(5).await;
-        let v = log.verify().await.expect("verify");
-        assert!(v.ok(), "a fresh chain must verify: {:?}", v.problems);
-        assert_eq!(v.entries, 5);
-    }
-
-    #[tokio::test]
-    async fn update_and_delete_are_refused_by_the_database() {
-        let (_d, state, _log) = log_with_entries(2).await;
-        let upd = sqlx::query("UPDATE audit_log SET actor = 'mallory' WHERE seq = 1")
-            .execute(state.pool())
-            .await;
-        assert!(upd.is_err(), "the append-only trigger must refuse UPDATE");
-        let del = sqlx::query("DELETE FROM audit_log WHERE seq = 1")
-            .execute(state.pool())
-            .await;
-        assert!(del.is_err(), "the append-only trigger must refuse DELETE");
-    }
-
-    #[tokio::test]
-    async fn edited_entry_is_detected() {
-        let (_d, state, log) = log_with_entries(3).await;
-        sqlx::query("DROP TRIGGER audit_log_no_update")
-            .execute(state.pool())
-            .await
-            .expect("drop guard");
-        sqlx::query("UPDATE audit_log SET outcome = 'succeeded', target = 'other' WHERE seq = 2")
-            .execute(state.pool())
-            .await
-            .expect("tamper");
-        let v = log.verify().await.expect("verify");
-        assert!(
-            v.problems
-                .iter()
-                .any(|p| p.contains("entry 2") && p.contains("modified")),
-            "edit must be named: {:?}",
-            v.problems
-        );
-        assert!(
-            v.problems.iter().any(|p| p.contains("audit_log_no_update")),
-            "removed guard must be reported: {:?}",
-            v.problems
-        );
-        let err = log.verify_strict().await.expect_err("tampered");
-        assert_eq!(err.code(), ErrorCode::AuditTampered);
-    }
-
-    #[tokio::test]
-    async fn deleted_entry_is_detected() {
-        let (_d, state, log) = log_with_entries(4).await;
-        sqlx::query("DROP TRIGGER audit_log_no_delete")
-            .execute(state.pool())
-            .await
-            .expect("drop guard");
-        sqlx::query("DELETE FROM audit_log WHERE seq = 2")
-            .execute(state.pool())
-            .await
-            .expect("tamper");
-        let v = log.verify().await.expect("verify");
-        assert!(
-            v.problems.iter().any(|p| p.contains("missing")),
-            "gap must be reported: {:?}",
-            v.problems
-        );
-        assert!(
-            v.problems
-                .iter()
-                .any(|p| p.contains("entry 3 does not follow")),
-            "chain break must be reported: {:?}",
-            v.problems
-        );
-    }
-}
+mod tests;

@@ -1,0 +1,410 @@
+//! One operator per environment at a time, across processes.
+//!
+//! Job slots live inside one process; two `nfops` processes, or the app and
+//! the CLI, would otherwise restore, promote or push to the same environment
+//! at once. A [`Lease`] is a row in the shared state database naming its
+//! holder (operator, host, pid, process kind), the action and when it began.
+//! The holder renews its heartbeat while it works and deletes the row when
+//! it ends, also on error or panic (the guard's `Drop`). A second operator is
+//! refused with `environment.busy` naming the holder.
+//!
+//! A holder that was killed cannot release: its row expires once its
+//! heartbeat is older than the time-to-live, and the next operator takes it
+//! over (the caller audits the takeover from [`Lease::took_over`]).
+//!
+//! Invariants: taking a lease is one `BEGIN IMMEDIATE` transaction (SQLite's
+//! write lock serialises processes), so two takers never both succeed; only
+//! the holder's random token renews or releases a row.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::error::{Error, ErrorCode, Result};
+use crate::state::State;
+
+/// How long a lease lives without a heartbeat. Bounded so a killed holder
+/// blocks the environment for at most this long.
+pub const DEFAULT_TTL: Duration = Duration::from_secs(30);
+
+/// Overrides [`DEFAULT_TTL`] in seconds (tests of expiry; at least 2 s).
+pub const TTL_ENV: &str = "NFOPS_LEASE_TTL_SECS";
+
+/// What the holder is doing; the refusal is worded from it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LeaseAction {
+    Restore,
+    Backup,
+    Promote,
+    SecretsPush,
+    Scale,
+    Forget,
+}
+
+impl LeaseAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LeaseAction::Restore => "restore",
+            LeaseAction::Backup => "backup",
+            LeaseAction::Promote => "promote",
+            LeaseAction::SecretsPush => "secrets-push",
+            LeaseAction::Scale => "scale",
+            LeaseAction::Forget => "forget",
+        }
+    }
+
+    /// "production is being <verb> by …".
+    fn verb(s: &str) -> &'static str {
+        match s {
+            "restore" => "restored",
+            "backup" => "backed up",
+            "promote" => "promoted to",
+            "secrets-push" => "given new secrets",
+            "scale" => "scaled",
+            "forget" => "pruned of old backups",
+            _ => "changed",
+        }
+    }
+}
+
+/// Which front end holds a lease.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProcessKind {
+    Cli,
+    App,
+}
+
+impl ProcessKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProcessKind::Cli => "cli",
+            ProcessKind::App => "app",
+        }
+    }
+}
+
+/// Who holds (or held) a lease.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Holder {
+    pub environment: String,
+    pub operator: String,
+    pub host: String,
+    pub pid: i64,
+    pub process_kind: String,
+    pub action: String,
+    pub started_at: String,
+    pub heartbeat_at: String,
+}
+
+impl Holder {
+    /// "production is being restored by alice on laptop-1 (cli, pid 42) since …".
+    pub fn describe(&self) -> String {
+        format!(
+            "{} is being {} by {} on {} ({}, pid {}) since {}",
+            self.environment,
+            LeaseAction::verb(&self.action),
+            self.operator,
+            self.host,
+            self.process_kind,
+            self.pid,
+            self.started_at
+        )
+    }
+}
+
+/// This machine's name, for the holder record.
+pub fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+        .ok()
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .or_else(|| {
+            ["HOSTNAME", "COMPUTERNAME"]
+                .iter()
+                .find_map(|v| std::env::var(v).ok().filter(|s| !s.is_empty()))
+        })
+        .unwrap_or_else(|| "unknown-host".into())
+}
+
+/// The configured time-to-live ([`TTL_ENV`] or [`DEFAULT_TTL`]).
+pub fn ttl() -> Duration {
+    std::env::var(TTL_ENV)
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .map(|s| Duration::from_secs(s.max(2)))
+        .unwrap_or(DEFAULT_TTL)
+}
+
+/// A held lease. Renewed in the background; released by [`Lease::release`]
+/// or, if the holder returns early or panics, by `Drop`.
+pub struct Lease {
+    inner: Option<Arc<Held>>,
+    beat: Option<tokio::task::JoinHandle<()>>,
+    /// The expired holder this lease replaced (a killed process), to audit.
+    pub took_over: Option<Holder>,
+}
+
+struct Held {
+    state: State,
+    environment: String,
+    token: String,
+}
+
+impl Lease {
+    /// Takes `env`'s lease for `action` as `operator` (this host and pid).
+    ///
+    /// # Errors
+    /// `environment.busy` when another live holder has it (the message names
+    /// it); `state.error` when the database fails.
+    pub async fn acquire(
+        state: &State,
+        env: &str,
+        action: LeaseAction,
+        operator: &str,
+        kind: ProcessKind,
+    ) -> Result<Lease> {
+        let ttl = ttl();
+        let now = chrono::Utc::now();
+        let token = uuid::Uuid::new_v4().to_string();
+        let mut tx = state.pool().begin_with("BEGIN IMMEDIATE").await?;
+        let current = holder_of(&mut tx, env).await?;
+        let mut took_over = None;
+        if let Some(h) = current {
+            let beat = chrono::DateTime::parse_from_rfc3339(&h.heartbeat_at)
+                .map(|t| t.with_timezone(&chrono::Utc))
+                .unwrap_or(now);
+            let age = now.signed_duration_since(beat);
+            if age < chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::seconds(30)) {
+                return Err(busy(&h));
+            }
+            took_over = Some(h);
+        }
+        let stamp = now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        sqlx::query(
+            "INSERT INTO environment_lease(environment, token, operator, host, pid, process_kind, action, started_at, heartbeat_at) \
+             VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT(environment) DO UPDATE SET token = excluded.token, operator = excluded.operator, \
+             host = excluded.host, pid = excluded.pid, process_kind = excluded.process_kind, action = excluded.action, \
+             started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at",
+        )
+        .bind(env)
+        .bind(&token)
+        .bind(operator)
+        .bind(host_name())
+        .bind(i64::from(std::process::id()))
+        .bind(kind.as_str())
+        .bind(action.as_str())
+        .bind(&stamp)
+        .bind(&stamp)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        let held = Arc::new(Held {
+            state: state.clone(),
+            environment: env.to_owned(),
+            token,
+        });
+        let beat = tokio::spawn(heartbeat(held.clone(), ttl / 4));
+        Ok(Lease {
+            inner: Some(held),
+            beat: Some(beat),
+            took_over,
+        })
+    }
+
+    /// Releases the lease now (waits for the row to be deleted).
+    ///
+    /// # Errors
+    /// `state.error` when the database fails; the lease then expires by itself.
+    pub async fn release(mut self) -> Result<()> {
+        if let Some(b) = self.beat.take() {
+            b.abort();
+        }
+        match self.inner.take() {
+            Some(h) => h.delete().await,
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        if let Some(b) = self.beat.take() {
+            b.abort();
+        }
+        // Dropped without `release` (an early `?` return or a panic): delete
+        // the row from the runtime if there is one; otherwise it expires.
+        if let Some(h) = self.inner.take() {
+            if let Ok(rt) = tokio::runtime::Handle::try_current() {
+                rt.spawn(async move {
+                    if let Err(e) = h.delete().await {
+                        tracing::warn!(category = "worker", environment = %h.environment, error = %e, "lease could not be released; it expires by itself");
+                    }
+                });
+            }
+        }
+    }
+}
+
+impl Held {
+    async fn delete(&self) -> Result<()> {
+        sqlx::query("DELETE FROM environment_lease WHERE environment = ? AND token = ?")
+            .bind(&self.environment)
+            .bind(&self.token)
+            .execute(self.state.pool())
+            .await?;
+        Ok(())
+    }
+}
+
+async fn heartbeat(held: Arc<Held>, every: Duration) {
+    loop {
+        tokio::time::sleep(every).await;
+        let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        let r = sqlx::query(
+            "UPDATE environment_lease SET heartbeat_at = ? WHERE environment = ? AND token = ?",
+        )
+        .bind(now)
+        .bind(&held.environment)
+        .bind(&held.token)
+        .execute(held.state.pool())
+        .await;
+        if r.is_err() {
+            tracing::warn!(category = "worker", environment = %held.environment, "lease heartbeat could not be written");
+        }
+    }
+}
+
+/// The current holder of `env`'s lease, if any (live or expired).
+pub async fn holder(state: &State, env: &str) -> Result<Option<Holder>> {
+    let mut conn = state.pool().acquire().await?;
+    holder_of(&mut conn, env).await
+}
+
+async fn holder_of(conn: &mut sqlx::SqliteConnection, env: &str) -> Result<Option<Holder>> {
+    let row: Option<(String, String, i64, String, String, String, String)> = sqlx::query_as(
+        "SELECT operator, host, pid, process_kind, action, started_at, heartbeat_at FROM environment_lease WHERE environment = ?",
+    )
+    .bind(env)
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(row.map(
+        |(operator, host, pid, process_kind, action, started_at, heartbeat_at)| Holder {
+            environment: env.to_owned(),
+            operator,
+            host,
+            pid,
+            process_kind,
+            action,
+            started_at,
+            heartbeat_at,
+        },
+    ))
+}
+
+fn busy(h: &Holder) -> Error {
+    Error::new(ErrorCode::EnvironmentBusy, h.describe()).hint(format!(
+        "Wait until that {} ends, or ask {}. A holder that was killed expires {} s after its last heartbeat ({}).",
+        h.action,
+        h.operator,
+        ttl().as_secs(),
+        h.heartbeat_at
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_second_taker_is_refused_with_the_holder_named_until_release() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let state = State::open(dir.path()).await.expect("state");
+        let first = Lease::acquire(
+            &state,
+            "production",
+            LeaseAction::Restore,
+            "alice",
+            ProcessKind::Cli,
+        )
+        .await
+        .expect("first taker gets the lease");
+        let err = Lease::acquire(
+            &state,
+            "production",
+            LeaseAction::Promote,
+            "bob",
+            ProcessKind::App,
+        )
+        .await
+        .err()
+        .expect("a second operator must be refused while the first holds it");
+        assert_eq!(err.code(), ErrorCode::EnvironmentBusy);
+        assert!(
+            err.message()
+                .starts_with("production is being restored by alice on "),
+            "the refusal names who does what: {}",
+            err.message()
+        );
+        let other = Lease::acquire(
+            &state,
+            "staging",
+            LeaseAction::Backup,
+            "bob",
+            ProcessKind::App,
+        )
+        .await
+        .expect("another environment is independent");
+        other.release().await.expect("release");
+        first.release().await.expect("release");
+        assert!(holder(&state, "production").await.expect("read").is_none());
+        Lease::acquire(
+            &state,
+            "production",
+            LeaseAction::Promote,
+            "bob",
+            ProcessKind::App,
+        )
+        .await
+        .expect("free again after release")
+        .release()
+        .await
+        .expect("release");
+    }
+
+    #[tokio::test]
+    async fn an_expired_holder_is_taken_over_and_reported() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let state = State::open(dir.path()).await.expect("state");
+        // A holder killed a minute ago: its heartbeat stopped.
+        let old = (chrono::Utc::now() - chrono::Duration::seconds(600))
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        sqlx::query("INSERT INTO environment_lease VALUES ('production','t','carol','h',1,'cli','restore',?,?)")
+            .bind(&old)
+            .bind(&old)
+            .execute(state.pool())
+            .await
+            .expect("seed");
+        let lease = Lease::acquire(
+            &state,
+            "production",
+            LeaseAction::Restore,
+            "alice",
+            ProcessKind::Cli,
+        )
+        .await
+        .expect("an expired lease is taken over");
+        let prev = lease.took_over.clone().expect("the takeover is reported");
+        assert_eq!(prev.operator, "carol");
+        drop(lease);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(
+            holder(&state, "production").await.expect("read").is_none(),
+            "a dropped lease (early return, panic) is released"
+        );
+    }
+}
