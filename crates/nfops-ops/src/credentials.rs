@@ -71,9 +71,11 @@ impl Console {
     pub async fn set_credential(&self, name: &str, value: SecretString) -> Result<()> {
         // A stored identity is replaced only through its import (confirmed
         // for production and region, checked as an age key); the audit key
-        // is never set by hand.
-        let replaces_identity =
-            name == nfops_secrets::IDENTITY_CREDENTIAL && self.identity_stored().await?;
+        // is never set by hand. Setting the identity it already holds
+        // replaces nothing (`make run` loads the stack's credentials again).
+        let replaces_identity = name == nfops_secrets::IDENTITY_CREDENTIAL
+            && self.identity_stored().await?
+            && !self.identity_is(&value).await?;
         if replaces_identity || name == nfops_vault::AUDIT_KEY_NAME {
             return Err(Error::new(
                 ErrorCode::InvalidInput,

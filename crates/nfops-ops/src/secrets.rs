@@ -124,6 +124,15 @@ impl Console {
             .map_err(|e| Error::internal(format!("keyring task failed: {e}")))?
     }
 
+    /// Whether the stored identity is exactly `value`.
+    pub(crate) async fn identity_is(&self, value: &SecretString) -> Result<bool> {
+        let keyring = self.keyring().clone();
+        let stored = tokio::task::spawn_blocking(move || keyring.get(IDENTITY_CREDENTIAL))
+            .await
+            .map_err(|e| Error::internal(format!("keyring task failed: {e}")))??;
+        Ok(stored.expose().trim() == value.expose().trim())
+    }
+
     async fn store_identity(&self, id: &AgeIdentity, action: &str) -> Result<()> {
         let keyring = self.keyring().clone();
         let secret = id.to_secret();
