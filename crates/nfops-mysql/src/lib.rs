@@ -22,7 +22,7 @@ pub mod reader;
 pub mod schema;
 pub mod sink;
 
-pub use connect::Target;
+pub use connect::{Carrier, Limits, Target};
 pub use dump::{dump, DumpCounters, DumpOptions, DumpOutcome, TableResult};
 pub use hash::{RowHasher, TableDigest};
 pub use reader::{read_dump, FileDigest};
