@@ -136,7 +136,11 @@ mod tests {
                 & 0o777
         };
         assert_eq!(mode(&dir), 0o700, "the state folder is the user's only");
-        assert_eq!(mode(&dir.join("state.db")), 0o600, "state.db is the user's only");
+        assert_eq!(
+            mode(&dir.join("state.db")),
+            0o600,
+            "state.db is the user's only"
+        );
         for side in ["state.db-wal", "state.db-shm"] {
             let p = dir.join(side);
             if p.exists() {

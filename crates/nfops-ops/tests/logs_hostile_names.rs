@@ -10,7 +10,8 @@ use nfops_ops::Console;
 
 #[tokio::test]
 async fn a_log_file_named_like_a_program_is_read_as_data() {
-    let Some(kit) = nfops_testkit::Stack::from_env("a_log_file_named_like_a_program_is_read_as_data")
+    let Some(kit) =
+        nfops_testkit::Stack::from_env("a_log_file_named_like_a_program_is_read_as_data")
     else {
         return;
     };
@@ -68,7 +69,12 @@ async fn a_log_file_named_like_a_program_is_read_as_data() {
         .entries
         .iter()
         .find(|e| e.msg == marker)
-        .unwrap_or_else(|| panic!("the hostile file's line is still shown; got {} entries", tail.entries.len()));
+        .unwrap_or_else(|| {
+            panic!(
+                "the hostile file's line is still shown; got {} entries",
+                tail.entries.len()
+            )
+        });
     assert_eq!(
         line.app, hostile,
         "a non-PM2 name is kept whole as the line's app"

@@ -122,8 +122,12 @@ async fn pipe(
         Ok(c) => c,
         Err(e) => {
             match link.lost_reason() {
-                Some(reason) => tracing::warn!(category = "error", target_host = %remote_host, target_port = remote_port, %via, %reason, "SSH tunnel cannot forward: its session was lost"),
-                None => tracing::warn!(category = "error", target_host = %remote_host, target_port = remote_port, %via, error = %e, "SSH host refused to forward a connection"),
+                Some(reason) => {
+                    tracing::warn!(category = "error", target_host = %remote_host, target_port = remote_port, %via, %reason, "SSH tunnel cannot forward: its session was lost")
+                }
+                None => {
+                    tracing::warn!(category = "error", target_host = %remote_host, target_port = remote_port, %via, error = %e, "SSH host refused to forward a connection")
+                }
             }
             return;
         }
