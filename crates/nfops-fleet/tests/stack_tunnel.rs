@@ -296,7 +296,7 @@ async fn a_statement_stuck_behind_a_lock_ends_at_its_bound_with_the_servers_answ
         exec(
             &mut waiter,
             &waiter_target,
-            "UPDATE users SET name = name WHERE id = 1",
+            "UPDATE users SET email = email WHERE id = 1",
         ),
     )
     .await
