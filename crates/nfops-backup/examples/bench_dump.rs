@@ -53,6 +53,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         password: creds.get(&db.password_credential)?,
         database: db.name.clone(),
         label: "bench database".into(),
+        carrier: None,
+        limits: nfops_mysql::Limits::JOB,
     };
     let opts = DumpOptions {
         workers: a.get(6).and_then(|w| w.parse().ok()).unwrap_or(2),

@@ -29,7 +29,13 @@ pub struct ObjectStore {
     bucket: String,
     prefix: String,
     endpoint: String,
+    /// Longest wait for the next byte of an object being downloaded.
+    read_idle: Duration,
 }
+
+/// Default bound on a download that stops sending: generous for a slow
+/// link, far from "forever".
+pub const READ_IDLE: Duration = Duration::from_secs(60);
 
 impl ObjectStore {
     /// A client for `d` with keys from `creds`: standard retries (5 attempts,
@@ -41,8 +47,12 @@ impl ObjectStore {
     pub fn connect(d: &ObjectDestination, creds: &dyn CredentialSource) -> Result<Self> {
         let access = creds.get(&d.access_key_credential)?;
         let secret = creds.get(&d.secret_key_credential)?;
+        // The attempt timeout ends when the answer's headers arrive; the first
+        // byte must come within READ_IDLE too. A body that then stalls is
+        // bounded by `next_chunk`.
         let timeouts = aws_sdk_s3::config::timeout::TimeoutConfig::builder()
             .connect_timeout(Duration::from_secs(10))
+            .read_timeout(READ_IDLE)
             .operation_attempt_timeout(Duration::from_secs(120))
             .build();
         let retry = aws_sdk_s3::config::retry::RetryConfig::standard()
@@ -65,7 +75,48 @@ impl ObjectStore {
             bucket: d.bucket.get_ref().clone(),
             prefix: d.prefix.trim_matches('/').to_owned(),
             endpoint: d.endpoint.get_ref().clone(),
+            read_idle: READ_IDLE,
         })
+    }
+
+    /// The same store with another bound on a stalled download (tests use a
+    /// short one; the default is [`READ_IDLE`]).
+    #[must_use]
+    pub fn with_read_idle(mut self, idle: Duration) -> Self {
+        self.read_idle = idle;
+        self
+    }
+
+    /// The next piece of a downloaded object's body, or `None` at its end.
+    ///
+    /// Errors: `service.unreachable` when the body breaks off, or when no
+    /// byte arrives for `read_idle` (a server or proxy that sent the headers
+    /// and then went silent would otherwise hold the job forever: the SDK's
+    /// timeouts end once the headers are in).
+    async fn next_chunk(
+        &self,
+        body: &mut ByteStream,
+        key: &str,
+    ) -> Result<Option<impl AsRef<[u8]>>> {
+        match tokio::time::timeout(self.read_idle, body.try_next()).await {
+            Ok(r) => r.map_err(|e| {
+                Error::new(
+                    ErrorCode::Unreachable,
+                    format!("reading {key} from {} broke off", self.describe()),
+                )
+                .hint("Check the S3 server and try again.")
+                .source(e)
+            }),
+            Err(_) => Err(Error::new(
+                ErrorCode::Unreachable,
+                format!(
+                    "reading {key} from {} stalled: no data for {} s",
+                    self.describe(),
+                    self.read_idle.as_secs()
+                ),
+            )
+            .hint("The S3 server (or a proxy before it) stopped sending mid-object; check it and try again. Nothing was marked as read.")),
+        }
     }
 
     /// `s3://bucket/prefix` for messages.
@@ -326,15 +377,12 @@ impl ObjectStore {
             Err(SdkError::ServiceError(se)) if se.err().is_no_such_key() => return Ok(None),
             Err(e) => return Err(self.sdk_error("reading", key, e)),
         };
-        let bytes = out.body.collect().await.map_err(|e| {
-            Error::new(
-                ErrorCode::Unreachable,
-                format!("reading {key} from {} broke off", self.describe()),
-            )
-            .hint("Check the S3 server and try again.")
-            .source(e)
-        })?;
-        Ok(Some(bytes.into_bytes().to_vec()))
+        let mut body = out.body;
+        let mut bytes = Vec::new();
+        while let Some(chunk) = self.next_chunk(&mut body, key).await? {
+            bytes.extend_from_slice(chunk.as_ref());
+        }
+        Ok(Some(bytes))
     }
 
     /// The backups of `env` in the bucket, newest first: a folder whose
@@ -449,15 +497,8 @@ impl ObjectStore {
                 .await
                 .map_err(|e| self.sdk_error("reading", key, e))?;
             let mut file = tokio::fs::File::create(&path).await.map_err(io)?;
-            while let Some(chunk) = out.body.try_next().await.map_err(|e| {
-                Error::new(
-                    ErrorCode::Unreachable,
-                    format!("reading {key} from {} broke off", self.describe()),
-                )
-                .hint("Check the S3 server and try again.")
-                .source(e)
-            })? {
-                file.write_all(&chunk).await.map_err(io)?;
+            while let Some(chunk) = self.next_chunk(&mut out.body, key).await? {
+                file.write_all(chunk.as_ref()).await.map_err(io)?;
             }
             file.flush().await.map_err(io)?;
         }
@@ -493,16 +534,9 @@ impl ObjectStore {
             .map_err(|e| self.sdk_error("reading", key, e))?;
         let mut h = Sha256::new();
         let mut n = 0u64;
-        while let Some(chunk) = out.body.try_next().await.map_err(|e| {
-            Error::new(
-                ErrorCode::Unreachable,
-                format!("reading {key} from {} broke off", self.describe()),
-            )
-            .hint("Check the S3 server and run the copy again.")
-            .source(e)
-        })? {
-            h.update(&chunk);
-            n += chunk.len() as u64;
+        while let Some(chunk) = self.next_chunk(&mut out.body, key).await? {
+            h.update(chunk.as_ref());
+            n += chunk.as_ref().len() as u64;
         }
         Ok((n, hex::encode(h.finalize())))
     }

@@ -27,8 +27,8 @@ pub mod category {
 /// files. Keep the guard alive for the life of the process: dropping it
 /// flushes. `NFOPS_LOG` sets the filter (default `info`).
 pub fn init(log_dir: &Path, component: &str) -> Result<WorkerGuard> {
-    std::fs::create_dir_all(log_dir)
-        .map_err(|e| Error::io(format!("creating the log folder {}", log_dir.display()), e))?;
+    // Logs name hosts, databases and what the servers answered: the user's only.
+    crate::paths::private_dir(log_dir, "log folder")?;
     let appender = RollingFileAppender::builder()
         .rotation(Rotation::DAILY)
         .filename_prefix(component)

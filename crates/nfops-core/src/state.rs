@@ -10,7 +10,7 @@ use std::time::Duration;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::SqlitePool;
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 /// Handle on the state database. Cheap to clone.
 #[derive(Clone, Debug)]
@@ -21,10 +21,20 @@ pub struct State {
 
 impl State {
     /// Opens (creating if needed) `state.db` in `dir` and migrates it.
+    ///
+    /// The folder is made 0700 and the database (with its `-wal`/`-shm`
+    /// files) 0600 whatever the umask: they hold job history, plans and the
+    /// audit chain.
     pub async fn open(dir: &Path) -> Result<Self> {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| Error::io(format!("creating the state folder {}", dir.display()), e))?;
+        crate::paths::private_dir(dir, "state folder")?;
         let path = dir.join("state.db");
+        crate::paths::private_file(&path, "state database")?;
+        for side in ["state.db-wal", "state.db-shm"] {
+            let p = dir.join(side);
+            if p.exists() {
+                crate::paths::private_file(&p, "state database journal")?;
+            }
+        }
         let opts = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
@@ -82,5 +92,70 @@ impl State {
             .fetch_all(&self.pool)
             .await?;
         Ok(rows.into_iter().map(|r| r.0).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Child half: opens a state database in `NFOPS_UMASK_CHILD_DIR` (run
+    /// under `umask 022` by the test below).
+    #[tokio::test]
+    async fn umask_child() {
+        let Ok(dir) = std::env::var("NFOPS_UMASK_CHILD_DIR") else {
+            return;
+        };
+        let s = State::open(Path::new(&dir)).await.expect("state opens");
+        // A write, so the WAL and shared-memory files exist too.
+        s.credential_changed("x").await.expect("write");
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn the_state_folder_and_database_are_private_whatever_the_umask() {
+        use std::os::unix::fs::PermissionsExt;
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let dir = tmp.path().join("nested/state");
+        // The umask is per process: the child opens the state under 022,
+        // as a login shell would leave it.
+        let status = std::process::Command::new("sh")
+            .arg("-c")
+            .arg("umask 022 && exec \"$0\" --exact state::tests::umask_child --nocapture")
+            .arg(std::env::current_exe().expect("test binary"))
+            .env("NFOPS_UMASK_CHILD_DIR", &dir)
+            .stdout(std::process::Stdio::null())
+            .status()
+            .expect("child runs");
+        assert!(status.success(), "the child opened the state");
+        let mode = |p: &Path| {
+            std::fs::metadata(p)
+                .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+                .permissions()
+                .mode()
+                & 0o777
+        };
+        assert_eq!(mode(&dir), 0o700, "the state folder is the user's only");
+        assert_eq!(
+            mode(&dir.join("state.db")),
+            0o600,
+            "state.db is the user's only"
+        );
+        for side in ["state.db-wal", "state.db-shm"] {
+            let p = dir.join(side);
+            if p.exists() {
+                assert_eq!(mode(&p), 0o600, "{side} follows the database's mode");
+            }
+        }
+
+        // A folder and database left world-readable (by an older version)
+        // are tightened at the next open.
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        std::fs::set_permissions(dir.join("state.db"), std::fs::Permissions::from_mode(0o644))
+            .expect("chmod");
+        let s = State::open(&dir).await.expect("reopens");
+        drop(s);
+        assert_eq!(mode(&dir), 0o700);
+        assert_eq!(mode(&dir.join("state.db")), 0o600);
     }
 }

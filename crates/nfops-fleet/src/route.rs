@@ -8,13 +8,14 @@
 //! dropping it closes both.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use nfops_core::config::{Environment, Host};
 use nfops_core::credentials::CredentialSource;
 use nfops_core::{Error, ErrorCode, Result};
 use nfops_mysql::Target;
 
-use crate::ssh::{SshSession, Tunnel};
+use crate::ssh::{SshLink, SshSession, Tunnel};
 
 /// A `host:port` reachable from here, with the tunnel that makes it so.
 pub struct Endpoint {
@@ -62,6 +63,12 @@ impl Endpoint {
     /// Whether connections go through an SSH tunnel.
     pub fn tunnelled(&self) -> bool {
         self.tunnel.is_some()
+    }
+
+    /// The SSH session carrying the tunnel, if any: asked whether (and why)
+    /// it was lost when a connection through it breaks.
+    pub fn link(&self) -> Option<SshLink> {
+        self.tunnel.as_ref().map(|t| t.link().clone())
     }
 }
 
@@ -176,6 +183,10 @@ pub async fn database(
             password,
             database: database.unwrap_or(&db.name).to_owned(),
             label: format!("{environment} database"),
+            carrier: ep
+                .link()
+                .map(|l| Arc::new(l) as Arc<dyn nfops_mysql::Carrier>),
+            limits: nfops_mysql::Limits::JOB,
         },
         _endpoint: ep,
     })

@@ -23,7 +23,7 @@ pub mod reader;
 pub mod schema;
 pub mod sink;
 
-pub use connect::Target;
+pub use connect::{Carrier, Limits, Target};
 pub use dump::{dump, DumpCounters, DumpOptions, DumpOutcome, TableResult};
 pub use hash::{RowHasher, TableDigest};
 pub use inventory::{Inventory, InventoryObject, ObjectKind};

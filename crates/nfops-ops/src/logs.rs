@@ -156,35 +156,79 @@ impl Console {
     /// The last `per_file` lines of every PM2 log file of `host`.
     async fn read_host_logs(&self, host: &Host, per_file: usize) -> Result<Vec<LogEntry>> {
         let dir = match &host.pm2_home {
-            Some(h) => format!("{}/logs", h.trim_end_matches('/')),
-            None => "$HOME/.pm2/logs".to_owned(),
+            Some(h) => shell_quote(&format!("{}/logs", h.trim_end_matches('/'))),
+            // Left to the remote shell to expand; a constant, never a file name.
+            None => "\"$HOME/.pm2/logs\"".to_owned(),
         };
-        let dir_arg = if host.pm2_home.is_some() {
-            shell_quote(&dir)
-        } else {
-            format!("\"{dir}\"")
-        };
-        // Each line prefixed with its file's name, for the app of non-JSON lines.
-        let cmd = format!(
-            "cd {dir_arg} && for f in *.log; do [ -f \"$f\" ] && tail -n {per_file} -- \"$f\" | sed \"s|^|$f\t|\"; done; true"
-        );
         let session =
             SshSession::connect(host, self.keyring().as_ref(), &self.known_hosts()).await?;
-        let out = session.exec_checked(&cmd, TAIL_TIMEOUT).await;
+        let out = session
+            .exec_checked(&tail_command(&dir, per_file), TAIL_TIMEOUT)
+            .await;
         session.disconnect().await;
-        let out = out?;
-        Ok(out
-            .stdout
-            .lines()
-            .filter_map(|l| {
-                let (file, line) = l.split_once('\t')?;
-                let app = file
-                    .split("-out-")
-                    .next()
-                    .and_then(|a| a.split("-error-").next())
-                    .unwrap_or(file);
-                parse_line(line, &host.name, app)
-            })
-            .collect())
+        Ok(parse_tail(&out?.stdout, &host.name))
+    }
+}
+
+/// The remote command that prints the last `per_file` lines of every `*.log`
+/// in `dir` (already shell-quoted), each file introduced by a NUL, its name
+/// and a NUL.
+///
+/// File names are chosen by whoever can write the log folder, so they are
+/// only ever expanded as quoted shell words (`"$f"`), never put inside a
+/// program text: an earlier version added the name to each line with
+/// `sed "s|^|$f\t|"`, and a name like `x|;e touch y;#.log` ran a command
+/// (GNU sed's `e`). NULs inside the files (holes left by a truncated log) are
+/// dropped so they cannot fake a header.
+fn tail_command(dir: &str, per_file: usize) -> String {
+    format!(
+        "cd {dir} && for f in *.log; do [ -f \"$f\" ] || continue; printf '\\000%s\\000' \"$f\"; tail -n {per_file} -- \"$f\" | tr -d '\\000'; done; true"
+    )
+}
+
+/// Entries of [`tail_command`]'s output. The app of a non-JSON line is taken
+/// from its file's name (`nf-api-out-0.log` → `nf-api`).
+fn parse_tail(stdout: &str, host: &str) -> Vec<LogEntry> {
+    let mut parts = stdout.split('\0');
+    // Whatever precedes the first header (nothing, normally) has no file.
+    parts.next();
+    let mut out = Vec::new();
+    while let (Some(file), Some(body)) = (parts.next(), parts.next()) {
+        let app = file
+            .split("-out-")
+            .next()
+            .and_then(|a| a.split("-error-").next())
+            .unwrap_or(file);
+        out.extend(body.lines().filter_map(|l| parse_line(l, host, app)));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_names_stay_data_and_lines_keep_their_file() {
+        let cmd = tail_command("'/srv/pm2/logs'", 50);
+        assert!(
+            !cmd.contains("sed") && !cmd.contains("awk"),
+            "no program text is built around file names: {cmd}"
+        );
+        let out = "\0nf-api-out-0.log\0{\"ts\":\"1\",\"msg\":\"a\"}\nplain text\n\0x|;e touch y;#\tz.log\0{\"ts\":\"2\",\"msg\":\"b\"}\n";
+        let got = parse_tail(out, "h1");
+        let seen: Vec<(&str, &str, &str)> = got
+            .iter()
+            .map(|e| (e.app.as_str(), e.msg.as_str(), e.host.as_str()))
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                ("nf-api", "a", "h1"),
+                ("nf-api", "plain text", "h1"),
+                ("x|;e touch y;#\tz.log", "b", "h1")
+            ],
+            "each line keeps the file it came from, whatever that file is called"
+        );
     }
 }

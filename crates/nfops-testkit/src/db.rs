@@ -19,6 +19,8 @@ impl Stack {
             password: self.creds.get(&d.password_credential).expect("db password"),
             database: db.into(),
             label: format!("{env} test database"),
+            carrier: None,
+            limits: nfops_mysql::Limits::JOB,
         }
     }
 

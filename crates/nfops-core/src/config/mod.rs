@@ -231,6 +231,7 @@ fn validate(path: &Path, text: &str, file: ConfigFile) -> Result<Config> {
             .database
             .iter()
             .flat_map(|d| d.replicas.iter().filter_map(|r| r.via.as_ref()));
+        validate_host_keys(path, text, &name, &env)?;
         let vias = [
             env.database.as_ref().and_then(|d| d.via.as_ref()),
             env.cache.as_ref().and_then(|c| c.via.as_ref()),
@@ -382,6 +383,58 @@ fn validate(path: &Path, text: &str, file: ConfigFile) -> Result<Config> {
 
 /// The uptime probes of one environment: unique names, intervals of at
 /// least 20 s, targets that fit the check.
+/// Production and region hosts must pin their SSH host key: trusting the
+/// first key seen would let whoever answers first on that address (a
+/// spoofed DNS name, a hijacked IP) become "production" for good, with the
+/// deploy key and the database tunnel handed to it. Staging and local hosts
+/// may still be trusted on first use (recorded in known_hosts). Any
+/// `host_key` given must be a `SHA256:` fingerprint.
+fn validate_host_keys(path: &Path, text: &str, name: &str, env: &Environment) -> Result<()> {
+    let pinned_tier = matches!(env.tier, Tier::Production | Tier::Region);
+    for h in &env.hosts {
+        let host = h.get_ref();
+        // The host's span may start at its environment; point at its name.
+        let start = h.span().start.min(text.len());
+        let at = text[start..]
+            .find(&format!("\"{}\"", host.name))
+            .map_or(start, |i| start + i);
+        match host.host_key.as_deref().map(str::trim) {
+            None | Some("") if pinned_tier => {
+                return Err(invalid(
+                    path,
+                    text,
+                    at,
+                    &format!(
+                        "host '{}' of {} environment '{name}' has no host_key: {} hosts must pin their SSH host key",
+                        host.name,
+                        env.tier.as_str(),
+                        env.tier.as_str()
+                    ),
+                    format!(
+                        "Read the fingerprint on the host itself (`ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub`) or over a channel you trust, and add host_key = \"SHA256:…\" to host '{}'.",
+                        host.name
+                    ),
+                ));
+            }
+            Some(k)
+                if !k
+                    .split_whitespace()
+                    .any(|t| t.len() > 7 && t.starts_with("SHA256:")) =>
+            {
+                return Err(invalid(
+                    path,
+                    text,
+                    at,
+                    &format!("host_key of host '{}' is not a SHA256 fingerprint", host.name),
+                    "Write it as `ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub` prints it, e.g. host_key = \"SHA256:abc…\" (MD5 fingerprints are not accepted).",
+                ));
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
 fn validate_uptime(path: &Path, text: &str, name: &str, env: &Environment) -> Result<()> {
     let mut seen = std::collections::HashSet::new();
     for p in &env.uptime {

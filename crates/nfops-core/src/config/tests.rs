@@ -15,8 +15,8 @@ address = "127.0.0.1"
 port = 2222
 user = "deploy"
 ssh_key_credential = "prod/ssh"
+host_key = "SHA256:IYrwn8y0cbLDk2xLCE1rqPan2l4Fw4JxP8WF1TFX/5Q"
 app_dir = "/srv/app"
-
 [environments.production.database]
 host = "127.0.0.1"
 port = 3306
@@ -255,4 +255,43 @@ fn drill_max_age_days_defaults_to_30_and_can_be_set() {
     };
     assert_eq!(days(""), 30);
     assert_eq!(days("drill_max_age_days = 7\n"), 7);
+}
+
+#[test]
+fn production_and_region_hosts_must_pin_their_host_key() {
+    let unpinned = GOOD.replace(
+        "host_key = \"SHA256:IYrwn8y0cbLDk2xLCE1rqPan2l4Fw4JxP8WF1TFX/5Q\"\n",
+        "",
+    );
+    let e = Config::parse(p(), &unpinned).expect_err("a production host without host_key");
+    assert_eq!(e.code(), crate::ErrorCode::ConfigInvalid);
+    assert!(
+        e.message().starts_with("environments.toml:9:")
+            && e.message().contains("app-1")
+            && e.message().contains("host_key"),
+        "the message points at the host and says what is missing: {}",
+        e.message()
+    );
+    assert!(
+        e.hint_text().is_some_and(|h| h.contains("ssh-keygen -lf")),
+        "the hint says how to read the fingerprint: {:?}",
+        e.hint_text()
+    );
+    let region = unpinned.replace("tier = \"production\"", "tier = \"region\"");
+    assert!(
+        Config::parse(p(), &region).is_err(),
+        "region hosts are held to the same rule"
+    );
+    let staging = unpinned.replace("tier = \"production\"", "tier = \"staging\"");
+    Config::parse(p(), &staging).expect("staging hosts may still be trusted on first use");
+    let md5 = GOOD.replace(
+        "SHA256:IYrwn8y0cbLDk2xLCE1rqPan2l4Fw4JxP8WF1TFX/5Q",
+        "MD5:16:27:ac:a5:76:28:2d:36:63:1b:56:4d:eb:df:a6:48",
+    );
+    let e = Config::parse(p(), &md5).expect_err("an MD5 fingerprint");
+    assert!(
+        e.message().contains("not a SHA256 fingerprint"),
+        "{}",
+        e.message()
+    );
 }

@@ -339,7 +339,9 @@ impl JobRunner {
                         (JobState::Failed, StepState::Failed)
                     };
                     let wire = e.to_wire();
-                    tracing::warn!(category = "worker", job = %id, step = %planned.name, code = %e.code(), "job step failed: {}", e.message());
+                    // The message carries the other side's answer (a server's
+                    // error, the SSH reason); the causes add the driver's words.
+                    tracing::warn!(category = "worker", job = %id, step = %planned.name, code = %e.code(), causes = ?e.causes(), hint = e.hint_text().unwrap_or(""), "job step failed: {}", e.message());
                     self.store
                         .step(&id, index, step_state, None, Some(&wire))
                         .await?;

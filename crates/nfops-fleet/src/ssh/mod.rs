@@ -9,6 +9,7 @@
 
 mod exec;
 mod host_key;
+mod link;
 mod quote;
 mod tunnel;
 
@@ -26,10 +27,12 @@ use tokio::time::Instant;
 
 pub use exec::ExecOutput;
 pub(crate) use exec::{excerpt, stderr_tail};
+pub use link::SshLink;
 pub use quote::shell_quote;
 pub use tunnel::Tunnel;
 
 use host_key::HostKeyPolicy;
+use link::LinkState;
 
 /// Used by [`SshSession::connect`]: TCP connect, handshake and authentication together.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -46,6 +49,8 @@ pub(crate) fn endpoint(address: &str, port: u16) -> String {
 /// The client side of the russh session: checks the server's key.
 pub(crate) struct ClientHandler {
     policy: HostKeyPolicy,
+    /// Where [`ClientHandler::ended`] leaves why the session ended.
+    link: Arc<LinkState>,
 }
 
 /// Why the russh session ended early: a protocol error, or our refusal of the
@@ -78,6 +83,17 @@ impl client::Handler for ClientHandler {
             .map(|()| true)
             .map_err(HandlerError::Refused)
     }
+
+    async fn disconnected(
+        &mut self,
+        reason: client::DisconnectReason<HandlerError>,
+    ) -> Result<(), HandlerError> {
+        self.ended(&reason);
+        match reason {
+            client::DisconnectReason::ReceivedDisconnect(_) => Ok(()),
+            client::DisconnectReason::Error(e) => Err(e),
+        }
+    }
 }
 
 /// An authenticated SSH connection to one host.
@@ -87,6 +103,7 @@ impl client::Handler for ClientHandler {
 /// closes the connection.
 pub struct SshSession {
     handle: Arc<client::Handle<ClientHandler>>,
+    link: Arc<LinkState>,
     host_name: String,
     endpoint: String,
 }
@@ -168,12 +185,14 @@ impl SshSession {
         }
 
         let config = Arc::new(client::Config {
-            keepalive_interval: Some(Duration::from_secs(15)),
-            keepalive_max: 3,
+            keepalive_interval: Some(link::KEEPALIVE_INTERVAL),
+            keepalive_max: link::KEEPALIVE_MAX,
             nodelay: true,
             ..Default::default()
         });
+        let link = Arc::new(LinkState::default());
         let handler = ClientHandler {
+            link: Arc::clone(&link),
             policy: HostKeyPolicy {
                 host_name: host.name.clone(),
                 address: host.address.clone(),
@@ -232,6 +251,7 @@ impl SshSession {
         tracing::debug!(host = %host.name, %endpoint, user = %host.user, "SSH session established");
         Ok(SshSession {
             handle: Arc::new(handle),
+            link,
             host_name: host.name.clone(),
             endpoint,
         })
@@ -247,6 +267,17 @@ impl SshSession {
         &self.endpoint
     }
 
+    /// This session as the carrier of tunnelled connections: says whether
+    /// (and why) it was lost. Cheap; keeps the session open while held.
+    pub fn link(&self) -> SshLink {
+        SshLink {
+            handle: Arc::clone(&self.handle),
+            link: Arc::clone(&self.link),
+            host_name: self.host_name.clone(),
+            endpoint: self.endpoint.clone(),
+        }
+    }
+
     /// Forwards a local port to `remote_host:remote_port` as seen from this
     /// host (`direct-tcpip` channels, like `ssh -L`). See [`Tunnel`].
     ///
@@ -254,13 +285,7 @@ impl SshSession {
     /// server refuses to forward is closed at once and logged; the listener
     /// goes on.
     pub async fn forward(&self, remote_host: &str, remote_port: u16) -> Result<Tunnel> {
-        Tunnel::open(
-            Arc::clone(&self.handle),
-            &self.host_name,
-            remote_host,
-            remote_port,
-        )
-        .await
+        Tunnel::open(self.link(), remote_host, remote_port).await
     }
 
     /// Says goodbye to the server (SSH_MSG_DISCONNECT) so its log shows a clean

@@ -1,14 +1,12 @@
 //! Local port forwarding through an SSH session (`ssh -L 127.0.0.1:0:host:port`).
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 
 use nfops_core::{Error, Result};
-use russh::client;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::{JoinHandle, JoinSet};
 
-use super::ClientHandler;
+use super::SshLink;
 
 /// A listening local port whose connections are piped, each through its own
 /// `direct-tcpip` channel, to a `host:port` reachable from the SSH host.
@@ -20,6 +18,7 @@ pub struct Tunnel {
     local: SocketAddr,
     target: String,
     via: String,
+    link: SshLink,
     task: JoinHandle<()>,
 }
 
@@ -34,12 +33,8 @@ impl std::fmt::Debug for Tunnel {
 }
 
 impl Tunnel {
-    pub(super) async fn open(
-        handle: Arc<client::Handle<ClientHandler>>,
-        via: &str,
-        remote_host: &str,
-        remote_port: u16,
-    ) -> Result<Tunnel> {
+    pub(super) async fn open(link: SshLink, remote_host: &str, remote_port: u16) -> Result<Tunnel> {
+        let via = link.host_name.clone();
         let listener = TcpListener::bind(("127.0.0.1", 0))
             .await
             .map_err(|e| Error::io("binding a local port for an SSH tunnel", e))?;
@@ -47,18 +42,18 @@ impl Tunnel {
             .local_addr()
             .map_err(|e| Error::io("reading the tunnel's local address", e))?;
         let target = super::endpoint(remote_host, remote_port);
-        tracing::debug!(%local, %target, via, "SSH tunnel listening");
+        tracing::debug!(%local, %target, %via, "SSH tunnel listening");
         let task = tokio::spawn(accept_loop(
             listener,
-            handle,
+            link.clone(),
             remote_host.to_owned(),
             remote_port,
-            via.to_owned(),
         ));
         Ok(Tunnel {
             local,
             target,
-            via: via.to_owned(),
+            via,
+            link,
             task,
         })
     }
@@ -72,6 +67,11 @@ impl Tunnel {
     pub fn target(&self) -> &str {
         &self.target
     }
+
+    /// The SSH session carrying the tunnel (asked why a connection broke).
+    pub fn link(&self) -> &SshLink {
+        &self.link
+    }
 }
 
 impl Drop for Tunnel {
@@ -81,19 +81,13 @@ impl Drop for Tunnel {
     }
 }
 
-async fn accept_loop(
-    listener: TcpListener,
-    handle: Arc<client::Handle<ClientHandler>>,
-    remote_host: String,
-    remote_port: u16,
-    via: String,
-) {
+async fn accept_loop(listener: TcpListener, link: SshLink, remote_host: String, remote_port: u16) {
     let mut pipes = JoinSet::new();
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((socket, peer)) => {
-                    pipes.spawn(pipe(socket, peer, Arc::clone(&handle), remote_host.clone(), remote_port, via.clone()));
+                    pipes.spawn(pipe(socket, peer, link.clone(), remote_host.clone(), remote_port));
                 }
                 Err(e) => {
                     // Usually out of file descriptors: back off instead of spinning.
@@ -109,13 +103,14 @@ async fn accept_loop(
 async fn pipe(
     mut socket: TcpStream,
     peer: SocketAddr,
-    handle: Arc<client::Handle<ClientHandler>>,
+    link: SshLink,
     remote_host: String,
     remote_port: u16,
-    via: String,
 ) {
     let _ = socket.set_nodelay(true);
-    let channel = match handle
+    let via = &link.host_name;
+    let channel = match link
+        .handle
         .channel_open_direct_tcpip(
             remote_host.as_str(),
             u32::from(remote_port),
@@ -126,12 +121,26 @@ async fn pipe(
     {
         Ok(c) => c,
         Err(e) => {
-            tracing::warn!(target_host = %remote_host, target_port = remote_port, %via, error = %e, "SSH host refused to forward a connection");
+            match link.lost_reason() {
+                Some(reason) => {
+                    tracing::warn!(category = "error", target_host = %remote_host, target_port = remote_port, %via, %reason, "SSH tunnel cannot forward: its session was lost")
+                }
+                None => {
+                    tracing::warn!(category = "error", target_host = %remote_host, target_port = remote_port, %via, error = %e, "SSH host refused to forward a connection")
+                }
+            }
             return;
         }
     };
     let mut stream = channel.into_stream();
-    match tokio::io::copy_bidirectional(&mut socket, &mut stream).await {
+    let ended = tokio::io::copy_bidirectional(&mut socket, &mut stream).await;
+    // A tunnelled connection cut by the session's end is logged with the
+    // SSH reason: the database side only sees its stream close.
+    if let Some(reason) = link.lost_reason() {
+        tracing::warn!(category = "error", target_host = %remote_host, target_port = remote_port, %via, %reason, "tunnelled connection cut: SSH session lost");
+        return;
+    }
+    match ended {
         Ok((up, down)) => tracing::trace!(up, down, "tunnelled connection closed"),
         Err(e) => tracing::debug!(error = %e, "tunnelled connection ended with an error"),
     }
