@@ -144,6 +144,10 @@ pub async fn replica(
             password,
             database: db.name.clone(),
             label: format!("{environment} replica {}", replica.name),
+            carrier: ep
+                .link()
+                .map(|l| Arc::new(l) as Arc<dyn nfops_mysql::Carrier>),
+            limits: nfops_mysql::Limits::JOB,
         },
         _endpoint: ep,
     })

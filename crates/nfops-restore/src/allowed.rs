@@ -95,7 +95,10 @@ fn check_setval(s: &str) -> Option<String> {
             Some(_) => i += 1,
         }
     }
-    let Some(args) = r[i + 1..].strip_prefix(", ").and_then(|a| a.strip_suffix(')')) else {
+    let Some(args) = r[i + 1..]
+        .strip_prefix(", ")
+        .and_then(|a| a.strip_suffix(')'))
+    else {
         return refused();
     };
     let parts: Vec<&str> = args.split(", ").collect();
@@ -409,9 +412,16 @@ mod tests {
         assert_eq!(refusal(d, "INSERT INTO `orders` (`id`,`a``b`) VALUES (1,'x\\'),;'),(-2.5e-07,NULL),(3,X'00ff');"), None);
         assert_eq!(refusal(d, "COMMIT;"), None);
         assert_eq!(refusal(d, nfops_mysql::schema::INSERT_HISTORY), None);
-        assert_eq!(refusal(FileKind::Schema, "DO SETVAL(`s``q`, 115, 0, 0);"), None);
+        assert_eq!(
+            refusal(FileKind::Schema, "DO SETVAL(`s``q`, 115, 0, 0);"),
+            None
+        );
         assert!(refusal(FileKind::Schema, "DO SETVAL(`s`, (SELECT 1), 0, 0)").is_some());
-        assert!(refusal(FileKind::Schema, "DO SETVAL(`s`, 1, 0, 0); GRANT ALL ON *.* TO x").is_some());
+        assert!(refusal(
+            FileKind::Schema,
+            "DO SETVAL(`s`, 1, 0, 0); GRANT ALL ON *.* TO x"
+        )
+        .is_some());
         assert!(refusal(FileKind::Schema, "DO SETVAL(`other`.`s`, 1, 0, 0)").is_some());
         assert!(refusal(FileKind::Schema, nfops_mysql::schema::INSERT_HISTORY).is_some());
         assert_eq!(refusal(FileKind::Schema, "CREATE TABLE `t` (\n  `id` int NOT NULL,\n  `c` varchar(3) DEFAULT 'a;b' COMMENT 'x'\n) ENGINE=InnoDB WITH SYSTEM VERSIONING"), None);
