@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { BackendError } from "./backend";
-import { withTypedConfirmation } from "./typedConfirmation";
+import { showTypedRequestsWith, withTypedConfirmation } from "./typedConfirmation";
 
 const refusal = () =>
   new BackendError({ code: "confirmation.required", message: "push secrets in 'production' needs its name", hint: "type it" });
@@ -31,5 +31,26 @@ describe("withTypedConfirmation", () => {
     await expect(withTypedConfirmation(async () => { throw refusal(); }, () => null)).rejects.toMatchObject({
       code: "confirmation.required",
     });
+  });
+
+  it("asks the app's dialog by default and keeps the refusal when no dialog is mounted", async () => {
+    await expect(withTypedConfirmation(async () => { throw refusal(); })).rejects.toMatchObject({
+      code: "confirmation.required",
+    });
+    const asked: string[] = [];
+    const off = showTypedRequestsWith((r) => {
+      asked.push(r.message);
+      r.answer("production");
+    });
+    const seen: (string | null)[] = [];
+    const r = await withTypedConfirmation(async (c) => {
+      seen.push(c);
+      if (c !== "production") throw refusal();
+      return "pushed";
+    });
+    off();
+    expect(r).toBe("pushed");
+    expect(seen).toEqual([null, "production"]);
+    expect(asked[0]).toContain("needs its name");
   });
 });
