@@ -227,11 +227,35 @@ async fn the_wizard_restores_production_database_storage_cache_and_workers() {
         ))
         .await
         .expect("steps");
+    let mut names = Vec::new();
+    for row in &completed {
+        let text = row.text().await.unwrap_or_default();
+        names.push(text.split('\t').next().unwrap_or_default().to_owned());
+    }
+    // Production has a replica (prod-db-2), so the replicas step runs too.
+    let expected = [
+        "check backup",
+        "load shadow",
+        "verify shadow",
+        "swap",
+        "check objects",
+        "replicas",
+        "storage",
+        "cache",
+        "workers",
+        "integrity checks",
+    ];
     assert_eq!(
         completed.len(),
-        8,
-        "check backup, load, verify, swap, storage, cache, workers, checks all completed"
+        expected.len(),
+        "every step completed ({expected:?}); completed rows: {names:?}"
     );
+    for want in expected {
+        assert!(
+            names.iter().any(|n| n.starts_with(want)),
+            "step '{want}' completed: {names:?}"
+        );
+    }
     let home = app.close().await;
 
     // The real services.
