@@ -188,6 +188,8 @@ async fn the_wizard_restores_production_database_storage_cache_and_workers() {
         storage_line.contains("1 hidden"),
         "the plan hides the object added after the backup: {storage_line}"
     );
+    // No job runs yet, so a screenshot cannot stall WebKit here.
+    app.screenshot("restore-plan").await;
     let run = wait(&app, "[data-testid=restore-run]", 5).await;
     assert!(
         run.attr("disabled").await.ok().flatten().is_some(),
