@@ -307,15 +307,24 @@ fn catalog_and_forget_against_the_stack() {
     );
 
     let audit = run.ok(&["audit", "list"], None);
-    let forgets = audit
-        .as_array()
-        .expect("audit entries")
-        .iter()
-        .filter(|e| e["action"] == "backup.forget")
-        .count();
+    let forgets = |outcome_started: bool| {
+        audit
+            .as_array()
+            .expect("audit entries")
+            .iter()
+            .filter(|e| e["action"] == "backup.forget")
+            .filter(|e| (e["outcome"] == "started") == outcome_started)
+            .count()
+    };
     assert_eq!(
-        forgets, 3,
+        forgets(false),
+        3,
         "every forget (plan or applied) is audited: {audit}"
+    );
+    assert_eq!(
+        forgets(true),
+        2,
+        "each applied forget wrote a `started` entry before removing anything: {audit}"
     );
     assert!(
         audit

@@ -89,6 +89,7 @@ fn setup(test: &str) -> Option<Run> {
     for name in [
         "stack/staging/db",
         "nfops/age-identity",
+        "nfops/backup-signing-key",
         "stack/s3/access-key",
         "stack/s3/secret-key",
     ] {

@@ -189,6 +189,8 @@ fn restore_check_and_drill_on_production() {
             "verify shadow",
             "swap",
             "check objects",
+            // Production has a replica (the stack's prod-db-2).
+            "replicas",
             "storage",
             "cache",
             "workers",
