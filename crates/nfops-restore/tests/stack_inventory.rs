@@ -264,6 +264,8 @@ async fn sequences_history_partitions_and_owners_survive_backup_and_restore() {
         serde_json::to_vec(&json).expect("json"),
     )
     .expect("write");
+    // Signed again by the stack operator, as such a backup was when written.
+    nfops_backup::signature::sign_manifest(&old_dir, &stack.signing_key()).expect("re-sign");
     let plan = plan_restore(&restore_req(&stack, &old_dir, &id))
         .await
         .expect("plan of an old backup");
