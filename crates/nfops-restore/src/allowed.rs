@@ -42,7 +42,14 @@ pub enum FileKind<'a> {
 /// Why a statement is refused (`None`: allowed).
 pub fn refusal(kind: FileKind<'_>, stmt: &str) -> Option<String> {
     let s = stmt.trim().trim_end_matches(';').trim_end();
-    if HEADER.contains(&s) || sql_mode_literal(s) {
+    // Another sql_mode (NO_BACKSLASH_ESCAPES above all) would make the
+    // server read the literals below differently from this check, so only
+    // the post file's per-object modes (restored after each body) may differ
+    // from the mode the dump pins in its header.
+    let dump_header = nfops_mysql::dump::FILE_HEADER
+        .lines()
+        .any(|l| l.trim_end_matches(';') == s);
+    if HEADER.contains(&s) || dump_header || (kind == FileKind::Post && sql_mode_literal(s)) {
         return None;
     }
     match kind {
@@ -411,6 +418,17 @@ mod tests {
         assert_eq!(refusal(d, "SET autocommit = 0;"), None);
         assert_eq!(refusal(d, "INSERT INTO `orders` (`id`,`a``b`) VALUES (1,'x\\'),;'),(-2.5e-07,NULL),(3,X'00ff');"), None);
         assert_eq!(refusal(d, "COMMIT;"), None);
+        // A data or schema file cannot change how the server reads its literals.
+        let nbe = "SET SESSION sql_mode = 'NO_BACKSLASH_ESCAPES';";
+        assert!(refusal(d, nbe).is_some());
+        assert!(refusal(FileKind::Schema, nbe).is_some());
+        assert_eq!(
+            refusal(
+                FileKind::Post,
+                "SET SESSION sql_mode = 'STRICT_TRANS_TABLES';"
+            ),
+            None
+        );
         assert_eq!(refusal(d, nfops_mysql::schema::INSERT_HISTORY), None);
         assert_eq!(
             refusal(FileKind::Schema, "DO SETVAL(`s``q`, 115, 0, 0);"),
