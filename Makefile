@@ -10,7 +10,7 @@ export CARGO_TARGET_DIR ?= /var/tmp/nfops-target
 FEATURES := --features tauri/custom-protocol
 export NFOPS_STACK_DIR ?= $(CURDIR)/target/stack
 
-.PHONY: run test deps ui build bindings lint rust-test ui-test stack-up stack-down stack-test e2e clean
+.PHONY: run test deps ui build bindings icons lint rust-test ui-test stack-up stack-down stack-test e2e clean
 
 ## make run: install what is missing, start the local stack, open the console on it.
 run: build stack-up
@@ -42,6 +42,10 @@ build: ui
 ## Regenerate ui/src/lib/bindings.ts from the Rust commands.
 bindings:
 	NFOPS_WRITE_BINDINGS=1 cargo test $(FEATURES) --lib -- typescript_bindings_are_up_to_date
+
+## Regenerate icons/ (every platform's set) from icons/app-icon.svg with the pinned Tauri CLI.
+icons: deps
+	scripts/icons
 
 lint:
 	cargo clippy --workspace --all-targets $(FEATURES) -- -D warnings
