@@ -379,4 +379,3 @@ async fn a_tunnel_left_idle_for_minutes_then_loaded_stays_up() {
         .await
         .expect("cleanup");
 }
-
