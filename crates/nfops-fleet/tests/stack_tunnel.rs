@@ -5,8 +5,9 @@
 //! error; a server that never answers and a statement stuck behind a lock
 //! end at their bounds with the server's own answer.
 //!
-//! The idle test waits `NFOPS_TUNNEL_IDLE_SECS` (default 600): the other
-//! tests of this binary run meanwhile, so it sets the binary's wall time.
+//! The idle test waits `NFOPS_TUNNEL_IDLE_SECS` (default [`IDLE_SECS`]): the
+//! other tests of this binary run meanwhile, so it sets the binary's wall
+//! time.
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -16,6 +17,16 @@ use nfops_fleet::route;
 use nfops_mysql::{Limits, Target};
 use nfops_testkit::Stack;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// How long the idle test leaves the tunnel idle. Every timer that can end
+/// an idle tunnel on this path is shorter: sshd's `ClientAliveInterval 15`
+/// with the default count of 3 drops a silent client after 60 s, and the
+/// console's own keepalive gives up after 15 s × (7 + 1) = 120 s
+/// (`ssh/link.rs`); the idle database session's `wait_timeout` is 3600 s,
+/// which no idle length a test can afford reaches (it was 600 s, which
+/// proved nothing more). 150 s outlives both SSH bounds with a margin, so a
+/// keepalive that stopped being sent or answered fails the test.
+const IDLE_SECS: u64 = 150;
 
 async fn production_route(stack: &Stack, env: &nfops_core::config::Environment) -> route::Route {
     route::database(
@@ -323,7 +334,7 @@ async fn a_tunnel_left_idle_for_minutes_then_loaded_stays_up() {
     let idle: u64 = std::env::var("NFOPS_TUNNEL_IDLE_SECS")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(600);
+        .unwrap_or(IDLE_SECS);
     let env = stack.env("production").clone();
     let route = production_route(&stack, &env).await;
     let t = &route.target;

@@ -13,6 +13,7 @@ pub mod cli;
 pub mod db;
 #[cfg(feature = "e2e")]
 pub mod e2e;
+pub mod forge;
 pub mod frontend_fake;
 pub mod gate;
 pub mod jobs;

@@ -33,13 +33,14 @@ pub async fn run(console: &Console, out: &Output, cmd: Command) -> Result<ExitCo
                         j.id
                     )?;
                     for s in &j.steps {
-                        writeln!(
-                            w,
-                            "    {:<11} {} {}",
-                            s.state.as_str(),
-                            s.name,
-                            s.evidence.as_deref().unwrap_or("")
-                        )?;
+                        // A failed step shows its error (the server's own
+                        // answer included): it is the evidence of that step.
+                        let said = s
+                            .evidence
+                            .as_deref()
+                            .or(s.error.as_ref().map(|e| e.message.as_str()))
+                            .unwrap_or("");
+                        writeln!(w, "    {:<11} {} {said}", s.state.as_str(), s.name)?;
                     }
                 }
                 Ok(())
