@@ -124,13 +124,17 @@ pub fn refusal(kind: FileKind<'_>, stmt: &str, mode: Mode, scope: &Scope) -> Opt
     }
 }
 
-/// `SET SESSION sql_mode = '<MODE,MODE…>'`.
+/// `SET SESSION sql_mode = '<MODE,MODE…>'`, without the modes that make
+/// the server parse another dialect (ORACLE's PL/SQL bodies and the like),
+/// which this check does not read.
 fn sql_mode_literal(s: &str) -> bool {
+    const DIALECTS: &[&str] = &["ORACLE", "MSSQL", "DB2", "POSTGRESQL", "MAXDB"];
     s.strip_prefix("SET SESSION sql_mode = '")
         .and_then(|r| r.strip_suffix('\''))
         .is_some_and(|m| {
             m.chars()
                 .all(|c| c.is_ascii_uppercase() || c == '_' || c == ',')
+                && !m.split(',').any(|p| DIALECTS.contains(&p))
         })
 }
 

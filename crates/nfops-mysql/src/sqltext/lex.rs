@@ -234,7 +234,7 @@ mod tests {
             Some(4),
             "'a\\' ends at the second quote"
         );
-        assert_eq!(find_terminator("CREATE x '\\'; GRANT", ";", nbe), Some(13));
+        assert_eq!(find_terminator("CREATE x '\\'; GRANT", ";", nbe), Some(12));
         assert_eq!(find_terminator("CREATE x '\\'; GRANT", ";", escaping), None);
         let ansi = Mode::of_sql_mode("ANSI");
         assert_eq!(
