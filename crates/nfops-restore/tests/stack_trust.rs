@@ -184,6 +184,11 @@ async fn a_forged_grant_is_refused_by_verify_and_restore_and_never_runs() {
 
     // 2. Even signed by a trusted key (a stolen one), the statement is refused.
     sign_manifest(&dir, &stack.signing_key()).expect("re-sign");
+    let msg = verify_message(&stack, &dir, &identity).await;
+    assert!(
+        msg.contains(&data) && msg.contains("line 1") && msg.contains("CREATE USER"),
+        "verify runs the restore's allow-list too, naming file and line: {msg}"
+    );
     let msg = refused_restore(&stack, &dir, &identity).await;
     assert!(
         msg.contains(&data) && msg.contains("line 1") && msg.contains("CREATE USER"),

@@ -128,12 +128,11 @@ pub(super) fn check_create(
             if kind == "VIEW" {
                 return None;
             }
-            if let Some(w) = words(TABLE_OUTSIDE) {
-                return Some(format!(
-                    "CREATE {kind} that reads or writes outside the database ({w})"
-                ));
+            if let Some(e) = engine(rest) {
+                return Some(format!("CREATE {kind} with ENGINE={e}: only engines that store rows in the server itself ({}) are allowed", ENGINES.join(", ")));
             }
-            engine(rest).map(|e| format!("CREATE {kind} with ENGINE={e}: only engines that store rows in the server itself ({}) are allowed", ENGINES.join(", ")))
+            words(TABLE_OUTSIDE)
+                .map(|w| format!("CREATE {kind} that reads or writes outside the database ({w})"))
         }
         _ => body::check(&kind, rest)
             .err()

@@ -250,7 +250,7 @@ mod tests {
             "SELECT 1 /*M!100100 ; GRANT */ /* x */ -- y\n",
             Mode::default(),
         )
-        .unwrap();
+        .expect("lexes");
         assert_eq!(c, 2);
         assert!(t.contains(&Tok::Exec("/*M!100100".into())));
         assert!(t.contains(&Tok::Word("GRANT".into())));
