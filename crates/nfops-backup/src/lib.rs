@@ -33,6 +33,7 @@ pub mod sink;
 pub mod store;
 pub mod verify;
 mod verify_inventory;
+mod verify_statements;
 
 pub use job::{
     plan_backup, run_backup, verify_backup, BackupOutcome, BackupPlan, BackupRequest,

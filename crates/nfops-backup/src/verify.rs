@@ -10,7 +10,8 @@ use std::path::Path;
 
 use age::x25519;
 use nfops_core::{Error, ErrorCode, Result};
-use nfops_mysql::reader::{read_dump, ReadError};
+use nfops_mysql::allowed::check_data_line;
+use nfops_mysql::reader::{read_dump_checked, ReadError};
 use nfops_mysql::TableDigest;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -173,7 +174,13 @@ pub fn verify_dir(
                 Err(p) => report.findings.push(finding(p)),
             }
         } else if name.ends_with(crate::sink::SUFFIX) {
-            let outcome = read_encrypted(&mut hr, identity, &|r| on_rows(rows_total + r));
+            // A data file's lines are held to its table's allow-list.
+            let table = m
+                .tables
+                .iter()
+                .find(|t| t.files.iter().any(|f| f == name))
+                .map(|t| t.name.as_str());
+            let outcome = read_encrypted(&mut hr, identity, table, &|r| on_rows(rows_total + r));
             match outcome {
                 Ok(d) => {
                     if !d.complete {
@@ -207,6 +214,9 @@ pub fn verify_dir(
     report
         .findings
         .extend(crate::verify_inventory::check(&m, dir, identity));
+    report
+        .findings
+        .extend(crate::verify_statements::check(&m, dir, identity));
     for t in m.tables.iter().filter(|t| wanted.contains(t.name.as_str())) {
         let got = seen.get(&t.name).copied().unwrap_or_default();
         report.rows_checked += got.rows;
@@ -235,6 +245,7 @@ pub fn verify_dir(
 fn read_encrypted(
     hr: &mut HashingReader<File>,
     identity: &x25519::Identity,
+    table: Option<&str>,
     on_rows: &dyn Fn(u64),
 ) -> std::result::Result<nfops_mysql::FileDigest, String> {
     let dec = age::Decryptor::new_buffered(BufReader::with_capacity(1 << 20, hr))
@@ -249,16 +260,25 @@ fn read_encrypted(
         })?;
     let z = zstd::Decoder::new(plain).map_err(|e| format!("cannot be decompressed ({e})"))?;
     let mut last = 0u64;
-    read_dump(BufReader::with_capacity(1 << 20, z), |r| {
-        if r - last >= 50_000 {
-            last = r;
-            on_rows(r);
-        }
-    })
+    let check = |line: &str| match table {
+        Some(t) => check_data_line(t, line).map(|_| ()),
+        None => Ok(()),
+    };
+    read_dump_checked(
+        BufReader::with_capacity(1 << 20, z),
+        |r| {
+            if r - last >= 50_000 {
+                last = r;
+                on_rows(r);
+            }
+        },
+        check,
+    )
     .map_err(|e| match e {
         ReadError::Io(e) => {
             format!("cannot be read to its end: decryption or decompression failed ({e})")
         }
+        ReadError::Refused(line, why) => crate::verify_statements::refused(line, &why),
         ReadError::Syntax(line) => {
             format!("has a statement this tool did not write, at SQL line {line}")
         }

@@ -73,7 +73,7 @@ fn finding(table: Option<&str>, problem: String) -> Finding {
 }
 
 /// The plaintext of a small backup file (schema, post).
-fn read_text(path: &Path, identity: &x25519::Identity) -> Result<String, String> {
+pub(crate) fn read_text(path: &Path, identity: &x25519::Identity) -> Result<String, String> {
     let f = std::fs::File::open(path).map_err(|e| e.to_string())?;
     let dec = age::Decryptor::new_buffered(BufReader::new(f)).map_err(|e| e.to_string())?;
     let plain = dec

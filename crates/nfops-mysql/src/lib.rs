@@ -14,6 +14,7 @@
 //! Errors are [`nfops_core::Error`]; driver text is kept as the source, never
 //! as the message. Knows nothing of Tauri, age or zstd.
 
+pub mod allowed;
 pub mod connect;
 pub mod dump;
 pub mod hash;
@@ -22,6 +23,7 @@ pub mod literal;
 pub mod reader;
 pub mod schema;
 pub mod sink;
+pub mod sqltext;
 
 pub use connect::{Carrier, Limits, Target};
 pub use dump::{dump, DumpCounters, DumpOptions, DumpOutcome, TableResult};

@@ -7,6 +7,7 @@ use std::io::BufRead;
 use crate::dump::END_MARKER;
 use crate::hash::{RowHasher, TableDigest};
 use crate::literal::parse_value;
+use crate::sqltext::lex::backticked;
 
 /// What one dump file holds.
 #[derive(Debug, Default, Clone)]
@@ -26,14 +27,23 @@ pub enum ReadError {
     Io(std::io::Error),
     /// A statement is not in the form this engine writes (line number, 1-based).
     Syntax(u64),
+    /// A line the check of [`read_dump_checked`] refused (line number, why).
+    Refused(u64, String),
 }
 
 /// Parses a plaintext dump stream to its end.
 ///
 /// `on_rows` is called now and then with the rows read so far (progress).
-pub fn read_dump(
+pub fn read_dump(input: impl BufRead, on_rows: impl FnMut(u64)) -> Result<FileDigest, ReadError> {
+    read_dump_checked(input, on_rows, |_| Ok(()))
+}
+
+/// [`read_dump`], with `check` shown every line as text (`backup verify`
+/// runs the restore's allow-list there, [`crate::allowed::check_data_line`]).
+pub fn read_dump_checked(
     mut input: impl BufRead,
     mut on_rows: impl FnMut(u64),
+    mut check: impl FnMut(&str) -> Result<(), String>,
 ) -> Result<FileDigest, ReadError> {
     let mut out = FileDigest::default();
     let mut line = Vec::with_capacity(1 << 20);
@@ -49,6 +59,7 @@ pub fn read_dump(
         lineno += 1;
         out.sql_bytes += n as u64;
         out.complete = false;
+        check(&String::from_utf8_lossy(&line)).map_err(|why| ReadError::Refused(lineno, why))?;
         if line.starts_with(b"INSERT INTO ") {
             let (table, digest) =
                 parse_insert(&line, &mut hasher).ok_or(ReadError::Syntax(lineno))?;
@@ -64,7 +75,7 @@ pub fn read_dump(
 
 fn parse_insert(line: &[u8], hasher: &mut RowHasher) -> Option<(String, TableDigest)> {
     let mut i = "INSERT INTO ".len();
-    let (table, used) = parse_ident(&line[i..])?;
+    let (table, used) = backticked(&line[i..])?;
     i += used;
     let values_at = find(&line[i..], b") VALUES ")? + i + b") VALUES ".len();
     i = values_at;
@@ -95,27 +106,6 @@ fn parse_insert(line: &[u8], hasher: &mut RowHasher) -> Option<(String, TableDig
             b',' => i += 1,
             b';' => return Some((table, digest)),
             _ => return None,
-        }
-    }
-}
-
-fn parse_ident(s: &[u8]) -> Option<(String, usize)> {
-    if s.first() != Some(&b'`') {
-        return None;
-    }
-    let mut name = Vec::new();
-    let mut i = 1;
-    loop {
-        match *s.get(i)? {
-            b'`' if s.get(i + 1) == Some(&b'`') => {
-                name.push(b'`');
-                i += 2;
-            }
-            b'`' => return Some((String::from_utf8_lossy(&name).into_owned(), i + 1)),
-            b => {
-                name.push(b);
-                i += 1;
-            }
         }
     }
 }

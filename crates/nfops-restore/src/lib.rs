@@ -28,7 +28,8 @@
 //! The database route (direct or through an SSH tunnel) is
 //! `nfops_fleet::route`. Never depends on Tauri or on `nfops-ops`.
 
-pub mod allowed;
+/// The allow-list lives in `nfops_mysql::allowed` (backup verify runs it too).
+pub use nfops_mysql::allowed;
 pub mod drill;
 pub mod job;
 pub mod source;

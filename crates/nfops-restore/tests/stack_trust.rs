@@ -25,6 +25,22 @@ const FORGED_USER: &str = "nf_forged_admin";
 /// with `identity`, re-encrypted to the same public key, the manifest's
 /// size and SHA-256 updated (what anyone with write access could do).
 fn forge_data_file(dir: &Path, name: &str, identity: &x25519::Identity, line: &str) {
+    forge_file(dir, name, identity, |plain| {
+        let mut forged = format!("{line}\n").into_bytes();
+        forged.extend_from_slice(&plain);
+        forged
+    });
+}
+
+/// Rewrites file `name` of the backup in `dir` with `edit` of its plaintext,
+/// re-encrypted to the same public key, the manifest's size and SHA-256
+/// updated.
+fn forge_file(
+    dir: &Path,
+    name: &str,
+    identity: &x25519::Identity,
+    edit: impl FnOnce(Vec<u8>) -> Vec<u8>,
+) {
     let path = dir.join(name);
     let file = std::fs::File::open(&path).expect("open data file");
     let dec = age::Decryptor::new(file).expect("age file");
@@ -36,8 +52,7 @@ fn forge_data_file(dir: &Path, name: &str, identity: &x25519::Identity, line: &s
     .expect("zstd")
     .read_to_end(&mut plain)
     .expect("read");
-    let mut forged = format!("{line}\n").into_bytes();
-    forged.extend_from_slice(&plain);
+    let forged = edit(plain);
     let packed = zstd::encode_all(&forged[..], 3).expect("compress");
     let recipient = identity.to_public();
     let enc = age::Encryptor::with_recipients(std::iter::once(&recipient as &dyn age::Recipient))
@@ -169,6 +184,11 @@ async fn a_forged_grant_is_refused_by_verify_and_restore_and_never_runs() {
 
     // 2. Even signed by a trusted key (a stolen one), the statement is refused.
     sign_manifest(&dir, &stack.signing_key()).expect("re-sign");
+    let msg = verify_message(&stack, &dir, &identity).await;
+    assert!(
+        msg.contains(&data) && msg.contains("line 1") && msg.contains("CREATE USER"),
+        "verify runs the restore's allow-list too, naming file and line: {msg}"
+    );
     let msg = refused_restore(&stack, &dir, &identity).await;
     assert!(
         msg.contains(&data) && msg.contains("line 1") && msg.contains("CREATE USER"),
@@ -283,4 +303,125 @@ async fn names_that_are_not_plain_path_segments_are_refused() {
     );
     let store = nfops_backup::LocalStore::new(Path::new("/tmp"));
     assert!(store.checked_backup_dir("staging", "../x").is_err());
+}
+
+/// Runs `backup verify` of `dir` against staging's trusted signers; returns
+/// the job's error message (empty when it passed).
+async fn verify_message(stack: &Stack, dir: &Path, identity: &x25519::Identity) -> String {
+    let v = verify_backup(
+        VerifyRequest {
+            store: nfops_backup::LocalStore::new(
+                dir.parent().and_then(Path::parent).expect("root"),
+            ),
+            environment: "staging".into(),
+            id: dir.file_name().expect("id").to_string_lossy().into_owned(),
+            identity: identity.clone(),
+            signers: stack.trusted_signers("staging"),
+            sample: None,
+        },
+        &stack.runner().await,
+        Arc::new(NoProgress),
+        CancellationToken::new(),
+    )
+    .await
+    .expect("verify runs");
+    v.job.error.map(|e| e.message).unwrap_or_default()
+}
+
+/// The backup file whose name starts with `prefix`.
+fn file_named(dir: &Path, prefix: &str) -> String {
+    let m = Manifest::read(dir).expect("manifest");
+    m.files
+        .iter()
+        .find(|f| f.name.starts_with(prefix))
+        .map(|f| f.name.clone())
+        .expect("file in the manifest")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn statements_the_allow_list_refuses_fail_verify_and_restore_even_when_signed() {
+    let Some(stack) = Stack::from_env("allow_list") else {
+        return;
+    };
+    let _serial = nfops_testkit::serial().await;
+    let staging = stack.target("staging", "newfinity");
+    let identity = x25519::Identity::generate();
+    // (file, forged statement(s) put after the header, what the refusal
+    // names, lines between the header and the refused statement)
+    let cases: [(&str, String, &str, usize); 5] = [
+        (
+            "99-post.sql",
+            format!("/*M!100100 CREATE USER '{FORGED_USER}'@'%' */;"),
+            "executable comment",
+            0,
+        ),
+        (
+            "99-post.sql",
+            format!("CREATE EVENT `nf_forged_ev` ON SCHEDULE AT CURRENT_TIMESTAMP DO GRANT ALL ON *.* TO '{FORGED_USER}'@'%';"),
+            "GRANT",
+            0,
+        ),
+        (
+            "99-post.sql",
+            "CREATE DEFINER=`root`@`localhost` PROCEDURE `nf_forged_p`() SELECT 1;".to_owned(),
+            "root@localhost",
+            0,
+        ),
+        (
+            "00-schema.sql",
+            "CREATE TABLE `nf_forged_t` (`a` text) ENGINE=CONNECT TABLE_TYPE=DOS FILE_NAME='/etc/passwd';".to_owned(),
+            "CONNECT",
+            0,
+        ),
+        // Under NO_BACKSLASH_ESCAPES the server ends '\' at its second
+        // quote and, with sqlx's multi-statements, would run the CREATE
+        // USER after it; read with \ escapes it is one string.
+        (
+            "99-post.sql",
+            format!("SET SESSION sql_mode = 'NO_BACKSLASH_ESCAPES';\nCREATE VIEW `nf_forged_v` AS SELECT '\\'; CREATE USER {FORGED_USER}; #';\nSET SESSION sql_mode = @nfops_saved_sql_mode;"),
+            "CREATE USER",
+            1,
+        ),
+    ];
+    for (prefix, forged, named, after) in cases {
+        db::exec(
+            &staging,
+            &format!("DROP USER IF EXISTS '{FORGED_USER}'@'%'"),
+        )
+        .await;
+        let dir = stack.backup("staging", &identity).await;
+        let before = db::content(&staging).await;
+        let file = file_named(&dir, prefix);
+        forge_file(&dir, &file, &identity, |plain| {
+            let text = String::from_utf8(plain).expect("SQL text");
+            let header_end = text.find("unique_checks = 0;\n").expect("the dump header")
+                + "unique_checks = 0;\n".len();
+            format!("{}{forged}\n{}", &text[..header_end], &text[header_end..]).into_bytes()
+        });
+        // A stolen trusted key signs the forgery.
+        sign_manifest(&dir, &stack.signing_key()).expect("re-sign");
+        let line = format!(
+            "line {}",
+            nfops_mysql::dump::FILE_HEADER.lines().count() + 1 + after
+        );
+        let msg = verify_message(&stack, &dir, &identity).await;
+        assert!(
+            msg.contains(&file) && msg.contains(&line) && msg.contains(named),
+            "verify must fail naming {file}, {line} and {named}: {msg}"
+        );
+        let msg = refused_restore(&stack, &dir, &identity).await;
+        assert!(
+            msg.contains(&file) && msg.contains(&line) && msg.contains(named),
+            "restore must refuse naming {file}, {line} and {named}: {msg}"
+        );
+        assert!(
+            !user_exists(&stack, "staging").await,
+            "the forged user must never exist: nothing of the backup ran ({forged})"
+        );
+        assert_eq!(
+            db::content(&staging).await,
+            before,
+            "staging untouched ({forged})"
+        );
+    }
 }

@@ -2,6 +2,7 @@
 //! the objects a dump file's `CREATE` lines create.
 
 use super::ObjectKind;
+use crate::sqltext::lex::{quoted_end, Mode};
 
 /// The account a statement's `DEFINER=` clause names, as `user@host`.
 pub fn definer_of(stmt: &str) -> Option<String> {
@@ -18,20 +19,10 @@ pub fn definer_of(stmt: &str) -> Option<String> {
 fn unquote(s: &str) -> Option<(String, usize)> {
     let first = s.chars().next()?;
     if first == '`' || first == '\'' || first == '"' {
-        let mut out = String::new();
-        let mut chars = s.char_indices().skip(1).peekable();
-        while let Some((i, c)) = chars.next() {
-            if c == first {
-                if chars.peek().map(|p| p.1) == Some(first) {
-                    chars.next();
-                    out.push(c);
-                    continue;
-                }
-                return Some((out, i + 1));
-            }
-            out.push(c);
-        }
-        None
+        // As SHOW CREATE quotes: a doubled quote is one, `\` is plain.
+        let end = quoted_end(s.as_bytes(), 0, NAMES)?;
+        let q = first.to_string();
+        Some((s[1..end - 1].replace(&q.repeat(2), &q), end))
     } else {
         let end = s
             .find(|c: char| c == '@' || c.is_whitespace())
@@ -39,6 +30,12 @@ fn unquote(s: &str) -> Option<(String, usize)> {
         (end > 0).then(|| (s[..end].to_owned(), end))
     }
 }
+
+/// How names are quoted in SHOW CREATE output.
+const NAMES: Mode = Mode {
+    no_backslash_escapes: true,
+    ansi_quotes: false,
+};
 
 /// The objects SQL text creates, as (kind, name): every line that starts a
 /// `CREATE` statement (how the dump writes them). Used to check the files
@@ -86,30 +83,26 @@ pub fn created_objects(sql: &str) -> Vec<(ObjectKind, String)> {
 
 /// Whitespace-separated words, keeping quoted parts (a definer's host may hold spaces) whole.
 fn tokens(s: &str) -> Vec<String> {
+    let b = s.as_bytes();
     let mut out = Vec::new();
-    let mut cur = String::new();
-    let mut quote: Option<char> = None;
-    for c in s.chars() {
-        match quote {
-            Some(q) if c == q => {
-                quote = None;
-                cur.push(c);
+    let mut start = None;
+    let mut i = 0;
+    while i < b.len() {
+        if b[i].is_ascii_whitespace() {
+            if let Some(st) = start.take() {
+                out.push(s[st..i].to_owned());
             }
-            Some(_) => cur.push(c),
-            None if c == '`' || c == '\'' || c == '"' => {
-                quote = Some(c);
-                cur.push(c);
-            }
-            None if c.is_whitespace() => {
-                if !cur.is_empty() {
-                    out.push(std::mem::take(&mut cur));
-                }
-            }
-            None => cur.push(c),
+            i += 1;
+            continue;
         }
+        start.get_or_insert(i);
+        i = match b[i] {
+            b'`' | b'\'' | b'"' => quoted_end(b, i, NAMES).unwrap_or(b.len()),
+            _ => i + 1,
+        };
     }
-    if !cur.is_empty() {
-        out.push(cur);
+    if let Some(st) = start {
+        out.push(s[st..].to_owned());
     }
     out
 }

@@ -15,10 +15,10 @@ use nfops_backup::signature::{verify_manifest, TrustedSigners};
 use nfops_core::jobs::{Step, StepContext, Verified};
 use nfops_core::{Error, ErrorCode, Result};
 
-use crate::allowed::{refusal, FileKind};
 use crate::job::plan::PreflightCheck;
 use crate::job::{RestoreRequest, RestoreRun};
 use crate::source::BackupSource;
+use nfops_mysql::allowed::{check_data_line, check_sql_file, FileKind, Scope};
 
 pub(crate) struct CheckBackupStep(pub(crate) Arc<RestoreRun>);
 
@@ -179,6 +179,7 @@ pub fn scan_statements(source: &BackupSource, identity: &age::x25519::Identity) 
         )
         .hint("A backup file may only hold the statements the dump writes for it. Treat this backup as forged; restore another one.")
     };
+    let scope = Scope::of(&m.database, m.inventory.as_ref());
     let mut n = 0u64;
     for (file, kind) in [
         (source.schema_file(), FileKind::Schema),
@@ -186,12 +187,8 @@ pub fn scan_statements(source: &BackupSource, identity: &age::x25519::Identity) 
     ] {
         let Some(file) = file else { continue };
         let text = source.sql_text(file, identity)?;
-        for (i, stmt) in crate::sql::statements(&text).iter().enumerate() {
-            if let Some(why) = refusal(kind, stmt) {
-                return Err(refuse(file, format!("statement {}", i + 1), why));
-            }
-            n += 1;
-        }
+        n += check_sql_file(kind, &text, &scope)
+            .map_err(|r| refuse(file, format!("line {}", r.line), r.why))?;
     }
     // The data files the loader runs: each table's own files.
     for (table, f) in m
@@ -216,13 +213,10 @@ pub fn scan_statements(source: &BackupSource, identity: &age::x25519::Identity) 
                 break;
             }
             no += 1;
-            // As the loader reads it: empty lines and `-- ` lines are skipped, never sent.
-            let l = line.trim_end();
-            if l.is_empty() || l.starts_with("-- ") || l == nfops_mysql::dump::END_MARKER {
-                continue;
-            }
-            if let Some(why) = refusal(FileKind::Data(&table.name), l) {
-                return Err(refuse(f, format!("line {no}"), why));
+            match check_data_line(&table.name, &line) {
+                Ok(false) => continue,
+                Ok(true) => {}
+                Err(why) => return Err(refuse(f, format!("line {no}"), why)),
             }
             n += 1;
         }
