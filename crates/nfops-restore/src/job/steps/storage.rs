@@ -117,7 +117,7 @@ pub fn snapshots_of(
 ) -> Result<Vec<BucketSnapshot>> {
     let mut out = Vec::new();
     for entry in &source.manifest.storage {
-        let reader = source.sql_reader(&entry.file, identity)?;
+        let reader = source.preview_reader(&entry.file, identity)?;
         let snap = BucketSnapshot::read_jsonl(reader, &entry.file)?;
         if snap.bucket != entry.bucket || snap.objects.len() as u64 != entry.objects {
             return Err(Error::new(
