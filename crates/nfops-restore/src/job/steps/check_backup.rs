@@ -169,7 +169,7 @@ pub fn trust(req: &RestoreRequest) -> Result<Vec<PreflightCheck>> {
                 if configured.is_empty() { "none".to_owned() } else { configured.join(", ") }
             ),
         )
-        .hint("A restore only writes the environment's own buckets. Restore the database alone, or check where this backup came from."));
+        .hint("A restore only writes the environment's own buckets. To restore the database and leave the buckets as they are, pass --without-storage (CLI) or tick \"Leave storage as it is\" (Restore page); otherwise check where this backup came from."));
     }
     out.push(PreflightCheck {
         name: "source".into(),
