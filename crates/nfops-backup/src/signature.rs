@@ -224,12 +224,14 @@ mod tests {
         );
 
         let (other, _) = BackupSigningKey::generate().expect("test setup");
-        let e = verify_manifest(&read(), dir.path(), &trusted(&other), "b1").expect_err("must be refused");
+        let e = verify_manifest(&read(), dir.path(), &trusted(&other), "b1")
+            .expect_err("must be refused");
         assert_eq!(e.code(), ErrorCode::BackupUntrusted);
         assert!(e.message().contains("does not trust"), "{}", e.message());
 
         std::fs::write(dir.path().join(MANIFEST), b"{\"a\":2}").expect("test setup");
-        let e = verify_manifest(&read(), dir.path(), &trusted(&key), "b1").expect_err("must be refused");
+        let e = verify_manifest(&read(), dir.path(), &trusted(&key), "b1")
+            .expect_err("must be refused");
         assert!(
             e.message().contains("changed after alice signed"),
             "{}",
@@ -237,7 +239,8 @@ mod tests {
         );
 
         std::fs::remove_file(dir.path().join(SIGNATURE)).expect("test setup");
-        let e = verify_manifest(&read(), dir.path(), &trusted(&key), "b1").expect_err("must be refused");
+        let e = verify_manifest(&read(), dir.path(), &trusted(&key), "b1")
+            .expect_err("must be refused");
         assert!(e.message().contains("not signed"), "{}", e.message());
     }
 
@@ -257,6 +260,10 @@ mod tests {
         let e = verify_manifest(&parsed, dir.path(), &trusted(&key), "b1")
             .expect_err("an altered manifest must be refused even when the file on disk is signed");
         assert_eq!(e.code(), ErrorCode::BackupUntrusted);
-        assert!(e.message().contains("changed after alice signed"), "{}", e.message());
+        assert!(
+            e.message().contains("changed after alice signed"),
+            "{}",
+            e.message()
+        );
     }
 }

@@ -121,7 +121,10 @@ fn a_backup_only_in_the_s3_destination_is_restored_from_there() {
         "the S3 log shows the restore's downloads: {gets:?}"
     );
     for (key, n) in &gets {
-        assert_eq!(*n, 1, "{key} was downloaded {n} times by one restore: {gets:?}");
+        assert_eq!(
+            *n, 1,
+            "{key} was downloaded {n} times by one restore: {gets:?}"
+        );
     }
     let downloads = h.join("home/state/backup-downloads");
     assert!(
@@ -158,18 +161,18 @@ fn a_backup_only_in_the_s3_destination_is_restored_from_there() {
 
 /// GETs of each object of backup `id` in the S3 server's request log
 /// (moto's access log, path style) after byte `from`, by key under the backup.
-fn object_gets(
-    log: &Path,
-    from: u64,
-    id: &str,
-) -> std::collections::BTreeMap<String, usize> {
+fn object_gets(log: &Path, from: u64, id: &str) -> std::collections::BTreeMap<String, usize> {
     let text = std::fs::read(log).expect("the stack's S3 log");
     let text = String::from_utf8_lossy(&text[from as usize..]);
     let mut out = std::collections::BTreeMap::new();
     let marker = format!("/{id}/");
     for line in text.lines() {
-        let Some(req) = line.split('"').nth(1) else { continue };
-        let Some(path) = req.strip_prefix("GET ") else { continue };
+        let Some(req) = line.split('"').nth(1) else {
+            continue;
+        };
+        let Some(path) = req.strip_prefix("GET ") else {
+            continue;
+        };
         let path = path.split([' ', '?']).next().unwrap_or("");
         if let Some(i) = path.find(&marker) {
             *out.entry(path[i + marker.len()..].to_owned()).or_insert(0) += 1;

@@ -14,8 +14,8 @@ use std::fs::File;
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
-use nfops_mysql::FileEntry;
 use nfops_core::{Error, ErrorCode, Result};
+use nfops_mysql::FileEntry;
 use sha2::{Digest, Sha256};
 
 /// The checked files of a backup, in a private folder.
@@ -97,7 +97,12 @@ fn new_copy_folder(scratch: &Path, need: u64) -> Result<CheckedCopy> {
     let tmp = tempfile::Builder::new()
         .prefix("restore-")
         .tempdir_in(scratch)
-        .map_err(|e| Error::io(format!("creating a private copy folder in {}", scratch.display()), e))?;
+        .map_err(|e| {
+            Error::io(
+                format!("creating a private copy folder in {}", scratch.display()),
+                e,
+            )
+        })?;
     nfops_core::paths::private_dir(tmp.path(), "private backup copy")?;
     Ok(CheckedCopy {
         dir: tmp.path().to_owned(),
@@ -156,7 +161,13 @@ fn free_bytes(dir: &Path) -> Option<u64> {
         return None;
     }
     let text = String::from_utf8_lossy(&out.stdout);
-    let kib: u64 = text.lines().nth(1)?.split_whitespace().nth(3)?.parse().ok()?;
+    let kib: u64 = text
+        .lines()
+        .nth(1)?
+        .split_whitespace()
+        .nth(3)?
+        .parse()
+        .ok()?;
     Some(kib * 1024)
 }
 
@@ -187,7 +198,10 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(&copy.dir).expect("copy").permissions().mode();
+            let mode = std::fs::metadata(&copy.dir)
+                .expect("copy")
+                .permissions()
+                .mode();
             assert_eq!(mode & 0o777, 0o700, "the copy is this user's only");
         }
         // Replaced in the backup folder after the check: the copy keeps what was hashed.
@@ -220,7 +234,11 @@ mod tests {
         if free_bytes(scratch.path()).is_some() {
             let e = check_into(backup.path(), &huge, scratch.path(), false, &|_| {})
                 .expect_err("no room");
-            assert!(e.message().contains("not enough free space"), "{}", e.message());
+            assert!(
+                e.message().contains("not enough free space"),
+                "{}",
+                e.message()
+            );
             assert!(e.message().contains(&scratch.path().display().to_string()));
         }
     }

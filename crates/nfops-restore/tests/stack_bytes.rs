@@ -77,7 +77,10 @@ async fn a_file_replaced_after_the_check_is_never_loaded() {
     )
     .await
     .expect("restore runs");
-    assert!(*swap.done.lock().expect("lock"), "the file was replaced during the job");
+    assert!(
+        *swap.done.lock().expect("lock"),
+        "the file was replaced during the job"
+    );
     // On main the load read the backup folder again and loaded the other
     // table's rows into `users`: the verify step failed the job.
     assert_eq!(out.job.state, JobState::Succeeded, "{:?}", out.job);
@@ -106,14 +109,15 @@ async fn another_environments_storage_can_be_left_out_on_purpose() {
     // (re-signed by the trusted stack key, as a genuine one would be).
     let mut m = Manifest::read(&dir).expect("manifest");
     m.environment = "production".into();
-    m.storage.push(nfops_backup::manifest::StorageSnapshotEntry {
-        bucket: "nf-production-assets".into(),
-        file: "storage/nf-production-assets.jsonl.zst.age".into(),
-        objects: 0,
-        object_bytes: 0,
-        taken_at: chrono::Utc::now(),
-        finished_at: chrono::Utc::now(),
-    });
+    m.storage
+        .push(nfops_backup::manifest::StorageSnapshotEntry {
+            bucket: "nf-production-assets".into(),
+            file: "storage/nf-production-assets.jsonl.zst.age".into(),
+            objects: 0,
+            object_bytes: 0,
+            taken_at: chrono::Utc::now(),
+            finished_at: chrono::Utc::now(),
+        });
     m.write(&dir).expect("write manifest");
     sign_manifest(&dir, &stack.signing_key()).expect("sign");
 
@@ -126,7 +130,9 @@ async fn another_environments_storage_can_be_left_out_on_purpose() {
         finished_at: chrono::Utc::now(),
         objects: vec![],
     }];
-    let e = plan_restore(&req).await.expect_err("foreign bucket refused");
+    let e = plan_restore(&req)
+        .await
+        .expect_err("foreign bucket refused");
     assert_eq!(e.code(), ErrorCode::BackupUntrusted);
     assert!(
         e.hint_text().unwrap_or("").contains("--without-storage"),
@@ -142,8 +148,15 @@ async fn another_environments_storage_can_be_left_out_on_purpose() {
         .iter()
         .find(|c| c.name == "storage")
         .expect("a storage line");
-    assert!(line.ok && line.detail.contains("left as it is"), "{}", line.detail);
-    assert_eq!(plan.plan.steps.last().map(|s| s.name.as_str()), Some("storage"));
+    assert!(
+        line.ok && line.detail.contains("left as it is"),
+        "{}",
+        line.detail
+    );
+    assert_eq!(
+        plan.plan.steps.last().map(|s| s.name.as_str()),
+        Some("storage")
+    );
     let out = run_restore(
         req,
         &plan,

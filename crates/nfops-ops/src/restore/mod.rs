@@ -136,7 +136,8 @@ impl Console {
         backup: &str,
         tables: Option<Vec<String>>,
     ) -> Result<RestorePlan> {
-        self.restore_plan_for(env, backup, tables, false, false).await
+        self.restore_plan_for(env, backup, tables, false, false)
+            .await
     }
 
     /// [`Console::restore_plan`], with `other_environment`: the operator
@@ -151,7 +152,14 @@ impl Console {
         without_storage: bool,
     ) -> Result<RestorePlan> {
         let req = self
-            .restore_request(env, backup, tables, None, other_environment, without_storage)
+            .restore_request(
+                env,
+                backup,
+                tables,
+                None,
+                other_environment,
+                without_storage,
+            )
             .await?;
         self.plan_of(&req, env, backup).await
     }

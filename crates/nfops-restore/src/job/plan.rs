@@ -324,8 +324,18 @@ async fn storage_preflight(
     preflight: &mut Vec<PreflightCheck>,
 ) -> Vec<nfops_storage::restore::StoragePlan> {
     if req.without_storage && !req.source.manifest.storage.is_empty() {
-        let buckets: Vec<&str> = req.source.manifest.storage.iter().map(|s| s.bucket.as_str()).collect();
-        preflight.push(check("storage", true, super::steps::storage::left_alone(&buckets)));
+        let buckets: Vec<&str> = req
+            .source
+            .manifest
+            .storage
+            .iter()
+            .map(|s| s.bucket.as_str())
+            .collect();
+        preflight.push(check(
+            "storage",
+            true,
+            super::steps::storage::left_alone(&buckets),
+        ));
         return Vec::new();
     }
     if req.snapshots.is_empty() {

@@ -52,9 +52,10 @@ impl Step for CheckBackupStep {
         // before the check: they must be what the checked copy holds.
         if !r.req.snapshots.is_empty() {
             let (src, id) = (r.req.source.clone(), r.req.identity.clone());
-            let checked = tokio::task::spawn_blocking(move || crate::storage::snapshots_of(&src, &id))
-                .await
-                .map_err(|e| Error::internal(format!("snapshot check stopped: {e}")))??;
+            let checked =
+                tokio::task::spawn_blocking(move || crate::storage::snapshots_of(&src, &id))
+                    .await
+                    .map_err(|e| Error::internal(format!("snapshot check stopped: {e}")))??;
             if checked != r.req.snapshots {
                 return Err(Error::new(
                     ErrorCode::BackupUntrusted,
@@ -110,7 +111,12 @@ impl Step for CheckBackupStep {
 pub fn trust(req: &RestoreRequest) -> Result<Vec<PreflightCheck>> {
     let m = &req.source.manifest;
     let signers = TrustedSigners::of(&req.environment, &req.env)?;
-    let signer = verify_manifest(req.source.manifest_bytes(), &req.source.dir, &signers, &m.backup_id)?;
+    let signer = verify_manifest(
+        req.source.manifest_bytes(),
+        &req.source.dir,
+        &signers,
+        &m.backup_id,
+    )?;
     let mut out = vec![PreflightCheck {
         name: "signature".into(),
         ok: true,
