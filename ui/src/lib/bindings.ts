@@ -680,20 +680,18 @@ export type ReportListing = {
 	html: string,
 };
 
-/**  The dry run of a restore, for the wizard's plan page. */
 /**
  *  What the operator chose about the backup's origin and storage in the
  *  Restore wizard (one argument: tauri-specta takes at most 10).
  */
-export type RestoreOptions = { 
-/**
- *  Restore a backup taken of another environment.
- */
-otherEnvironment: boolean; 
-/**
- *  Leave the environment's buckets as they are.
- */
-withoutStorage: boolean }
+export type RestoreOptions = {
+	/**  Restore a backup taken of another environment. */
+	otherEnvironment: boolean,
+	/**  Leave the environment's buckets as they are. */
+	withoutStorage: boolean,
+};
+
+/**  The dry run of a restore, for the wizard's plan page. */
 export type RestorePlanView = {
 	backupId: string,
 	environment: string,
