@@ -117,10 +117,12 @@ fn a_backup_only_in_the_s3_destination_is_restored_from_there() {
     // S3 server's own request log: every object of the backup is fetched once.
     let gets = object_gets(&s3_log, log_before, &id);
     assert!(
-        gets.contains_key("manifest.json"),
+        gets.keys().any(|k| k.starts_with("data/")),
         "the S3 log shows the restore's downloads: {gets:?}"
     );
-    for (key, n) in &gets {
+    // manifest.json alone is also read by the catalog's listing (the plan's
+    // "backup verified" line), which downloads no file of the backup.
+    for (key, n) in gets.iter().filter(|(k, _)| *k != "manifest.json") {
         assert_eq!(
             *n, 1,
             "{key} was downloaded {n} times by one restore: {gets:?}"
