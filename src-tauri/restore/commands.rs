@@ -6,14 +6,16 @@ use tauri::ipc::Channel;
 use tauri::State;
 
 use super::dto::{
-    DrillRecord, DrillStaleness, IntegrityReport, ReportListing, RestorePlanView, RestoreResult,
+    DrillRecord, DrillStaleness, IntegrityReport, ReportListing, RestoreOptions, RestorePlanView,
+    RestoreResult,
 };
 use crate::failure::Failure;
 use crate::jobs::{channel_progress, JobEvent, JobKey, RunningJobs};
 use crate::AppState;
 
 /// The plan of restoring `backup` into `env` (all tables, or `tables`);
-/// `other_environment`: the user allows a backup of another environment.
+/// `other_environment`: the user allows a backup of another environment;
+/// `without_storage`: the environment's buckets are left as they are.
 #[tauri::command]
 #[specta::specta]
 pub async fn restore_plan(
@@ -22,17 +24,18 @@ pub async fn restore_plan(
     backup: String,
     tables: Option<Vec<String>>,
     other_environment: bool,
+    without_storage: bool,
 ) -> Result<RestorePlanView, Failure> {
     let console = state.console()?;
     let plan = console
-        .restore_plan_for(&env, &backup, tables, other_environment)
+        .restore_plan_for(&env, &backup, tables, other_environment, without_storage)
         .await?;
     let e = console.config()?.environment(&env)?.clone();
     Ok(RestorePlanView::new(plan, &e))
 }
 
 /// Runs the restore; `confirm` is the environment's name typed by the user;
-/// `other_environment`: the user allows a backup of another environment.
+/// `options`: another environment's backup allowed, storage left as it is.
 /// (The app handle gives both states: tauri-specta takes at most 10 arguments.)
 #[tauri::command]
 #[specta::specta]
@@ -45,7 +48,7 @@ pub async fn restore_run(
     cache: bool,
     workers: bool,
     checks: bool,
-    other_environment: bool,
+    options: RestoreOptions,
     confirm: Option<String>,
     on_event: Channel<JobEvent>,
 ) -> Result<RestoreResult, Failure> {
@@ -58,7 +61,8 @@ pub async fn restore_run(
         cache,
         workers,
         checks,
-        other_environment,
+        other_environment: options.other_environment,
+        without_storage: options.without_storage,
     };
     let run = console
         .restore_run(

@@ -1,10 +1,21 @@
 //! Wire types of the Restore and Integrity pages; each converts explicitly
 //! from its domain type.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use specta::Type;
 
 use crate::jobs::JobSummary;
+
+/// What the operator chose about the backup's origin and storage in the
+/// Restore wizard (one argument: tauri-specta takes at most 10).
+#[derive(Debug, Clone, Copy, Default, Deserialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct RestoreOptions {
+    /// Restore a backup taken of another environment.
+    pub other_environment: bool,
+    /// Leave the environment's buckets as they are.
+    pub without_storage: bool,
+}
 
 /// One table of a restore plan.
 #[derive(Debug, Clone, Serialize, Type)]

@@ -113,6 +113,13 @@ impl Manifest {
     /// Errors: `job.check_failed` when it is missing or not a valid manifest
     /// (the folder is then an incomplete backup).
     pub fn read(dir: &Path) -> Result<Manifest> {
+        Self::read_with_bytes(dir).map(|(m, _)| m)
+    }
+
+    /// [`Manifest::read`], with the exact bytes it parsed: the signature is
+    /// checked against these, never against a second read of the file
+    /// (which could have been swapped in between).
+    pub fn read_with_bytes(dir: &Path) -> Result<(Manifest, Vec<u8>)> {
         let path = dir.join(MANIFEST);
         let text = std::fs::read(&path).map_err(|e| {
             Error::new(
@@ -144,6 +151,6 @@ impl Manifest {
             )
             .hint("Use the NewFinity Ops version that wrote it."));
         }
-        Ok(m)
+        Ok((m, text))
     }
 }

@@ -117,20 +117,21 @@ pub fn sign_manifest(dir: &Path, key: &BackupSigningKey) -> Result<()> {
 }
 
 /// Checks the signature of the backup in `dir` against `trusted`; returns
-/// the trusted signer's name. Call before reading anything else of the
-/// backup: only a signed manifest's hashes prove the files.
+/// the trusted signer's name. `manifest` is the exact bytes the caller parsed
+/// (from [`crate::Manifest::read_with_bytes`]): the manifest is never read
+/// again here, so a file swapped after parsing cannot pass for the signed
+/// one. Call before reading anything else of the backup: only a signed
+/// manifest's hashes prove the files.
 ///
 /// Errors: `backup.untrusted` when there is no signature, it is damaged, it
 /// does not match the manifest (altered), or its key is not trusted by the
 /// environment (the message names the key and the environment).
-pub fn verify_manifest(dir: &Path, trusted: &TrustedSigners, backup: &str) -> Result<String> {
-    let manifest = std::fs::read(dir.join(MANIFEST)).map_err(|e| {
-        Error::new(
-            ErrorCode::CheckFailed,
-            format!("backup {backup} has no readable manifest"),
-        )
-        .source(e)
-    })?;
+pub fn verify_manifest(
+    manifest: &[u8],
+    dir: &Path,
+    trusted: &TrustedSigners,
+    backup: &str,
+) -> Result<String> {
     let text = match std::fs::read_to_string(dir.join(SIGNATURE)) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -141,7 +142,7 @@ pub fn verify_manifest(dir: &Path, trusted: &TrustedSigners, backup: &str) -> Re
         }
         Err(e) => return Err(Error::io(format!("reading {SIGNATURE} of backup {backup}"), e)),
     };
-    check_signature(&manifest, &text, trusted, &format!("backup {backup}"))
+    check_signature(manifest, &text, trusted, &format!("backup {backup}"))
 }
 
 fn check_signature(
@@ -216,18 +217,21 @@ mod tests {
         std::fs::write(dir.path().join(MANIFEST), b"{\"a\":1}").expect("test setup");
         let (key, _) = BackupSigningKey::generate().expect("test setup");
         sign_manifest(dir.path(), &key).expect("test setup");
+        let read = || std::fs::read(dir.path().join(MANIFEST)).expect("test setup");
         assert_eq!(
-            verify_manifest(dir.path(), &trusted(&key), "b1").expect("test setup"),
+            verify_manifest(&read(), dir.path(), &trusted(&key), "b1").expect("test setup"),
             "alice"
         );
 
         let (other, _) = BackupSigningKey::generate().expect("test setup");
-        let e = verify_manifest(dir.path(), &trusted(&other), "b1").expect_err("must be refused");
+        let e = verify_manifest(&read(), dir.path(), &trusted(&other), "b1")
+            .expect_err("must be refused");
         assert_eq!(e.code(), ErrorCode::BackupUntrusted);
         assert!(e.message().contains("does not trust"), "{}", e.message());
 
         std::fs::write(dir.path().join(MANIFEST), b"{\"a\":2}").expect("test setup");
-        let e = verify_manifest(dir.path(), &trusted(&key), "b1").expect_err("must be refused");
+        let e = verify_manifest(&read(), dir.path(), &trusted(&key), "b1")
+            .expect_err("must be refused");
         assert!(
             e.message().contains("changed after alice signed"),
             "{}",
@@ -235,7 +239,31 @@ mod tests {
         );
 
         std::fs::remove_file(dir.path().join(SIGNATURE)).expect("test setup");
-        let e = verify_manifest(dir.path(), &trusted(&key), "b1").expect_err("must be refused");
+        let e = verify_manifest(&read(), dir.path(), &trusted(&key), "b1")
+            .expect_err("must be refused");
         assert!(e.message().contains("not signed"), "{}", e.message());
+    }
+
+    /// The bytes verified are the bytes parsed: a manifest swapped on disk
+    /// after it was read is not the one checked (on main the signature was
+    /// checked against a second read of the file, so a signed manifest
+    /// could be verified while an altered one was used).
+    #[test]
+    fn the_parsed_bytes_are_verified_not_the_file_read_again() {
+        let dir = tempfile::tempdir().expect("test setup");
+        std::fs::write(dir.path().join(MANIFEST), b"{\"a\":1}").expect("test setup");
+        let (key, _) = BackupSigningKey::generate().expect("test setup");
+        sign_manifest(dir.path(), &key).expect("test setup");
+        let parsed = b"{\"a\":666}".to_vec();
+        // The signed file is what sits on disk at verify time; what the
+        // caller parsed (and will use) is another manifest.
+        let e = verify_manifest(&parsed, dir.path(), &trusted(&key), "b1")
+            .expect_err("an altered manifest must be refused even when the file on disk is signed");
+        assert_eq!(e.code(), ErrorCode::BackupUntrusted);
+        assert!(
+            e.message().contains("changed after alice signed"),
+            "{}",
+            e.message()
+        );
     }
 }

@@ -84,7 +84,21 @@ pub fn verify_dir(
     scope: Scope,
     on_rows: &(dyn Fn(u64) + Sync),
 ) -> Result<VerifyReport> {
-    let m = Manifest::read(dir)?;
+    verify_dir_against(dir, Manifest::read(dir)?, identity, scope, on_rows)
+}
+
+/// [`verify_dir`] against `m`, a manifest the caller already read (and
+/// whose signature it checked on those very bytes): the folder's
+/// `manifest.json` is not read again. Each file is read once, hashed and
+/// decoded in the same pass.
+// Long on purpose: see verify_dir.
+pub fn verify_dir_against(
+    dir: &Path,
+    m: Manifest,
+    identity: &x25519::Identity,
+    scope: Scope,
+    on_rows: &(dyn Fn(u64) + Sync),
+) -> Result<VerifyReport> {
     let mine = identity.to_public().to_string();
     if !m.recipients.iter().any(|r| r == &mine) {
         return Err(Error::new(

@@ -90,6 +90,8 @@ fn a_backup_only_in_the_s3_destination_is_restored_from_there() {
             .contains("[backup.s3] destination"),
         "the plan says where the backup came from: {source}"
     );
+    let s3_log = stack.join("logs/s3.log");
+    let log_before = std::fs::metadata(&s3_log).map_or(0, |m| m.len());
     let restored = ok(
         h,
         c,
@@ -110,6 +112,22 @@ fn a_backup_only_in_the_s3_destination_is_restored_from_there() {
         restored["outcome"]["databaseState"], "restored",
         "restored from the bucket: {restored}"
     );
+    // One download per run: the run's plan and its job use the same copy
+    // (on main the run downloaded the whole backup twice). Counted in the
+    // S3 server's own request log: every object of the backup is fetched once.
+    let gets = object_gets(&s3_log, log_before, &id);
+    assert!(
+        gets.keys().any(|k| k.starts_with("data/")),
+        "the S3 log shows the restore's downloads: {gets:?}"
+    );
+    // manifest.json alone is also read by the catalog's listing (the plan's
+    // "backup verified" line), which downloads no file of the backup.
+    for (key, n) in gets.iter().filter(|(k, _)| *k != "manifest.json") {
+        assert_eq!(
+            *n, 1,
+            "{key} was downloaded {n} times by one restore: {gets:?}"
+        );
+    }
     let downloads = h.join("home/state/backup-downloads");
     assert!(
         downloads.is_dir(),
@@ -141,4 +159,26 @@ fn a_backup_only_in_the_s3_destination_is_restored_from_there() {
         "an id that is not a plain name is bad input: {}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// GETs of each object of backup `id` in the S3 server's request log
+/// (moto's access log, path style) after byte `from`, by key under the backup.
+fn object_gets(log: &Path, from: u64, id: &str) -> std::collections::BTreeMap<String, usize> {
+    let text = std::fs::read(log).expect("the stack's S3 log");
+    let text = String::from_utf8_lossy(&text[from as usize..]);
+    let mut out = std::collections::BTreeMap::new();
+    let marker = format!("/{id}/");
+    for line in text.lines() {
+        let Some(req) = line.split('"').nth(1) else {
+            continue;
+        };
+        let Some(path) = req.strip_prefix("GET ") else {
+            continue;
+        };
+        let path = path.split([' ', '?']).next().unwrap_or("");
+        if let Some(i) = path.find(&marker) {
+            *out.entry(path[i + marker.len()..].to_owned()).or_insert(0) += 1;
+        }
+    }
+    out
 }

@@ -99,6 +99,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         safety_retention: chrono::Duration::days(0),
         snapshots: vec![],
         allow_other_environment: false,
+        without_storage: false,
     };
     let plan = nfops_restore::plan_restore(&req).await?;
     let t = Instant::now();

@@ -23,7 +23,8 @@
 //! - [`drill`]: the scratch database of a restore drill;
 //! - [`allowed`]: the statement kinds each backup file may hold;
 //! - [`sql`]: splits the SQL text of schema and post files into statements;
-//! - [`source`]: a backup folder opened for restore.
+//! - [`source`]: a backup folder opened for restore;
+//! - [`private_copy`]: the checked copy the restore reads from, made once.
 //!
 //! The database route (direct or through an SSH tunnel) is
 //! `nfops_fleet::route`. Never depends on Tauri or on `nfops-ops`.
@@ -32,6 +33,7 @@
 pub use nfops_mysql::allowed;
 pub mod drill;
 pub mod job;
+pub mod private_copy;
 pub mod source;
 pub mod sql;
 

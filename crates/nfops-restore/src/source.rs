@@ -1,25 +1,38 @@
-//! A backup as the restore reads it: its manifest, the check of every file
-//! against the manifest (size and SHA-256) before anything else, and the
-//! plaintext SQL of a file (age, then zstd).
+//! A backup as the restore reads it: its manifest (and the bytes it was
+//! parsed from), the check of every file against the manifest (size and
+//! SHA-256) into a private copy before anything else, and the plaintext SQL
+//! of a file of that copy (age, then zstd).
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use age::x25519;
 use nfops_backup::Manifest;
 use nfops_core::{Error, ErrorCode, Result};
-use sha2::{Digest, Sha256};
+
+use crate::private_copy::CheckedCopy;
 
 /// A backup folder and its manifest.
 #[derive(Debug, Clone)]
 pub struct BackupSource {
+    /// Where the backup lives. Its files are read once from here, by
+    /// [`BackupSource::check_files`] into the private copy; never again.
     pub dir: PathBuf,
     pub manifest: Manifest,
+    /// The exact bytes `manifest` was parsed from: the signature is
+    /// checked against these (a second read could see a swapped file).
+    manifest_bytes: Arc<Vec<u8>>,
     /// Where the backup came from, for the plan and the report: the local
     /// folder, or the bucket it was downloaded from.
     pub origin: String,
+    /// The folder under which the private copy is made (state folder, or
+    /// the system's temporary folder).
+    scratch: PathBuf,
+    /// The checked private copy, shared by every clone (the run's steps
+    /// hold clones of the request): set once by the check, read by all.
+    checked: Arc<OnceLock<CheckedCopy>>,
     /// A downloaded copy's folder, removed when the last clone is dropped.
     _download: Option<Arc<DownloadedCopy>>,
 }
@@ -59,7 +72,7 @@ impl BackupSource {
         origin: String,
         download: Option<Arc<DownloadedCopy>>,
     ) -> Result<Self> {
-        let manifest = Manifest::read(dir)?;
+        let (manifest, bytes) = Manifest::read_with_bytes(dir)?;
         check_names(&manifest)?;
         if manifest.hash_definition != nfops_mysql::hash::HASH_DEFINITION {
             return Err(Error::new(
@@ -76,9 +89,29 @@ impl BackupSource {
         Ok(Self {
             dir: dir.to_owned(),
             manifest,
+            manifest_bytes: Arc::new(bytes),
             origin,
+            scratch: std::env::temp_dir().join("nfops-restore-copies"),
+            checked: Arc::new(OnceLock::new()),
             _download: download,
         })
+    }
+
+    /// Makes the private copy under `scratch` instead of the system's
+    /// temporary folder (the console uses its state folder).
+    pub fn with_scratch(mut self, scratch: PathBuf) -> Self {
+        self.scratch = scratch;
+        self
+    }
+
+    /// The exact bytes the manifest was parsed from (for the signature).
+    pub fn manifest_bytes(&self) -> &[u8] {
+        &self.manifest_bytes
+    }
+
+    /// The folder of the checked private copy, once [`BackupSource::check_files`] passed.
+    pub fn checked_dir(&self) -> Option<&Path> {
+        self.checked.get().map(|c| c.dir.as_path())
     }
 
     /// Checks that `identity` is one of the backup's recipients.
@@ -102,43 +135,30 @@ impl BackupSource {
         )))
     }
 
-    /// Checks every file the manifest lists (size, then SHA-256 of the
-    /// stored bytes), collecting every problem. `on_bytes` reports progress.
+    /// Checks every file the manifest lists (size and SHA-256 of the stored
+    /// bytes), reading each ONCE from the backup folder while copying it
+    /// into a private folder ([`crate::private_copy`]; a download is hashed
+    /// in place, it is already ours), collecting every problem. From then
+    /// on every read of the backup's files (statement scan, load, storage)
+    /// is of that copy. `on_bytes` reports progress.
     ///
     /// Errors: `job.check_failed` listing the damaged files ("nothing was
-    /// restored": call this before touching the server).
+    /// restored": call this before touching the server); `io.error` when the
+    /// copy cannot be made (the message names the folder and the space needed).
     pub fn check_files(&self, on_bytes: &(dyn Fn(u64) + Sync)) -> Result<u64> {
-        let mut problems = Vec::new();
-        let mut total = 0u64;
-        for f in &self.manifest.files {
-            let path = self.dir.join(&f.name);
-            let meta = match std::fs::metadata(&path) {
-                Ok(m) => m,
-                Err(_) => {
-                    problems.push(format!("{} is missing", f.name));
-                    continue;
-                }
-            };
-            if meta.len() != f.bytes {
-                problems.push(format!(
-                    "{} has {} bytes, the manifest says {} (truncated or changed)",
-                    f.name,
-                    meta.len(),
-                    f.bytes
-                ));
-                continue;
-            }
-            match sha256(&path, &|n| on_bytes(total + n)) {
-                Ok(sha) if sha == f.sha256 => {}
-                Ok(_) => problems.push(format!(
-                    "{}: SHA-256 differs from the manifest (changed or damaged)",
-                    f.name
-                )),
-                Err(e) => problems.push(format!("{} cannot be read ({e})", f.name)),
-            }
-            total += f.bytes;
+        if self.checked.get().is_some() {
+            return Ok(self.manifest.files.iter().map(|f| f.bytes).sum());
         }
+        let (copy, total, problems) = crate::private_copy::check_into(
+            &self.dir,
+            &self.manifest.files,
+            &self.scratch,
+            self._download.is_some(),
+            on_bytes,
+        )?;
         if problems.is_empty() {
+            // A concurrent check of a clone may have won: its copy is as good.
+            let _ = self.checked.set(copy);
             return Ok(total);
         }
         Err(Error::new(
@@ -163,7 +183,33 @@ impl BackupSource {
         name: &str,
         identity: &x25519::Identity,
     ) -> Result<Box<dyn BufRead + Send>> {
-        let path = self.dir.join(name);
+        let base = self.checked_dir().ok_or_else(|| {
+            Error::internal(format!(
+                "backup file {name} was to be read before the backup was checked (no private copy yet)"
+            ))
+        })?;
+        self.reader_in(base, name, identity)
+    }
+
+    /// [`BackupSource::sql_reader`] for a preview before the check (the
+    /// plan's storage snapshots): from the private copy when there is one,
+    /// else from the backup folder. The check step reads them again from
+    /// the copy and refuses a difference.
+    pub fn preview_reader(
+        &self,
+        name: &str,
+        identity: &x25519::Identity,
+    ) -> Result<Box<dyn BufRead + Send>> {
+        self.reader_in(self.checked_dir().unwrap_or(&self.dir), name, identity)
+    }
+
+    fn reader_in(
+        &self,
+        base: &Path,
+        name: &str,
+        identity: &x25519::Identity,
+    ) -> Result<Box<dyn BufRead + Send>> {
+        let path = base.join(name);
         let file = File::open(&path).map_err(|e| {
             Error::new(
                 ErrorCode::CheckFailed,
@@ -275,21 +321,4 @@ fn check_names(m: &Manifest) -> Result<()> {
         )
         .chain(m.storage.iter().map(|s| s.file.as_str()))
         .try_for_each(|n| check_file_name(id, n))
-}
-
-fn sha256(path: &Path, on_bytes: &dyn Fn(u64)) -> io::Result<String> {
-    let mut f = File::open(path)?;
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    let mut n_total = 0u64;
-    loop {
-        let n = f.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-        n_total += n as u64;
-        on_bytes(n_total);
-    }
-    Ok(hex::encode(h.finalize()))
 }

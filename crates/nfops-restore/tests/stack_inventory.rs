@@ -133,6 +133,8 @@ async fn sequences_history_partitions_and_owners_survive_backup_and_restore() {
     }
     // The plain `age -d | zstd -d | mariadb` path gets them too: they are in the files.
     let source = nfops_restore::BackupSource::open(&dir).expect("open");
+    // Files are read only from the checked private copy.
+    source.check_files(&|_| {}).expect("checked copy");
     let schema = source
         .sql_text(source.schema_file().expect("schema"), &id)
         .expect("schema text");

@@ -483,6 +483,8 @@ async fn a_swap_left_by_a_crash_is_rolled_back_from_its_safety_record() {
 
     // The steps of a restore up to the swap, then the process "dies" (no job end, no roll back).
     let source = nfops_restore::BackupSource::open(&dir).expect("source");
+    // Files are read only from the checked private copy.
+    source.check_files(&|_| {}).expect("checked copy");
     let tables = nfops_restore::load::scope_tables(&source, None).expect("tables");
     let job = nfops_restore::load::job_tag();
     let shadow = nfops_restore::load::shadow_schema("newfinity", &job);

@@ -90,6 +90,7 @@ impl Stack {
             safety_retention: chrono::Duration::days(7),
             snapshots: vec![],
             allow_other_environment: false,
+            without_storage: false,
         }
     }
 

@@ -258,15 +258,22 @@ export const backend = {
   metricsBoard: (env: string | null, host: string | null, range: string, theme: "light" | "dark"): Promise<MetricsBoard> =>
     call("metrics_board", () => active.metricsBoard(env, host, range, theme)),
   /** The plan of restoring `backup` into `env` (all tables, or `tables`), with its preflight;
-   * `otherEnvironment`: the user allows a backup taken of another environment. */
-  restorePlan: (env: string, backup: string, tables: string[] | null, otherEnvironment = false): Promise<RestorePlanView> =>
-    call("restore_plan", () => active.restorePlan(env, backup, tables, otherEnvironment)),
+   * `otherEnvironment`: the user allows a backup taken of another environment;
+   * `withoutStorage`: the environment's buckets are left as they are. */
+  restorePlan: (
+    env: string,
+    backup: string,
+    tables: string[] | null,
+    otherEnvironment = false,
+    withoutStorage = false,
+  ): Promise<RestorePlanView> =>
+    call("restore_plan", () => active.restorePlan(env, backup, tables, otherEnvironment, withoutStorage)),
   /** Runs a restore; `confirm` is the environment's name as typed; `onEvent` gets live progress. */
   restoreRun: (
     env: string,
     backup: string,
     tables: string[] | null,
-    scope: { cache: boolean; workers: boolean; checks: boolean; otherEnvironment?: boolean },
+    scope: { cache: boolean; workers: boolean; checks: boolean; otherEnvironment?: boolean; withoutStorage?: boolean },
     confirm: string | null,
     onEvent: (event: JobEvent) => void,
   ): Promise<RestoreResult> =>
@@ -278,7 +285,7 @@ export const backend = {
         scope.cache,
         scope.workers,
         scope.checks,
-        scope.otherEnvironment ?? false,
+        { otherEnvironment: scope.otherEnvironment ?? false, withoutStorage: scope.withoutStorage ?? false },
         confirm,
         channel(onEvent),
       ),

@@ -78,15 +78,16 @@ export const commands = {
 	metricsBoard: (environment: string | null, host: string | null, range: string, theme: string) => typedError<MetricsBoard, Failure>(__TAURI_INVOKE("metrics_board", { environment, host, range, theme })),
 	/**
 	 *  The plan of restoring `backup` into `env` (all tables, or `tables`);
-	 *  `other_environment`: the user allows a backup of another environment.
+	 *  `other_environment`: the user allows a backup of another environment;
+	 *  `without_storage`: the environment's buckets are left as they are.
 	 */
-	restorePlan: (env: string, backup: string, tables: string[] | null, otherEnvironment: boolean) => typedError<RestorePlanView, Failure>(__TAURI_INVOKE("restore_plan", { env, backup, tables, otherEnvironment })),
+	restorePlan: (env: string, backup: string, tables: string[] | null, otherEnvironment: boolean, withoutStorage: boolean) => typedError<RestorePlanView, Failure>(__TAURI_INVOKE("restore_plan", { env, backup, tables, otherEnvironment, withoutStorage })),
 	/**
 	 *  Runs the restore; `confirm` is the environment's name typed by the user;
-	 *  `other_environment`: the user allows a backup of another environment.
+	 *  `options`: another environment's backup allowed, storage left as it is.
 	 *  (The app handle gives both states: tauri-specta takes at most 10 arguments.)
 	 */
-	restoreRun: (env: string, backup: string, tables: string[] | null, cache: boolean, workers: boolean, checks: boolean, otherEnvironment: boolean, confirm: string | null, onEvent: Channel<JobEvent>) => typedError<RestoreResult, Failure>(__TAURI_INVOKE("restore_run", { env, backup, tables, cache, workers, checks, otherEnvironment, confirm, onEvent })),
+	restoreRun: (env: string, backup: string, tables: string[] | null, cache: boolean, workers: boolean, checks: boolean, options: RestoreOptions, confirm: string | null, onEvent: Channel<JobEvent>) => typedError<RestoreResult, Failure>(__TAURI_INVOKE("restore_run", { env, backup, tables, cache, workers, checks, options, confirm, onEvent })),
 	/**  Asks the running restore of `env` to stop; false when none runs. */
 	restoreCancel: (env: string) => typedError<boolean, Failure>(__TAURI_INVOKE("restore_cancel", { env })),
 	/**  Runs the integrity checks of `env` (against `backup` when given); the report is saved. */
@@ -677,6 +678,17 @@ export type ReportListing = {
 	findings: number,
 	json: string,
 	html: string,
+};
+
+/**
+ *  What the operator chose about the backup's origin and storage in the
+ *  Restore wizard (one argument: tauri-specta takes at most 10).
+ */
+export type RestoreOptions = {
+	/**  Restore a backup taken of another environment. */
+	otherEnvironment: boolean,
+	/**  Leave the environment's buckets as they are. */
+	withoutStorage: boolean,
 };
 
 /**  The dry run of a restore, for the wizard's plan page. */

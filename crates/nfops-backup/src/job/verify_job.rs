@@ -41,12 +41,16 @@ impl Step for VerifyJobStep {
     async fn run(&self, cx: &StepContext<'_>) -> Result<Verified> {
         // Authenticity first: the hashes below prove nothing unless the
         // manifest holding them is signed by a trusted key.
-        let signer = verify_manifest(&self.dir, &self.signers, &self.id)?;
-        for f in Manifest::read(&self.dir)?.files {
+        // One read of the manifest: the bytes whose signature is checked are
+        // the ones parsed and used below.
+        let (manifest, bytes) = Manifest::read_with_bytes(&self.dir)?;
+        let signer = verify_manifest(&bytes, &self.dir, &self.signers, &self.id)?;
+        for f in &manifest.files {
             check_file_name(&self.id, &f.name)?;
         }
         let report = verify_with_progress(
             self.dir.clone(),
+            Some(manifest),
             self.identity.clone(),
             self.scope,
             self.est_rows,

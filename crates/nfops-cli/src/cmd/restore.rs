@@ -49,6 +49,12 @@ pub struct RestoreArgs {
     /// the plan says so).
     #[arg(long)]
     allow_other_environment: bool,
+    /// Leave the environment's buckets as they are: the backup's storage
+    /// snapshots are not applied (the plan says so; the storage step is
+    /// skipped). Needed to restore another environment's backup that
+    /// carries snapshots of its own buckets.
+    #[arg(long)]
+    without_storage: bool,
 }
 
 #[derive(clap::Args)]
@@ -91,10 +97,19 @@ pub async fn restore(console: &Console, out: &Output, a: RestoreArgs) -> Result<
         return Ok(ExitCode::SUCCESS);
     }
     let backup = a.backup.clone().unwrap_or_default();
-    let plan = console
-        .restore_plan_for(&a.env, &backup, a.tables.clone(), a.allow_other_environment)
-        .await?;
+    // The plan is shown only when it is asked for or before a typed
+    // confirmation: with --yes the run plans itself, from the same copy it
+    // restores (a bucket's backup is downloaded once per run).
     if a.dry_run || !a.confirm.given() {
+        let plan = console
+            .restore_plan_for(
+                &a.env,
+                &backup,
+                a.tables.clone(),
+                a.allow_other_environment,
+                a.without_storage,
+            )
+            .await?;
         out.emit(&plan, |w| {
             writeln!(w, "{}", plan.plan.summary)?;
             for t in &plan.tables {
@@ -153,6 +168,7 @@ pub async fn restore(console: &Console, out: &Output, a: RestoreArgs) -> Result<
         workers: !a.no_workers,
         checks: !a.no_checks,
         other_environment: a.allow_other_environment,
+        without_storage: a.without_storage,
     };
     let run = console
         .restore_run(

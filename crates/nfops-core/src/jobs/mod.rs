@@ -120,6 +120,9 @@ pub struct PlannedStep {
 #[derive(Debug, Clone)]
 pub struct Verified {
     evidence: String,
+    /// The step chose to change nothing (the operator left it out): it is
+    /// recorded `skipped` with `evidence` as the reason, never `completed`.
+    skipped: bool,
 }
 
 impl Verified {
@@ -127,6 +130,15 @@ impl Verified {
     pub fn by(evidence: impl Into<String>) -> Self {
         Self {
             evidence: evidence.into(),
+            skipped: false,
+        }
+    }
+
+    /// A step that deliberately did nothing, and `reason` why.
+    pub fn skipped(reason: impl Into<String>) -> Self {
+        Self {
+            evidence: reason.into(),
+            skipped: true,
         }
     }
 
@@ -317,20 +329,23 @@ impl JobRunner {
             };
             match outcome {
                 Ok(v) => {
+                    let state = if v.skipped {
+                        StepState::Skipped
+                    } else {
+                        StepState::Completed
+                    };
                     self.store
-                        .step(&id, index, StepState::Completed, Some(v.evidence()), None)
+                        .step(&id, index, state, Some(v.evidence()), None)
                         .await?;
                     progress.event(&ProgressEvent::StepFinished {
                         index,
-                        state: StepState::Completed,
+                        state,
                         evidence: Some(v.evidence().to_owned()),
                         error: None,
                     });
-                    report.steps.push((
-                        planned.name.clone(),
-                        StepState::Completed,
-                        Some(v.evidence),
-                    ));
+                    report
+                        .steps
+                        .push((planned.name.clone(), state, Some(v.evidence)));
                 }
                 Err(e) => {
                     let (job_state, step_state) = if e.code() == ErrorCode::Cancelled {

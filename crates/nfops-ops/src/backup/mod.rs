@@ -236,7 +236,7 @@ impl Console {
         let Some(bucket) = self.primary_bucket(env)? else {
             return Ok((self.backup_store(env)?, None));
         };
-        let copy = self.download_folder();
+        let copy = self.download_folder()?;
         let store = LocalStore::new(&copy.0);
         bucket
             .download_backup(env, id, &store.backup_dir(env, id))

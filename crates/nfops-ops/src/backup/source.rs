@@ -36,18 +36,29 @@ impl Console {
         Ok(got)
     }
 
-    /// A fresh temporary folder for a downloaded backup, under the data folder.
-    pub(super) fn download_folder(&self) -> DownloadedCopy {
-        DownloadedCopy(
-            self.paths()
-                .state_dir
-                .join("backup-downloads")
-                .join(format!(
-                    "{}-{}",
-                    std::process::id(),
-                    nfops_backup::store::new_backup_id()
-                )),
-        )
+    /// A fresh private (0700) folder for a downloaded backup, under the
+    /// state folder: the download is the restore's private copy, checked
+    /// and loaded in place, so it must be this user's only.
+    ///
+    /// Errors: `io.error` when the folder cannot be made.
+    pub(super) fn download_folder(&self) -> Result<DownloadedCopy> {
+        let dir = self
+            .paths()
+            .state_dir
+            .join("backup-downloads")
+            .join(format!(
+                "{}-{}",
+                std::process::id(),
+                nfops_backup::store::new_backup_id()
+            ));
+        nfops_core::paths::private_dir(&dir, "folder for a downloaded backup")?;
+        Ok(DownloadedCopy(dir))
+    }
+
+    /// Where a restore's private copy of a local backup is made: under the
+    /// state folder (this user's only), on this machine.
+    fn restore_copies(&self) -> std::path::PathBuf {
+        self.paths().state_dir.join("restore-copies")
     }
 
     /// Backup `id` of `env` opened for a restore or drill, from the local
@@ -60,7 +71,7 @@ impl Console {
         check_backup_id(id)?;
         let local = self.backup_store(env)?.backup_dir(env, id);
         if local.join(nfops_backup::manifest::MANIFEST).is_file() {
-            return BackupSource::open(&local);
+            return Ok(BackupSource::open(&local)?.with_scratch(self.restore_copies()));
         }
         let mut looked = vec![format!("the local folder {}", local.display())];
         let primary = self.primary_bucket(env)?;
@@ -73,7 +84,7 @@ impl Console {
             (offsite, "the offsite copy"),
         ] {
             let Some(bucket) = bucket else { continue };
-            let copy = self.download_folder();
+            let copy = self.download_folder()?;
             let dir = copy.0.join(env).join(id);
             match bucket.download_backup(env, id, &dir).await {
                 Ok(_) => {

@@ -104,7 +104,7 @@ impl Console {
             .unwrap_or_default();
         let scratch = nfops_restore::drill::scratch_database(&db);
         let req = self
-            .restore_request(env, &newest.id, None, Some(scratch.clone()), false)
+            .restore_request(env, &newest.id, None, Some(scratch.clone()), false, false)
             .await?;
         let started = chrono::Utc::now();
         let clock = std::time::Instant::now();

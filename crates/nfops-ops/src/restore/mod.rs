@@ -42,6 +42,10 @@ pub struct RestoreScope {
     /// the plan says so).
     #[serde(default)]
     pub other_environment: bool,
+    /// Leave the environment's buckets as they are (the backup's storage
+    /// snapshots are not applied; the plan and the storage step say so).
+    #[serde(default)]
+    pub without_storage: bool,
 }
 
 impl Default for RestoreScope {
@@ -51,6 +55,7 @@ impl Default for RestoreScope {
             workers: true,
             checks: true,
             other_environment: false,
+            without_storage: false,
         }
     }
 }
@@ -75,12 +80,18 @@ impl Console {
         tables: Option<Vec<String>>,
         database: Option<String>,
         allow_other_environment: bool,
+        without_storage: bool,
     ) -> Result<RestoreRequest> {
         let config = self.config()?;
         let e = config.environment(env)?.clone();
         let source = self.restore_source(env, backup).await?;
         let identity = parse_identity(&self.age_identity().await?.to_secret())?;
-        let snapshots = nfops_restore::storage::snapshots_of(&source, &identity)?;
+        // Left out on purpose: not even read (the plan says storage stays as it is).
+        let snapshots = if without_storage {
+            vec![]
+        } else {
+            nfops_restore::storage::snapshots_of(&source, &identity)?
+        };
         Ok(RestoreRequest {
             environment: env.to_owned(),
             env: e,
@@ -94,6 +105,7 @@ impl Console {
             safety_retention: chrono::Duration::days(7),
             snapshots,
             allow_other_environment,
+            without_storage,
         })
     }
 
@@ -124,22 +136,39 @@ impl Console {
         backup: &str,
         tables: Option<Vec<String>>,
     ) -> Result<RestorePlan> {
-        self.restore_plan_for(env, backup, tables, false).await
+        self.restore_plan_for(env, backup, tables, false, false)
+            .await
     }
 
     /// [`Console::restore_plan`], with `other_environment`: the operator
-    /// allows restoring a backup taken of another environment.
+    /// allows restoring a backup taken of another environment; and
+    /// `without_storage`: the environment's buckets are left as they are.
     pub async fn restore_plan_for(
         &self,
         env: &str,
         backup: &str,
         tables: Option<Vec<String>>,
         other_environment: bool,
+        without_storage: bool,
     ) -> Result<RestorePlan> {
         let req = self
-            .restore_request(env, backup, tables, None, other_environment)
+            .restore_request(
+                env,
+                backup,
+                tables,
+                None,
+                other_environment,
+                without_storage,
+            )
             .await?;
-        let mut plan = nfops_restore::plan_restore(&req).await?;
+        self.plan_of(&req, env, backup).await
+    }
+
+    /// The plan of `req` (backup `backup` into `env`), with the catalog's
+    /// verification result as a preflight line. The run plans and runs the
+    /// same request: one download of a bucket's backup, one private copy.
+    async fn plan_of(&self, req: &RestoreRequest, env: &str, backup: &str) -> Result<RestorePlan> {
+        let mut plan = nfops_restore::plan_restore(req).await?;
         let verified = self
             .backup_catalog(env)
             .await
@@ -187,9 +216,19 @@ impl Console {
             )
             .await?;
         let config = self.config()?;
-        let plan = self
-            .restore_plan_for(env, backup, tables.clone(), scope.other_environment)
+        // One request for the plan and the run: a backup in a bucket is
+        // downloaded once, and the run uses exactly what it checks.
+        let req = self
+            .restore_request(
+                env,
+                backup,
+                tables,
+                None,
+                scope.other_environment,
+                scope.without_storage,
+            )
             .await?;
+        let plan = self.plan_of(&req, env, backup).await?;
         if !plan.ready() {
             let failed: Vec<String> = plan
                 .preflight
@@ -214,9 +253,6 @@ impl Console {
             )
             .hint("Fix what the preflight names, or choose another backup."));
         }
-        let req = self
-            .restore_request(env, backup, tables, None, scope.other_environment)
-            .await?;
         let report = Arc::new(Mutex::new(None));
         let e = config.environment(env)?.clone();
         let mut extra: Vec<(PlannedStep, Box<dyn Step>)> = Vec::new();

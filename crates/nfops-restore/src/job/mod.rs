@@ -61,6 +61,10 @@ pub struct RestoreRequest {
     /// The operator chose to restore a backup taken of another environment
     /// (shown in the plan); without it such a backup is refused.
     pub allow_other_environment: bool,
+    /// The operator chose to leave the environment's buckets as they are:
+    /// `snapshots` is empty, the plan says "left as it is" and the storage
+    /// step is reported skipped with that reason.
+    pub without_storage: bool,
 }
 
 /// Where the target database ended.
@@ -184,6 +188,9 @@ pub async fn run_restore(
             snapshots: run.req.snapshots.clone(),
             before: run.storage_before.clone(),
         }));
+    }
+    if let Some(skip) = crate::storage::StorageLeftAlone::of(&run.req) {
+        steps.push(Box::new(skip));
     }
     for (p, s) in extra {
         job_plan.steps.push(p);

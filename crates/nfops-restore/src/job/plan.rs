@@ -323,6 +323,21 @@ async fn storage_preflight(
     req: &RestoreRequest,
     preflight: &mut Vec<PreflightCheck>,
 ) -> Vec<nfops_storage::restore::StoragePlan> {
+    if req.without_storage && !req.source.manifest.storage.is_empty() {
+        let buckets: Vec<&str> = req
+            .source
+            .manifest
+            .storage
+            .iter()
+            .map(|s| s.bucket.as_str())
+            .collect();
+        preflight.push(check(
+            "storage",
+            true,
+            super::steps::storage::left_alone(&buckets),
+        ));
+        return Vec::new();
+    }
     if req.snapshots.is_empty() {
         return Vec::new();
     }
@@ -386,7 +401,12 @@ fn job_plan(req: &RestoreRequest, target: &Target, tables: usize, rows: u64) -> 
             "Wait for every replica to reach the primary's GTID position (the restore is binlogged) and compare CHECKSUM TABLE of every restored table on both; a difference rolls the swap back".into(),
         ));
     }
-    if !req.snapshots.is_empty() {
+    if req.without_storage && !m.storage.is_empty() {
+        plan.steps.push(step(
+            "storage",
+            "Left as it is (restore without storage): the backup's bucket snapshots are not applied; this step is reported skipped".into(),
+        ));
+    } else if !req.snapshots.is_empty() {
         plan.steps.push(step(
             "storage",
             format!(

@@ -49,6 +49,7 @@ impl Step for VerifyStep {
         }
         let report = verify_with_progress(
             s.dir.clone(),
+            None,
             s.req.identity.clone(),
             Scope::Full,
             s.est_rows,
@@ -98,6 +99,7 @@ pub fn findings_to_result(report: &VerifyReport) -> Result<Verified> {
 /// `internal` when the verify task stopped.
 pub(crate) async fn verify_with_progress(
     dir: PathBuf,
+    manifest: Option<crate::Manifest>,
     identity: x25519::Identity,
     scope: Scope,
     est_rows: u64,
@@ -106,7 +108,11 @@ pub(crate) async fn verify_with_progress(
     let rows = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let r2 = rows.clone();
     let task = tokio::task::spawn_blocking(move || {
-        verify_dir(&dir, &identity, scope, &|n| r2.store(n, Ordering::Relaxed))
+        let on_rows = |n| r2.store(n, Ordering::Relaxed);
+        match manifest {
+            Some(m) => crate::verify::verify_dir_against(&dir, m, &identity, scope, &on_rows),
+            None => verify_dir(&dir, &identity, scope, &on_rows),
+        }
     });
     tokio::pin!(task);
     let mut tick = tokio::time::interval(Duration::from_millis(250));

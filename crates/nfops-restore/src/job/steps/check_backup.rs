@@ -2,7 +2,8 @@
 //! In order: the manifest's signature against the environment's trusted
 //! signers, the backup's environment and buckets against the target, the
 //! operator's key against the recipients, every file's size and SHA-256
-//! against the (signed) manifest, every statement against what its file may
+//! against the (signed) manifest while copying it into a private folder
+//! (everything after reads only that copy), every statement against what its file may
 //! hold ([`crate::allowed`]), and only then the route to the target.
 
 use std::io::BufRead;
@@ -47,7 +48,24 @@ impl Step for CheckBackupStep {
             }
         };
         cx.check_cancelled()?;
-        // The files are now the signed ones: read every statement before any runs.
+        // The storage snapshots the run will apply were read for the plan,
+        // before the check: they must be what the checked copy holds.
+        if !r.req.snapshots.is_empty() {
+            let (src, id) = (r.req.source.clone(), r.req.identity.clone());
+            let checked =
+                tokio::task::spawn_blocking(move || crate::storage::snapshots_of(&src, &id))
+                    .await
+                    .map_err(|e| Error::internal(format!("snapshot check stopped: {e}")))??;
+            if checked != r.req.snapshots {
+                return Err(Error::new(
+                    ErrorCode::BackupUntrusted,
+                    format!("the storage snapshots of backup {} changed between the plan and the check: nothing was restored or changed", r.req.source.manifest.backup_id),
+                )
+                .hint("Someone is writing the backup folder: treat this backup as forged and restore another one."));
+            }
+        }
+        // The files are now the signed ones, in our private copy: read every
+        // statement (of that copy, as the load will) before any runs.
         let (src, id) = (r.req.source.clone(), r.req.identity.clone());
         let statements = tokio::task::spawn_blocking(move || scan_statements(&src, &id))
             .await
@@ -93,7 +111,12 @@ impl Step for CheckBackupStep {
 pub fn trust(req: &RestoreRequest) -> Result<Vec<PreflightCheck>> {
     let m = &req.source.manifest;
     let signers = TrustedSigners::of(&req.environment, &req.env)?;
-    let signer = verify_manifest(&req.source.dir, &signers, &m.backup_id)?;
+    let signer = verify_manifest(
+        req.source.manifest_bytes(),
+        &req.source.dir,
+        &signers,
+        &m.backup_id,
+    )?;
     let mut out = vec![PreflightCheck {
         name: "signature".into(),
         ok: true,
@@ -152,7 +175,7 @@ pub fn trust(req: &RestoreRequest) -> Result<Vec<PreflightCheck>> {
                 if configured.is_empty() { "none".to_owned() } else { configured.join(", ") }
             ),
         )
-        .hint("A restore only writes the environment's own buckets. Restore the database alone, or check where this backup came from."));
+        .hint("A restore only writes the environment's own buckets. To restore the database and leave the buckets as they are, pass --without-storage (CLI) or tick \"Leave storage as it is\" (Restore page); otherwise check where this backup came from."));
     }
     out.push(PreflightCheck {
         name: "source".into(),

@@ -36,6 +36,44 @@ pub async fn plans(
     Ok(out)
 }
 
+/// The storage step when the operator left storage out (`--without-storage`)
+/// of a backup that carries snapshots: it changes nothing and is reported
+/// skipped with its reason, never completed.
+pub struct StorageLeftAlone {
+    reason: String,
+}
+
+impl StorageLeftAlone {
+    /// The step for `req`, when storage is left out of a backup with snapshots.
+    pub fn of(req: &crate::RestoreRequest) -> Option<Self> {
+        let buckets: Vec<&str> = req
+            .source
+            .manifest
+            .storage
+            .iter()
+            .map(|s| s.bucket.as_str())
+            .collect();
+        (req.without_storage && !buckets.is_empty()).then(|| Self {
+            reason: left_alone(&buckets),
+        })
+    }
+}
+
+/// Words for the plan and the step: storage is left as it is, and why.
+pub fn left_alone(buckets: &[&str]) -> String {
+    format!(
+        "left as it is: the operator chose to restore without storage; the backup's snapshot(s) of bucket(s) {} are not applied and the environment's buckets are not touched",
+        buckets.join(", ")
+    )
+}
+
+#[async_trait]
+impl Step for StorageLeftAlone {
+    async fn run(&self, _cx: &StepContext<'_>) -> Result<Verified> {
+        Ok(Verified::skipped(self.reason.clone()))
+    }
+}
+
 /// The storage step of a restore.
 pub struct StorageStep {
     pub storage: Storage,
@@ -117,7 +155,7 @@ pub fn snapshots_of(
 ) -> Result<Vec<BucketSnapshot>> {
     let mut out = Vec::new();
     for entry in &source.manifest.storage {
-        let reader = source.sql_reader(&entry.file, identity)?;
+        let reader = source.preview_reader(&entry.file, identity)?;
         let snap = BucketSnapshot::read_jsonl(reader, &entry.file)?;
         if snap.bucket != entry.bucket || snap.objects.len() as u64 != entry.objects {
             return Err(Error::new(

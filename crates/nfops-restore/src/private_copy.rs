@@ -1,0 +1,245 @@
+//! The restore's private copy of a backup: every file is read ONCE from the
+//! backup folder, hashed while it is copied into a folder only this user can
+//! read (0700, under the state folder or the system's temporary folder), and
+//! from then on the statement scan, the load and the storage step read only
+//! that copy. A file replaced in the backup folder after the check (or
+//! during it) is therefore never loaded: what was hashed is what is used.
+//!
+//! A downloaded backup (S3, offsite) already sits in such a private folder
+//! of ours, so it is hashed in place instead of being copied a second time.
+//! The copy is removed when the last clone of its source is dropped, on
+//! success, failure or cancellation alike.
+
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+
+use nfops_core::{Error, ErrorCode, Result};
+use nfops_mysql::FileEntry;
+use sha2::{Digest, Sha256};
+
+/// The checked files of a backup, in a private folder.
+#[derive(Debug)]
+pub struct CheckedCopy {
+    /// Where the checked files are (the copy, or the private download).
+    pub dir: PathBuf,
+    /// The copy's folder, removed on drop (None: a download, removed by its own guard).
+    _tmp: Option<tempfile::TempDir>,
+}
+
+/// Copies `files` of the backup in `dir` into a new private folder under
+/// `scratch` (hashing while copying), or with `in_place` hashes them where
+/// they are (a private download). Returns the copy and the bytes checked
+/// when every file has the manifest's size and SHA-256.
+///
+/// Errors: `io.error` when the folder cannot be made or lacks the space
+/// (naming the folder and the bytes needed); `job.check_failed` listing
+/// every missing, truncated or altered file (the copy is removed).
+pub fn check_into(
+    dir: &Path,
+    files: &[FileEntry],
+    scratch: &Path,
+    in_place: bool,
+    on_bytes: &(dyn Fn(u64) + Sync),
+) -> Result<(CheckedCopy, u64, Vec<String>)> {
+    let copy = if in_place {
+        CheckedCopy {
+            dir: dir.to_owned(),
+            _tmp: None,
+        }
+    } else {
+        new_copy_folder(scratch, files.iter().map(|f| f.bytes).sum())?
+    };
+    let mut problems = Vec::new();
+    let mut total = 0u64;
+    for f in files {
+        let from = dir.join(&f.name);
+        let to = (!in_place).then(|| copy.dir.join(&f.name));
+        match hash_copy(&from, to.as_deref(), &|n| on_bytes(total + n)) {
+            Ok((n, _)) if n != f.bytes => problems.push(format!(
+                "{} has {n} bytes, the manifest says {} (truncated or changed)",
+                f.name, f.bytes
+            )),
+            Ok((_, sha)) if sha != f.sha256 => problems.push(format!(
+                "{}: SHA-256 differs from the manifest (changed or damaged)",
+                f.name
+            )),
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                problems.push(format!("{} is missing", f.name))
+            }
+            Err(e) => problems.push(format!("{} cannot be read or copied ({e})", f.name)),
+        }
+        total += f.bytes;
+    }
+    Ok((copy, total, problems))
+}
+
+/// A fresh 0700 folder under `scratch` (made 0700 too), after checking that
+/// the file system holding it has room for `need` bytes.
+fn new_copy_folder(scratch: &Path, need: u64) -> Result<CheckedCopy> {
+    nfops_core::paths::private_dir(scratch, "folder for private backup copies")?;
+    if let Some(free) = free_bytes(scratch) {
+        // Some room left over for the file system's own needs.
+        let want = need + need / 50 + (64 << 20);
+        if free < want {
+            return Err(Error::new(
+                ErrorCode::Io,
+                format!(
+                    "not enough free space in {} for the restore's private copy of the backup: {} bytes needed, {free} free; nothing was restored or changed",
+                    scratch.display(),
+                    want
+                ),
+            )
+            .hint("Free some space there (the restore copies the backup once, checks it, and loads only from that copy), then run the restore again."));
+        }
+    }
+    let tmp = tempfile::Builder::new()
+        .prefix("restore-")
+        .tempdir_in(scratch)
+        .map_err(|e| {
+            Error::io(
+                format!("creating a private copy folder in {}", scratch.display()),
+                e,
+            )
+        })?;
+    nfops_core::paths::private_dir(tmp.path(), "private backup copy")?;
+    Ok(CheckedCopy {
+        dir: tmp.path().to_owned(),
+        _tmp: Some(tmp),
+    })
+}
+
+/// Reads `from` once, hashing it and (with `to`) writing it to `to`, which
+/// is created new (never follows or overwrites). Returns bytes and SHA-256.
+fn hash_copy(from: &Path, to: Option<&Path>, on_bytes: &dyn Fn(u64)) -> io::Result<(u64, String)> {
+    let mut src = File::open(from)?;
+    let mut dst = match to {
+        Some(to) => {
+            if let Some(parent) = to.parent() {
+                std::fs::create_dir_all(parent)?;
+            }
+            let mut o = std::fs::OpenOptions::new();
+            o.write(true).create_new(true);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
+            Some(o.open(to)?)
+        }
+        None => None,
+    };
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut total = 0u64;
+    loop {
+        let n = src.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+        if let Some(d) = dst.as_mut() {
+            d.write_all(&buf[..n])?;
+        }
+        total += n as u64;
+        on_bytes(total);
+    }
+    if let Some(d) = dst {
+        d.sync_all()?;
+    }
+    Ok((total, hex::encode(h.finalize())))
+}
+
+/// Free bytes of the file system holding `dir`, from `df -Pk` (POSIX
+/// output); None when it cannot be told (the copy then fails on its own,
+/// naming the file, if space runs out).
+fn free_bytes(dir: &Path) -> Option<u64> {
+    let out = std::process::Command::new("df")
+        .arg("-Pk")
+        .arg(dir)
+        .output()
+        .ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    let kib: u64 = text
+        .lines()
+        .nth(1)?
+        .split_whitespace()
+        .nth(3)?
+        .parse()
+        .ok()?;
+    Some(kib * 1024)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(name: &str, data: &[u8]) -> FileEntry {
+        FileEntry {
+            name: name.into(),
+            bytes: data.len() as u64,
+            sha256: hex::encode(Sha256::digest(data)),
+            sql_bytes: 0,
+        }
+    }
+
+    #[test]
+    fn a_copy_is_private_holds_the_hashed_bytes_and_is_removed_on_drop() {
+        let backup = tempfile::tempdir().expect("test setup");
+        std::fs::create_dir_all(backup.path().join("data")).expect("test setup");
+        std::fs::write(backup.path().join("data/a.sql"), b"genuine").expect("test setup");
+        let scratch = tempfile::tempdir().expect("test setup");
+        let files = [entry("data/a.sql", b"genuine")];
+        let (copy, n, problems) =
+            check_into(backup.path(), &files, scratch.path(), false, &|_| {}).expect("copy");
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(n, 7);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&copy.dir)
+                .expect("copy")
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o700, "the copy is this user's only");
+        }
+        // Replaced in the backup folder after the check: the copy keeps what was hashed.
+        std::fs::write(backup.path().join("data/a.sql"), b"forged!").expect("test setup");
+        assert_eq!(
+            std::fs::read(copy.dir.join("data/a.sql")).expect("copy"),
+            b"genuine"
+        );
+        let dir = copy.dir.clone();
+        drop(copy);
+        assert!(!dir.exists(), "the private copy is removed");
+    }
+
+    #[test]
+    fn an_altered_file_is_reported_and_the_space_check_names_the_folder() {
+        let backup = tempfile::tempdir().expect("test setup");
+        std::fs::write(backup.path().join("x"), b"changed").expect("test setup");
+        let scratch = tempfile::tempdir().expect("test setup");
+        let files = [entry("x", b"genuine"), entry("gone", b"")];
+        let (_c, _, problems) =
+            check_into(backup.path(), &files, scratch.path(), false, &|_| {}).expect("copy");
+        assert!(problems[0].contains("SHA-256 differs"), "{problems:?}");
+        assert!(problems[1].contains("missing"), "{problems:?}");
+        let huge = [FileEntry {
+            name: "x".into(),
+            bytes: u64::MAX / 4,
+            sha256: String::new(),
+            sql_bytes: 0,
+        }];
+        if free_bytes(scratch.path()).is_some() {
+            let e = check_into(backup.path(), &huge, scratch.path(), false, &|_| {})
+                .expect_err("no room");
+            assert!(
+                e.message().contains("not enough free space"),
+                "{}",
+                e.message()
+            );
+            assert!(e.message().contains(&scratch.path().display().to_string()));
+        }
+    }
+}
