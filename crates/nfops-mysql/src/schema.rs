@@ -59,6 +59,22 @@ impl Table {
     }
 }
 
+/// The server's GTID position: everything it has written to its binary log
+/// (MariaDB `gtid_binlog_pos`, MySQL `gtid_executed`). The one reading of
+/// it: the dump records it, the restore's replica check waits for it.
+/// None when the server has no binary log or no GTID.
+pub async fn gtid_position(conn: &mut MySqlConnection) -> Option<String> {
+    for q in [
+        "SELECT @@GLOBAL.gtid_binlog_pos",
+        "SELECT @@GLOBAL.gtid_executed",
+    ] {
+        if let Ok(r) = sqlx::Executor::fetch_one(&mut *conn, q).await {
+            return text_at(&r, 0).filter(|g| !g.is_empty());
+        }
+    }
+    None
+}
+
 /// Column `i` of a text-protocol row as UTF-8 text (None for NULL).
 pub fn text_at(row: &MySqlRow, i: usize) -> Option<String> {
     bytes_at(row, i).map(|b| String::from_utf8_lossy(b).into_owned())

@@ -190,7 +190,7 @@ async fn dump_inner(
     let started = futures::future::try_join_all(starts).await;
     let snapshot_at = Utc::now();
     let (binlog_file, binlog_position) = binlog_position(&mut control).await;
-    let gtid = gtid(&mut control).await;
+    let gtid = crate::schema::gtid_position(&mut control).await;
     sqlx::Executor::execute(&mut control, "UNLOCK TABLES")
         .await
         .map_err(|e| target.error("could not release the lock on", e))?;
@@ -426,16 +426,4 @@ async fn binlog_position(conn: &mut MySqlConnection) -> (Option<String>, Option<
         }
     }
     (None, None)
-}
-
-async fn gtid(conn: &mut MySqlConnection) -> Option<String> {
-    for q in [
-        "SELECT @@GLOBAL.gtid_binlog_pos",
-        "SELECT @@GLOBAL.gtid_executed",
-    ] {
-        if let Ok(r) = sqlx::Executor::fetch_one(&mut *conn, q).await {
-            return text_at(&r, 0).filter(|g| !g.is_empty());
-        }
-    }
-    None
 }

@@ -398,7 +398,10 @@ fn job_plan(req: &RestoreRequest, target: &Target, tables: usize, rows: u64) -> 
     if super::steps::replicas::configured(req) {
         plan.steps.push(step(
             "replicas",
-            "Wait for every replica to reach the primary's GTID position (the restore is binlogged) and compare CHECKSUM TABLE of every restored table on both; a difference rolls the swap back".into(),
+            format!(
+                "Wait for every replica to reach the primary's GTID position (the restore is binlogged; each for its max_lag_seconds, at least {} s, while it advances), then compare CHECKSUM TABLE of every restored table on both at one GTID position (the tables are read-locked for one checksum pass, so the application's writes wait but cannot fail the check); a difference rolls the swap back",
+                super::steps::replicas::CATCH_UP_FLOOR.as_secs()
+            ),
         ));
     }
     if req.without_storage && !m.storage.is_empty() {

@@ -8,6 +8,7 @@ pub mod checks;
 pub mod claim;
 pub mod load;
 pub(crate) mod objects;
+pub mod replica_compare;
 pub mod replicas;
 pub mod session;
 pub mod storage;
