@@ -512,6 +512,7 @@ async fn a_swap_left_by_a_crash_is_rolled_back_from_its_safety_record() {
         tables: &tables,
         whole: true,
         post_sql: &post,
+        lock: None,
     };
     nfops_restore::swap::swap_in(
         &db,
