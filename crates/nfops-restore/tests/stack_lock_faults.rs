@@ -73,7 +73,9 @@ async fn the_lock_session_outlives_the_servers_idle_timeout_and_a_lost_lock_is_n
     let db = stack.target("staging", "newfinity");
     let shadow = nfops_restore::load::shadow_schema("newfinity", "11aa22");
     // Sessions opened now would be ended after 2 idle seconds by default.
-    let old = db::scalar(&db, "SELECT @@GLOBAL.wait_timeout").await.expect("wait_timeout");
+    let old = db::scalar(&db, "SELECT @@GLOBAL.wait_timeout")
+        .await
+        .expect("wait_timeout");
     let guard = GlobalWaitTimeout(db.clone(), old);
     db::exec(&db, "SET GLOBAL wait_timeout = 2").await;
     let quiet = DatabaseClaim::take_with(&db, &shadow, Duration::from_secs(3600))
@@ -93,17 +95,26 @@ async fn the_lock_session_outlives_the_servers_idle_timeout_and_a_lost_lock_is_n
         .expect("lock taken");
     let id = pinged.guard().session_id().await.expect("id");
     tokio::time::sleep(Duration::from_millis(3500)).await;
-    let idle: u64 = db::scalar(&db, &format!("SELECT CAST(TIME AS CHAR) FROM information_schema.PROCESSLIST WHERE ID = {id}"))
-        .await
-        .and_then(|s| s.parse().ok())
-        .expect("the lock session is there");
-    assert!(idle <= 1, "the lock session idled {idle} s despite a 1 s pinger");
+    let idle: u64 = db::scalar(
+        &db,
+        &format!("SELECT CAST(TIME AS CHAR) FROM information_schema.PROCESSLIST WHERE ID = {id}"),
+    )
+    .await
+    .and_then(|s| s.parse().ok())
+    .expect("the lock session is there");
+    assert!(
+        idle <= 1,
+        "the lock session idled {idle} s despite a 1 s pinger"
+    );
 
     // A killed lock session: the loss is found and named, never ignored.
     db::exec(&db, &format!("KILL {id}")).await;
     let g = pinged.guard();
     assert!(!g.still_held().await);
-    let err = g.ensure_held("the swap").await.expect_err("a lost lock stops the job");
+    let err = g
+        .ensure_held("the swap")
+        .await
+        .expect_err("a lost lock stops the job");
     assert_eq!(err.code().as_str(), "db.busy", "{err:?}");
     assert!(
         err.message().contains("was lost") && err.message().contains("stopped before the swap"),
@@ -126,7 +137,11 @@ async fn a_second_restore_never_drops_the_shadow_of_a_live_job_that_lost_its_loc
     // A live job: its shadow, its locks; then its database lock's session dies.
     let live = nfops_restore::load::shadow_schema("newfinity", "aa11bb");
     let claim = DatabaseClaim::take(&db, &live).await.expect("lock taken");
-    db::exec(&db, &format!("CREATE DATABASE `{live}`; CREATE TABLE `{live}`.half_loaded (id INT)")).await;
+    db::exec(
+        &db,
+        &format!("CREATE DATABASE `{live}`; CREATE TABLE `{live}`.half_loaded (id INT)"),
+    )
+    .await;
     let id = claim.guard().session_id().await.expect("id");
     db::exec(&db, &format!("KILL {id}")).await;
     // A real orphan (a killed process: no lock, no session) next to it.
@@ -173,11 +188,22 @@ async fn a_restore_whose_lock_is_lost_mid_load_stops_before_the_swap() {
     let db = stack.target("staging", "newfinity");
     let identity = x25519::Identity::generate();
     let dir = stack.backup("staging", &identity).await;
-    db::exec(&db, "INSERT INTO legacy_imports (source, note) VALUES ('nf-lf-lost', 'after the backup')").await;
+    db::exec(
+        &db,
+        "INSERT INTO legacy_imports (source, note) VALUES ('nf-lf-lost', 'after the backup')",
+    )
+    .await;
     let before = db::content(&db).await;
     let job = {
-        let (s, d, i) = (Stack::from_env("lock_lost").expect("stack"), dir.clone(), identity.clone());
-        tokio::spawn(async move { s.run_planned_restore(s.restore_request("staging", &d, &i)).await })
+        let (s, d, i) = (
+            Stack::from_env("lock_lost").expect("stack"),
+            dir.clone(),
+            identity.clone(),
+        );
+        tokio::spawn(async move {
+            s.run_planned_restore(s.restore_request("staging", &d, &i))
+                .await
+        })
     };
     let id = claim_session(&db).await;
     shadow_with_orders(&db).await;
@@ -188,11 +214,24 @@ async fn a_restore_whose_lock_is_lost_mid_load_stops_before_the_swap() {
     let err = out.job.error.clone().expect("error");
     assert_eq!(err.code, "db.busy", "{err:?}");
     assert!(err.message.contains("was lost"), "{}", err.message);
-    assert_eq!(out.database_state, DatabaseState::Untouched, "{}", out.state_detail);
+    assert_eq!(
+        out.database_state,
+        DatabaseState::Untouched,
+        "{}",
+        out.state_detail
+    );
     assert_eq!(db::content(&db).await, before, "staging unchanged");
-    assert_eq!(leftovers(&db, "shadow").await, "0", "its own shadow dropped");
+    assert_eq!(
+        leftovers(&db, "shadow").await,
+        "0",
+        "its own shadow dropped"
+    );
     assert_eq!(leftovers(&db, "safety").await, "0");
-    db::exec(&db, "DELETE FROM legacy_imports WHERE source = 'nf-lf-lost'").await;
+    db::exec(
+        &db,
+        "DELETE FROM legacy_imports WHERE source = 'nf-lf-lost'",
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -205,11 +244,22 @@ async fn post_objects_failing_after_the_rename_with_the_roll_back_blocked_too_sa
     db::exec(&db, TRIGGER).await;
     let identity = x25519::Identity::generate();
     let dir = stack.backup("staging", &identity).await;
-    db::exec(&db, "INSERT INTO legacy_imports (source, note) VALUES ('nf-lf-objects', 'after the backup')").await;
+    db::exec(
+        &db,
+        "INSERT INTO legacy_imports (source, note) VALUES ('nf-lf-objects', 'after the backup')",
+    )
+    .await;
     let before = db::content(&db).await;
     let job = {
-        let (s, d, i) = (Stack::from_env("objects_fail").expect("stack"), dir.clone(), identity.clone());
-        tokio::spawn(async move { s.run_planned_restore(s.restore_request("staging", &d, &i)).await })
+        let (s, d, i) = (
+            Stack::from_env("objects_fail").expect("stack"),
+            dir.clone(),
+            identity.clone(),
+        );
+        tokio::spawn(async move {
+            s.run_planned_restore(s.restore_request("staging", &d, &i))
+                .await
+        })
     };
     // The RENAME waits on the shadow; the application queues on
     // legacy_imports behind it, and once the RENAME went through it holds
@@ -228,8 +278,16 @@ async fn post_objects_failing_after_the_rename_with_the_roll_back_blocked_too_sa
     let out = job.await.expect("join");
 
     assert_eq!(out.job.state, JobState::Failed, "{:?}", out.job);
-    assert_eq!(out.database_state, DatabaseState::NeedsAttention, "{}", out.state_detail);
-    let safety = out.safety_schema.clone().expect("the safety schema is named");
+    assert_eq!(
+        out.database_state,
+        DatabaseState::NeedsAttention,
+        "{}",
+        out.state_detail
+    );
+    let safety = out
+        .safety_schema
+        .clone()
+        .expect("the safety schema is named");
     assert!(
         out.state_detail.contains("backup's tables are live")
             && out.state_detail.contains("rolling back failed")
@@ -239,18 +297,43 @@ async fn post_objects_failing_after_the_rename_with_the_roll_back_blocked_too_sa
     );
     // The server agrees: the backup's rows are live, its trigger is not,
     // the previous tables are in the kept safety schema.
-    assert_eq!(db::content(&db).await, db::manifest_content(&dir), "the backup is live");
-    assert_eq!(trigger_count(&db).await.as_deref(), Some("0"), "the trigger is missing, as said");
     assert_eq!(
-        db::scalar(&db, &format!("SELECT COUNT(*) FROM `{safety}`.legacy_imports WHERE source = 'nf-lf-objects'")).await.as_deref(),
+        db::content(&db).await,
+        db::manifest_content(&dir),
+        "the backup is live"
+    );
+    assert_eq!(
+        trigger_count(&db).await.as_deref(),
+        Some("0"),
+        "the trigger is missing, as said"
+    );
+    assert_eq!(
+        db::scalar(
+            &db,
+            &format!(
+                "SELECT COUNT(*) FROM `{safety}`.legacy_imports WHERE source = 'nf-lf-objects'"
+            )
+        )
+        .await
+        .as_deref(),
         Some("1"),
         "the previous legacy_imports is kept in {safety}"
     );
     drop(b2);
     // The operator's repair, as the outcome says.
-    nfops_restore::swap::roll_back_latest(&db, Some(&safety)).await.expect("roll back");
-    assert_eq!(db::content(&db).await, before, "the previous tables are back");
-    assert_eq!(trigger_count(&db).await.as_deref(), Some("1"), "and their trigger");
+    nfops_restore::swap::roll_back_latest(&db, Some(&safety))
+        .await
+        .expect("roll back");
+    assert_eq!(
+        db::content(&db).await,
+        before,
+        "the previous tables are back"
+    );
+    assert_eq!(
+        trigger_count(&db).await.as_deref(),
+        Some("1"),
+        "and their trigger"
+    );
     db::exec(&db, "DELETE FROM legacy_imports WHERE source = 'nf-lf-objects'; DROP TRIGGER IF EXISTS nf_lf_note").await;
     db::drop_safety(&db, "newfinity").await;
 }
@@ -272,12 +355,21 @@ async fn privileges_revoked_mid_job_are_reported_and_the_schemas_kept() {
     stack.creds.insert("nfops-test/nf-lf-restore", pw);
     let identity = x25519::Identity::generate();
     let dir = stack.backup("staging", &identity).await;
-    db::exec(&db, "INSERT INTO legacy_imports (source, note) VALUES ('nf-lf-revoked', 'after the backup')").await;
+    db::exec(
+        &db,
+        "INSERT INTO legacy_imports (source, note) VALUES ('nf-lf-revoked', 'after the backup')",
+    )
+    .await;
     let before = db::content(&db).await;
     let job = {
-        let (s, d, i) = (Stack::from_env("revoked").expect("stack"), dir.clone(), identity.clone());
+        let (s, d, i) = (
+            Stack::from_env("revoked").expect("stack"),
+            dir.clone(),
+            identity.clone(),
+        );
         tokio::spawn(async move {
-            s.creds.insert("nfops-test/nf-lf-restore", "nf-lf-revoked-pw");
+            s.creds
+                .insert("nfops-test/nf-lf-restore", "nf-lf-revoked-pw");
             let mut req = s.restore_request("staging", &d, &i);
             let dbc = req.env.database.as_mut().expect("db");
             dbc.user = "nf_lf_restore".into();
@@ -292,7 +384,11 @@ async fn privileges_revoked_mid_job_are_reported_and_the_schemas_kept() {
     let (b1, _) = hold(&db, &format!("`{shadow}`.orders")).await;
     let swap = waiting_session(&db, "RENAME TABLE").await;
     for a in accounts {
-        db::exec(&db, &format!("REVOKE ALL PRIVILEGES, GRANT OPTION FROM {a}")).await;
+        db::exec(
+            &db,
+            &format!("REVOKE ALL PRIVILEGES, GRANT OPTION FROM {a}"),
+        )
+        .await;
     }
     db::exec(&db, &format!("FLUSH PRIVILEGES; KILL {swap}")).await;
     drop(b1);
@@ -318,8 +414,14 @@ async fn privileges_revoked_mid_job_are_reported_and_the_schemas_kept() {
     for a in accounts {
         db::exec(&db, &format!("DROP USER IF EXISTS {a}")).await;
     }
-    nfops_restore::swap::roll_back_latest(&db, Some(&safety)).await.expect("roll back");
-    assert_eq!(trigger_count(&db).await.as_deref(), Some("1"), "the repair puts the trigger back");
+    nfops_restore::swap::roll_back_latest(&db, Some(&safety))
+        .await
+        .expect("roll back");
+    assert_eq!(
+        trigger_count(&db).await.as_deref(),
+        Some("1"),
+        "the repair puts the trigger back"
+    );
     db::exec(&db, "DELETE FROM legacy_imports WHERE source = 'nf-lf-revoked'; DROP TRIGGER IF EXISTS nf_lf_note").await;
 }
 
@@ -335,20 +437,47 @@ async fn a_statement_outliving_its_client_bound_is_killed_from_another_session()
         pause: Duration::ZERO,
     };
     let mut conn = db.connect().await.expect("connect");
-    let id = bounded::prepare(&mut conn, &db, &bound).await.expect("prepare");
+    let id = bounded::prepare(&mut conn, &db, &bound)
+        .await
+        .expect("prepare");
     let t = Instant::now();
     // Not a lock wait: the server's own bound never ends it, only ours.
-    let r = bounded::ddl(&mut conn, id, &db, &bound, "a statement that outlived its bound on", "DO SLEEP(60)").await;
+    let r = bounded::ddl(
+        &mut conn,
+        id,
+        &db,
+        &bound,
+        "a statement that outlived its bound on",
+        "DO SLEEP(60)",
+    )
+    .await;
     let took = t.elapsed();
     let Err(DdlFailure::Lost(e)) = r else {
         panic!("a statement past its client bound is Lost (whether it ran is unknown): {r:?}");
     };
-    assert!(e.message().contains("the session was killed"), "{}", e.message());
-    assert!(took < bound.client() + Duration::from_secs(3), "cut at {took:?}");
+    assert!(
+        e.message().contains("the session was killed"),
+        "{}",
+        e.message()
+    );
+    assert!(
+        took < bound.client() + Duration::from_secs(3),
+        "cut at {took:?}"
+    );
     // The server agrees: the session is gone, nothing of ours stays queued.
     let deadline = Instant::now() + Duration::from_secs(10);
-    while db::scalar(&db, &format!("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID = {id}")).await.as_deref() != Some("0") {
-        assert!(Instant::now() < deadline, "session {id} was killed on the server");
+    while db::scalar(
+        &db,
+        &format!("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID = {id}"),
+    )
+    .await
+    .as_deref()
+        != Some("0")
+    {
+        assert!(
+            Instant::now() < deadline,
+            "session {id} was killed on the server"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }

@@ -24,7 +24,11 @@ impl Stack {
     }
 
     /// Runs `req` under `plan` (no extra steps) on this test's runner.
-    pub async fn run_restore_under(&self, req: RestoreRequest, plan: &RestorePlan) -> RestoreOutcome {
+    pub async fn run_restore_under(
+        &self,
+        req: RestoreRequest,
+        plan: &RestorePlan,
+    ) -> RestoreOutcome {
         run_restore(
             req,
             plan,
@@ -40,7 +44,11 @@ impl Stack {
     /// Runs `req` under `plan` and asserts it restored: the job succeeded,
     /// the outcome says `Restored`, and the target database equals the
     /// backup's manifest, table by table (rows and content hash).
-    pub async fn restore_succeeds(&self, req: RestoreRequest, plan: &RestorePlan) -> RestoreOutcome {
+    pub async fn restore_succeeds(
+        &self,
+        req: RestoreRequest,
+        plan: &RestorePlan,
+    ) -> RestoreOutcome {
         let env = req.environment.clone();
         let database = req
             .database
@@ -51,7 +59,12 @@ impl Stack {
         let whole = req.tables.is_none();
         let out = self.run_restore_under(req, plan).await;
         assert_eq!(out.job.state, JobState::Succeeded, "{:?}", out.job);
-        assert_eq!(out.database_state, DatabaseState::Restored, "{}", out.state_detail);
+        assert_eq!(
+            out.database_state,
+            DatabaseState::Restored,
+            "{}",
+            out.state_detail
+        );
         if whole {
             assert_eq!(
                 db::content(&self.target(&env, &database)).await,

@@ -169,7 +169,12 @@ impl DatabaseClaim {
             "SELECT SCHEMA_NAME FROM information_schema.SCHEMATA",
         )
         .await
-        .map_err(|e| target.error("could not list the schemas (looking for orphan shadows) of", e))?
+        .map_err(|e| {
+            target.error(
+                "could not list the schemas (looking for orphan shadows) of",
+                e,
+            )
+        })?
         .iter()
         .filter_map(|r| schema::text_at(r, 0))
         .filter(|n| n.starts_with(&prefix) && n != ours)
@@ -262,7 +267,11 @@ impl LockGuard {
 
     /// Why the lock is known lost (without asking the server).
     pub fn lost_reason(&self) -> Option<String> {
-        self.0.lost.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.0
+            .lost
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// The error of a lost lock, before `next` (what would have run).
@@ -309,7 +318,12 @@ async fn ask(h: &Held, conn: &tokio::sync::Mutex<MySqlConnection>, name: &str) -
         quote_str(name)
     );
     let mut c = conn.lock().await;
-    match tokio::time::timeout(CHECK_TIMEOUT, sqlx::Executor::fetch_one(&mut *c, sql.as_str())).await {
+    match tokio::time::timeout(
+        CHECK_TIMEOUT,
+        sqlx::Executor::fetch_one(&mut *c, sql.as_str()),
+    )
+    .await
+    {
         Ok(Ok(r)) if schema::text_at(&r, 0).as_deref() == Some("1") => None,
         Ok(Ok(_)) => Some("the server no longer shows it held by this job's session".to_owned()),
         Ok(Err(e)) => Some(format!(

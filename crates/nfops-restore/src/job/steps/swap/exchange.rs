@@ -12,9 +12,9 @@ use nfops_mysql::sqlx_reexport::MySqlConnection;
 use nfops_mysql::{schema, Target};
 
 use super::bounded::{self, DdlFailure, LockBound};
-use crate::job::steps::claim::LockGuard;
 use super::objects::{apply_objects, drop_objects, keep_triggers_of};
 use super::{crossing_foreign_keys, q, rows, SwapRecord, RECORD_TABLE};
+use crate::job::steps::claim::LockGuard;
 use crate::job::steps::session;
 use crate::load::exec;
 use crate::sql::{self, PostKind};
@@ -119,7 +119,10 @@ pub async fn swap_in(
     )
     .await?;
     *ledger.record.lock().unwrap_or_else(|p| p.into_inner()) = Some(record.clone());
-    exchange(&mut conn, conn_id, target, &record, &triggers, bound, spec.lock).await?;
+    exchange(
+        &mut conn, conn_id, target, &record, &triggers, bound, spec.lock,
+    )
+    .await?;
     ledger.renamed.store(true, Ordering::SeqCst);
     tracing::info!(category = "worker", database = %db, safety = %spec.safety, tables = spec.tables.len(), "swapped restored tables in");
 
@@ -129,7 +132,11 @@ pub async fn swap_in(
         keep_triggers_of(spec.post_sql, spec.tables)
     };
     let result: Result<()> = async {
-        still_ours(spec.lock, "recreating the views, triggers, routines and events").await?;
+        still_ours(
+            spec.lock,
+            "recreating the views, triggers, routines and events",
+        )
+        .await?;
         if spec.whole {
             drop_objects(&mut conn, target, &db).await?;
         }

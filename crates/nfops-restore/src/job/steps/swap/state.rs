@@ -136,7 +136,9 @@ pub fn trigger_name(stmt: &str) -> Option<String> {
         && words[1].eq_ignore_ascii_case("NOT")
         && words[2].eq_ignore_ascii_case("EXISTS")
     {
-        let after = rest.find(words[2]).map_or(rest, |i| &rest[i + words[2].len()..]);
+        let after = rest
+            .find(words[2])
+            .map_or(rest, |i| &rest[i + words[2].len()..]);
         after.trim_start()
     } else {
         rest
@@ -206,8 +208,10 @@ mod tests {
         // The database part holds an escaped backquote: sliced by the
         // unescaped length, the name came out as "`nf_note" or worse.
         assert_eq!(
-            trigger_name("CREATE TRIGGER `we``ird`.`nf_note` BEFORE INSERT ON t FOR EACH ROW SET x = 1")
-                .as_deref(),
+            trigger_name(
+                "CREATE TRIGGER `we``ird`.`nf_note` BEFORE INSERT ON t FOR EACH ROW SET x = 1"
+            )
+            .as_deref(),
             Some("nf_note")
         );
         assert_eq!(
