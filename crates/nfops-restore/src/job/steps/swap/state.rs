@@ -66,9 +66,11 @@ pub async fn inspect(target: &Target, record: &SwapRecord) -> Result<SwapState> 
     // An account that lost its privileges sees no table at all: that is
     // not "nothing moved", it is "cannot tell".
     let visible = |t: &String| in_db.contains(t) || in_safety.contains(t) || in_shadow.contains(t);
-    if !record.moved_in.iter().chain(&record.moved_out).any(visible)
-        && !(record.moved_in.is_empty() && record.moved_out.is_empty())
-    {
+    let none_visible = {
+        let mut named = record.moved_in.iter().chain(&record.moved_out).peekable();
+        named.peek().is_some() && !named.any(visible)
+    };
+    if none_visible {
         let _ = sqlx::Connection::close(conn).await;
         return Err(Error::new(
             ErrorCode::CheckFailed,
