@@ -9,9 +9,9 @@ use nfops_testkit::storage::{purge, put};
 use std::sync::Arc;
 
 use age::x25519;
-use nfops_core::jobs::{CancellationToken, JobState, NoProgress};
+use nfops_core::jobs::{CancellationToken, JobState};
 use nfops_restore::job::DatabaseState;
-use nfops_restore::{plan_restore, run_restore};
+use nfops_restore::plan_restore;
 
 /// Production objects the platform does not have, added for the test (a
 /// view, a trigger, a procedure) and removed at the end.
@@ -48,31 +48,12 @@ async fn whole_restore_brings_back_the_backup_and_keeps_the_old_tables_safe() {
         "the plan says the extra table goes: {:?}",
         plan.tables_removed
     );
-    let out = run_restore(
-        req,
-        &plan,
-        vec![],
-        &stack.runner().await,
-        Arc::new(NoProgress),
-        CancellationToken::new(),
-    )
-    .await
-    .expect("restore runs");
-    assert_eq!(out.job.state, JobState::Succeeded, "{:?}", out.job);
+    let out = stack.restore_succeeds(req, &plan).await;
     assert_eq!(
-        out.database_state,
-        DatabaseState::Restored,
-        "{}",
-        out.state_detail
+        db::content(&db).await,
+        before,
+        "production equals production at backup time"
     );
-
-    let after = db::content(&db).await;
-    assert_eq!(
-        after,
-        db::manifest_content(&dir),
-        "production equals the backup, table by table (rows and content hash)"
-    );
-    assert_eq!(after, before, "and equals production at backup time");
     // Views, triggers, routines and foreign keys came back and work.
     assert_eq!(db::scalar(&db, "SELECT COUNT(*) FROM information_schema.VIEWS WHERE TABLE_SCHEMA='newfinity' AND TABLE_NAME='nf_rs_big_orders'").await.as_deref(), Some("1"));
     assert_eq!(db::scalar(&db, "SELECT COUNT(*) FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA='newfinity' AND ROUTINE_NAME='nf_rs_count'").await.as_deref(), Some("1"));
@@ -128,16 +109,7 @@ async fn expect_untouched(
     let before = db::content(&db).await;
     let req = stack.restore_request("production", dir, identity);
     let plan = plan_restore(&req).await.expect("plan");
-    let out = run_restore(
-        req,
-        &plan,
-        vec![],
-        &stack.runner().await,
-        Arc::new(NoProgress),
-        CancellationToken::new(),
-    )
-    .await
-    .expect("restore records its failure");
+    let out = stack.run_restore_under(req, &plan).await;
     assert_eq!(out.job.state, JobState::Failed, "{:?}", out.job);
     let err = out.job.error.clone().expect("error");
     assert_eq!(err.code, code, "{err:?}");
@@ -235,16 +207,7 @@ async fn table_scoped_restore_replaces_only_those_tables_and_refuses_to_cut_fore
     req.tables = Some(vec!["legacy_imports".into()]);
     let plan = plan_restore(&req).await.expect("plan");
     assert_eq!(plan.tables.len(), 1);
-    let out = run_restore(
-        req,
-        &plan,
-        vec![],
-        &stack.runner().await,
-        Arc::new(NoProgress),
-        CancellationToken::new(),
-    )
-    .await
-    .expect("runs");
+    let out = stack.run_restore_under(req, &plan).await;
     assert_eq!(out.job.state, JobState::Succeeded, "{:?}", out.job);
     let after = db::content(&db).await;
     let legacy =
@@ -266,16 +229,7 @@ async fn table_scoped_restore_replaces_only_those_tables_and_refuses_to_cut_fore
     req.tables = Some(vec!["users".into()]);
     let plan = plan_restore(&req).await.expect("plan");
     assert!(!plan.ready(), "preflight flags the crossing foreign keys");
-    let out = run_restore(
-        req,
-        &plan,
-        vec![],
-        &stack.runner().await,
-        Arc::new(NoProgress),
-        CancellationToken::new(),
-    )
-    .await
-    .expect("runs");
+    let out = stack.run_restore_under(req, &plan).await;
     assert_eq!(out.job.state, JobState::Failed);
     assert_eq!(out.database_state, DatabaseState::Untouched);
     assert_eq!(db::content(&db).await, after, "nothing changed");
@@ -369,16 +323,7 @@ async fn storage_comes_back_to_the_snapshot_with_the_database() {
         vec![format!("{prefix}c.txt")],
         "c is hidden"
     );
-    let out = run_restore(
-        req,
-        &plan,
-        vec![],
-        &stack.runner().await,
-        Arc::new(NoProgress),
-        CancellationToken::new(),
-    )
-    .await
-    .expect("runs");
+    let out = stack.run_restore_under(req, &plan).await;
     assert_eq!(out.job.state, JobState::Succeeded, "{:?}", out.job);
 
     let after = nfops_storage::capture(&client, &bucket, Some(&prefix))
@@ -514,6 +459,7 @@ async fn a_swap_left_by_a_crash_is_rolled_back_from_its_safety_record() {
         tables: &tables,
         whole: true,
         post_sql: &post,
+        lock: None,
     };
     nfops_restore::swap::swap_in(
         &db,

@@ -8,10 +8,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use age::x25519;
-use nfops_core::jobs::{CancellationToken, JobState, NoProgress};
+use nfops_core::jobs::JobState;
 use nfops_mysql::Target;
 use nfops_restore::job::DatabaseState;
-use nfops_restore::{plan_restore, run_restore, RestoreOutcome};
+use nfops_restore::RestoreOutcome;
+use nfops_testkit::restore::{hold, leftovers, shadow_with_orders, waiting_session};
 use nfops_testkit::{db, Stack};
 
 /// A trigger on staging the swap must drop and put back.
@@ -22,29 +23,9 @@ async fn restore(
     dir: &std::path::Path,
     identity: &x25519::Identity,
 ) -> RestoreOutcome {
-    let req = stack.restore_request("staging", dir, identity);
-    let plan = plan_restore(&req).await.expect("plan");
-    assert!(plan.ready(), "preflight passes: {:?}", plan.preflight);
-    run_restore(
-        req,
-        &plan,
-        vec![],
-        &stack.runner().await,
-        Arc::new(NoProgress),
-        CancellationToken::new(),
-    )
-    .await
-    .expect("the restore records its end")
-}
-
-/// Schemas of our restores left on staging (shadow or safety).
-async fn leftovers(db: &Target, kind: &str) -> String {
-    db::scalar(
-        db,
-        &format!("SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE 'nfops\\_{kind}\\_newfinity\\_%'"),
-    )
-    .await
-    .unwrap_or_default()
+    stack
+        .run_planned_restore(stack.restore_request("staging", dir, identity))
+        .await
 }
 
 /// The application: `SELECT COUNT(*)` on `table` in a loop on its own
@@ -67,24 +48,6 @@ fn application(
         }
         worst
     })
-}
-
-/// A session holding a transaction open on `table` (a shared metadata lock).
-async fn hold(db: &Target, table: &str) -> (nfops_mysql::sqlx_reexport::MySqlConnection, String) {
-    let mut c = db.connect().await.expect("blocker connects");
-    sqlx::Executor::execute(
-        &mut c,
-        format!("SET SESSION lock_wait_timeout = 120; BEGIN; SELECT COUNT(*) FROM {table}")
-            .as_str(),
-    )
-    .await
-    .expect("blocker opens its transaction");
-    let id: String = sqlx::Executor::fetch_one(&mut c, "SELECT CAST(CONNECTION_ID() AS CHAR)")
-        .await
-        .ok()
-        .and_then(|r| nfops_mysql::schema::text_at(&r, 0))
-        .expect("id");
-    (c, id)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -299,31 +262,6 @@ async fn a_server_with_no_backslash_escapes_and_ansi_quotes_restores_cleanly() {
     assert_eq!(parsed["database"], "newfinity");
     db::drop_safety(&db, "newfinity").await;
     db::exec(&db, "DROP TRIGGER IF EXISTS nf_sw_note").await;
-}
-
-/// Polls until a session of ours runs `prefix` and waits for a metadata lock; returns its id.
-async fn waiting_session(db: &Target, prefix: &str) -> String {
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        let id = db::scalar(db, &format!("SELECT CAST(ID AS CHAR) FROM information_schema.PROCESSLIST WHERE INFO LIKE '{prefix}%' AND STATE LIKE 'Waiting for table metadata lock%' LIMIT 1")).await;
-        if let Some(id) = id {
-            return id;
-        }
-        assert!(Instant::now() < deadline, "the swap reached {prefix}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-/// The job's shadow schema once it holds `orders`.
-async fn shadow_with_orders(db: &Target) -> String {
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        if let Some(s) = db::scalar(db, "SELECT TABLE_SCHEMA FROM information_schema.TABLES WHERE TABLE_SCHEMA LIKE 'nfops\\_shadow\\_newfinity\\_%' AND TABLE_NAME = 'orders' LIMIT 1").await {
-            return s;
-        }
-        assert!(Instant::now() < deadline, "the shadow was created");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

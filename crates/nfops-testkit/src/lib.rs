@@ -19,6 +19,7 @@ pub mod gate;
 pub mod jobs;
 pub mod keyring;
 pub mod releases;
+pub mod restore;
 pub mod stack;
 pub mod storage;
 

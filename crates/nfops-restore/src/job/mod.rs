@@ -203,7 +203,7 @@ pub async fn run_restore(
         Err(e) => {
             if let Some(t) = &target {
                 if run.ledger.record().is_none() {
-                    load::drop_shadow(t, &run.shadow).await;
+                    let _ = load::drop_shadow(t, &run.shadow).await;
                 }
             }
             release(&run).await;

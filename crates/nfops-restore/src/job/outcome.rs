@@ -34,41 +34,66 @@ pub(super) async fn settle(
         .map(|e| format!(" ({})", e.message))
         .unwrap_or_default();
     match (&target, run.ledger.record(), job.state) {
-        (Some(t), Some(r), JobState::Succeeded) => {
-            if let Ok(dropped) = swap::prune_safety(t, run.req.safety_retention).await {
-                for d in dropped {
-                    tracing::info!(category = "worker", schema = %d, "old safety schema dropped (retention)");
-                }
-            }
-            (
-                DatabaseState::Restored,
-                format!(
-                    "backup {} is live in database '{}'; the previous tables are kept in schema {} for {} day(s)",
-                    plan.backup_id,
-                    t.database,
-                    r.safety,
-                    run.req.safety_retention.num_days()
-                ),
-                Some(r.safety),
-            )
-        }
+        (Some(t), Some(r), JobState::Succeeded) => (
+            DatabaseState::Restored,
+            format!(
+                "backup {} is live in database '{}'; the previous tables are kept in schema {} for {} day(s){}",
+                plan.backup_id,
+                t.database,
+                r.safety,
+                run.req.safety_retention.num_days(),
+                prune(run, t).await
+            ),
+            Some(r.safety),
+        ),
         (Some(t), Some(r), _) => after_swap_failure(run, t, &r, &stopped_at, &why).await,
         (t, _, _) => {
             // No record (and no target: nothing connected): the swap wrote nothing outside the shadow yet.
-            if let Some(t) = t {
-                load::drop_shadow(t, &run.shadow).await;
-            }
+            // Our shadow's name is unique to this job: dropping it never
+            // touches another restore's work, with or without the lock.
+            let dropped = match t {
+                Some(t) => load::drop_shadow(t, &run.shadow).await,
+                None => true,
+            };
             (
                 DatabaseState::Untouched,
                 format!(
                     "database '{db}' was not touched: the restore stopped before the swap{why}{}",
-                    if job.state == JobState::Succeeded {
-                        ""
-                    } else {
-                        " (the shadow schema was dropped)"
+                    match (job.state == JobState::Succeeded, dropped) {
+                        (true, _) => String::new(),
+                        (false, true) => " (the shadow schema was dropped)".to_owned(),
+                        (false, false) => format!(
+                            " (the shadow schema {} could not be dropped, see the log; the next restore of this database drops it)",
+                            run.shadow
+                        ),
                     }
                 ),
                 None,
+            )
+        }
+    }
+}
+
+/// Drops safety schemas past their retention (under the lock); a failure
+/// is logged and returned as a warning for the outcome's words.
+async fn prune(run: &RestoreRun, t: &Target) -> String {
+    let res = match run.ensure_lock("pruning old safety schemas").await {
+        Ok(()) => swap::prune_safety(t, run.req.safety_retention).await,
+        Err(e) => Err(e),
+    };
+    match res {
+        Ok(dropped) => {
+            for d in dropped {
+                tracing::info!(category = "worker", schema = %d, "old safety schema dropped (retention)");
+            }
+            String::new()
+        }
+        Err(e) => {
+            tracing::warn!(category = "worker", database = %t.database, error = %e, "old safety schemas were not pruned");
+            format!(
+                "; warning: safety schemas older than {} day(s) were not pruned ({}); the next restore tries again",
+                run.req.safety_retention.num_days(),
+                e.message()
             )
         }
     }
@@ -86,7 +111,14 @@ async fn after_swap_failure(
 ) -> (DatabaseState, String, Option<String>) {
     let bound = swap::LockBound::default();
     let mut failed = None;
+    let mut lock_lost = false;
     for attempt in 1..=bound.attempts {
+        // Another restore may own the database once our lock is gone: no DDL then.
+        if let Err(e) = run.ensure_lock("rolling back the swap").await {
+            failed = Some(e);
+            lock_lost = true;
+            break;
+        }
         match swap::roll_back(t, r).await {
             Ok(()) => {
                 failed = None;
@@ -123,6 +155,18 @@ async fn after_swap_failure(
                 )
             }
         }
+        (Some(e), Ok(s)) if lock_lost && s.untouched() && !renamed => (
+            DatabaseState::Untouched,
+            format!(
+                "database '{}' was not touched: the swap did not happen{why}; checked on the server: the previous tables and their triggers are live. The restore lock was lost ({}), so nothing more was run: the shadow schema {} and safety schema {} are kept; drop them once no restore of '{}' runs",
+                t.database,
+                e.message(),
+                r.shadow,
+                r.safety,
+                t.database
+            ),
+            Some(r.safety.clone()),
+        ),
         (failed, seen) => {
             let live = match &seen {
                 Ok(s) => s.describe(r),

@@ -85,8 +85,8 @@ impl Step for CheckBackupStep {
         let replicas = super::replicas::ensure_ready(&r.req).await?;
         // One restore of this database at a time, from any process: the lock
         // is taken before the shadow exists and held until the job settles.
-        let mut claim = super::claim::DatabaseClaim::take(&route.target).await?;
-        let orphans = claim.sweep_orphan_shadows(&r.shadow).await;
+        let mut claim = super::claim::DatabaseClaim::take(&route.target, &r.shadow).await?;
+        let orphans = claim.sweep_orphan_shadows(&r.shadow).await?;
         *r.claim.lock().await = Some(claim);
         *r.target.lock().unwrap_or_else(|p| p.into_inner()) = Some(route.target.clone());
         *r.route.lock().await = Some(route);

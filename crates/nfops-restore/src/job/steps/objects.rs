@@ -21,6 +21,7 @@ impl Step for ObjectsStep {
     async fn run(&self, cx: &StepContext<'_>) -> Result<Verified> {
         let r = &self.0;
         cx.check_cancelled()?;
+        r.ensure_lock("checking the objects").await?;
         let Some(inv) = &r.req.source.manifest.inventory else {
             return Ok(Verified::by(
                 "no inventory recorded in the backup: only its tables were compared (verify shadow)",

@@ -191,6 +191,7 @@ pub(crate) struct ReplicasStep(pub(crate) Arc<RestoreRun>);
 impl Step for ReplicasStep {
     async fn run(&self, cx: &StepContext<'_>) -> Result<Verified> {
         let r = &self.0;
+        r.ensure_lock("the replicas step").await?;
         let primary = r.target()?;
         let db = r
             .req

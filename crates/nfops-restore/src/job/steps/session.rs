@@ -24,13 +24,22 @@ pub const SQL_MODE: &str = "NO_AUTO_VALUE_ON_ZERO";
 /// Errors: as `Target::connect`; a server refusing the mode.
 pub async fn open(target: &Target) -> Result<MySqlConnection> {
     let mut conn = target.connect().await?;
+    pin_sql_mode(&mut conn, target).await?;
+    Ok(conn)
+}
+
+/// Sets [`SQL_MODE`] on `conn` (again, after SQL that set its own).
+///
+/// Errors: the server refuses it or the session is gone; what runs next
+/// must not, since its literals are quoted for this mode.
+pub async fn pin_sql_mode(conn: &mut MySqlConnection, target: &Target) -> Result<()> {
     sqlx::Executor::execute(
-        &mut conn,
+        &mut *conn,
         format!("SET SESSION sql_mode = '{SQL_MODE}'").as_str(),
     )
     .await
-    .map_err(|e| target.error("could not pin the session's sql_mode on", e))?;
-    Ok(conn)
+    .map(|_| ())
+    .map_err(|e| target.error("could not pin the session's sql_mode on", e))
 }
 
 /// A session on the server without a default database (for CREATE/DROP

@@ -437,8 +437,8 @@ pub async fn verify_shadow(
     Ok(checks)
 }
 
-/// Drops the shadow schema (best effort; logs when it cannot).
-pub async fn drop_shadow(target: &Target, shadow: &str) {
+/// Drops the shadow schema (best effort; logs when it cannot); whether it is gone.
+pub async fn drop_shadow(target: &Target, shadow: &str) -> bool {
     match server_session(target).await {
         Ok(mut c) => {
             if let Err(e) = exec(
@@ -450,11 +450,15 @@ pub async fn drop_shadow(target: &Target, shadow: &str) {
             .await
             {
                 tracing::warn!(category = "worker", schema = %shadow, error = %e, "shadow schema left behind");
+                let _ = sqlx::Connection::close(c).await;
+                return false;
             }
             let _ = sqlx::Connection::close(c).await;
+            true
         }
         Err(e) => {
-            tracing::warn!(category = "worker", schema = %shadow, error = %e, "shadow schema left behind")
+            tracing::warn!(category = "worker", schema = %shadow, error = %e, "shadow schema left behind");
+            false
         }
     }
 }

@@ -41,6 +41,8 @@ impl Step for LoadStep {
                     .map_or(0, |x| x.sql_bytes)
             })
             .sum();
+        r.ensure_lock("creating the shadow schema").await?;
+        let lock = r.lock_guard().await;
         cx.message(format!("loading into schema {shadow}"));
         let fut = load_shadow(
             &r.req.source,
@@ -58,6 +60,10 @@ impl Step for LoadStep {
             tokio::select! {
                 res = &mut fut => { res?; break; }
                 _ = tick.tick() => {
+                    // The pinger found the lock lost: stop before more DDL in the shadow.
+                    if let Some(e) = lock.as_ref().and_then(|l| l.lost_error("the rest of the load")) {
+                        return Err(e);
+                    }
                     cx.advance(counters.sql_bytes.load(Ordering::Relaxed), Some(total.max(1)), "bytes");
                 }
             }

@@ -14,6 +14,7 @@ use nfops_mysql::{schema, Target};
 use super::bounded::{self, DdlFailure, LockBound};
 use super::objects::{apply_objects, drop_objects, keep_triggers_of};
 use super::{crossing_foreign_keys, q, rows, SwapRecord, RECORD_TABLE};
+use crate::job::steps::claim::LockGuard;
 use crate::job::steps::session;
 use crate::load::exec;
 use crate::sql::{self, PostKind};
@@ -28,6 +29,17 @@ pub struct SwapSpec<'a> {
     pub whole: bool,
     /// The backup's views, triggers, routines and events.
     pub post_sql: &'a str,
+    /// The job's server lock, checked before each DDL phase (None: the
+    /// caller holds no lock, e.g. a test of the swap alone).
+    pub lock: Option<&'a LockGuard>,
+}
+
+/// Fails when `lock` was lost; `next` names the DDL about to run.
+async fn still_ours(lock: Option<&LockGuard>, next: &str) -> Result<()> {
+    match lock {
+        Some(l) => l.ensure_held(next).await,
+        None => Ok(()),
+    }
 }
 
 /// What a swap got to, for whoever settles the job after a failure: the
@@ -107,7 +119,10 @@ pub async fn swap_in(
     )
     .await?;
     *ledger.record.lock().unwrap_or_else(|p| p.into_inner()) = Some(record.clone());
-    exchange(&mut conn, conn_id, target, &record, &triggers, bound).await?;
+    exchange(
+        &mut conn, conn_id, target, &record, &triggers, bound, spec.lock,
+    )
+    .await?;
     ledger.renamed.store(true, Ordering::SeqCst);
     tracing::info!(category = "worker", database = %db, safety = %spec.safety, tables = spec.tables.len(), "swapped restored tables in");
 
@@ -117,6 +132,11 @@ pub async fn swap_in(
         keep_triggers_of(spec.post_sql, spec.tables)
     };
     let result: Result<()> = async {
+        still_ours(
+            spec.lock,
+            "recreating the views, triggers, routines and events",
+        )
+        .await?;
         if spec.whole {
             drop_objects(&mut conn, target, &db).await?;
         }
@@ -152,6 +172,7 @@ async fn exchange(
     record: &SwapRecord,
     triggers: &[String],
     bound: &LockBound,
+    lock: Option<&LockGuard>,
 ) -> Result<()> {
     let db = record.database.as_str();
     let mut pairs: Vec<String> = record
@@ -171,6 +192,7 @@ async fn exchange(
         if attempt > 1 {
             tokio::time::sleep(bound.pause).await;
         }
+        still_ours(lock, "the swap (dropping triggers, RENAME TABLE)").await?;
         let who = bounded::blockers(conn, target, &[db]).await?;
         if !who.is_empty() {
             tracing::warn!(category = "worker", database = %db, attempt, blockers = %who.iter().map(|b| b.to_string()).collect::<Vec<_>>().join("; "), "swap waits: other sessions hold locks on the tables");
@@ -285,12 +307,9 @@ async fn put_back_triggers(
             }
         }
         missing.retain(|m| !progress.contains(m));
-        // The trigger SQL sets its own sql_mode: pin ours again for what follows.
-        let _ = sqlx::Executor::execute(
-            &mut *conn,
-            format!("SET SESSION sql_mode = '{}'", session::SQL_MODE).as_str(),
-        )
-        .await;
+        // The trigger SQL sets its own sql_mode: pin ours again for what
+        // follows (the next attempt's statements are quoted for it).
+        session::pin_sql_mode(conn, target).await?;
         if missing.is_empty() {
             return Ok(());
         }

@@ -2,7 +2,7 @@
 //! assumed from which statement failed): which side of the RENAME the
 //! tables are on, and which of the previous triggers are missing.
 
-use nfops_core::Result;
+use nfops_core::{Error, ErrorCode, Result};
 use nfops_mysql::Target;
 
 use super::{tables_in, triggers_in, SwapRecord};
@@ -63,6 +63,23 @@ pub async fn inspect(target: &Target, record: &SwapRecord) -> Result<SwapState> 
     let in_safety = tables_in(&mut conn, target, &record.safety).await?;
     let in_shadow = tables_in(&mut conn, target, &record.shadow).await?;
     let in_db = tables_in(&mut conn, target, db).await?;
+    // An account that lost its privileges sees no table at all: that is
+    // not "nothing moved", it is "cannot tell".
+    let visible = |t: &String| in_db.contains(t) || in_safety.contains(t) || in_shadow.contains(t);
+    let none_visible = {
+        let mut named = record.moved_in.iter().chain(&record.moved_out).peekable();
+        named.peek().is_some() && !named.any(visible)
+    };
+    if none_visible {
+        let _ = sqlx::Connection::close(conn).await;
+        return Err(Error::new(
+            ErrorCode::CheckFailed,
+            format!(
+                "none of the swap's tables is visible in '{db}', {} or {} to the restore account of the {} (did it lose its privileges?)",
+                record.safety, record.shadow, target.label
+            ),
+        ));
+    }
     let renamed = if record.moved_out.is_empty() {
         let live = record.moved_in.iter().filter(|t| in_db.contains(t)).count();
         if live == 0 {
@@ -114,34 +131,56 @@ pub fn trigger_name(stmt: &str) -> Option<String> {
     let upper = stmt.to_ascii_uppercase();
     let at = upper.find(" TRIGGER ")? + " TRIGGER ".len();
     let rest = stmt[at..].trim_start();
-    let rest = rest
-        .strip_prefix("IF NOT EXISTS ")
-        .or_else(|| rest.strip_prefix("if not exists "))
-        .unwrap_or(rest);
-    if let Some(r) = rest.strip_prefix('`') {
-        let mut name = String::new();
-        let mut chars = r.chars().peekable();
-        while let Some(c) = chars.next() {
-            if c == '`' {
-                if chars.peek() == Some(&'`') {
-                    chars.next();
-                    name.push('`');
-                    continue;
-                }
-                // `db`.`name`: the part after the dot is the name.
-                if chars.peek() == Some(&'.') {
-                    return trigger_name(&format!(" TRIGGER {}", &r[name.len() + 2..]));
-                }
-                return Some(name);
-            }
-            name.push(c);
-        }
-        None
+    // `IF NOT EXISTS` in any letter case and spacing.
+    let words: Vec<&str> = rest.split_whitespace().take(3).collect();
+    let rest = if words.len() == 3
+        && words[0].eq_ignore_ascii_case("IF")
+        && words[1].eq_ignore_ascii_case("NOT")
+        && words[2].eq_ignore_ascii_case("EXISTS")
+    {
+        let after = rest
+            .find(words[2])
+            .map_or(rest, |i| &rest[i + words[2].len()..]);
+        after.trim_start()
     } else {
-        rest.split_whitespace()
-            .next()
-            .map(|n| n.rsplit('.').next().unwrap_or(n).to_owned())
+        rest
+    };
+    if rest.starts_with('`') {
+        let (first, used) = quoted_ident(rest)?;
+        // `db`.`name`: the part after the dot is the name.
+        match rest[used..].strip_prefix('.') {
+            Some(tail) if tail.starts_with('`') => quoted_ident(tail).map(|(n, _)| n),
+            Some(tail) => tail.split_whitespace().next().map(str::to_owned),
+            None => Some(first),
+        }
+    } else {
+        let word = rest.split_whitespace().next()?;
+        match word.split_once('.') {
+            Some((_, n)) if n.starts_with('`') => quoted_ident(n).map(|(n, _)| n),
+            Some((_, n)) => Some(n.to_owned()),
+            None => Some(word.to_owned()),
+        }
     }
+}
+
+/// The identifier a backquoted `s` starts with (doubled backquotes read as
+/// one) and how many bytes of `s` it spans, quotes included.
+fn quoted_ident(s: &str) -> Option<(String, usize)> {
+    let body = s.strip_prefix('`')?;
+    let mut name = String::new();
+    let mut chars = body.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        if c == '`' {
+            if matches!(chars.peek(), Some((_, '`'))) {
+                chars.next();
+                name.push('`');
+                continue;
+            }
+            return Some((name, 1 + i + 1));
+        }
+        name.push(c);
+    }
+    None
 }
 
 #[cfg(test)]
@@ -164,5 +203,39 @@ mod tests {
                 .as_deref(),
             Some("plain")
         );
+    }
+
+    #[test]
+    fn a_database_name_with_a_backquote_does_not_shift_the_trigger_name() {
+        // The database part holds an escaped backquote: sliced by the
+        // unescaped length, the name came out as "`nf_note" or worse.
+        assert_eq!(
+            trigger_name(
+                "CREATE TRIGGER `we``ird`.`nf_note` BEFORE INSERT ON t FOR EACH ROW SET x = 1"
+            )
+            .as_deref(),
+            Some("nf_note")
+        );
+        assert_eq!(
+            trigger_name("CREATE TRIGGER `a````b`.`c``d` AFTER UPDATE ON t FOR EACH ROW SET x = 1")
+                .as_deref(),
+            Some("c`d")
+        );
+        assert_eq!(
+            trigger_name("CREATE TRIGGER db.plain BEFORE INSERT ON t FOR EACH ROW SET x = 1")
+                .as_deref(),
+            Some("plain")
+        );
+    }
+
+    #[test]
+    fn if_not_exists_is_skipped_in_any_letter_case() {
+        for stmt in [
+            "CREATE TRIGGER IF NOT EXISTS `t1` BEFORE INSERT ON t FOR EACH ROW SET x = 1",
+            "create trigger if not exists `t1` before insert on t for each row set x = 1",
+            "CREATE TRIGGER If Not  Exists t1 BEFORE INSERT ON t FOR EACH ROW SET x = 1",
+        ] {
+            assert_eq!(trigger_name(stmt).as_deref(), Some("t1"), "{stmt}");
+        }
     }
 }

@@ -32,6 +32,10 @@ impl Step for SwapStep {
             }
             None => String::new(),
         };
+        // The server lock taken before the shadow was created must still be
+        // ours: a dropped connection would have let another restore in.
+        r.ensure_lock("the swap").await?;
+        let lock = r.lock_guard().await;
         // A drill's scratch database may not exist yet.
         {
             let mut c = load::server_session(&target).await?;
@@ -47,12 +51,6 @@ impl Step for SwapStep {
             .await?;
             let _ = sqlx::Connection::close(c).await;
         }
-        // The server lock taken before the shadow was created must still be
-        // ours: a dropped connection would have let another restore in.
-        match r.claim.lock().await.as_mut() {
-            Some(c) => c.ensure_held().await?,
-            None => return Err(Error::internal("the swap ran without the restore lock")),
-        }
         cx.message(format!("previous tables go to schema {}", r.safety));
         let spec = SwapSpec {
             shadow: &shadow,
@@ -60,6 +58,7 @@ impl Step for SwapStep {
             tables: &r.tables,
             whole: r.req.tables.is_none(),
             post_sql: &post,
+            lock: lock.as_ref(),
         };
         let record = swap_in(&target, &spec, &r.ledger, &LockBound::default()).await?;
         // Check: every restored table is in the target, the shadow is empty.
