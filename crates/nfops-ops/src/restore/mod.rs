@@ -186,6 +186,26 @@ impl Console {
                 confirm,
             )
             .await?;
+        // Released here on every path, errors included: the CLI may exit
+        // before a `Drop`'s spawned release would run.
+        let result = self
+            .holding(&lease)
+            .restore_run_held(env, backup, tables, scope, progress, cancel)
+            .await;
+        self.release(lease).await;
+        result
+    }
+
+    /// [`Console::restore_run`] once the lease is held and `started` written.
+    async fn restore_run_held(
+        &self,
+        env: &str,
+        backup: &str,
+        tables: Option<Vec<String>>,
+        scope: RestoreScope,
+        progress: Arc<dyn Progress>,
+        cancel: CancellationToken,
+    ) -> Result<RestoreRun> {
         let config = self.config()?;
         let plan = self
             .restore_plan_for(env, backup, tables.clone(), scope.other_environment)
@@ -268,7 +288,6 @@ impl Console {
             }),
         )
         .await?;
-        self.release(lease).await;
         Ok(RestoreRun { outcome, report })
     }
 
