@@ -335,7 +335,8 @@ fn failed_commands_release_at_once(
         "the failing command did take the lease (its started entry is there)"
     );
     assert_eq!(
-        rt.block_on(app.lease_holder("staging")).expect("read lease"),
+        rt.block_on(app.lease_holder("staging"))
+            .expect("read lease"),
         None,
         "the failed command released its lease before exiting"
     );
@@ -396,13 +397,18 @@ fn a_stalled_holder_taken_over_stops_its_backup(
         .block_on(job)
         .expect("join")
         .expect("the backup returns an outcome");
-    let err = outcome.job.error.clone().expect("the job stopped with an error");
+    let err = outcome
+        .job
+        .error
+        .clone()
+        .expect("the job stopped with an error");
     assert_eq!(
         err.code, "environment.busy",
         "the job stopped for the lost lease, not something else: {err:?}"
     );
     assert!(
-        err.message.contains("staging is being restored by bob on bob-laptop (cli, pid 4242)"),
+        err.message
+            .contains("staging is being restored by bob on bob-laptop (cli, pid 4242)"),
         "the stop names the new holder: {}",
         err.message
     );
@@ -414,7 +420,10 @@ fn a_stalled_holder_taken_over_stops_its_backup(
         .block_on(app.lease_holder("staging"))
         .expect("read")
         .expect("the new holder keeps its lease");
-    assert_eq!(holder.operator, "bob", "our release did not delete bob's row");
+    assert_eq!(
+        holder.operator, "bob",
+        "our release did not delete bob's row"
+    );
     assert!(
         run.audit()
             .iter()

@@ -182,8 +182,11 @@ async fn destructive_actions_on_guarded_tiers_need_the_typed_name() {
 
     // A config that no longer parses may still name production: deleting the
     // identity must not fall open to "nothing to confirm".
-    std::fs::write(&config, "version = 1\n[environments.prod\ntier = \"production\"\n")
-        .expect("break config");
+    std::fs::write(
+        &config,
+        "version = 1\n[environments.prod\ntier = \"production\"\n",
+    )
+    .expect("break config");
     let e = console
         .delete_credential(nfops_secrets::IDENTITY_CREDENTIAL, None)
         .await

@@ -98,8 +98,17 @@ fn print_plan(w: &mut dyn Write, p: &PromotionPlan) -> std::io::Result<()> {
         };
         match &d.values {
             Some(v) => {
-                let show = |x: &Option<String>| x.as_deref().map_or("(unset)".to_owned(), |s| format!("{s:?}"));
-                writeln!(w, "  {:<20} {how}: {} → {}", d.key, show(&v.target), show(&v.source))?;
+                let show = |x: &Option<String>| {
+                    x.as_deref()
+                        .map_or("(unset)".to_owned(), |s| format!("{s:?}"))
+                };
+                writeln!(
+                    w,
+                    "  {:<20} {how}: {} → {}",
+                    d.key,
+                    show(&v.target),
+                    show(&v.source)
+                )?;
             }
             None => writeln!(w, "  {:<20} {how}", d.key)?,
         }

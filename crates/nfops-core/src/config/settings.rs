@@ -52,10 +52,6 @@ const SECRET_WORDS: &[&str] = &[
     "AUTH",
     "SALT",
     "WEBHOOK",
-    "COOKIE",
-    "SESSION",
-    "SIGNATURE",
-    "CERT",
 ];
 
 /// Whether a setting's name marks it as a secret (the value is not looked at).

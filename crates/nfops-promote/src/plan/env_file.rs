@@ -159,7 +159,7 @@ mod tests {
         let production = parse_env(
             "SMTP_PASS=other-smtp-prod\nSLACK_WEBHOOK_URL=https://hooks.example/T1/B1/prd\nSENTRY_DSN=https://k2@sentry.example/2\nHASH_SALT=salt-prd\nFOO=foo-prd\n",
         );
-        let (diff, parity) = compare_env(&staging, &production);
+        let (diff, parity) = compare_env(&staging, &production, &BTreeSet::new());
         let json = serde_json::to_string(&(&diff, &parity)).expect("json");
         for v in staging.values().chain(production.values()) {
             assert!(
@@ -197,20 +197,35 @@ mod tests {
             .map(str::to_owned)
             .collect();
         let (diff, parity) = compare_env(&a, &b, &public);
-        let node = diff.iter().find(|d| d.key == "NODE_ENV").expect("NODE_ENV differs");
-        let v = node.values.as_ref().expect("a public setting carries its values");
+        let node = diff
+            .iter()
+            .find(|d| d.key == "NODE_ENV")
+            .expect("NODE_ENV differs");
+        let v = node
+            .values
+            .as_ref()
+            .expect("a public setting carries its values");
         assert_eq!(
             (v.target.as_deref(), v.source.as_deref()),
             (Some("production"), Some("staging")),
             "old (target) and new (source) values"
         );
-        let url = diff.iter().find(|d| d.key == "APP_URL").expect("APP_URL differs");
+        let url = diff
+            .iter()
+            .find(|d| d.key == "APP_URL")
+            .expect("APP_URL differs");
         assert!(url.values.is_none(), "an unlisted setting stays name-only");
         assert_eq!(parity.different_value, vec!["SENTRY_URL", "SMTP_PASS"]);
         let json = serde_json::to_string(&(diff, parity)).expect("json");
         for secret in ["p1", "p2", "pw@", "other@", "s.example", "p.example"] {
-            assert!(!json.contains(secret), "{secret} must not reach the plan: {json}");
+            assert!(
+                !json.contains(secret),
+                "{secret} must not reach the plan: {json}"
+            );
         }
-        assert!(json.contains("\"production\"") && json.contains("\"staging\""), "{json}");
+        assert!(
+            json.contains("\"production\"") && json.contains("\"staging\""),
+            "{json}"
+        );
     }
 }
