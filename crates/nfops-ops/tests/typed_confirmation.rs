@@ -190,8 +190,7 @@ async fn destructive_actions_on_guarded_tiers_need_the_typed_name() {
     let e = console
         .delete_credential(nfops_secrets::IDENTITY_CREDENTIAL, None)
         .await
-        .err()
-        .expect("an unreadable config must refuse deleting the identity");
+        .expect_err("an unreadable config must refuse deleting the identity");
     assert_eq!(
         e.code(),
         ErrorCode::ConfigInvalid,
