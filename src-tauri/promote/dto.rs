@@ -47,8 +47,15 @@ pub struct HostChangeView {
 #[serde(rename_all = "camelCase")]
 pub struct SettingDiffView {
     pub key: String,
-    /// `added` (source only), `removed` (target only) or `changed`; never a value.
+    /// `added` (source only), `removed` (target only) or `changed`.
     pub change: String,
+    /// The target's value now, only for a setting marked public in both
+    /// environments' config (`null` otherwise, or when the target lacks it).
+    pub old_value: Option<String>,
+    /// The source's value the promotion brings, under the same rule.
+    pub new_value: Option<String>,
+    /// Whether values are shown (the setting is public).
+    pub public: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Type)]
@@ -117,6 +124,9 @@ impl From<PromotionPlan> for PromotionPlanView {
                 .map(|d| SettingDiffView {
                     key: d.key,
                     change: d.change.as_str().to_owned(),
+                    public: d.values.is_some(),
+                    old_value: d.values.as_ref().and_then(|v| v.target.clone()),
+                    new_value: d.values.and_then(|v| v.source),
                 })
                 .collect(),
             secret_parity: SecretParityView {

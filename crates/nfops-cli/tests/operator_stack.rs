@@ -294,4 +294,146 @@ fn confirmation_leases_and_started_entries_across_processes() {
         "entries are keyed: {head}"
     );
     run.ok(&["audit", "verify"], None);
+
+    failed_commands_release_at_once(&run, &rt, &app, &id);
+    a_stalled_holder_taken_over_stops_its_backup(&run, &rt, &app);
+    run.ok(&["audit", "verify"], None);
+}
+
+/// A CLI command that fails after taking the lease leaves no row behind:
+/// the release is awaited before the process exits, not left to a spawned
+/// task that shutdown may never run (which left the row for the 30 s TTL).
+fn failed_commands_release_at_once(
+    run: &Run,
+    rt: &tokio::runtime::Runtime,
+    app: &nfops_ops::Console,
+    backup: &str,
+) {
+    // `orders` alone: its foreign key to `users` fails the preflight, after
+    // the restore took the lease and wrote its started entry.
+    let o = run.nfops(&[
+        "--json",
+        "restore",
+        "--env",
+        "staging",
+        "--backup",
+        backup,
+        "--tables",
+        "orders",
+        "--confirm",
+        "staging",
+    ]);
+    assert!(
+        !o.status.success() && nfops_testkit::output_text(&o).contains("preflight failed"),
+        "a restore whose preflight fails fails: {}",
+        nfops_testkit::output_text(&o)
+    );
+    assert!(
+        run.audit()
+            .iter()
+            .any(|e| e["action"] == "restore.run" && e["outcome"] == "started"),
+        "the failing command did take the lease (its started entry is there)"
+    );
+    assert_eq!(
+        rt.block_on(app.lease_holder("staging"))
+            .expect("read lease"),
+        None,
+        "the failed command released its lease before exiting"
+    );
+    // And the next operator gets it at once, without waiting for the TTL.
+    let l = rt
+        .block_on(app.take_lease("staging", LeaseAction::Backup))
+        .expect("free right after the failed command");
+    rt.block_on(l.release()).expect("release");
+}
+
+/// Signals the first step's start of the job it watches.
+struct FirstStep(std::sync::mpsc::SyncSender<()>);
+
+impl nfops_core::jobs::Progress for FirstStep {
+    fn event(&self, e: &nfops_core::jobs::ProgressEvent) {
+        if let nfops_core::jobs::ProgressEvent::StepStarted { index: 0, .. } = e {
+            let _ = self.0.try_send(());
+        }
+    }
+}
+
+/// A holder stalled past the TTL is taken over; at its next heartbeat it
+/// learns so and its running backup stops with `environment.busy` naming the
+/// new holder, instead of working on as a second holder.
+fn a_stalled_holder_taken_over_stops_its_backup(
+    run: &Run,
+    rt: &tokio::runtime::Runtime,
+    app: &nfops_ops::Console,
+) {
+    // A short TTL: the heartbeat then runs every 0.5 s.
+    std::env::set_var(nfops_core::lease::TTL_ENV, "2");
+    let (tx, rx) = std::sync::mpsc::sync_channel(1);
+    let job = {
+        let app = app.clone();
+        rt.spawn(async move {
+            app.backup_run(
+                "staging",
+                std::sync::Arc::new(FirstStep(tx)),
+                nfops_core::jobs::CancellationToken::new(),
+            )
+            .await
+        })
+    };
+    rx.recv_timeout(Duration::from_secs(60))
+        .expect("the backup job started");
+    // The takeover another process makes once our heartbeat is older than
+    // the TTL (our process stalled): the row now carries its token.
+    let taken = rt
+        .block_on(
+            sqlx::query(
+                "UPDATE environment_lease SET token = 'bob-token', operator = 'bob', host = 'bob-laptop', pid = 4242, process_kind = 'cli', action = 'restore' WHERE environment = 'staging'",
+            )
+            .execute(app.state().pool()),
+        )
+        .expect("take over");
+    assert_eq!(taken.rows_affected(), 1, "the backup held the lease");
+    let (_, outcome) = rt
+        .block_on(job)
+        .expect("join")
+        .expect("the backup returns an outcome");
+    let err = outcome
+        .job
+        .error
+        .clone()
+        .expect("the job stopped with an error");
+    assert_eq!(
+        err.code, "environment.busy",
+        "the job stopped for the lost lease, not something else: {err:?}"
+    );
+    assert!(
+        err.message
+            .contains("staging is being restored by bob on bob-laptop (cli, pid 4242)"),
+        "the stop names the new holder: {}",
+        err.message
+    );
+    assert!(
+        outcome.path.is_none() && outcome.manifest.is_none(),
+        "no backup was published by the holder that lost the lease"
+    );
+    let holder = rt
+        .block_on(app.lease_holder("staging"))
+        .expect("read")
+        .expect("the new holder keeps its lease");
+    assert_eq!(
+        holder.operator, "bob",
+        "our release did not delete bob's row"
+    );
+    assert!(
+        run.audit()
+            .iter()
+            .any(|e| e["action"] == "lease.lost" && e["details"].to_string().contains("bob")),
+        "the lost lease is audited with the new holder"
+    );
+    rt.block_on(
+        sqlx::query("DELETE FROM environment_lease WHERE token = 'bob-token'")
+            .execute(app.state().pool()),
+    )
+    .expect("end bob's lease");
+    std::env::remove_var(nfops_core::lease::TTL_ENV);
 }

@@ -51,10 +51,12 @@ impl Console {
     /// Refuses to delete or replace the operator's age identity while one is
     /// stored unless `confirm` names a production or region environment of
     /// the config (the identity opens their secrets and backups). With no
-    /// such environment, or no config yet, nothing is asked.
+    /// such environment, or no config file yet, nothing is asked; a config
+    /// that exists but does not parse refuses (it may name production).
     ///
     /// # Errors
-    /// `confirmation.required` (audited as `refused` under `action`).
+    /// `confirmation.required`, or the config's own error naming the parse
+    /// problem (both audited as `refused` under `action`).
     pub(crate) async fn require_identity_confirmation(
         &self,
         action: &str,
@@ -66,7 +68,28 @@ impl Console {
                 .filter(|(_, e)| needs_typed_confirmation(e.tier))
                 .map(|(n, _)| n.to_owned())
                 .collect(),
-            Err(_) => Vec::new(),
+            // No config file yet: no environment the identity opens.
+            Err(e) if e.code() == ErrorCode::ConfigNotFound => Vec::new(),
+            // A config that does not parse may name production: fail closed.
+            Err(e) => {
+                self.audit()
+                    .record(Action {
+                        action,
+                        environment: None,
+                        target: Some(nfops_secrets::IDENTITY_CREDENTIAL),
+                        outcome: Outcome::Refused,
+                        details: serde_json::json!({ "error": e.code().as_str() }),
+                    })
+                    .await?;
+                return Err(Error::new(
+                    e.code(),
+                    format!(
+                        "{action} refused: the configuration could not be read, so it is unknown which production or region environments the age identity opens; nothing was changed: {}",
+                        e.message()
+                    ),
+                )
+                .hint("Fix environments.toml (`nfops config check` names the problem), then run this again with `--confirm <environment>`."));
+            }
         };
         let typed = confirm.map(str::trim).unwrap_or("");
         if guarded.is_empty() || guarded.iter().any(|g| g == typed) {
@@ -92,17 +115,39 @@ impl Console {
     }
 
     /// Takes `env`'s lease for `action` as this process's operator; audits
-    /// the takeover of an expired holder (a killed process).
+    /// the takeover of an expired holder (a killed process) and a refusal
+    /// because another operator holds it (`lease.busy`, refused, naming them).
     ///
     /// # Errors
     /// `environment.busy` naming the live holder; `state.error`.
     pub async fn take_lease(&self, env: &str, action: LeaseAction) -> Result<Lease> {
         let operator = nfops_core::audit::current_actor();
-        let lease =
-            Lease::acquire(self.state(), env, action, &operator, self.process_kind()).await?;
+        let lease = match Lease::acquire(self.state(), env, action, &operator, self.process_kind())
+            .await
+        {
+            Ok(l) => l,
+            Err(e) if e.code() == ErrorCode::EnvironmentBusy => {
+                let holder = nfops_core::lease::holder(self.state(), env)
+                    .await
+                    .ok()
+                    .flatten();
+                self.audit()
+                        .record(Action {
+                            action: "lease.busy",
+                            environment: Some(env),
+                            target: Some(action.as_str()),
+                            outcome: Outcome::Refused,
+                            details: serde_json::json!({ "error": e.code().as_str(), "holder": holder }),
+                        })
+                        .await?;
+                return Err(e);
+            }
+            Err(e) => return Err(e),
+        };
         if let Some(prev) = &lease.took_over {
             tracing::warn!(category = "security", environment = env, previous = %prev.describe(), "took over an expired lease");
-            self.audit()
+            let audited = self
+                .audit()
                 .record(Action {
                     action: "lease.takeover",
                     environment: Some(env),
@@ -110,7 +155,11 @@ impl Console {
                     outcome: Outcome::Succeeded,
                     details: serde_json::to_value(prev).unwrap_or_default(),
                 })
-                .await?;
+                .await;
+            if let Err(e) = audited {
+                self.release(lease).await;
+                return Err(e);
+            }
         }
         Ok(lease)
     }
@@ -142,7 +191,8 @@ impl Console {
             return Err(e);
         }
         let lease = self.take_lease(env, lease).await?;
-        self.audit()
+        let started = self
+            .audit()
             .record(Action {
                 action: audit_action,
                 environment: Some(env),
@@ -150,8 +200,21 @@ impl Console {
                 outcome: Outcome::Started,
                 details: serde_json::json!({ "pid": std::process::id(), "process": self.process_kind().as_str() }),
             })
-            .await?;
+            .await;
+        if let Err(e) = started {
+            self.release(lease).await;
+            return Err(e);
+        }
         Ok(lease)
+    }
+
+    /// This console acting under `lease`: the jobs it runs stop, with
+    /// `environment.busy` naming the new holder, once the lease is lost.
+    #[must_use]
+    pub(crate) fn holding(&self, lease: &Lease) -> Console {
+        let mut c = self.clone();
+        c.lease_watch = Some(lease.watch());
+        c
     }
 
     /// The audit chain's newest entry, to anchor elsewhere (`nfops audit head`).
@@ -162,9 +225,28 @@ impl Console {
         self.audit().head().await
     }
 
-    /// Releases `lease` at the end of an action. A failure is logged, not
-    /// returned: the action's outcome matters more, and the lease expires.
+    /// Releases `lease` at the end of an action, on every path (the CLI may
+    /// exit before a `Drop`'s spawned release runs). A failure is logged,
+    /// not returned: the action's outcome matters more, and the lease
+    /// expires. A lease lost on the way is audited (`lease.lost`, with the
+    /// holder that took it over).
     pub(crate) async fn release(&self, lease: Lease) {
+        let watch = lease.watch();
+        if watch.is_lost() {
+            let lost = self
+                .audit()
+                .record(Action {
+                    action: "lease.lost",
+                    environment: Some(watch.environment()),
+                    target: None,
+                    outcome: Outcome::Failed,
+                    details: serde_json::json!({ "newHolder": watch.new_holder() }),
+                })
+                .await;
+            if let Err(e) = lost {
+                tracing::warn!(category = "security", error = %e, "lost lease could not be audited");
+            }
+        }
         if let Err(e) = lease.release().await {
             tracing::warn!(category = "worker", error = %e, "environment lease not released; it expires by itself");
         }

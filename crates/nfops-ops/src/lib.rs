@@ -67,6 +67,9 @@ pub struct Console {
     local_metrics: Arc<nfops_metrics::LocalMetrics>,
     /// Which front end this is, recorded in the environment leases it holds.
     process_kind: ProcessKind,
+    /// The lease this console acts under (set by [`Console::holding`]): its
+    /// jobs stop once it is lost.
+    lease_watch: Option<nfops_core::lease::LeaseWatch>,
 }
 
 impl Console {
@@ -91,6 +94,7 @@ impl Console {
             keyring,
             local_metrics: Arc::new(nfops_metrics::LocalMetrics::new()),
             process_kind: ProcessKind::Cli,
+            lease_watch: None,
         })
     }
 
@@ -133,7 +137,7 @@ impl Console {
     }
 
     pub fn job_runner(&self) -> JobRunner {
-        JobRunner::new(self.jobs.clone())
+        JobRunner::new(self.jobs.clone()).watching(self.lease_watch.clone())
     }
 
     pub fn state(&self) -> &State {

@@ -82,7 +82,10 @@ impl Console {
                 confirm,
             )
             .await?;
-        let result = self.promote_held(from, to, options, progress, cancel).await;
+        let result = self
+            .holding(&lease)
+            .promote_held(from, to, options, progress, cancel)
+            .await;
         self.release(lease).await;
         result
     }

@@ -172,7 +172,7 @@ impl Console {
         let lease = self
             .begin_destructive(env, LeaseAction::SecretsPush, "secrets.push", None, confirm)
             .await?;
-        let result = self.push_inner(env, progress, cancel).await;
+        let result = self.holding(&lease).push_inner(env, progress, cancel).await;
         self.release(lease).await;
         let (outcome, details) = match &result {
             Ok(o) => (

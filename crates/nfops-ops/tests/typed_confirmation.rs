@@ -154,6 +154,58 @@ async fn destructive_actions_on_guarded_tiers_need_the_typed_name() {
     );
     let v = console.audit().verify().await.expect("verify");
     assert!(v.ok(), "{:?}", v.problems);
+
+    // A second operator refused for the lease is audited like a refused confirmation.
+    let held = console
+        .take_lease("stage", nfops_core::lease::LeaseAction::Restore)
+        .await
+        .expect("lease");
+    let busy = console
+        .take_lease("stage", nfops_core::lease::LeaseAction::Backup)
+        .await
+        .err()
+        .expect("a held lease refuses a second taker");
+    assert_eq!(busy.code(), ErrorCode::EnvironmentBusy);
+    held.release().await.expect("release");
+    let entries = console.audit().list(5).await.expect("audit");
+    let refusal = entries
+        .iter()
+        .find(|e| e.action == "lease.busy")
+        .expect("an environment.busy refusal must leave an audit entry");
+    assert_eq!(refusal.outcome, "refused");
+    assert_eq!(refusal.environment.as_deref(), Some("stage"));
+    assert!(
+        refusal.details.contains("\"restore\""),
+        "the entry names what the holder was doing: {}",
+        refusal.details
+    );
+
+    // A config that no longer parses may still name production: deleting the
+    // identity must not fall open to "nothing to confirm".
+    std::fs::write(
+        &config,
+        "version = 1\n[environments.prod\ntier = \"production\"\n",
+    )
+    .expect("break config");
+    let e = console
+        .delete_credential(nfops_secrets::IDENTITY_CREDENTIAL, None)
+        .await
+        .expect_err("an unreadable config must refuse deleting the identity");
+    assert_eq!(
+        e.code(),
+        ErrorCode::ConfigInvalid,
+        "refused for the config, naming its error: {}",
+        e.message()
+    );
+    assert!(
+        e.message().contains("could not be read") && e.message().contains("nothing was changed"),
+        "{}",
+        e.message()
+    );
+    assert!(
+        console.age_identity().await.is_ok(),
+        "the identity is still stored"
+    );
     let _ = kr.keyring.delete(nfops_vault::AUDIT_KEY_NAME);
     let _ = kr.keyring.delete(nfops_secrets::IDENTITY_CREDENTIAL);
 }

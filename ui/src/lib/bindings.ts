@@ -815,8 +815,17 @@ export type SecretsRecipient = {
 
 export type SettingDiffView = {
 	key: string,
-	/**  `added` (source only), `removed` (target only) or `changed`; never a value. */
+	/**  `added` (source only), `removed` (target only) or `changed`. */
 	change: string,
+	/**
+	 *  The target's value now, only for a setting marked public in both
+	 *  environments' config (`null` otherwise, or when the target lacks it).
+	 */
+	oldValue: string | null,
+	/**  The source's value the promotion brings, under the same rule. */
+	newValue: string | null,
+	/**  Whether values are shown (the setting is public). */
+	public: boolean,
 };
 
 /**  A step's lifecycle; `completed` only when its result was checked. */

@@ -88,7 +88,7 @@ fn print_plan(w: &mut dyn Write, p: &PromotionPlan) -> std::io::Result<()> {
     }
     writeln!(
         w,
-        "config differences (names only; values are never shown):"
+        "config differences (names only; values only of settings marked public):"
     )?;
     for d in &p.config_diff {
         let how = match d.change {
@@ -96,7 +96,22 @@ fn print_plan(w: &mut dyn Write, p: &PromotionPlan) -> std::io::Result<()> {
             SettingChange::Removed => format!("only in {}", p.to_env),
             SettingChange::Changed => "different values".to_owned(),
         };
-        writeln!(w, "  {:<20} {how}", d.key)?;
+        match &d.values {
+            Some(v) => {
+                let show = |x: &Option<String>| {
+                    x.as_deref()
+                        .map_or("(unset)".to_owned(), |s| format!("{s:?}"))
+                };
+                writeln!(
+                    w,
+                    "  {:<20} {how}: {} → {}",
+                    d.key,
+                    show(&v.target),
+                    show(&v.source)
+                )?;
+            }
+            None => writeln!(w, "  {:<20} {how}", d.key)?,
+        }
     }
     let s = &p.secret_parity;
     writeln!(

@@ -1,6 +1,8 @@
 //! The audit chain's key: kept in the OS keyring (through [`AuditKeyStore`]),
 //! created on first use, never in the state database.
 
+use std::path::{Path, PathBuf};
+
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
@@ -16,6 +18,47 @@ pub trait AuditKeyStore: Send + Sync {
     fn load(&self) -> Result<Option<SecretString>>;
     /// Stores a new key record.
     fn save(&self, record: &SecretString) -> Result<()>;
+}
+
+/// The lock file next to `state.db` that serialises key creation.
+pub(super) fn lock_path(state_db: &Path) -> PathBuf {
+    state_db.with_file_name("audit-key.lock")
+}
+
+/// The stored chain key, created first when there is none.
+///
+/// Two processes starting at once would both see no key and both save one,
+/// the second overwriting the first: entries the first process keyed would
+/// no longer verify. So creation happens under an exclusive lock on `lock`
+/// (a file in the state folder, which every process of this operator
+/// shares), and the key used is always the one read back from the store.
+pub(super) fn load_or_create(keys: &dyn AuditKeyStore, lock: &Path) -> Result<ChainKey> {
+    if let Some(r) = keys.load()? {
+        return ChainKey::parse(&r);
+    }
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(lock)
+        .map_err(|e| Error::io(format!("opening the audit key lock {}", lock.display()), e))?;
+    file.lock()
+        .map_err(|e| Error::io(format!("locking {}", lock.display()), e))?;
+    // Under the lock: another process may have created it while we waited.
+    if keys.load()?.is_none() {
+        let (_, record) = ChainKey::generate();
+        keys.save(&record)?;
+    }
+    let stored = keys.load()?.ok_or_else(|| {
+        Error::new(
+            ErrorCode::KeyringUnavailable,
+            "the audit chain key was saved to the keyring but cannot be read back",
+        )
+        .hint("Check that the keyring is unlocked and keeps entries, then run again.")
+    })?;
+    let key = ChainKey::parse(&stored);
+    drop(file); // unlocks
+    key
 }
 
 /// The chain key and when it was created.

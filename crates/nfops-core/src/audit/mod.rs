@@ -187,20 +187,12 @@ impl AuditLog {
     /// The chain key, created and stored on first use.
     async fn write_key(&self) -> Result<Arc<ChainKey>> {
         let keys = self.keys.clone();
+        let lock = key::lock_path(self.state.path());
         self.key
             .get_or_try_init(|| async move {
-                let key = tokio::task::spawn_blocking(move || -> Result<ChainKey> {
-                    match keys.load()? {
-                        Some(r) => ChainKey::parse(&r),
-                        None => {
-                            let (key, record) = ChainKey::generate();
-                            keys.save(&record)?;
-                            Ok(key)
-                        }
-                    }
-                })
-                .await
-                .map_err(|e| Error::internal(format!("audit key task failed: {e}")))??;
+                let key = tokio::task::spawn_blocking(move || key::load_or_create(&*keys, &lock))
+                    .await
+                    .map_err(|e| Error::internal(format!("audit key task failed: {e}")))??;
                 Ok(Arc::new(key))
             })
             .await

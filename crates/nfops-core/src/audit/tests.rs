@@ -223,3 +223,36 @@ async fn deleted_entry_is_detected() {
         v.problems
     );
 }
+
+/// One keyring shared by two processes, slow like a real one (D-Bus), so
+/// both see "no key yet" before either saves.
+#[derive(Default)]
+struct SlowKeys(MemoryKeys);
+
+impl AuditKeyStore for SlowKeys {
+    fn load(&self) -> Result<Option<SecretString>> {
+        std::thread::sleep(std::time::Duration::from_millis(150));
+        self.0.load()
+    }
+    fn save(&self, record: &SecretString) -> Result<()> {
+        std::thread::sleep(std::time::Duration::from_millis(150));
+        self.0.save(record)
+    }
+}
+
+#[tokio::test]
+async fn two_processes_creating_the_key_at_once_both_use_the_stored_one() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let keys: Arc<dyn AuditKeyStore> = Arc::new(SlowKeys::default());
+    // Two state handles on one folder: two processes of the same operator.
+    let a = AuditLog::new(State::open(dir.path()).await.expect("open a"), keys.clone());
+    let b = AuditLog::new(State::open(dir.path()).await.expect("open b"), keys.clone());
+    let (ra, rb) = tokio::join!(append(&a, 1), append(&b, 1));
+    let ((), ()) = (ra, rb);
+    let v = a.verify().await.expect("verify");
+    assert!(
+        v.ok(),
+        "both first entries must be keyed with the one key the keyring keeps, not one overwritten: {:?}",
+        v.problems
+    );
+}

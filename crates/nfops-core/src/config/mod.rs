@@ -3,10 +3,12 @@
 //! Errors point at the file, line and column, and say how to fix the input.
 
 mod model;
+mod settings;
 
 use std::path::{Path, PathBuf};
 
 pub use model::*;
+pub use settings::{looks_secret, Settings};
 
 use crate::error::{Error, ErrorCode, Result};
 
@@ -232,6 +234,7 @@ fn validate(path: &Path, text: &str, file: ConfigFile) -> Result<Config> {
             .iter()
             .flat_map(|d| d.replicas.iter().filter_map(|r| r.via.as_ref()));
         validate_host_keys(path, text, &name, &env)?;
+        settings::validate_settings(path, text, &name, &env)?;
         let vias = [
             env.database.as_ref().and_then(|d| d.via.as_ref()),
             env.cache.as_ref().and_then(|c| c.via.as_ref()),

@@ -76,6 +76,9 @@ pub struct Environment {
     /// and `health_url` is set, the console probes `health_url` for a 200.
     #[serde(default)]
     pub uptime: Vec<Spanned<UptimeProbe>>,
+    /// Settings whose values plans may show (`[environments.<name>.settings]`).
+    #[serde(default)]
+    pub settings: super::Settings,
 }
 
 /// A VPS host running backends and workers under PM2, reached over SSH.

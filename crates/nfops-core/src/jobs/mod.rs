@@ -187,6 +187,15 @@ impl StepContext<'_> {
     }
 }
 
+/// A user's cancel ends the job `cancelled`; a lost lease ends it `failed`.
+fn stopped_state(e: &Error) -> JobState {
+    if e.code() == ErrorCode::Cancelled {
+        JobState::Cancelled
+    } else {
+        JobState::Failed
+    }
+}
+
 fn cancelled() -> Error {
     Error::new(ErrorCode::Cancelled, "the job was cancelled")
         .hint("Nothing more was changed after the step that was running.")
@@ -214,6 +223,9 @@ pub struct JobReport {
 pub struct JobRunner {
     store: JobStore,
     heartbeat: Duration,
+    /// The environment lease the job runs under: once it is lost, the job
+    /// stops as if cancelled, with `environment.busy` naming the new holder.
+    lease: Option<crate::lease::LeaseWatch>,
 }
 
 impl JobRunner {
@@ -221,7 +233,23 @@ impl JobRunner {
         Self {
             store,
             heartbeat: Duration::from_secs(5),
+            lease: None,
         }
+    }
+
+    /// The same runner, stopping its jobs when `lease` is lost.
+    #[must_use]
+    pub fn watching(mut self, lease: Option<crate::lease::LeaseWatch>) -> Self {
+        self.lease = lease;
+        self
+    }
+
+    /// Why a cancelled job stopped: the lost lease if it was lost, else the user.
+    fn stop_error(&self) -> Error {
+        self.lease
+            .as_ref()
+            .and_then(crate::lease::LeaseWatch::lost_error)
+            .unwrap_or_else(cancelled)
     }
 
     /// Runs `steps` (one per planned step, in order) under `plan`.
@@ -258,6 +286,16 @@ impl JobRunner {
             id.clone(),
             self.heartbeat,
         )));
+        // A lost lease cancels the steps' token like the user would, so every
+        // step's existing cancellation checks stop it too.
+        let cancel = cancel.child_token();
+        let _lost = self.lease.clone().map(|w| {
+            let c = cancel.clone();
+            AbortOnDrop(tokio::spawn(async move {
+                w.token().cancelled().await;
+                c.cancel();
+            }))
+        });
         match self
             .run_steps(&id, &plan, &steps, progress.as_ref(), &cancel)
             .await
@@ -302,7 +340,8 @@ impl JobRunner {
                 continue;
             }
             if cancel.is_cancelled() {
-                failure = Some((JobState::Cancelled, cancelled()));
+                let e = self.stop_error();
+                failure = Some((stopped_state(&e), e));
                 self.store
                     .step(&id, index, StepState::Skipped, None, None)
                     .await?;
@@ -325,7 +364,7 @@ impl JobRunner {
             };
             let outcome = tokio::select! {
                 r = step.run(&cx) => r,
-                _ = cancel.cancelled() => Err(cancelled()),
+                _ = cancel.cancelled() => Err(self.stop_error()),
             };
             match outcome {
                 Ok(v) => {
@@ -348,6 +387,16 @@ impl JobRunner {
                         .push((planned.name.clone(), state, Some(v.evidence)));
                 }
                 Err(e) => {
+                    // A step's own cancellation error under a lost lease
+                    // says who took the environment over.
+                    let e = if e.code() == ErrorCode::Cancelled {
+                        self.lease
+                            .as_ref()
+                            .and_then(crate::lease::LeaseWatch::lost_error)
+                            .unwrap_or(e)
+                    } else {
+                        e
+                    };
                     let (job_state, step_state) = if e.code() == ErrorCode::Cancelled {
                         (JobState::Cancelled, StepState::Cancelled)
                     } else {

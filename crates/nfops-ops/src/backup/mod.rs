@@ -98,7 +98,10 @@ impl Console {
         let lease = self
             .take_lease(env, nfops_core::lease::LeaseAction::Backup)
             .await?;
-        let result = self.backup_run_held(env, progress, cancel).await;
+        let result = self
+            .holding(&lease)
+            .backup_run_held(env, progress, cancel)
+            .await;
         self.release(lease).await;
         result
     }

@@ -215,6 +215,26 @@ impl Console {
                 confirm,
             )
             .await?;
+        // Released here on every path, errors included: the CLI may exit
+        // before a `Drop`'s spawned release would run.
+        let result = self
+            .holding(&lease)
+            .restore_run_held(env, backup, tables, scope, progress, cancel)
+            .await;
+        self.release(lease).await;
+        result
+    }
+
+    /// [`Console::restore_run`] once the lease is held and `started` written.
+    async fn restore_run_held(
+        &self,
+        env: &str,
+        backup: &str,
+        tables: Option<Vec<String>>,
+        scope: RestoreScope,
+        progress: Arc<dyn Progress>,
+        cancel: CancellationToken,
+    ) -> Result<RestoreRun> {
         let config = self.config()?;
         // One request for the plan and the run: a backup in a bucket is
         // downloaded once, and the run uses exactly what it checks.
@@ -304,7 +324,6 @@ impl Console {
             }),
         )
         .await?;
-        self.release(lease).await;
         Ok(RestoreRun { outcome, report })
     }
 

@@ -86,7 +86,10 @@ impl Console {
         } else {
             self.take_lease(env, LeaseAction::Scale).await?
         };
-        let result = self.scale_apply_held(plan, !down, progress, cancel).await;
+        let result = self
+            .holding(&lease)
+            .scale_apply_held(plan, !down, progress, cancel)
+            .await;
         self.release(lease).await;
         result
     }

@@ -1,8 +1,10 @@
 //! The target's and source's `shared/.env`: settings compared by name and
 //! kind of difference, secrets by name and parity; no value leaves here
-//! (not even hashed: a low-entropy value's plain hash can be guessed).
+//! (not even hashed: a low-entropy value's plain hash can be guessed),
+//! except the old and new values of settings both environments' config
+//! marks public (`[environments.<name>.settings] public = [...]`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use nfops_core::config::Host;
@@ -10,26 +12,13 @@ use nfops_core::Result;
 use nfops_fleet::{shell_quote, SshSession};
 use sha2::{Digest, Sha256};
 
-use super::{SecretParity, SettingChange, SettingDiff};
+use super::{PublicValues, SecretParity, SettingChange, SettingDiff};
 use crate::release::app_dir;
 
-/// Words in a key name that mark it as a secret.
-const SECRET_WORDS: &[&str] = &[
-    "PASSWORD",
-    "PASSWD",
-    "SECRET",
-    "TOKEN",
-    "KEY",
-    "CREDENTIAL",
-    "PRIVATE",
-    "DSN",
-    "AUTH",
-];
-
-/// Whether an `.env` key holds a secret (by name; the value is never looked at).
+/// Whether an `.env` key holds a secret (by name; the value is never looked
+/// at). One list with the config's check of public settings.
 pub fn is_secret_key(key: &str) -> bool {
-    let k = key.to_ascii_uppercase();
-    SECRET_WORDS.iter().any(|w| k.contains(w))
+    nfops_core::config::looks_secret(key)
 }
 
 /// `KEY=value` lines of an `.env` (comments and blanks skipped, quotes stripped).
@@ -66,14 +55,16 @@ fn has_userinfo(value: &str) -> bool {
     })
 }
 
-/// Settings that differ (names and kind only), and secret parity.
+/// Settings that differ (names and kind; values only for `public` names
+/// that do not look secret), and secret parity.
 pub fn compare_env(
     from: &BTreeMap<String, String>,
     to: &BTreeMap<String, String>,
+    public: &BTreeSet<String>,
 ) -> (Vec<SettingDiff>, SecretParity) {
     let mut diff = Vec::new();
     let mut parity = SecretParity::default();
-    let keys: std::collections::BTreeSet<&String> = from.keys().chain(to.keys()).collect();
+    let keys: BTreeSet<&String> = from.keys().chain(to.keys()).collect();
     for k in keys {
         let (a, b) = (from.get(k), to.get(k));
         let secret = is_secret_key(k)
@@ -93,9 +84,15 @@ pub fn compare_env(
             (Some(a), Some(b)) if a != b => Some(SettingChange::Changed),
             _ => None,
         } {
+            // `secret` is false here, so a public value carries no userinfo.
+            let shown = public.contains(k.as_str());
             diff.push(SettingDiff {
                 key: k.clone(),
                 change,
+                values: shown.then(|| PublicValues {
+                    target: b.cloned(),
+                    source: a.cloned(),
+                }),
             });
         }
     }
@@ -127,7 +124,7 @@ mod tests {
             "# c\nNF_ENV=staging\nDB_PASSWORD=\"s1\"\nAPI_TOKEN=t\nONLY_A=1\nS3_ACCESS_KEY_ID=k\nDATABASE_URL=mysql://app:s3cr3t@db/x\n",
         );
         let b = parse_env("NF_ENV=production\nDB_PASSWORD=s2\nAPI_TOKEN=t\nREDIS_PASSWORD=r\nDATABASE_URL=mysql://app:other@db/x\n");
-        let (diff, parity) = compare_env(&a, &b);
+        let (diff, parity) = compare_env(&a, &b, &BTreeSet::new());
         let keys: Vec<(&str, SettingChange)> =
             diff.iter().map(|d| (d.key.as_str(), d.change)).collect();
         assert_eq!(
@@ -162,7 +159,7 @@ mod tests {
         let production = parse_env(
             "SMTP_PASS=other-smtp-prod\nSLACK_WEBHOOK_URL=https://hooks.example/T1/B1/prd\nSENTRY_DSN=https://k2@sentry.example/2\nHASH_SALT=salt-prd\nFOO=foo-prd\n",
         );
-        let (diff, parity) = compare_env(&staging, &production);
+        let (diff, parity) = compare_env(&staging, &production, &BTreeSet::new());
         let json = serde_json::to_string(&(&diff, &parity)).expect("json");
         for v in staging.values().chain(production.values()) {
             assert!(
@@ -187,5 +184,48 @@ mod tests {
                 "{k} is still named as differing: {named:?}"
             );
         }
+    }
+
+    #[test]
+    fn public_settings_show_old_and_new_values_and_nothing_else_does() {
+        let a = parse_env("NODE_ENV=staging\nLOG_LEVEL=debug\nAPP_URL=https://s.example\nSMTP_PASS=p1\nSENTRY_URL=https://u:pw@sentry/1\n");
+        let b = parse_env("NODE_ENV=production\nLOG_LEVEL=debug\nAPP_URL=https://p.example\nSMTP_PASS=p2\nSENTRY_URL=https://u:other@sentry/1\n");
+        // SMTP_PASS and SENTRY_URL listed too: a config check refuses the
+        // first, and the second carries a password; neither may be shown.
+        let public: BTreeSet<String> = ["NODE_ENV", "LOG_LEVEL", "SMTP_PASS", "SENTRY_URL"]
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
+        let (diff, parity) = compare_env(&a, &b, &public);
+        let node = diff
+            .iter()
+            .find(|d| d.key == "NODE_ENV")
+            .expect("NODE_ENV differs");
+        let v = node
+            .values
+            .as_ref()
+            .expect("a public setting carries its values");
+        assert_eq!(
+            (v.target.as_deref(), v.source.as_deref()),
+            (Some("production"), Some("staging")),
+            "old (target) and new (source) values"
+        );
+        let url = diff
+            .iter()
+            .find(|d| d.key == "APP_URL")
+            .expect("APP_URL differs");
+        assert!(url.values.is_none(), "an unlisted setting stays name-only");
+        assert_eq!(parity.different_value, vec!["SENTRY_URL", "SMTP_PASS"]);
+        let json = serde_json::to_string(&(diff, parity)).expect("json");
+        for secret in ["p1", "p2", "pw@", "other@", "s.example", "p.example"] {
+            assert!(
+                !json.contains(secret),
+                "{secret} must not reach the plan: {json}"
+            );
+        }
+        assert!(
+            json.contains("\"production\"") && json.contains("\"staging\""),
+            "{json}"
+        );
     }
 }

@@ -72,14 +72,27 @@ pub struct HostChange {
 }
 
 /// A setting of `.env` that differs between the environments: its name and
-/// how it differs, never a value. A plan is printed, sent to the UI and
-/// stored in SQLite, and no list of "secret-looking" names is complete
-/// (`SMTP_PASS`, `*_WEBHOOK_URL`, `*_SALT`…), so no value is carried at all.
+/// how it differs. A plan is printed, sent to the UI and stored in SQLite,
+/// and no list of "secret-looking" names is complete (`SMTP_PASS`,
+/// `*_WEBHOOK_URL`, `*_SALT`…), so values are carried only for settings the
+/// config of both environments marks public (and that do not look secret).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SettingDiff {
     pub key: String,
     pub change: SettingChange,
+    /// Old and new values, only for settings both environments mark public.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub values: Option<PublicValues>,
+}
+
+/// A public setting's values: what the target has now and what the source
+/// would bring (`None` where the key is absent).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PublicValues {
+    pub target: Option<String>,
+    pub source: Option<String>,
 }
 
 /// How a setting differs, seen from the target.

@@ -62,7 +62,14 @@ pub async fn survey(
         &mut blockers,
     )
     .await;
-    let (config_diff, secret_parity) = compare_env(&from_env_file, &to_env_file);
+    // A value is shown only when both environments' config marks it public.
+    let public: std::collections::BTreeSet<String> = to
+        .settings
+        .public_names()
+        .into_iter()
+        .filter(|k| from.settings.is_public(k))
+        .collect();
+    let (config_diff, secret_parity) = compare_env(&from_env_file, &to_env_file, &public);
     if !secret_parity.missing_on_target.is_empty() {
         blockers.push(format!(
             "{to_name} lacks secret keys that {from_name} has: {} (set them with `nfops secrets set` and push first)",

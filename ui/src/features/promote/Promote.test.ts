@@ -25,7 +25,10 @@ function plan(o: Partial<PromotionPlanView> = {}): PromotionPlanView {
       { host: "prod-app-2", from: "v1", to: "v2", artifactPresent: false },
     ],
     frontend: null,
-    configDiff: [{ key: "NF_ENV", change: "changed" }],
+    configDiff: [
+      { key: "NF_ENV", change: "changed", oldValue: null, newValue: null, public: false },
+      { key: "LOG_LEVEL", change: "changed", oldValue: "warn", newValue: "debug", public: true },
+    ],
     secretParity: { missingOnTarget: [], onlyOnTarget: [], sameValue: ["REDIS_PASSWORD"], differentValue: ["DB_PASSWORD"] },
     pendingMigrations: ["002_orders_note"],
     gates: [{ name: "backup", text: "a verified production backup newer than 24h" }],
@@ -50,6 +53,9 @@ describe("Promote page", () => {
     expect(screen.getByTestId("promote-side-target").textContent).toContain("v1");
     expect(screen.getByTestId("plan-migrations").textContent).toContain("002_orders_note");
     expect(screen.getByTestId("plan-config").textContent).toContain("NF_ENV");
+    const values = screen.getAllByTestId("plan-config-values");
+    expect(values, "only the public setting shows values").toHaveLength(1);
+    expect(values[0]!.textContent).toContain("warn → debug");
     expect(screen.getByTestId("plan-secrets").textContent).toContain("REDIS_PASSWORD");
     expect(screen.getByTestId("plan-rollback").textContent).toContain("stay applied");
     const button = screen.getByTestId("promote-button") as HTMLButtonElement;

@@ -9,8 +9,16 @@
 //! refused with `environment.busy` naming the holder.
 //!
 //! A holder that was killed cannot release: its row expires once its
-//! heartbeat is older than the time-to-live, and the next operator takes it
-//! over (the caller audits the takeover from [`Lease::took_over`]).
+//! heartbeat is older than the time-to-live (or unreadable), and the next
+//! operator takes it over (the caller audits the takeover from
+//! [`Lease::took_over`]).
+//!
+//! A holder that was only stalled (a suspended laptop, a blocked runtime)
+//! past the time-to-live finds, at its next heartbeat, that its token is
+//! gone: the lease is *lost*. Its [`LeaseWatch`] then fires; the job runner
+//! watching it stops the job before its next step (or the running step at
+//! its next cancellation check) with `environment.busy` naming the new
+//! holder, so two holders never both keep acting.
 //!
 //! Invariants: taking a lease is one `BEGIN IMMEDIATE` transaction (SQLite's
 //! write lock serialises processes), so two takers never both succeed; only
@@ -23,6 +31,9 @@ use serde::Serialize;
 
 use crate::error::{Error, ErrorCode, Result};
 use crate::state::State;
+
+mod watch;
+pub use watch::LeaseWatch;
 
 /// How long a lease lives without a heartbeat. Bounded so a killed holder
 /// blocks the environment for at most this long.
@@ -147,12 +158,14 @@ pub struct Lease {
     beat: Option<tokio::task::JoinHandle<()>>,
     /// The expired holder this lease replaced (a killed process), to audit.
     pub took_over: Option<Holder>,
+    watch: LeaseWatch,
 }
 
 struct Held {
     state: State,
     environment: String,
     token: String,
+    watch: LeaseWatch,
 }
 
 impl Lease {
@@ -168,18 +181,24 @@ impl Lease {
         operator: &str,
         kind: ProcessKind,
     ) -> Result<Lease> {
-        let ttl = ttl();
+        Self::acquire_with_ttl(state, env, action, operator, kind, ttl()).await
+    }
+
+    async fn acquire_with_ttl(
+        state: &State,
+        env: &str,
+        action: LeaseAction,
+        operator: &str,
+        kind: ProcessKind,
+        ttl: Duration,
+    ) -> Result<Lease> {
         let now = chrono::Utc::now();
         let token = uuid::Uuid::new_v4().to_string();
         let mut tx = state.pool().begin_with("BEGIN IMMEDIATE").await?;
         let current = holder_of(&mut tx, env).await?;
         let mut took_over = None;
         if let Some(h) = current {
-            let beat = chrono::DateTime::parse_from_rfc3339(&h.heartbeat_at)
-                .map(|t| t.with_timezone(&chrono::Utc))
-                .unwrap_or(now);
-            let age = now.signed_duration_since(beat);
-            if age < chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::seconds(30)) {
+            if is_live(&h, now, ttl) {
                 return Err(busy(&h));
             }
             took_over = Some(h);
@@ -203,17 +222,25 @@ impl Lease {
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
+        let watch = LeaseWatch::new(env);
         let held = Arc::new(Held {
             state: state.clone(),
             environment: env.to_owned(),
             token,
+            watch: watch.clone(),
         });
         let beat = tokio::spawn(heartbeat(held.clone(), ttl / 4));
         Ok(Lease {
             inner: Some(held),
             beat: Some(beat),
             took_over,
+            watch,
         })
+    }
+
+    /// The loss signal of this lease, for the job runner and the use case.
+    pub fn watch(&self) -> LeaseWatch {
+        self.watch.clone()
     }
 
     /// Releases the lease now (waits for the row to be deleted).
@@ -261,6 +288,20 @@ impl Held {
     }
 }
 
+/// Whether `h`'s heartbeat is younger than `ttl` at `now`. A heartbeat that
+/// does not parse counts as expired: read as "now" it would block the
+/// environment for good; the takeover is audited by the caller.
+fn is_live(h: &Holder, now: chrono::DateTime<chrono::Utc>, ttl: Duration) -> bool {
+    let Ok(beat) = chrono::DateTime::parse_from_rfc3339(&h.heartbeat_at) else {
+        tracing::warn!(category = "security", environment = %h.environment, heartbeat = %h.heartbeat_at, "lease heartbeat is unreadable; treated as expired");
+        return false;
+    };
+    let age = now.signed_duration_since(beat.with_timezone(&chrono::Utc));
+    age < chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::seconds(30))
+}
+
+/// Renews the lease every `every`; stops and marks it lost once the row no
+/// longer carries our token (taken over after a stall, or deleted).
 async fn heartbeat(held: Arc<Held>, every: Duration) {
     loop {
         tokio::time::sleep(every).await;
@@ -273,8 +314,19 @@ async fn heartbeat(held: Arc<Held>, every: Duration) {
         .bind(&held.token)
         .execute(held.state.pool())
         .await;
-        if r.is_err() {
-            tracing::warn!(category = "worker", environment = %held.environment, "lease heartbeat could not be written");
+        match r {
+            Ok(done) if done.rows_affected() == 0 => {
+                let now_held = holder(&held.state, &held.environment).await.ok().flatten();
+                tracing::warn!(category = "security", environment = %held.environment, holder = ?now_held.as_ref().map(Holder::describe), "environment lease lost: another operator took it over; the job stops");
+                held.watch.mark_lost(now_held);
+                return;
+            }
+            Ok(_) => {}
+            // A write that failed says nothing about who holds the row; the
+            // next beat retries, and the TTL bounds how long that can last.
+            Err(_) => {
+                tracing::warn!(category = "worker", environment = %held.environment, "lease heartbeat could not be written");
+            }
         }
     }
 }
@@ -406,5 +458,93 @@ mod tests {
             holder(&state, "production").await.expect("read").is_none(),
             "a dropped lease (early return, panic) is released"
         );
+    }
+
+    async fn seed(state: &State, heartbeat: &str) {
+        sqlx::query("INSERT INTO environment_lease VALUES ('production','t','carol','h',1,'cli','restore',?,?)")
+            .bind(heartbeat)
+            .bind(heartbeat)
+            .execute(state.pool())
+            .await
+            .expect("seed");
+    }
+
+    #[tokio::test]
+    async fn an_unreadable_heartbeat_counts_as_expired_and_is_taken_over() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let state = State::open(dir.path()).await.expect("state");
+        seed(&state, "not a time").await;
+        let lease = Lease::acquire(
+            &state,
+            "production",
+            LeaseAction::Restore,
+            "alice",
+            ProcessKind::Cli,
+        )
+        .await
+        .expect("a heartbeat nobody can read must not block the environment for good");
+        assert_eq!(
+            lease.took_over.as_ref().map(|h| h.operator.as_str()),
+            Some("carol"),
+            "the takeover is reported so the caller audits it"
+        );
+        lease.release().await.expect("release");
+    }
+
+    #[tokio::test]
+    async fn a_stalled_holder_taken_over_learns_it_lost_the_lease() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let state = State::open(dir.path()).await.expect("state");
+        let ttl = Duration::from_secs(2);
+        let first = Lease::acquire_with_ttl(
+            &state,
+            "production",
+            LeaseAction::Restore,
+            "alice",
+            ProcessKind::Cli,
+            ttl,
+        )
+        .await
+        .expect("first");
+        let watch = first.watch();
+        // Alice stalls: her heartbeat is older than the TTL when Bob comes.
+        sqlx::query("UPDATE environment_lease SET heartbeat_at = '2000-01-01T00:00:00Z'")
+            .execute(state.pool())
+            .await
+            .expect("back-date");
+        let second = Lease::acquire_with_ttl(
+            &state,
+            "production",
+            LeaseAction::Promote,
+            "bob",
+            ProcessKind::App,
+            ttl,
+        )
+        .await
+        .expect("a stalled holder is taken over");
+        tokio::time::timeout(Duration::from_secs(5), watch.token().cancelled())
+            .await
+            .expect("alice's next heartbeat must find the lease gone and say so");
+        let err = watch.lost_error().expect("lost");
+        assert_eq!(err.code(), ErrorCode::EnvironmentBusy);
+        assert!(
+            err.message().contains("promoted to by bob"),
+            "the stop names the new holder: {}",
+            err.message()
+        );
+        first
+            .release()
+            .await
+            .expect("release of a lost lease is harmless");
+        assert_eq!(
+            holder(&state, "production")
+                .await
+                .expect("read")
+                .map(|h| h.operator),
+            Some("bob".into()),
+            "the old holder's release must not delete the new holder's row"
+        );
+        assert!(!second.watch().is_lost(), "the new holder keeps its lease");
+        second.release().await.expect("release");
     }
 }
