@@ -264,3 +264,30 @@ fn outside_engines_files_and_databases_are_refused() {
     assert_eq!(refusal(p, "CREATE ALGORITHM=UNDEFINED DEFINER=`app`@`%` SQL SECURITY INVOKER VIEW `v` AS select `x`.`a` AS `a`,count(`y`.`b`) AS `n` from (`newfinity`.`t` `x` join `newfinity`.`u` `y` on(`x`.`a` = `y`.`a`))"), None);
     assert_eq!(refusal(s, "CREATE TABLE `t` (`a` int, FOREIGN KEY (`a`) REFERENCES `p` (`id`)) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4"), None);
 }
+
+#[test]
+fn control_characters_cannot_turn_code_into_a_comment() {
+    // The server reads `--` followed by any control byte as a comment, and a
+    // NUL ends a `#` comment: either would hide the rest of the line from a
+    // checker that reads it as code, or show it a statement the server skips.
+    let schema = "CREATE TABLE `t` (`a` int) ENGINE=InnoDB --\x0c '\n; DROP DATABASE other; CREATE USER evil IDENTIFIED BY 'pw'; GRANT ALL ON *.* TO evil -- '\n;\n";
+    assert!(check_sql_file(FileKind::Schema, schema, &scope()).is_err());
+    let post =
+        "CREATE DEFINER=`app`@`%` PROCEDURE `p`() SELECT 1 # x\0; GRANT ALL ON *.* TO evil;\n";
+    assert!(check_sql_file(FileKind::Post, post, &scope()).is_err());
+    assert!(refusal(FileKind::Schema, "CREATE TABLE `t` (`a` int)\x01").is_some());
+    // Inside quoted text a control byte is data, as the dump writes it.
+    assert_eq!(
+        refusal(
+            FileKind::Data("t"),
+            "INSERT INTO `t` (`a`) VALUES ('x\x01y');"
+        ),
+        None
+    );
+}
+
+#[test]
+fn a_reordered_save_of_the_mode_is_read_as_the_server_reads_it() {
+    let text = "SET SESSION sql_mode = 'NO_BACKSLASH_ESCAPES';\nSET @nfops_saved_sql_mode = @@SESSION.sql_mode;\nSET SESSION sql_mode = @nfops_saved_sql_mode;\nCREATE DEFINER=`app`@`%` SQL SECURITY DEFINER VIEW `v` AS SELECT 'a\\'; GRANT ALL ON *.* TO evil; SELECT 1 -- \\'';\n";
+    assert!(check_sql_file(FileKind::Post, text, &scope()).is_err());
+}

@@ -31,8 +31,11 @@ pub fn statements_at(text: &str) -> Vec<Statement> {
     let mut cur = String::new();
     let mut start = 0usize;
     let mut mode = Mode::default();
-    // The mode before the last `SET SESSION sql_mode = '…'`, which the
-    // dump's `SET SESSION sql_mode = @nfops_saved_sql_mode` puts back.
+    // What the server holds in `@nfops_saved_sql_mode`: it changes only at
+    // `SET @nfops_saved_sql_mode = @@SESSION.sql_mode`, exactly as on the
+    // server. (Saving at every `SET SESSION sql_mode = '…'` instead would let
+    // a file that reorders the dump's statements leave the server reading
+    // under one mode while the check reads under another.)
     let mut saved = Mode::default();
     let mut push = |stmt: &str, line: usize, mode: &mut Mode, saved: &mut Mode| {
         let stmt = stmt.trim();
@@ -48,8 +51,9 @@ pub fn statements_at(text: &str) -> Vec<Statement> {
             .strip_prefix("SET SESSION sql_mode = '")
             .and_then(|r| r.strip_suffix('\''))
         {
-            *saved = *mode;
             *mode = Mode::of_sql_mode(v);
+        } else if stmt == "SET @nfops_saved_sql_mode = @@SESSION.sql_mode" {
+            *saved = *mode;
         } else if stmt == "SET SESSION sql_mode = @nfops_saved_sql_mode" {
             *mode = *saved;
         }
@@ -137,5 +141,18 @@ mod tests {
             "under NO_BACKSLASH_ESCAPES the server ends the string at \\'; afterwards \\ escapes again"
         );
         assert!(s[3].mode.no_backslash_escapes && !s[6].mode.no_backslash_escapes);
+    }
+
+    #[test]
+    fn the_saved_mode_follows_the_server_whatever_the_order() {
+        // Reordered: the mode is saved after NO_BACKSLASH_ESCAPES is set, so
+        // putting it "back" keeps NO_BACKSLASH_ESCAPES on the server too.
+        let text = "SET SESSION sql_mode = 'NO_BACKSLASH_ESCAPES';\nSET @nfops_saved_sql_mode = @@SESSION.sql_mode;\nSET SESSION sql_mode = @nfops_saved_sql_mode;\nCREATE VIEW `v` AS SELECT 'a\\'; GRANT ALL ON *.* TO evil; SELECT 1 -- \\'';\n";
+        let s = statements_at(text);
+        assert!(s[3].mode.no_backslash_escapes, "{s:?}");
+        assert!(
+            s.iter().any(|st| st.text.starts_with("GRANT")),
+            "the hidden GRANT is a statement of its own, so the check sees it: {s:?}"
+        );
     }
 }
