@@ -229,7 +229,7 @@ impl Lease {
             token,
             watch: watch.clone(),
         });
-        let beat = tokio::spawn(heartbeat(held.clone(), ttl / 4));
+        let beat = tokio::spawn(heartbeat(held.clone(), ttl / 4, ttl));
         Ok(Lease {
             inner: Some(held),
             beat: Some(beat),
@@ -301,8 +301,12 @@ fn is_live(h: &Holder, now: chrono::DateTime<chrono::Utc>, ttl: Duration) -> boo
 }
 
 /// Renews the lease every `every`; stops and marks it lost once the row no
-/// longer carries our token (taken over after a stall, or deleted).
-async fn heartbeat(held: Arc<Held>, every: Duration) {
+/// longer carries our token (taken over after a stall, or deleted), or once
+/// no renewal has been written for `ttl`: by then another process may have
+/// taken it over without this one ever reading a "0 rows" answer (state.db
+/// locked, a full or read-only disk).
+async fn heartbeat(held: Arc<Held>, every: Duration, ttl: Duration) {
+    let mut last_written = tokio::time::Instant::now();
     loop {
         tokio::time::sleep(every).await;
         let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
@@ -321,9 +325,15 @@ async fn heartbeat(held: Arc<Held>, every: Duration) {
                 held.watch.mark_lost(now_held);
                 return;
             }
-            Ok(_) => {}
+            Ok(_) => last_written = tokio::time::Instant::now(),
             // A write that failed says nothing about who holds the row; the
-            // next beat retries, and the TTL bounds how long that can last.
+            // next beat retries until the TTL has passed without one.
+            Err(_) if last_written.elapsed() >= ttl => {
+                tracing::warn!(category = "security", environment = %held.environment, "lease heartbeat not written for the lease's whole lifetime; treated as lost, the job stops");
+                let now_held = holder(&held.state, &held.environment).await.ok().flatten();
+                held.watch.mark_lost(now_held);
+                return;
+            }
             Err(_) => {
                 tracing::warn!(category = "worker", environment = %held.environment, "lease heartbeat could not be written");
             }
@@ -489,6 +499,43 @@ mod tests {
             "the takeover is reported so the caller audits it"
         );
         lease.release().await.expect("release");
+    }
+
+    #[tokio::test]
+    async fn a_heartbeat_that_cannot_be_written_for_the_ttl_counts_as_lost() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let state = State::open(dir.path()).await.expect("state");
+        let ttl = Duration::from_secs(2);
+        let lease = Lease::acquire_with_ttl(
+            &state,
+            "production",
+            LeaseAction::Restore,
+            "alice",
+            ProcessKind::Cli,
+            ttl,
+        )
+        .await
+        .expect("lease");
+        let watch = lease.watch();
+        // Every renewal fails from now on, as with a locked or full state.db:
+        // no "0 rows" answer ever comes, yet after the TTL another process
+        // may take the row over.
+        sqlx::query("CREATE TRIGGER no_renewal BEFORE UPDATE ON environment_lease BEGIN SELECT RAISE(ABORT, 'disk full'); END")
+            .execute(state.pool())
+            .await
+            .expect("trigger");
+        tokio::time::timeout(Duration::from_secs(6), watch.token().cancelled())
+            .await
+            .expect("a lease not renewed for its TTL must count as lost");
+        assert_eq!(
+            watch.lost_error().expect("lost").code(),
+            ErrorCode::EnvironmentBusy
+        );
+        sqlx::query("DROP TRIGGER no_renewal")
+            .execute(state.pool())
+            .await
+            .expect("drop trigger");
+        lease.release().await.ok();
     }
 
     #[tokio::test]

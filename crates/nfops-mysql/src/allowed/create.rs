@@ -172,15 +172,25 @@ fn engine(t: &[Tok]) -> Option<String> {
 /// Why a qualified name reads another database than `scope.database`:
 /// the first part of `a.b.c`, of `a.f(…)`, of a system schema's `a.b`, or
 /// of an `a.b` where a table goes (after FROM, JOIN, INTO, UPDATE, CALL,
-/// TABLE, REFERENCES, or in a FROM list). `alias.column` stays allowed.
+/// TABLE, REFERENCES, INSERT/REPLACE/DELETE, or in a FROM list). Any other
+/// `a.b` must qualify by something the statement itself names (a table,
+/// an alias, a variable, `NEW`/`OLD`): the position rules are an
+/// approximation (a FROM list continued after `ON …,` or after a derived
+/// table is not followed), so an `a.b` they do not place is refused unless
+/// `a` is declared — failing closed, not open.
 pub(super) fn foreign_schema(t: &[Tok], scope: &Scope) -> Option<String> {
     let in_from = from_lists(t);
+    let declared = declared_names(t);
     for i in 0..t.len() {
         let Some(q) = t[i].name() else { continue };
         if t.get(i + 1) != Some(&Tok::Punct('.')) || t.get(i + 2).and_then(Tok::name).is_none() {
             continue;
         }
-        if i > 0 && t[i - 1] == Tok::Punct('.') {
+        if i > 0 && matches!(t[i - 1], Tok::Punct('.' | '@')) {
+            continue;
+        }
+        // A number such as `1.5` reads as two words around a dot.
+        if matches!(t[i], Tok::Word(_)) && q.bytes().all(|c| c.is_ascii_digit()) {
             continue;
         }
         let ours = match &t[i] {
@@ -193,7 +203,8 @@ pub(super) fn foreign_schema(t: &[Tok], scope: &Scope) -> Option<String> {
         let three = t.get(i + 3) == Some(&Tok::Punct('.'));
         let call = t.get(i + 3) == Some(&Tok::Punct('('));
         let system = SYSTEM_SCHEMAS.contains(&q.to_ascii_uppercase().as_str());
-        if three || call || system || table_position(t, i, &in_from) {
+        let undeclared = !declared.contains(&q.to_ascii_uppercase());
+        if three || call || system || undeclared || table_position(t, i, &in_from) {
             return Some(format!(
                 "reads or writes database `{q}`, not the restored database `{}`",
                 scope.database
@@ -201,6 +212,25 @@ pub(super) fn foreign_schema(t: &[Tok], scope: &Scope) -> Option<String> {
         }
     }
     None
+}
+
+/// Upper-cased names the statement declares or uses on their own: a name
+/// not followed by a dot and not the last part of a three-part name, plus a
+/// trigger's `NEW` and `OLD`.
+fn declared_names(t: &[Tok]) -> std::collections::HashSet<String> {
+    let mut out: std::collections::HashSet<String> =
+        ["NEW", "OLD"].into_iter().map(str::to_owned).collect();
+    for (i, tok) in t.iter().enumerate() {
+        let Some(n) = tok.name() else { continue };
+        if t.get(i + 1) == Some(&Tok::Punct('.')) {
+            continue;
+        }
+        let third = i >= 4 && t[i - 1] == Tok::Punct('.') && t[i - 3] == Tok::Punct('.');
+        if !third {
+            out.insert(n.to_ascii_uppercase());
+        }
+    }
+    out
 }
 
 /// Whether `t[i]` stands where a table name goes.
@@ -211,7 +241,22 @@ fn table_position(t: &[Tok], i: usize, in_from: &[bool]) -> bool {
     match prev {
         Tok::Word(w) => matches!(
             w.as_str(),
-            "FROM" | "JOIN" | "STRAIGHT_JOIN" | "INTO" | "UPDATE" | "CALL" | "TABLE" | "REFERENCES"
+            "FROM"
+                | "JOIN"
+                | "STRAIGHT_JOIN"
+                | "INTO"
+                | "UPDATE"
+                | "CALL"
+                | "TABLE"
+                | "REFERENCES"
+                | "INSERT"
+                | "REPLACE"
+                | "DELETE"
+                | "IGNORE"
+                | "LOW_PRIORITY"
+                | "DELAYED"
+                | "HIGH_PRIORITY"
+                | "QUICK"
         ),
         Tok::Punct(',') => in_from[i],
         Tok::Punct('(') => table_position(t, i - 1, in_from),
@@ -228,7 +273,7 @@ fn from_lists(t: &[Tok]) -> Vec<bool> {
     t.iter()
         .map(|tok| {
             match tok.word() {
-                "FROM" | "JOIN" => on = true,
+                "FROM" | "JOIN" | "UPDATE" => on = true,
                 "WHERE" | "GROUP" | "HAVING" | "ORDER" | "LIMIT" | "ON" | "USING" | "SET"
                 | "SELECT" | "UNION" | "INTO" | "WINDOW" | "VALUES" | "RETURN" => on = false,
                 _ if *tok == Tok::Punct(';') => on = false,

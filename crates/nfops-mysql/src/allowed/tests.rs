@@ -291,3 +291,25 @@ fn a_reordered_save_of_the_mode_is_read_as_the_server_reads_it() {
     let text = "SET SESSION sql_mode = 'NO_BACKSLASH_ESCAPES';\nSET @nfops_saved_sql_mode = @@SESSION.sql_mode;\nSET SESSION sql_mode = @nfops_saved_sql_mode;\nCREATE DEFINER=`app`@`%` SQL SECURITY DEFINER VIEW `v` AS SELECT 'a\\'; GRANT ALL ON *.* TO evil; SELECT 1 -- \\'';\n";
     assert!(check_sql_file(FileKind::Post, text, &scope()).is_err());
 }
+
+#[test]
+fn other_databases_are_refused_where_the_position_rules_do_not_reach() {
+    let p = FileKind::Post;
+    for bad in [
+        "CREATE DEFINER=`app`@`%` SQL SECURITY DEFINER VIEW `v` AS SELECT s.x FROM t1 JOIN t2 ON t1.a = t2.a, otherdb.secrets s",
+        "CREATE DEFINER=`app`@`%` SQL SECURITY DEFINER VIEW `v` AS SELECT s.x FROM (SELECT 1) d, otherdb.secrets s",
+        "CREATE DEFINER=`app`@`%` TRIGGER `tr` AFTER INSERT ON `t` FOR EACH ROW INSERT otherdb.t VALUES (NEW.a)",
+        "CREATE DEFINER=`app`@`%` TRIGGER `tr` AFTER INSERT ON `t` FOR EACH ROW REPLACE otherdb.t VALUES (NEW.a)",
+        "CREATE DEFINER=`app`@`%` PROCEDURE `p`() UPDATE t1, otherdb.t2 SET t2.x = 0",
+        "CREATE DEFINER=`app`@`%` PROCEDURE `p`() DELETE otherdb.t FROM t",
+    ] {
+        assert!(refusal(p, bad).is_some(), "must be refused: {bad}");
+    }
+    for good in [
+        "CREATE DEFINER=`app`@`%` SQL SECURITY DEFINER VIEW `v` AS select `o`.`id` AS `id`, 1.5 AS `f` from (`newfinity`.`orders` `o` join `newfinity`.`users` `u` on(`o`.`user_id` = `u`.`id`))",
+        "CREATE DEFINER=`app`@`%` TRIGGER `tr` BEFORE UPDATE ON `t` FOR EACH ROW SET NEW.a = OLD.a + 0.5",
+        "CREATE DEFINER=`app`@`%` PROCEDURE `p`() BEGIN DECLARE r ROW TYPE OF t; SELECT r.a; UPDATE t SET t.a = 1; END",
+    ] {
+        assert_eq!(refusal(p, good), None, "must pass: {good}");
+    }
+}
