@@ -244,6 +244,14 @@ impl JobRunner {
         self
     }
 
+    /// Whether the lease this runner watches was lost: the caller must then
+    /// write nothing more (another operator may be at work), not even undo.
+    pub fn lease_lost(&self) -> bool {
+        self.lease
+            .as_ref()
+            .is_some_and(crate::lease::LeaseWatch::is_lost)
+    }
+
     /// Why a cancelled job stopped: the lost lease if it was lost, else the user.
     fn stop_error(&self) -> Error {
         self.lease

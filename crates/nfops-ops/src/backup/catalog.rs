@@ -9,7 +9,7 @@ use nfops_core::audit::{Action, Outcome};
 use nfops_core::{Error, ErrorCode, Result};
 
 use crate::Console;
-use nfops_core::lease::LeaseAction;
+use nfops_core::lease::{LeaseAction, LeaseWatch};
 use nfops_vault::KeyringSource;
 
 impl Console {
@@ -188,12 +188,15 @@ impl Console {
         confirm: Option<&str>,
     ) -> Result<ForgetOutcome> {
         if !apply {
-            return self.backup_forget_checked(env, false, None).await;
+            return self.backup_forget_checked(env, false, None, None).await;
         }
         let lease = self
             .begin_destructive(env, LeaseAction::Forget, "backup.forget", None, confirm)
             .await?;
-        let result = self.backup_forget_checked(env, true, expected).await;
+        let watch = lease.watch();
+        let result = self
+            .backup_forget_checked(env, true, expected, Some(&watch))
+            .await;
         self.release(lease).await;
         result
     }
@@ -205,7 +208,11 @@ impl Console {
         env: &str,
         apply: bool,
         expected: Option<&[String]>,
+        lease: Option<&LeaseWatch>,
     ) -> Result<ForgetOutcome> {
+        // A lease lost mid-way (a stall, then another operator's takeover)
+        // stops the deletions before the next one; what was removed is audited.
+        let lost = || lease.and_then(LeaseWatch::lost_error);
         let plan = self.backup_forget_plan(env).await?;
         let mut offsite = self.backup_forget_offsite_plan(env).await?;
         if let Some(expected) = expected {
@@ -227,6 +234,10 @@ impl Console {
             let store = self.backup_store(env)?;
             let bucket = self.primary_bucket(env)?;
             for d in plan.forgotten() {
+                if let Some(e) = lost() {
+                    failure = Some(e);
+                    break;
+                }
                 let gone = match &bucket {
                     Some(b) => b.remove_backup(env, &d.id).await,
                     None => store.remove(env, &d.id),
@@ -249,6 +260,10 @@ impl Console {
                 let bucket = ObjectStore::connect(&dest, &KeyringSource(self.keyring().clone()))?;
                 let gone: Vec<String> = o.plan.forgotten().map(|d| d.id.clone()).collect();
                 for id in gone {
+                    if let Some(e) = lost() {
+                        failure = Some(e);
+                        break;
+                    }
                     match bucket.remove_backup(env, &id).await {
                         Ok(()) => {
                             if !removed.contains(&id) {

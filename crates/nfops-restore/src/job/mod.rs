@@ -213,7 +213,9 @@ pub async fn run_restore(
     let (state, mut detail, safety) = outcome::settle(&run, plan, &db, &job, target).await;
     // Only now may another restore of this database start.
     release(&run).await;
-    if job.state != JobState::Succeeded {
+    if job.state != JobState::Succeeded && runner.lease_lost() {
+        detail.push_str("; storage was left as the restore left it: this process lost the environment's lease to another operator, so it writes nothing more (put it back from the buckets' versions once they are done)");
+    } else if job.state != JobState::Succeeded {
         outcome::put_storage_back(&run, &mut detail).await;
     }
     let tables = run.checks.lock().unwrap_or_else(|p| p.into_inner()).clone();
