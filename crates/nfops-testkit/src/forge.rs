@@ -28,6 +28,8 @@ pub fn rewrite_file(
     change: impl FnOnce(String) -> String,
 ) {
     let source = BackupSource::open(dir).expect("backup opens");
+    // Files are read only from the checked private copy.
+    source.check_files(&|_| {}).expect("backup files check");
     let plain = source.sql_text(name, identity).expect("file decrypts");
     let changed = change(plain);
     let stem = name.strip_suffix(SUFFIX).expect("an encrypted backup file");

@@ -47,8 +47,13 @@ async fn append(log: &AuditLog, n: usize) {
 /// but not to the keyring would: new content, plain SHA-256 recomputed
 /// along the chain so every link matches.
 async fn rewrite_with_plain_hashes(state: &State, log: &AuditLog, from: i64) {
+    // One connection for the drop, the rewrite and the re-create: another
+    // pooled connection may still hold the schema with the trigger and
+    // refuse the re-create with "already exists" (SQLite checks DDL names
+    // against the connection's cached schema).
+    let mut conn = state.pool().acquire().await.expect("connection");
     sqlx::query("DROP TRIGGER audit_log_no_update")
-        .execute(state.pool())
+        .execute(&mut *conn)
         .await
         .expect("drop guard");
     let mut entries = log.list(1000).await.expect("list");
@@ -66,14 +71,14 @@ async fn rewrite_with_plain_hashes(state: &State, log: &AuditLog, from: i64) {
                 .bind(&e.prev_hash)
                 .bind(&e.hash)
                 .bind(e.seq)
-                .execute(state.pool())
+                .execute(&mut *conn)
                 .await
                 .expect("tamper");
         }
         prev = e.hash;
     }
     sqlx::query("CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END")
-        .execute(state.pool())
+        .execute(&mut *conn)
         .await
         .expect("restore guard");
 }
