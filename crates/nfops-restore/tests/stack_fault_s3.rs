@@ -98,6 +98,8 @@ async fn s3_stopped_mid_storage_restore_fails_cleanly_and_rolls_the_database_bac
     .await;
     let before = db::content(&db).await;
 
+    // The backup carries the snapshot, as a backup run with storage writes it.
+    nfops_testkit::forge::add_storage_snapshot(&stack, &dir, &identity, &snap);
     let mut req = stack.restore_request("staging", &dir, &identity);
     req.snapshots = vec![snap];
     let plan = plan_restore(&req).await.expect("plan");

@@ -231,7 +231,8 @@ async fn sequences_history_partitions_and_owners_survive_backup_and_restore() {
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
 
     // A restoring account without SET USER/SUPER: the plan lists every owner change; the restore does what it said.
-    db::exec(&on(&stack, "information_schema"), "CREATE USER IF NOT EXISTS 'nf_inv_restorer'@'%' IDENTIFIED BY 'nf-inv-restorer-pw'; GRANT ALL ON `nf\\_inv`.* TO 'nf_inv_restorer'@'%'; GRANT ALL ON `nfops\\_%`.* TO 'nf_inv_restorer'@'%'; GRANT PROCESS ON *.* TO 'nf_inv_restorer'@'%'").await;
+    // PROCESS and REPLICATION MASTER ADMIN: a restore must be able to list the primary's replicas (README, replica policy).
+    db::exec(&on(&stack, "information_schema"), "CREATE USER IF NOT EXISTS 'nf_inv_restorer'@'%' IDENTIFIED BY 'nf-inv-restorer-pw'; GRANT ALL ON `nf\\_inv`.* TO 'nf_inv_restorer'@'%'; GRANT ALL ON `nfops\\_%`.* TO 'nf_inv_restorer'@'%'; GRANT PROCESS, REPLICATION MASTER ADMIN ON *.* TO 'nf_inv_restorer'@'%'").await;
     db::exec(&t, "DROP VIEW cheap; DROP PROCEDURE count_prices").await;
     let mut req = restore_req(&stack, &dir, &id);
     let mut values = stack.credential_values.clone();

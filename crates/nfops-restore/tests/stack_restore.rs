@@ -303,6 +303,8 @@ async fn storage_comes_back_to_the_snapshot_with_the_database() {
     )
     .await;
 
+    // The backup carries the snapshot, as a backup run with storage writes it.
+    nfops_testkit::forge::add_storage_snapshot(&stack, &dir, &identity, &snap);
     let mut req = stack.restore_request("production", &dir, &identity);
     req.snapshots = vec![snap.clone()];
     let plan = plan_restore(&req).await.expect("plan");

@@ -80,3 +80,40 @@ pub fn rewrite_with_stack_keys(
         .expect("the stack's age identity parses");
     rewrite_file(dir, name, &identity, &stack.signing_key(), change);
 }
+
+/// Puts `snap` in the backup in `dir` as the storage snapshot a backup run
+/// writes (`storage/<bucket>.jsonl`, zstd, age to `identity`), listed in the
+/// manifest's `files` and `storage`, and signs the manifest again with the
+/// stack's trusted key: a restore applies only the snapshots its signed
+/// backup carries.
+///
+/// # Panics
+/// When the backup cannot be read or written.
+pub fn add_storage_snapshot(
+    stack: &crate::Stack,
+    dir: &Path,
+    identity: &x25519::Identity,
+    snap: &nfops_storage::BucketSnapshot,
+) {
+    let stem = format!("storage/{}.jsonl", snap.bucket);
+    let sink = LocalSink::new(dir, vec![identity.to_public()]);
+    let mut file = sink.create(&stem).expect("snapshot file opens for writing");
+    snap.write_jsonl(&mut file).expect("snapshot written");
+    let entry = file.finish().expect("snapshot file finished");
+    let mut m = Manifest::read(dir).expect("manifest");
+    // It replaces the snapshot the backup took of that bucket, if any.
+    m.storage.retain(|s| s.bucket != snap.bucket);
+    m.files.retain(|f| f.name != entry.name);
+    m.storage
+        .push(nfops_backup::manifest::StorageSnapshotEntry {
+            bucket: snap.bucket.clone(),
+            file: entry.name.clone(),
+            objects: snap.objects.len() as u64,
+            object_bytes: snap.total_bytes(),
+            taken_at: snap.taken_at,
+            finished_at: snap.finished_at,
+        });
+    m.files.push(entry);
+    m.write(dir).expect("manifest written");
+    nfops_backup::signature::sign_manifest(dir, &stack.signing_key()).expect("manifest signed");
+}
