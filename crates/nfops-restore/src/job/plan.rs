@@ -323,19 +323,8 @@ async fn storage_preflight(
     req: &RestoreRequest,
     preflight: &mut Vec<PreflightCheck>,
 ) -> Vec<nfops_storage::restore::StoragePlan> {
-    if req.without_storage && !req.source.manifest.storage.is_empty() {
-        let buckets: Vec<&str> = req
-            .source
-            .manifest
-            .storage
-            .iter()
-            .map(|s| s.bucket.as_str())
-            .collect();
-        preflight.push(check(
-            "storage",
-            true,
-            super::steps::storage::left_alone(&buckets),
-        ));
+    if let Some(skip) = super::steps::storage::StorageLeftAlone::of(req) {
+        preflight.push(check("storage", true, skip.reason));
         return Vec::new();
     }
     if req.snapshots.is_empty() {

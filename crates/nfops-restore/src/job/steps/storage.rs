@@ -40,7 +40,8 @@ pub async fn plans(
 /// of a backup that carries snapshots: it changes nothing and is reported
 /// skipped with its reason, never completed.
 pub struct StorageLeftAlone {
-    reason: String,
+    /// Said by the plan's `storage` line and by the skipped step.
+    pub reason: String,
 }
 
 impl StorageLeftAlone {
@@ -59,8 +60,8 @@ impl StorageLeftAlone {
     }
 }
 
-/// Words for the plan and the step: storage is left as it is, and why.
-pub fn left_alone(buckets: &[&str]) -> String {
+/// Storage is left as it is, and why.
+fn left_alone(buckets: &[&str]) -> String {
     format!(
         "left as it is: the operator chose to restore without storage; the backup's snapshot(s) of bucket(s) {} are not applied and the environment's buckets are not touched",
         buckets.join(", ")
