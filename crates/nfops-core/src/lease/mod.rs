@@ -382,6 +382,19 @@ fn busy(h: &Holder) -> Error {
 mod tests {
     use super::*;
 
+    /// Alice's CLI restore of production, holding a lease of `ttl`.
+    async fn alice_restores_production(state: &State, ttl: Duration) -> Result<Lease> {
+        Lease::acquire_with_ttl(
+            state,
+            "production",
+            LeaseAction::Restore,
+            "alice",
+            ProcessKind::Cli,
+            ttl,
+        )
+        .await
+    }
+
     #[tokio::test]
     async fn a_second_taker_is_refused_with_the_holder_named_until_release() {
         let dir = tempfile::tempdir().expect("tempdir");
@@ -506,16 +519,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let state = State::open(dir.path()).await.expect("state");
         let ttl = Duration::from_secs(2);
-        let lease = Lease::acquire_with_ttl(
-            &state,
-            "production",
-            LeaseAction::Restore,
-            "alice",
-            ProcessKind::Cli,
-            ttl,
-        )
-        .await
-        .expect("lease");
+        let lease = alice_restores_production(&state, ttl).await.expect("lease");
         let watch = lease.watch();
         // Every renewal fails from now on, as with a locked or full state.db:
         // no "0 rows" answer ever comes, yet after the TTL another process
@@ -543,16 +547,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let state = State::open(dir.path()).await.expect("state");
         let ttl = Duration::from_secs(2);
-        let first = Lease::acquire_with_ttl(
-            &state,
-            "production",
-            LeaseAction::Restore,
-            "alice",
-            ProcessKind::Cli,
-            ttl,
-        )
-        .await
-        .expect("first");
+        let first = alice_restores_production(&state, ttl).await.expect("first");
         let watch = first.watch();
         // Alice stalls: her heartbeat is older than the TTL when Bob comes.
         sqlx::query("UPDATE environment_lease SET heartbeat_at = '2000-01-01T00:00:00Z'")
