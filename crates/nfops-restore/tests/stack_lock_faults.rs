@@ -14,7 +14,9 @@ use nfops_mysql::Target;
 use nfops_restore::job::steps::claim::{self, DatabaseClaim};
 use nfops_restore::job::DatabaseState;
 use nfops_restore::swap::bounded::{self, DdlFailure, LockBound};
-use nfops_testkit::restore::{hold, leftovers, shadow_with_orders, waiting_session};
+use nfops_testkit::restore::{
+    hold, leftovers, planned_restore_in_background, shadow_with_orders, waiting_session,
+};
 use nfops_testkit::{db, Stack};
 
 /// A trigger on staging the swap must drop and put back.
@@ -194,17 +196,7 @@ async fn a_restore_whose_lock_is_lost_mid_load_stops_before_the_swap() {
     )
     .await;
     let before = db::content(&db).await;
-    let job = {
-        let (s, d, i) = (
-            Stack::from_env("lock_lost").expect("stack"),
-            dir.clone(),
-            identity.clone(),
-        );
-        tokio::spawn(async move {
-            s.run_planned_restore(s.restore_request("staging", &d, &i))
-                .await
-        })
-    };
+    let job = planned_restore_in_background("lock_lost", "staging", &dir, &identity);
     let id = claim_session(&db).await;
     shadow_with_orders(&db).await;
     db::exec(&db, &format!("KILL {id}")).await;
@@ -260,17 +252,7 @@ async fn post_objects_failing_after_the_rename_with_the_roll_back_blocked_too_sa
     )
     .await;
     let before = db::content(&db).await;
-    let job = {
-        let (s, d, i) = (
-            Stack::from_env("objects_fail").expect("stack"),
-            dir.clone(),
-            identity.clone(),
-        );
-        tokio::spawn(async move {
-            s.run_planned_restore(s.restore_request("staging", &d, &i))
-                .await
-        })
-    };
+    let job = planned_restore_in_background("objects_fail", "staging", &dir, &identity);
     // The RENAME waits on the shadow; the application queues on
     // legacy_imports behind it, and once the RENAME went through it holds
     // the restored table: the trigger cannot be created on it, and the

@@ -12,7 +12,9 @@ use nfops_core::jobs::JobState;
 use nfops_mysql::Target;
 use nfops_restore::job::DatabaseState;
 use nfops_restore::RestoreOutcome;
-use nfops_testkit::restore::{hold, leftovers, shadow_with_orders, waiting_session};
+use nfops_testkit::restore::{
+    hold, leftovers, planned_restore_in_background, shadow_with_orders, waiting_session,
+};
 use nfops_testkit::{db, Stack};
 
 /// A trigger on staging the swap must drop and put back.
@@ -281,14 +283,7 @@ async fn a_swap_connection_killed_mid_rename_is_settled_from_the_server() {
     .await;
     let before = db::content(&db).await;
 
-    let job = {
-        let (s, d, i) = (
-            Stack::from_env("killed_swap").expect("stack"),
-            dir.clone(),
-            identity.clone(),
-        );
-        tokio::spawn(async move { restore(&s, &d, &i).await })
-    };
+    let job = planned_restore_in_background("killed_swap", "staging", &dir, &identity);
     // Hold the shadow's orders so the RENAME (after the trigger drop) waits, then kill its session.
     let shadow = shadow_with_orders(&db).await;
     let (blocker, _) = hold(&db, &format!("`{shadow}`.orders")).await;
@@ -335,14 +330,7 @@ async fn triggers_that_cannot_be_put_back_are_reported_not_hidden() {
     let dir = stack.backup("staging", &identity).await;
     let before = db::content(&db).await;
 
-    let job = {
-        let (s, d, i) = (
-            Stack::from_env("trigger_put_back").expect("stack"),
-            dir.clone(),
-            identity.clone(),
-        );
-        tokio::spawn(async move { restore(&s, &d, &i).await })
-    };
+    let job = planned_restore_in_background("trigger_put_back", "staging", &dir, &identity);
     let shadow = shadow_with_orders(&db).await;
     // The RENAME waits on the shadow; meanwhile the application opens a
     // transaction on legacy_imports (its trigger is gone by then), so the

@@ -14,6 +14,27 @@ use nfops_restore::{plan_restore, run_restore, RestoreOutcome, RestorePlan, Rest
 
 use crate::{db, Stack};
 
+/// [`Stack::run_planned_restore`] of `env` from the backup in `dir` on a
+/// task of its own, so the test can interfere while it runs; `test` names
+/// the stack handle that task opens.
+///
+/// # Panics
+/// When the stack is gone (the test itself found it).
+pub fn planned_restore_in_background(
+    test: &str,
+    env: &str,
+    dir: &std::path::Path,
+    identity: &age::x25519::Identity,
+) -> tokio::task::JoinHandle<RestoreOutcome> {
+    let stack = Stack::from_env(test).expect("stack");
+    let (env, dir, identity) = (env.to_owned(), dir.to_owned(), identity.clone());
+    tokio::spawn(async move {
+        stack
+            .run_planned_restore(stack.restore_request(&env, &dir, &identity))
+            .await
+    })
+}
+
 impl Stack {
     /// Plans `req`, expects its preflight to pass, and runs it (no extra
     /// steps) on this test's runner; returns how it ended, whatever that is.
