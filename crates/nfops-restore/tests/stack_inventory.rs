@@ -11,7 +11,7 @@ use age::x25519;
 use nfops_core::jobs::{CancellationToken, JobState, NoProgress};
 use nfops_mysql::{ObjectKind, Target};
 use nfops_restore::job::DatabaseState;
-use nfops_restore::{plan_restore, run_restore, RestoreRequest};
+use nfops_restore::{plan_restore, RestoreRequest};
 use nfops_testkit::{db, Stack};
 
 const DB: &str = "nf_inv";
@@ -65,16 +65,7 @@ async fn back_up(stack: &Stack, id: &x25519::Identity) -> std::path::PathBuf {
 async fn restore(req: RestoreRequest, stack: &Stack) -> nfops_restore::job::RestoreOutcome {
     let plan = plan_restore(&req).await.expect("plan");
     assert!(plan.ready(), "preflight passes: {:?}", plan.preflight);
-    let out = run_restore(
-        req,
-        &plan,
-        vec![],
-        &stack.runner().await,
-        Arc::new(NoProgress),
-        CancellationToken::new(),
-    )
-    .await
-    .expect("restore runs");
+    let out = stack.run_restore_under(req, &plan).await;
     assert_eq!(out.job.state, JobState::Succeeded, "{:?}", out.job);
     assert_eq!(
         out.database_state,

@@ -3,13 +3,11 @@
 //! (CHECKSUM TABLE on both), or the restore refused before touching
 //! anything, saying why.
 
-use std::sync::Arc;
-
 use age::x25519;
-use nfops_core::jobs::{CancellationToken, JobState, NoProgress, StepState};
+use nfops_core::jobs::{JobState, StepState};
 use nfops_mysql::Target;
 use nfops_restore::job::DatabaseState;
-use nfops_restore::{plan_restore, run_restore};
+use nfops_restore::plan_restore;
 use nfops_testkit::{db, Stack};
 
 /// The replica, directly on loopback (production's credentials).
@@ -94,16 +92,7 @@ async fn a_restore_of_production_is_replayed_by_its_replica() {
         "the plan checks the replica: {:?}",
         plan.preflight
     );
-    let out = run_restore(
-        req,
-        &plan,
-        vec![],
-        &stack.runner().await,
-        Arc::new(NoProgress),
-        CancellationToken::new(),
-    )
-    .await
-    .expect("restore runs");
+    let out = stack.run_restore_under(req, &plan).await;
     assert_eq!(out.job.state, JobState::Succeeded, "{:?}", out.job);
     assert_eq!(
         out.database_state,
@@ -195,16 +184,7 @@ async fn a_replica_that_does_not_replicate_stops_the_restore_before_anything_is_
         "it says why: {}",
         line.detail
     );
-    let out = run_restore(
-        req,
-        &plan,
-        vec![],
-        &stack.runner().await,
-        Arc::new(NoProgress),
-        CancellationToken::new(),
-    )
-    .await
-    .expect("the refusal is recorded");
+    let out = stack.run_restore_under(req, &plan).await;
     drop(guard);
     assert_eq!(out.job.state, JobState::Failed, "{:?}", out.job);
     let err = out.job.error.clone().expect("error");

@@ -11,11 +11,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use age::x25519;
-use nfops_core::jobs::{CancellationToken, JobState, NoProgress, StepState};
+use nfops_core::jobs::{JobState, StepState};
 use nfops_mysql::Target;
 use nfops_restore::job::steps::replica_compare;
 use nfops_restore::job::DatabaseState;
-use nfops_restore::{plan_restore, run_restore};
+use nfops_restore::plan_restore;
 use nfops_testkit::{db, Stack};
 
 /// The configured replica (prod-db-2), directly on loopback.
@@ -218,16 +218,7 @@ async fn a_replica_outside_the_configuration_stops_the_restore_before_anything_i
         plan.preflight
     );
 
-    let out = run_restore(
-        req,
-        &plan,
-        vec![],
-        &stack.runner().await,
-        Arc::new(NoProgress),
-        CancellationToken::new(),
-    )
-    .await
-    .expect("the refusal is recorded");
+    let out = stack.run_restore_under(req, &plan).await;
     assert_eq!(out.job.state, JobState::Failed, "{:?}", out.job);
     let err = out.job.error.clone().expect("error");
     assert!(
@@ -372,16 +363,7 @@ async fn an_application_writing_during_the_restore_does_not_fail_a_good_restore(
     // The application keeps writing into a restored table throughout,
     // the replicas step included.
     let writer = Writer::start(&primary);
-    let out = run_restore(
-        req,
-        &plan,
-        vec![],
-        &stack.runner().await,
-        Arc::new(NoProgress),
-        CancellationToken::new(),
-    )
-    .await
-    .expect("restore runs");
+    let out = stack.run_restore_under(req, &plan).await;
     let written = writer.stop().await;
     assert!(
         written > 10,

@@ -7,13 +7,12 @@
 //! restores whatever production holds (`scripts/stack seed --size 1g` for the
 //! full case) and asserts the job succeeded and production equals the backup.
 
-use std::sync::Arc;
 use std::time::Instant;
 
 use age::x25519;
-use nfops_core::jobs::{CancellationToken, JobState, NoProgress};
+use nfops_core::jobs::JobState;
 use nfops_restore::job::DatabaseState;
-use nfops_restore::{plan_restore, run_restore};
+use nfops_restore::plan_restore;
 use nfops_testkit::{db, Stack};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -40,16 +39,7 @@ async fn a_whole_restore_through_the_bastion_runs_as_long_as_it_needs() {
     let plan = plan_restore(&req).await.expect("plan");
     assert!(plan.ready(), "preflight passes: {:?}", plan.preflight);
     let t1 = Instant::now();
-    let out = run_restore(
-        req,
-        &plan,
-        vec![],
-        &stack.runner().await,
-        Arc::new(NoProgress),
-        CancellationToken::new(),
-    )
-    .await
-    .expect("restore runs");
+    let out = stack.run_restore_under(req, &plan).await;
     let took = t1.elapsed();
     eprintln!("restore through the bastion: {took:?}");
     assert_eq!(
