@@ -6,7 +6,7 @@
 //! refused without the option (the hint names it), with it the plan says
 //! "left as it is" and the storage step is skipped with that reason.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use age::x25519;
@@ -16,6 +16,7 @@ use nfops_core::jobs::{CancellationToken, JobState, Progress, ProgressEvent, Ste
 use nfops_core::ErrorCode;
 use nfops_restore::job::DatabaseState;
 use nfops_restore::{plan_restore, run_restore};
+use nfops_testkit::forge::data_file_of;
 use nfops_testkit::{db, Stack};
 
 /// Replaces file `victim` of the backup in `dir` with the bytes of `with`
@@ -38,15 +39,6 @@ impl Progress for SwapAfterCheck {
     }
 }
 
-fn data_file(dir: &Path, table: &str) -> String {
-    let m = Manifest::read(dir).expect("manifest");
-    m.tables
-        .iter()
-        .find(|t| t.name == table)
-        .and_then(|t| t.files.first().cloned())
-        .unwrap_or_else(|| panic!("a data file of {table}"))
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_file_replaced_after_the_check_is_never_loaded() {
     let Some(stack) = Stack::from_env("file_replaced_after_check") else {
@@ -63,8 +55,8 @@ async fn a_file_replaced_after_the_check_is_never_loaded() {
     let plan = plan_restore(&req).await.expect("plan");
     let swap = Arc::new(SwapAfterCheck {
         dir: dir.clone(),
-        victim: data_file(&dir, "users"),
-        with: data_file(&dir, "orders"),
+        victim: data_file_of(&dir, "users"),
+        with: data_file_of(&dir, "orders"),
         done: Mutex::new(false),
     });
     let out = run_restore(
