@@ -149,29 +149,7 @@ async fn a_forged_grant_is_refused_by_verify_and_restore_and_never_runs() {
     );
 
     // 1. The attacker cannot sign: the changed manifest no longer verifies.
-    let v = verify_backup(
-        VerifyRequest {
-            store: nfops_backup::LocalStore::new(
-                dir.parent().and_then(Path::parent).expect("root"),
-            ),
-            environment: "staging".into(),
-            id: dir.file_name().expect("id").to_string_lossy().into_owned(),
-            identity: identity.clone(),
-            signers: stack.trusted_signers("staging"),
-            sample: None,
-        },
-        &stack.runner().await,
-        Arc::new(NoProgress),
-        CancellationToken::new(),
-    )
-    .await
-    .expect("verify runs");
-    assert_eq!(
-        v.job.state,
-        JobState::Failed,
-        "verify must refuse a forged backup"
-    );
-    let msg = v.job.error.map(|e| e.message).unwrap_or_default();
+    let msg = verify_refusal(&stack, &dir, &identity).await;
     assert!(
         msg.contains("changed after stack-operator signed it"),
         "{msg}"
@@ -184,7 +162,7 @@ async fn a_forged_grant_is_refused_by_verify_and_restore_and_never_runs() {
 
     // 2. Even signed by a trusted key (a stolen one), the statement is refused.
     sign_manifest(&dir, &stack.signing_key()).expect("re-sign");
-    let msg = verify_message(&stack, &dir, &identity).await;
+    let msg = verify_refusal(&stack, &dir, &identity).await;
     assert!(
         msg.contains(&data) && msg.contains("line 1") && msg.contains("CREATE USER"),
         "verify runs the restore's allow-list too, naming file and line: {msg}"
@@ -305,9 +283,9 @@ async fn names_that_are_not_plain_path_segments_are_refused() {
     assert!(store.checked_backup_dir("staging", "../x").is_err());
 }
 
-/// Runs `backup verify` of `dir` against staging's trusted signers; returns
-/// the job's error message (empty when it passed).
-async fn verify_message(stack: &Stack, dir: &Path, identity: &x25519::Identity) -> String {
+/// Runs `backup verify` of `dir` against staging's trusted signers, expects
+/// it to fail, and returns the job's error message.
+async fn verify_refusal(stack: &Stack, dir: &Path, identity: &x25519::Identity) -> String {
     let v = verify_backup(
         VerifyRequest {
             store: nfops_backup::LocalStore::new(
@@ -325,6 +303,11 @@ async fn verify_message(stack: &Stack, dir: &Path, identity: &x25519::Identity) 
     )
     .await
     .expect("verify runs");
+    assert_eq!(
+        v.job.state,
+        JobState::Failed,
+        "verify must refuse a forged backup"
+    );
     v.job.error.map(|e| e.message).unwrap_or_default()
 }
 
@@ -404,7 +387,7 @@ async fn statements_the_allow_list_refuses_fail_verify_and_restore_even_when_sig
             "line {}",
             nfops_mysql::dump::FILE_HEADER.lines().count() + 1 + after
         );
-        let msg = verify_message(&stack, &dir, &identity).await;
+        let msg = verify_refusal(&stack, &dir, &identity).await;
         assert!(
             msg.contains(&file) && msg.contains(&line) && msg.contains(named),
             "verify must fail naming {file}, {line} and {named}: {msg}"
