@@ -309,15 +309,27 @@ pub async fn replicas_of_primary(
     let registered = hosts
         .unwrap_or_default()
         .iter()
-        .filter_map(|r| {
-            let id: u32 = nfops_mysql::schema::text_at(r, 0)?.parse().ok()?;
+        .map(|r| {
+            // A row whose server_id cannot be read is not skipped: that
+            // replica could be the one outside the configuration.
+            let id: u32 = nfops_mysql::schema::text_at(r, 0)
+                .and_then(|v| v.parse().ok())
+                .ok_or_else(|| {
+                    nfops_core::Error::new(
+                        nfops_core::ErrorCode::Unhealthy,
+                        format!(
+                            "the {} lists a replica without a readable Server_id (SHOW SLAVE HOSTS), so replicas outside the configuration cannot be ruled out",
+                            target.label
+                        ),
+                    )
+                })?;
             let host = nfops_mysql::schema::text_at(r, 1).unwrap_or_default();
             let port = nfops_mysql::schema::text_at(r, 2)
                 .and_then(|p| p.parse().ok())
                 .unwrap_or(0);
-            Some((id, host, port))
+            Ok((id, host, port))
         })
-        .collect();
+        .collect::<Result<Vec<_>>>()?;
     let dump_threads = sqlx::Executor::fetch_all(
         &mut *conn,
         "SELECT HOST FROM information_schema.PROCESSLIST WHERE COMMAND IN ('Binlog Dump', 'Binlog Dump GTID') ORDER BY ID",
