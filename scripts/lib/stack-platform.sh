@@ -103,6 +103,31 @@ ensure_ssh_keys() {
     write_private "$(cred_file stack/ssh/deploy)" "$key"
   printf '[127.0.0.1]:%s %s\n' "$(port_of sshd)" "$(cut -d' ' -f1,2 "$dir/ssh_host_ed25519_key.pub")" >"$dir/known_hosts"
 }
+# A local certificate authority and one server certificate it signs, for the TLS the stack serves
+# (MariaDB, HTTPS) and the clients that must trust it: $STATE/ca/ca.pem (the CA, the only file a
+# client needs), server.pem + server.key (for 127.0.0.1 and localhost). Made once; kept across
+# `up`; a leaf older than its CA (CA re-made by hand) is re-issued.
+ensure_ca() {
+  local dir="$STATE/ca"
+  mkdir -p "$dir"; chmod 0700 "$dir"
+  if [[ ! -f "$dir/ca.pem" || ! -f "$dir/ca.key" ]]; then
+    rm -f "$dir/ca.pem" "$dir/ca.key" "$dir/server.pem" "$dir/server.key"
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 3650 \
+      -subj "/CN=NewFinity Ops stack CA" -addext "basicConstraints=critical,CA:TRUE" \
+      -addext "keyUsage=critical,keyCertSign,cRLSign" \
+      -keyout "$dir/ca.key" -out "$dir/ca.pem" 2>/dev/null || die "stack CA: openssl could not create the CA" "is openssl installed?"
+  fi
+  if [[ ! -f "$dir/server.pem" || ! -f "$dir/server.key" || "$dir/ca.pem" -nt "$dir/server.pem" ]]; then
+    openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=127.0.0.1" \
+      -keyout "$dir/server.key" -out "$dir/server.csr" 2>/dev/null || die "stack CA: could not create the server key"
+    printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' >"$dir/server.ext"
+    openssl x509 -req -in "$dir/server.csr" -CA "$dir/ca.pem" -CAkey "$dir/ca.key" -CAcreateserial \
+      -days 825 -extfile "$dir/server.ext" -out "$dir/server.pem" 2>/dev/null || die "stack CA: could not sign the server certificate"
+    rm -f "$dir/server.csr" "$dir/server.ext"
+  fi
+  chmod 0600 "$dir/ca.key" "$dir/server.key"; chmod 0644 "$dir/ca.pem" "$dir/server.pem"
+  openssl verify -CAfile "$dir/ca.pem" "$dir/server.pem" >/dev/null 2>&1 || die "stack CA: server.pem does not verify against ca.pem" "delete $dir and run scripts/stack up again"
+}
 host_key_fingerprint() { ssh-keygen -lf "$STATE/ssh/ssh_host_ed25519_key.pub" | awk '{print $2}'; }
 
 # --- releases and hosts ----------------------------------------------------------------------
