@@ -3,7 +3,8 @@
 //! SSH session dies (sshd's child killed, or the network going silent) is
 //! reported as the tunnel's loss with the SSH reason, not as a database
 //! error; a server that never answers and a statement stuck behind a lock
-//! end at their bounds with the server's own answer.
+//! end at their bounds with the server's own answer; a connection that
+//! stops reading holds up no other.
 //!
 //! The idle test waits `NFOPS_TUNNEL_IDLE_SECS` (default [`IDLE_SECS`]): the
 //! other tests of this binary run meanwhile, so it sets the binary's wall
@@ -102,15 +103,19 @@ async fn a_tunnel_whose_sshd_dies_is_reported_as_the_tunnel_with_the_ssh_reason(
         .into_iter()
         .filter(|p| !before.contains(p))
         .collect();
+    // The route's own session, and the one the database connection got.
     assert_eq!(
         ours.len(),
-        1,
-        "one new SSH connection is this route's: {ours:?}"
+        2,
+        "two new SSH connections are this route's: {ours:?}"
     );
-    let pids = sshd_pids_for(ssh_port, ours[0]);
+    let pids: Vec<u32> = ours
+        .iter()
+        .flat_map(|p| sshd_pids_for(ssh_port, *p))
+        .collect();
     assert!(
         !pids.is_empty(),
-        "the sshd child serving the tunnel is found"
+        "the sshd children serving the tunnel are found"
     );
     for pid in &pids {
         let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
@@ -140,9 +145,19 @@ async fn a_tunnel_whose_sshd_dies_is_reported_as_the_tunnel_with_the_ssh_reason(
         "the message says what was being done, which tunnel and why it ended: {}",
         err.message()
     );
+    // Each connection has a session of its own: a new one gets a new
+    // session and works, the lost one stays lost.
+    let mut again = route
+        .target
+        .connect()
+        .await
+        .expect("a new connection opens a new SSH session");
+    exec(&mut again, &route.target, "SELECT 1")
+        .await
+        .expect("and works");
     assert!(
-        route.target.connect().await.is_err(),
-        "a new connection through the dead tunnel fails too"
+        exec(&mut c, &route.target, "SELECT 1").await.is_err(),
+        "the connection whose session died stays broken"
     );
 }
 
@@ -378,4 +393,63 @@ async fn a_tunnel_left_idle_for_minutes_then_loaded_stays_up() {
     exec(&mut c, t, &format!("DROP TABLE {table}"))
         .await
         .expect("cleanup");
+}
+
+/// A connection that stops reading a large result holds up no other
+/// connection through the same bastion, and gets every row once it reads
+/// again. Before each connection had its own SSH session, the other
+/// connection's `SELECT 1` waited for the slow reader (100 s when measured):
+/// russh hands incoming data to channels from inside its session loop.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_that_stops_reading_holds_up_no_other() {
+    use futures::StreamExt;
+    let Some(stack) = Stack::from_env("a_connection_that_stops_reading_holds_up_no_other") else {
+        return;
+    };
+    let env = stack.env("production").clone();
+    let route = production_route(&stack, &env).await;
+    let t = &route.target;
+    let mut slow = t.connect().await.expect("first connection");
+    let mut other = t.connect().await.expect("second connection");
+    const ROWS: i64 = 64;
+    // 64 MiB: far more than the socket buffers, russh's per-channel queue
+    // and the SSH window hold together.
+    let sql = format!("SELECT REPEAT('x', 1048576) AS body FROM seq_1_to_{ROWS}");
+    let mut rows = sqlx::query_scalar::<_, String>(&sql).fetch(&mut slow);
+    let first = rows
+        .next()
+        .await
+        .expect("a first row")
+        .expect("the first row reads");
+    assert_eq!(first.len(), 1 << 20);
+    // The slow reader pauses well inside sshd's keepalive bound (about
+    // 60 s), as a consumer waiting on a slow disk would.
+    let pause = Instant::now();
+    let mut slowest = Duration::ZERO;
+    while pause.elapsed() < Duration::from_secs(20) {
+        let started = Instant::now();
+        let r = tokio::time::timeout(Duration::from_secs(5), exec(&mut other, t, "SELECT 1")).await;
+        let took = started.elapsed();
+        slowest = slowest.max(took);
+        match r {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => panic!("the other connection failed while the first paused: {e}"),
+            Err(_) => panic!(
+                "the other connection waited more than 5 s behind a paused reader ({:?} into the pause)",
+                pause.elapsed()
+            ),
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let mut n = 1;
+    while let Some(row) = rows.next().await {
+        let body = row.expect("every later row reads after the pause");
+        assert_eq!(body.len(), 1 << 20, "row {n} arrives whole");
+        n += 1;
+    }
+    assert_eq!(n, ROWS, "every row arrives after the pause");
+    assert!(
+        slowest < Duration::from_secs(2),
+        "the other connection was never held up: slowest SELECT 1 took {slowest:?}"
+    );
 }

@@ -33,7 +33,7 @@ pub(crate) struct LinkState {
 }
 
 impl LinkState {
-    fn record(&self, reason: String) {
+    pub(crate) fn record(&self, reason: String) {
         let mut r = self.reason.lock().unwrap_or_else(|p| p.into_inner());
         if r.is_none() {
             *r = Some(reason);
@@ -83,12 +83,16 @@ impl ClientHandler {
     pub(crate) fn ended(&self, reason: &DisconnectReason<HandlerError>) {
         let text = describe(reason);
         let expected = matches!(reason, DisconnectReason::ReceivedDisconnect(i) if matches!(i.reason_code, russh::Disconnect::ByApplication));
+        // Only a loss is recorded: every session of a tunnel shares one
+        // record, and the sessions of connections that simply closed end
+        // by our own goodbye. A session we ended is still told apart by
+        // `is_closed` (see `SshLink::lost_reason`).
         if expected {
             tracing::debug!(category = "application", host = %self.policy.host_name, reason = %text, "SSH session ended");
         } else {
             tracing::warn!(category = "error", host = %self.policy.host_name, reason = %text, "SSH session lost");
+            self.link.record(text);
         }
-        self.link.record(text);
     }
 }
 

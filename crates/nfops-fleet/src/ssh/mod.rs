@@ -104,6 +104,7 @@ impl client::Handler for ClientHandler {
 pub struct SshSession {
     handle: Arc<client::Handle<ClientHandler>>,
     link: Arc<LinkState>,
+    dialer: Dialer,
     host_name: String,
     endpoint: String,
 }
@@ -140,15 +141,93 @@ impl SshSession {
     }
 
     /// [`SshSession::connect`] with an explicit overall timeout.
-    // Long on purpose: TCP connect, handshake, host-key check and authentication share one deadline and one error mapping.
     pub async fn connect_with_timeout(
         host: &Host,
         creds: &dyn CredentialSource,
         known_hosts: &Path,
         timeout: Duration,
     ) -> Result<SshSession> {
+        let dialer = Dialer {
+            host: host.clone(),
+            known_hosts: known_hosts.to_owned(),
+            key: Arc::new(load_private_key(host, creds)?),
+        };
+        dialer.dial(timeout, Arc::default()).await
+    }
+
+    /// The configured name of the host this session is connected to.
+    pub fn host_name(&self) -> &str {
+        &self.host_name
+    }
+
+    /// `address:port` of the SSH server.
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    /// This session as the carrier of tunnelled connections: says whether
+    /// (and why) it was lost. Cheap; keeps the session open while held.
+    pub fn link(&self) -> SshLink {
+        SshLink {
+            handle: Arc::clone(&self.handle),
+            link: Arc::clone(&self.link),
+            host_name: self.host_name.clone(),
+            endpoint: self.endpoint.clone(),
+        }
+    }
+
+    /// Forwards a local port to `remote_host:remote_port` as seen from this
+    /// host (`direct-tcpip` channels, like `ssh -L`). See [`Tunnel`].
+    ///
+    /// Errors: `io.error` when no local port can be bound. A connection the
+    /// server refuses to forward is closed at once and logged; the listener
+    /// goes on.
+    pub async fn forward(&self, remote_host: &str, remote_port: u16) -> Result<Tunnel> {
+        Tunnel::open(self.link(), self.dialer.clone(), remote_host, remote_port).await
+    }
+
+    /// Says goodbye to the server (SSH_MSG_DISCONNECT) so its log shows a clean
+    /// logout rather than a reset. Best effort: never fails. Tunnels made from
+    /// this session stop carrying data.
+    pub async fn disconnect(&self) {
+        let bye = self
+            .handle
+            .disconnect(russh::Disconnect::ByApplication, "nfops done", "en");
+        if let Err(e) = tokio::time::timeout(Duration::from_secs(1), bye)
+            .await
+            .unwrap_or(Ok(()))
+        {
+            tracing::debug!(host = %self.host_name, error = %e, "SSH disconnect failed");
+        }
+    }
+
+    fn channel_error(&self, what: &str, e: russh::Error) -> Error {
+        Error::new(
+            ErrorCode::SshCommand,
+            format!("{what} on host '{}' ({})", self.host_name, self.endpoint),
+        )
+        .hint("The SSH connection may have dropped; try again.")
+        .source(e)
+    }
+}
+
+/// What it takes to open another session to the same host without asking
+/// the credential store again: a tunnel opens one session per forwarded
+/// connection (see [`Tunnel`]), and the keyring may prompt on some desktops.
+#[derive(Clone)]
+pub(crate) struct Dialer {
+    host: Host,
+    known_hosts: std::path::PathBuf,
+    key: Arc<russh::keys::PrivateKey>,
+}
+
+impl Dialer {
+    /// Connects and authenticates within `timeout`; the session's end is
+    /// recorded in `link` (shared by every session of one tunnel).
+    // Long on purpose: TCP connect, handshake, host-key check and authentication share one deadline and one error mapping.
+    pub(crate) async fn dial(&self, timeout: Duration, link: Arc<LinkState>) -> Result<SshSession> {
+        let host = &self.host;
         let endpoint = endpoint(&host.address, host.port);
-        let key = load_private_key(host, creds)?;
         let deadline = Instant::now() + timeout;
         let timed_out = || {
             Error::new(
@@ -190,7 +269,6 @@ impl SshSession {
             nodelay: true,
             ..Default::default()
         });
-        let link = Arc::new(LinkState::default());
         let handler = ClientHandler {
             link: Arc::clone(&link),
             policy: HostKeyPolicy {
@@ -198,7 +276,7 @@ impl SshSession {
                 address: host.address.clone(),
                 port: host.port,
                 pinned: host.host_key.clone(),
-                known_hosts: known_hosts.to_owned(),
+                known_hosts: self.known_hosts.clone(),
             },
         };
         let mut handle = match tokio::time::timeout_at(deadline, client::connect_stream(config, tcp, handler)).await {
@@ -215,7 +293,7 @@ impl SshSession {
             Ok(Ok(h)) => h,
         };
 
-        let hash_alg = if key.algorithm().is_rsa() {
+        let hash_alg = if self.key.algorithm().is_rsa() {
             match tokio::time::timeout_at(deadline, handle.best_supported_rsa_hash()).await {
                 Err(_) => return Err(timed_out()),
                 Ok(Ok(alg)) => alg.flatten(),
@@ -224,7 +302,7 @@ impl SshSession {
         } else {
             None
         };
-        let key = PrivateKeyWithHashAlg::new(Arc::new(key), hash_alg);
+        let key = PrivateKeyWithHashAlg::new(Arc::clone(&self.key), hash_alg);
         let auth = match tokio::time::timeout_at(
             deadline,
             handle.authenticate_publickey(host.user.clone(), key),
@@ -252,64 +330,10 @@ impl SshSession {
         Ok(SshSession {
             handle: Arc::new(handle),
             link,
+            dialer: self.clone(),
             host_name: host.name.clone(),
             endpoint,
         })
-    }
-
-    /// The configured name of the host this session is connected to.
-    pub fn host_name(&self) -> &str {
-        &self.host_name
-    }
-
-    /// `address:port` of the SSH server.
-    pub fn endpoint(&self) -> &str {
-        &self.endpoint
-    }
-
-    /// This session as the carrier of tunnelled connections: says whether
-    /// (and why) it was lost. Cheap; keeps the session open while held.
-    pub fn link(&self) -> SshLink {
-        SshLink {
-            handle: Arc::clone(&self.handle),
-            link: Arc::clone(&self.link),
-            host_name: self.host_name.clone(),
-            endpoint: self.endpoint.clone(),
-        }
-    }
-
-    /// Forwards a local port to `remote_host:remote_port` as seen from this
-    /// host (`direct-tcpip` channels, like `ssh -L`). See [`Tunnel`].
-    ///
-    /// Errors: `io.error` when no local port can be bound. A connection the
-    /// server refuses to forward is closed at once and logged; the listener
-    /// goes on.
-    pub async fn forward(&self, remote_host: &str, remote_port: u16) -> Result<Tunnel> {
-        Tunnel::open(self.link(), remote_host, remote_port).await
-    }
-
-    /// Says goodbye to the server (SSH_MSG_DISCONNECT) so its log shows a clean
-    /// logout rather than a reset. Best effort: never fails. Tunnels made from
-    /// this session stop carrying data.
-    pub async fn disconnect(&self) {
-        let bye = self
-            .handle
-            .disconnect(russh::Disconnect::ByApplication, "nfops done", "en");
-        if let Err(e) = tokio::time::timeout(Duration::from_secs(1), bye)
-            .await
-            .unwrap_or(Ok(()))
-        {
-            tracing::debug!(host = %self.host_name, error = %e, "SSH disconnect failed");
-        }
-    }
-
-    fn channel_error(&self, what: &str, e: russh::Error) -> Error {
-        Error::new(
-            ErrorCode::SshCommand,
-            format!("{what} on host '{}' ({})", self.host_name, self.endpoint),
-        )
-        .hint("The SSH connection may have dropped; try again.")
-        .source(e)
     }
 }
 

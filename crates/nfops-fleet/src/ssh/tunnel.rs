@@ -1,25 +1,44 @@
 //! Local port forwarding through an SSH session (`ssh -L 127.0.0.1:0:host:port`).
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use nfops_core::{Error, Result};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::{JoinHandle, JoinSet};
 
-use super::SshLink;
+use super::{Dialer, SshLink, DEFAULT_CONNECT_TIMEOUT};
 
-/// A listening local port whose connections are piped, each through its own
-/// `direct-tcpip` channel, to a `host:port` reachable from the SSH host.
+/// A listening local port whose connections are piped, each through a
+/// `direct-tcpip` channel of an SSH session of its own, to a `host:port`
+/// reachable from the SSH host.
+///
+/// One session per connection, not one channel each on a shared session:
+/// russh (0.65) hands incoming channel data to each channel from inside its
+/// session loop and opens the window on receipt, so one connection whose
+/// reader pauses (a large result read slowly) stalled every other
+/// connection of the session, and the keepalive answers sshd waits for; a
+/// stall past sshd's `ClientAliveInterval × ClientAliveCountMax` (or a
+/// server's `net_read_timeout` mid-statement) ended them all. Now a pause
+/// holds up only its own connection.
 ///
 /// Invariants: it listens on 127.0.0.1 only (never on other interfaces); it
-/// keeps the SSH connection open while it lives; dropping it stops the
-/// listener and cuts every connection it carries.
+/// keeps the first SSH connection open while it lives (its `link` carries
+/// the end of every session of the tunnel: see [`SshLink`]); dropping it
+/// stops the listener and cuts every connection it carries.
 pub struct Tunnel {
     local: SocketAddr,
     target: String,
     via: String,
     link: SshLink,
     task: JoinHandle<()>,
+}
+
+/// The first session's link, and the way to open more sessions like it.
+#[derive(Clone)]
+struct Origin {
+    link: SshLink,
+    dialer: Dialer,
 }
 
 impl std::fmt::Debug for Tunnel {
@@ -33,7 +52,12 @@ impl std::fmt::Debug for Tunnel {
 }
 
 impl Tunnel {
-    pub(super) async fn open(link: SshLink, remote_host: &str, remote_port: u16) -> Result<Tunnel> {
+    pub(super) async fn open(
+        link: SshLink,
+        dialer: Dialer,
+        remote_host: &str,
+        remote_port: u16,
+    ) -> Result<Tunnel> {
         let via = link.host_name.clone();
         let listener = TcpListener::bind(("127.0.0.1", 0))
             .await
@@ -43,9 +67,13 @@ impl Tunnel {
             .map_err(|e| Error::io("reading the tunnel's local address", e))?;
         let target = super::endpoint(remote_host, remote_port);
         tracing::debug!(%local, %target, %via, "SSH tunnel listening");
+        let origin = Origin {
+            link: link.clone(),
+            dialer,
+        };
         let task = tokio::spawn(accept_loop(
             listener,
-            link.clone(),
+            origin,
             remote_host.to_owned(),
             remote_port,
         ));
@@ -81,13 +109,13 @@ impl Drop for Tunnel {
     }
 }
 
-async fn accept_loop(listener: TcpListener, link: SshLink, remote_host: String, remote_port: u16) {
+async fn accept_loop(listener: TcpListener, origin: Origin, remote_host: String, remote_port: u16) {
     let mut pipes = JoinSet::new();
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((socket, peer)) => {
-                    pipes.spawn(pipe(socket, peer, link.clone(), remote_host.clone(), remote_port));
+                    pipes.spawn(pipe(socket, peer, origin.clone(), remote_host.clone(), remote_port));
                 }
                 Err(e) => {
                     // Usually out of file descriptors: back off instead of spinning.
@@ -103,13 +131,31 @@ async fn accept_loop(listener: TcpListener, link: SshLink, remote_host: String, 
 async fn pipe(
     mut socket: TcpStream,
     peer: SocketAddr,
-    link: SshLink,
+    origin: Origin,
     remote_host: String,
     remote_port: u16,
 ) {
     let _ = socket.set_nodelay(true);
+    let link = &origin.link;
     let via = &link.host_name;
-    let channel = match link
+    // The session's end is recorded with the tunnel's, so a database error on
+    // this connection is explained by what happened to its SSH session.
+    let session = match origin
+        .dialer
+        .dial(DEFAULT_CONNECT_TIMEOUT, Arc::clone(&link.link))
+        .await
+    {
+        Ok(s) => s,
+        Err(e) => {
+            link.link.record(format!(
+                "a new SSH session for a forwarded connection failed: {}",
+                e.message()
+            ));
+            tracing::warn!(category = "error", target_host = %remote_host, target_port = remote_port, %via, error = %e, "SSH tunnel cannot open a session for a connection");
+            return;
+        }
+    };
+    let channel = match session
         .handle
         .channel_open_direct_tcpip(
             remote_host.as_str(),
@@ -129,6 +175,7 @@ async fn pipe(
                     tracing::warn!(category = "error", target_host = %remote_host, target_port = remote_port, %via, error = %e, "SSH host refused to forward a connection")
                 }
             }
+            session.disconnect().await;
             return;
         }
     };
@@ -138,10 +185,12 @@ async fn pipe(
     // SSH reason: the database side only sees its stream close.
     if let Some(reason) = link.lost_reason() {
         tracing::warn!(category = "error", target_host = %remote_host, target_port = remote_port, %via, %reason, "tunnelled connection cut: SSH session lost");
-        return;
+    } else {
+        match ended {
+            Ok((up, down)) => tracing::trace!(up, down, "tunnelled connection closed"),
+            Err(e) => tracing::debug!(error = %e, "tunnelled connection ended with an error"),
+        }
     }
-    match ended {
-        Ok((up, down)) => tracing::trace!(up, down, "tunnelled connection closed"),
-        Err(e) => tracing::debug!(error = %e, "tunnelled connection ended with an error"),
-    }
+    drop(stream);
+    session.disconnect().await;
 }

@@ -1,6 +1,6 @@
 //! Data-file lines and sequence states: literal values only.
 
-use crate::literal::{parse_value, quote_ident};
+use crate::literal::{quote_ident, value_len};
 use crate::sqltext::lex::backticked;
 
 use super::first_words;
@@ -65,7 +65,7 @@ pub(super) fn check_insert(table: &str, line: &str) -> Option<String> {
         };
         b = r;
         loop {
-            let Some((_, used)) = parse_value(b) else {
+            let Some(used) = value_len(b) else {
                 return Some("a value that is not a literal".into());
             };
             let lit = &b[..used];
