@@ -10,7 +10,7 @@ export CARGO_TARGET_DIR ?= /var/tmp/nfops-target
 FEATURES := --features tauri/custom-protocol
 export NFOPS_STACK_DIR ?= $(CURDIR)/target/stack
 
-.PHONY: run test deps ui build bindings icons lint rust-test ui-test stack-up stack-down stack-test e2e clean
+.PHONY: run test deps ui build bundle bundle-test bindings icons lint rust-test ui-test stack-up stack-down stack-test e2e clean
 
 ## make run: install what is missing, start the local stack, open the console on it.
 run: build stack-up
@@ -38,6 +38,19 @@ ui: deps
 
 build: ui
 	cargo build --workspace $(FEATURES)
+
+## make bundle: release .deb and .rpm with the pinned Tauri CLI (ui/package.json), in
+## $(CARGO_TARGET_DIR)/release/bundle/. No AppImage: its tools are downloaded at bundle time.
+## Updater signing happens only when TAURI_SIGNING_PRIVATE_KEY is set (make release).
+# TAURI_FRONTEND_PATH: the folder beforeBuildCommand runs in; without it the CLI takes
+# the first package.json it finds under the clone (assets/platform/, the lab app).
+bundle: deps
+	TAURI_FRONTEND_PATH=$(CURDIR)/ui npx --prefix ui tauri build --ci --bundles deb,rpm $(if $(TAURI_SIGNING_PRIVATE_KEY),,--no-sign)
+
+## make bundle-test: install that .deb here, check it, open it on the local stack under
+## Xvfb (screenshot in docs/installed-linux.png), purge it.
+bundle-test: bundle
+	scripts/bundle-test
 
 ## Regenerate ui/src/lib/bindings.ts from the Rust commands.
 bindings:
