@@ -365,8 +365,20 @@ pub async fn holder(state: &State, env: &str) -> Result<Option<Holder>> {
     holder_of(&mut conn, env).await
 }
 
+/// operator, host, pid, pid_started_at, process_kind, action, started_at, heartbeat_at.
+type HolderRow = (
+    String,
+    String,
+    i64,
+    Option<i64>,
+    String,
+    String,
+    String,
+    String,
+);
+
 async fn holder_of(conn: &mut sqlx::SqliteConnection, env: &str) -> Result<Option<Holder>> {
-    let row: Option<(String, String, i64, Option<i64>, String, String, String, String)> = sqlx::query_as(
+    let row: Option<HolderRow> = sqlx::query_as(
         "SELECT operator, host, pid, pid_started_at, process_kind, action, started_at, heartbeat_at FROM environment_lease WHERE environment = ?",
     )
     .bind(env)
