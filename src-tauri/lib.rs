@@ -145,9 +145,14 @@ pub fn export_bindings(path: &std::path::Path) -> Result<(), String> {
 }
 
 async fn open_console() -> AppState {
-    let log_guard = nfops_core::paths::Paths::resolve(None)
-        .ok()
+    let paths = nfops_core::paths::Paths::resolve(None).ok();
+    let log_guard = paths
+        .as_ref()
         .and_then(|p| nfops_core::logging::init(&p.log_dir, "desktop").ok());
+    // Said once (a moved or left-behind older data folder); the CLI prints them.
+    for notice in paths.iter().flat_map(|p| &p.notices) {
+        tracing::warn!(category = "application", "{notice}");
+    }
     let console = Console::open(None)
         .await
         .map(|c| c.with_process_kind(nfops_ops::ProcessKind::App))

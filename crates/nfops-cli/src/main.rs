@@ -89,6 +89,10 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         let console = nfops_ops::Console::open(cli.config.as_deref()).await?;
         let _log = nfops_core::logging::init(&console.paths().log_dir, "cli").ok();
+        for notice in &console.paths().notices {
+            tracing::warn!(category = "application", "{notice}");
+            eprintln!("note: {notice}");
+        }
         match cli.command {
             Command::Status(a) => cmd::status::run(&console, &out, a).await,
             Command::Config(a) => cmd::config::run(&console, &out, a),

@@ -86,8 +86,15 @@ impl Console {
             tracing::warn!(category = "worker", job = %id, "job was interrupted by a crash or kill; it shows as interrupted");
         }
         let keyring = Arc::new(Keyring::new());
+        let audit = AuditLog::new(state.clone(), keyring.clone());
+        // A move of an older version's folders made while resolving the
+        // paths is audited now that the log is open; if it cannot be, the
+        // note stays for the next start.
+        if let Err(e) = nfops_core::paths::record_pending_move(&paths.state_dir, &audit).await {
+            tracing::warn!(category = "application", error = %e, "the move of the console's files could not be audited yet; retried at the next start");
+        }
         Ok(Self {
-            audit: AuditLog::new(state.clone(), keyring.clone()),
+            audit,
             jobs,
             state,
             paths,

@@ -10,8 +10,12 @@ use crate::output::Output;
 pub struct Args {}
 
 #[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
 struct Summary {
     path: String,
+    /// The data folder (state.db, known hosts, reports) and the log folder.
+    state_dir: String,
+    log_dir: String,
     environments: Vec<Env>,
     credentials: Vec<String>,
 }
@@ -28,6 +32,8 @@ pub fn run(console: &Console, out: &Output, _args: Args) -> Result<ExitCode> {
     let config = console.config()?;
     let summary = Summary {
         path: config.path().display().to_string(),
+        state_dir: console.paths().state_dir.display().to_string(),
+        log_dir: console.paths().log_dir.display().to_string(),
         environments: config
             .environments()
             .map(|(n, e)| Env {
@@ -53,7 +59,9 @@ pub fn run(console: &Console, out: &Output, _args: Args) -> Result<ExitCode> {
                 }
             )?;
         }
-        writeln!(w, "  credentials referenced: {}", summary.credentials.len())
+        writeln!(w, "  credentials referenced: {}", summary.credentials.len())?;
+        writeln!(w, "data folder: {}", summary.state_dir)?;
+        writeln!(w, "log folder: {}", summary.log_dir)
     });
     Ok(ExitCode::SUCCESS)
 }

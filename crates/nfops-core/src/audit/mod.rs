@@ -122,33 +122,10 @@ impl std::fmt::Debug for dyn AuditKeyStore {
     }
 }
 
-/// The OS user running the console. On Unix the name of the process's real
-/// uid from the password database (environment variables can be set by
-/// anyone and are often missing under cron); elsewhere `USERNAME`.
+/// The OS user running the console (see [`crate::host::user_name`]: the
+/// OS account, not an environment variable anyone can set).
 pub fn current_actor() -> String {
-    #[cfg(unix)]
-    if let Some(name) = unix_user_name() {
-        return name;
-    }
-    ["USERNAME", "USER", "LOGNAME"]
-        .iter()
-        .find_map(|v| std::env::var(v).ok().filter(|s| !s.is_empty()))
-        .unwrap_or_else(|| "unknown".into())
-}
-
-#[cfg(unix)]
-fn unix_user_name() -> Option<String> {
-    use std::os::unix::fs::MetadataExt;
-    // The owner of /proc/self is the process's uid (Linux); otherwise fall back.
-    let uid = std::fs::metadata("/proc/self").ok()?.uid();
-    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
-    let name = passwd.lines().find_map(|l| {
-        let mut f = l.split(':');
-        let name = f.next()?;
-        let id = f.nth(1)?;
-        (id.parse::<u32>().ok()? == uid).then(|| name.to_owned())
-    });
-    Some(name.unwrap_or_else(|| format!("uid {uid}")))
+    crate::host::user_name()
 }
 
 /// An entry's fields and the previous hash as a canonical JSON array, so

@@ -51,13 +51,15 @@ impl JobStore {
     pub(crate) async fn create(&self, id: &str, plan: &Plan) -> Result<()> {
         let mut tx = self.state.pool().begin().await?;
         let t = now();
-        sqlx::query("INSERT INTO jobs(id, kind, environment, state, plan, owner_pid, heartbeat_at, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?)")
+        let me = crate::host::this_process();
+        sqlx::query("INSERT INTO jobs(id, kind, environment, state, plan, owner_pid, owner_started_at, heartbeat_at, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?)")
             .bind(id)
             .bind(&plan.kind)
             .bind(&plan.environment)
             .bind(JobState::Running.as_str())
             .bind(serde_json::to_string(plan).unwrap_or_default())
-            .bind(std::process::id())
+            .bind(me.pid)
+            .bind(me.started)
             .bind(&t)
             .bind(&t)
             .bind(&t)
@@ -139,11 +141,12 @@ impl JobStore {
     }
 
     /// Marks as interrupted every running job whose owner is gone: its process
-    /// no longer exists (where that can be told) or its heartbeat is older than
+    /// no longer runs (no process has its pid, or the one that has it started
+    /// at another time: the pid was reused) or its heartbeat is older than
     /// `stale_after`. Call at start-up. Returns the ids marked.
     pub async fn recover_interrupted(&self, stale_after: chrono::Duration) -> Result<Vec<String>> {
         let rows =
-            sqlx::query("SELECT id, owner_pid, heartbeat_at FROM jobs WHERE state = 'running'")
+            sqlx::query("SELECT id, owner_pid, owner_started_at, heartbeat_at FROM jobs WHERE state = 'running'")
                 .fetch_all(self.state.pool())
                 .await?;
         let mut marked = Vec::new();
@@ -151,11 +154,14 @@ impl JobStore {
         for row in rows {
             let id: String = row.try_get("id")?;
             let pid: Option<i64> = row.try_get("owner_pid")?;
+            let started: Option<i64> = row.try_get("owner_started_at")?;
             let hb: Option<String> = row.try_get("heartbeat_at")?;
             let stale = hb
                 .and_then(|h| chrono::DateTime::parse_from_rfc3339(&h).ok())
                 .is_none_or(|h| h < cutoff);
-            let gone = pid.is_some_and(|p| !process_alive(p as u32));
+            let gone = pid.and_then(|p| u32::try_from(p).ok()).is_some_and(|pid| {
+                !crate::host::is_running(crate::host::ProcessStamp { pid, started })
+            });
             if stale || gone {
                 sqlx::query("UPDATE jobs SET state = 'interrupted', updated_at = ? WHERE id = ? AND state = 'running'").bind(now()).bind(&id).execute(self.state.pool()).await?;
                 sqlx::query("UPDATE job_steps SET state = 'interrupted' WHERE job_id = ? AND state = 'running'").bind(&id).execute(self.state.pool()).await?;
@@ -218,15 +224,5 @@ impl JobStore {
             finished_at: row.try_get("finished_at")?,
             steps,
         }))
-    }
-}
-
-/// Whether process `pid` still exists. Only Linux can tell cheaply without
-/// unsafe code; elsewhere the heartbeat decides.
-fn process_alive(pid: u32) -> bool {
-    if cfg!(target_os = "linux") {
-        std::path::Path::new("/proc").join(pid.to_string()).exists()
-    } else {
-        true
     }
 }

@@ -254,3 +254,38 @@ async fn a_job_whose_process_died_shows_as_interrupted() {
     assert_eq!(job.state, JobState::Interrupted);
     assert_eq!(job.steps[0].state, StepState::Interrupted);
 }
+
+/// A running job recorded as owned by this process's pid with start time
+/// `started` (`None`: a row from before start times were stored); its
+/// heartbeat is fresh, so only the owner's liveness can interrupt it.
+async fn running_job_of_this_pid(state: &State, id: &str, started: Option<i64>) {
+    let store = JobStore::new(state.clone());
+    store.create(id, &plan(1)).await.expect("create");
+    sqlx::query("UPDATE jobs SET owner_started_at = ? WHERE id = ?")
+        .bind(started)
+        .bind(id)
+        .execute(state.pool())
+        .await
+        .expect("set start time");
+}
+
+#[tokio::test]
+async fn a_job_whose_pid_was_reused_shows_as_interrupted_and_old_rows_still_read() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let state = State::open(dir.path()).await.expect("state");
+    let store = JobStore::new(state.clone());
+    let me = crate::host::this_process();
+    let started = me.started.expect("this OS reports start times");
+    running_job_of_this_pid(&state, "reused", Some(started - 3600)).await;
+    running_job_of_this_pid(&state, "mine", Some(started)).await;
+    running_job_of_this_pid(&state, "old-row", None).await;
+    let marked = store
+        .recover_interrupted(chrono::Duration::hours(1))
+        .await
+        .expect("recover");
+    assert_eq!(
+        marked,
+        vec!["reused".to_owned()],
+        "only the job whose pid now names a process started at another time is interrupted"
+    );
+}

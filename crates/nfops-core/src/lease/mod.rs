@@ -105,6 +105,10 @@ pub struct Holder {
     pub operator: String,
     pub host: String,
     pub pid: i64,
+    /// The holder process's start time (seconds since the epoch); `None` in
+    /// rows written by an older version.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pid_started_at: Option<i64>,
     pub process_kind: String,
     pub action: String,
     pub started_at: String,
@@ -127,19 +131,9 @@ impl Holder {
     }
 }
 
-/// This machine's name, for the holder record.
+/// This machine's name, for the holder record (see [`crate::host::host_name`]).
 pub fn host_name() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
-        .ok()
-        .map(|s| s.trim().to_owned())
-        .filter(|s| !s.is_empty())
-        .or_else(|| {
-            ["HOSTNAME", "COMPUTERNAME"]
-                .iter()
-                .find_map(|v| std::env::var(v).ok().filter(|s| !s.is_empty()))
-        })
-        .unwrap_or_else(|| "unknown-host".into())
+    crate::host::host_name()
 }
 
 /// The configured time-to-live ([`TTL_ENV`] or [`DEFAULT_TTL`]).
@@ -198,23 +192,25 @@ impl Lease {
         let current = holder_of(&mut tx, env).await?;
         let mut took_over = None;
         if let Some(h) = current {
-            if is_live(&h, now, ttl) {
+            if is_live(&h, now, ttl) && holder_runs(&h) {
                 return Err(busy(&h));
             }
             took_over = Some(h);
         }
         let stamp = now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        let me = crate::host::this_process();
         sqlx::query(
-            "INSERT INTO environment_lease(environment, token, operator, host, pid, process_kind, action, started_at, heartbeat_at) \
-             VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT(environment) DO UPDATE SET token = excluded.token, operator = excluded.operator, \
-             host = excluded.host, pid = excluded.pid, process_kind = excluded.process_kind, action = excluded.action, \
+            "INSERT INTO environment_lease(environment, token, operator, host, pid, pid_started_at, process_kind, action, started_at, heartbeat_at) \
+             VALUES (?,?,?,?,?,?,?,?,?,?) ON CONFLICT(environment) DO UPDATE SET token = excluded.token, operator = excluded.operator, \
+             host = excluded.host, pid = excluded.pid, pid_started_at = excluded.pid_started_at, process_kind = excluded.process_kind, action = excluded.action, \
              started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at",
         )
         .bind(env)
         .bind(&token)
         .bind(operator)
         .bind(host_name())
-        .bind(i64::from(std::process::id()))
+        .bind(i64::from(me.pid))
+        .bind(me.started)
         .bind(kind.as_str())
         .bind(action.as_str())
         .bind(&stamp)
@@ -300,6 +296,28 @@ fn is_live(h: &Holder, now: chrono::DateTime<chrono::Utc>, ttl: Duration) -> boo
     age < chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::seconds(30))
 }
 
+/// Whether `h`'s process may still run. Only a holder on this machine can
+/// be checked: its pid gone, or reused by a process that started at another
+/// time, means it was killed, and its lease is free before the time-to-live
+/// runs out. A holder elsewhere (same state folder seen from another
+/// machine) is judged by its heartbeat alone.
+fn holder_runs(h: &Holder) -> bool {
+    if h.host != host_name() {
+        return true;
+    }
+    let Ok(pid) = u32::try_from(h.pid) else {
+        return true;
+    };
+    let runs = crate::host::is_running(crate::host::ProcessStamp {
+        pid,
+        started: h.pid_started_at,
+    });
+    if !runs {
+        tracing::warn!(category = "security", environment = %h.environment, pid = h.pid, "lease holder's process no longer runs on this machine; its lease is taken over");
+    }
+    runs
+}
+
 /// Renews the lease every `every`; stops and marks it lost once the row no
 /// longer carries our token (taken over after a stall, or deleted), or once
 /// no renewal has been written for `ttl`: by then another process may have
@@ -347,23 +365,38 @@ pub async fn holder(state: &State, env: &str) -> Result<Option<Holder>> {
     holder_of(&mut conn, env).await
 }
 
+/// operator, host, pid, pid_started_at, process_kind, action, started_at, heartbeat_at.
+type HolderRow = (
+    String,
+    String,
+    i64,
+    Option<i64>,
+    String,
+    String,
+    String,
+    String,
+);
+
 async fn holder_of(conn: &mut sqlx::SqliteConnection, env: &str) -> Result<Option<Holder>> {
-    let row: Option<(String, String, i64, String, String, String, String)> = sqlx::query_as(
-        "SELECT operator, host, pid, process_kind, action, started_at, heartbeat_at FROM environment_lease WHERE environment = ?",
+    let row: Option<HolderRow> = sqlx::query_as(
+        "SELECT operator, host, pid, pid_started_at, process_kind, action, started_at, heartbeat_at FROM environment_lease WHERE environment = ?",
     )
     .bind(env)
     .fetch_optional(&mut *conn)
     .await?;
     Ok(row.map(
-        |(operator, host, pid, process_kind, action, started_at, heartbeat_at)| Holder {
-            environment: env.to_owned(),
-            operator,
-            host,
-            pid,
-            process_kind,
-            action,
-            started_at,
-            heartbeat_at,
+        |(operator, host, pid, pid_started_at, process_kind, action, started_at, heartbeat_at)| {
+            Holder {
+                environment: env.to_owned(),
+                operator,
+                host,
+                pid,
+                pid_started_at,
+                process_kind,
+                action,
+                started_at,
+                heartbeat_at,
+            }
         },
     ))
 }
@@ -379,214 +412,4 @@ fn busy(h: &Holder) -> Error {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Alice's CLI restore of production, holding a lease of `ttl`.
-    async fn alice_restores_production(state: &State, ttl: Duration) -> Result<Lease> {
-        Lease::acquire_with_ttl(
-            state,
-            "production",
-            LeaseAction::Restore,
-            "alice",
-            ProcessKind::Cli,
-            ttl,
-        )
-        .await
-    }
-
-    #[tokio::test]
-    async fn a_second_taker_is_refused_with_the_holder_named_until_release() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let state = State::open(dir.path()).await.expect("state");
-        let first = Lease::acquire(
-            &state,
-            "production",
-            LeaseAction::Restore,
-            "alice",
-            ProcessKind::Cli,
-        )
-        .await
-        .expect("first taker gets the lease");
-        let err = Lease::acquire(
-            &state,
-            "production",
-            LeaseAction::Promote,
-            "bob",
-            ProcessKind::App,
-        )
-        .await
-        .err()
-        .expect("a second operator must be refused while the first holds it");
-        assert_eq!(err.code(), ErrorCode::EnvironmentBusy);
-        assert!(
-            err.message()
-                .starts_with("production is being restored by alice on "),
-            "the refusal names who does what: {}",
-            err.message()
-        );
-        let other = Lease::acquire(
-            &state,
-            "staging",
-            LeaseAction::Backup,
-            "bob",
-            ProcessKind::App,
-        )
-        .await
-        .expect("another environment is independent");
-        other.release().await.expect("release");
-        first.release().await.expect("release");
-        assert!(holder(&state, "production").await.expect("read").is_none());
-        Lease::acquire(
-            &state,
-            "production",
-            LeaseAction::Promote,
-            "bob",
-            ProcessKind::App,
-        )
-        .await
-        .expect("free again after release")
-        .release()
-        .await
-        .expect("release");
-    }
-
-    #[tokio::test]
-    async fn an_expired_holder_is_taken_over_and_reported() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let state = State::open(dir.path()).await.expect("state");
-        // A holder killed a minute ago: its heartbeat stopped.
-        let old = (chrono::Utc::now() - chrono::Duration::seconds(600))
-            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-        sqlx::query("INSERT INTO environment_lease VALUES ('production','t','carol','h',1,'cli','restore',?,?)")
-            .bind(&old)
-            .bind(&old)
-            .execute(state.pool())
-            .await
-            .expect("seed");
-        let lease = Lease::acquire(
-            &state,
-            "production",
-            LeaseAction::Restore,
-            "alice",
-            ProcessKind::Cli,
-        )
-        .await
-        .expect("an expired lease is taken over");
-        let prev = lease.took_over.clone().expect("the takeover is reported");
-        assert_eq!(prev.operator, "carol");
-        drop(lease);
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        assert!(
-            holder(&state, "production").await.expect("read").is_none(),
-            "a dropped lease (early return, panic) is released"
-        );
-    }
-
-    async fn seed(state: &State, heartbeat: &str) {
-        sqlx::query("INSERT INTO environment_lease VALUES ('production','t','carol','h',1,'cli','restore',?,?)")
-            .bind(heartbeat)
-            .bind(heartbeat)
-            .execute(state.pool())
-            .await
-            .expect("seed");
-    }
-
-    #[tokio::test]
-    async fn an_unreadable_heartbeat_counts_as_expired_and_is_taken_over() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let state = State::open(dir.path()).await.expect("state");
-        seed(&state, "not a time").await;
-        let lease = Lease::acquire(
-            &state,
-            "production",
-            LeaseAction::Restore,
-            "alice",
-            ProcessKind::Cli,
-        )
-        .await
-        .expect("a heartbeat nobody can read must not block the environment for good");
-        assert_eq!(
-            lease.took_over.as_ref().map(|h| h.operator.as_str()),
-            Some("carol"),
-            "the takeover is reported so the caller audits it"
-        );
-        lease.release().await.expect("release");
-    }
-
-    #[tokio::test]
-    async fn a_heartbeat_that_cannot_be_written_for_the_ttl_counts_as_lost() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let state = State::open(dir.path()).await.expect("state");
-        let ttl = Duration::from_secs(2);
-        let lease = alice_restores_production(&state, ttl).await.expect("lease");
-        let watch = lease.watch();
-        // Every renewal fails from now on, as with a locked or full state.db:
-        // no "0 rows" answer ever comes, yet after the TTL another process
-        // may take the row over.
-        sqlx::query("CREATE TRIGGER no_renewal BEFORE UPDATE ON environment_lease BEGIN SELECT RAISE(ABORT, 'disk full'); END")
-            .execute(state.pool())
-            .await
-            .expect("trigger");
-        tokio::time::timeout(Duration::from_secs(6), watch.token().cancelled())
-            .await
-            .expect("a lease not renewed for its TTL must count as lost");
-        assert_eq!(
-            watch.lost_error().expect("lost").code(),
-            ErrorCode::EnvironmentBusy
-        );
-        sqlx::query("DROP TRIGGER no_renewal")
-            .execute(state.pool())
-            .await
-            .expect("drop trigger");
-        lease.release().await.ok();
-    }
-
-    #[tokio::test]
-    async fn a_stalled_holder_taken_over_learns_it_lost_the_lease() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let state = State::open(dir.path()).await.expect("state");
-        let ttl = Duration::from_secs(2);
-        let first = alice_restores_production(&state, ttl).await.expect("first");
-        let watch = first.watch();
-        // Alice stalls: her heartbeat is older than the TTL when Bob comes.
-        sqlx::query("UPDATE environment_lease SET heartbeat_at = '2000-01-01T00:00:00Z'")
-            .execute(state.pool())
-            .await
-            .expect("back-date");
-        let second = Lease::acquire_with_ttl(
-            &state,
-            "production",
-            LeaseAction::Promote,
-            "bob",
-            ProcessKind::App,
-            ttl,
-        )
-        .await
-        .expect("a stalled holder is taken over");
-        tokio::time::timeout(Duration::from_secs(5), watch.token().cancelled())
-            .await
-            .expect("alice's next heartbeat must find the lease gone and say so");
-        let err = watch.lost_error().expect("lost");
-        assert_eq!(err.code(), ErrorCode::EnvironmentBusy);
-        assert!(
-            err.message().contains("promoted to by bob"),
-            "the stop names the new holder: {}",
-            err.message()
-        );
-        first
-            .release()
-            .await
-            .expect("release of a lost lease is harmless");
-        assert_eq!(
-            holder(&state, "production")
-                .await
-                .expect("read")
-                .map(|h| h.operator),
-            Some("bob".into()),
-            "the old holder's release must not delete the new holder's row"
-        );
-        assert!(!second.watch().is_lost(), "the new holder keeps its lease");
-        second.release().await.expect("release");
-    }
-}
+mod tests;
