@@ -453,3 +453,49 @@ async fn a_connection_that_stops_reading_holds_up_no_other() {
         "the other connection was never held up: slowest SELECT 1 took {slowest:?}"
     );
 }
+
+/// A reader slower than the network (64 KiB/s here, for two minutes) keeps
+/// its connection through the bastion: the server's keepalive requests wait
+/// behind at most the session's window of data, so they are answered well
+/// inside sshd's `ClientAliveInterval 15` × 3. With russh's defaults about
+/// 5 MiB waited ahead of them (80 s at this rate) and sshd cut the session
+/// ("Timeout, client not responding"), as it did 10 minutes into a 1 GiB
+/// backup through the bastion on a debug build.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_reader_keeps_its_tunnel_past_the_servers_keepalive_bound() {
+    use futures::StreamExt;
+    let Some(stack) = Stack::from_env("a_slow_reader_keeps_its_tunnel") else {
+        return;
+    };
+    let env = stack.env("production").clone();
+    let route = production_route(&stack, &env).await;
+    let t = &route.target;
+    let mut c = t.connect().await.expect("connects through the tunnel");
+    const ROWS: usize = 480;
+    let sql = format!("SELECT REPEAT('y', 16384) AS body FROM seq_1_to_{ROWS}");
+    let started = Instant::now();
+    let mut rows = sqlx::query_scalar::<_, String>(&sql).fetch(&mut c);
+    let mut n = 0;
+    while let Some(row) = rows.next().await {
+        let body = row.unwrap_or_else(|e| {
+            panic!(
+                "row {n} of {ROWS}, {:?} into a slow read: {}",
+                started.elapsed(),
+                t.error("reading slowly from", e)
+            )
+        });
+        assert_eq!(body.len(), 16384);
+        n += 1;
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    drop(rows);
+    assert_eq!(n, ROWS, "every row arrived");
+    assert!(
+        started.elapsed() > Duration::from_secs(90),
+        "the read outlasted sshd's keepalive bound: {:?}",
+        started.elapsed()
+    );
+    exec(&mut c, t, "SELECT 1")
+        .await
+        .expect("the connection still works after the slow read");
+}

@@ -25,6 +25,21 @@ use super::{ClientHandler, HandlerError};
 pub(crate) const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(15);
 pub(crate) const KEEPALIVE_MAX: usize = 7;
 
+/// How much a session lets the server send ahead of what it has handed on
+/// (the SSH receive window, bytes), and how many messages wait per channel
+/// for our reader. russh handles the server's keepalive requests in the
+/// order they arrive, behind the data before them, and a data message waits
+/// until the reader takes it: with its defaults (2 MiB and 100 messages of
+/// up to 32 KiB) about 5 MiB could sit ahead of a keepalive, so a reader
+/// slower than ~110 KiB/s (a debug build's backup formatting rows, a slow
+/// disk) left sshd unanswered past `ClientAliveInterval × ClientAliveCountMax`
+/// and sshd cut the session ("Timeout, client not responding") 10 minutes
+/// into a 1 GiB backup through the bastion. With 1 MiB and 8 messages a
+/// reader at ~25 KiB/s still answers within sshd's usual 45 s; 1 MiB in
+/// flight still moves ~10 MB/s per connection at 100 ms round trip.
+pub(crate) const WINDOW_SIZE: u32 = 1 << 20;
+pub(crate) const CHANNEL_BUFFER: usize = 8;
+
 /// The end of one SSH session, once known. Shared by the session's handler
 /// (which writes it) and every tunnel and route made from the session.
 #[derive(Debug, Default)]

@@ -211,6 +211,25 @@ impl SshSession {
     }
 }
 
+/// The runtime every SSH session, tunnel listener and tunnelled connection
+/// runs on: one thread of its own. russh answers the server's keepalive
+/// requests from its session task; on the caller's runtime that task waited
+/// behind CPU-heavy work (a debug build formatting and hashing rows on every
+/// worker of a busy machine) long enough for sshd to cut the session
+/// ("Timeout, client not responding"), two sessions at the same second.
+/// Handles and streams work from any runtime; only the tasks live here.
+pub(crate) fn runtime() -> &'static tokio::runtime::Runtime {
+    static RT: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
+    RT.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("nfops-ssh")
+            .enable_all()
+            .build()
+            .unwrap_or_else(|e| panic!("cannot start the SSH runtime thread: {e}"))
+    })
+}
+
 /// What it takes to open another session to the same host without asking
 /// the credential store again: a tunnel opens one session per forwarded
 /// connection (see [`Tunnel`]), and the keyring may prompt on some desktops.
@@ -226,6 +245,16 @@ impl Dialer {
     /// recorded in `link` (shared by every session of one tunnel).
     // Long on purpose: TCP connect, handshake, host-key check and authentication share one deadline and one error mapping.
     pub(crate) async fn dial(&self, timeout: Duration, link: Arc<LinkState>) -> Result<SshSession> {
+        // The session's task (russh spawns it from `connect_stream`) lives on
+        // the SSH runtime: see [`runtime`].
+        let me = self.clone();
+        runtime()
+            .spawn(async move { me.dial_here(timeout, link).await })
+            .await
+            .map_err(|e| Error::internal(format!("the SSH connect task stopped: {e}")))?
+    }
+
+    async fn dial_here(&self, timeout: Duration, link: Arc<LinkState>) -> Result<SshSession> {
         let host = &self.host;
         let endpoint = endpoint(&host.address, host.port);
         let deadline = Instant::now() + timeout;
@@ -266,6 +295,8 @@ impl Dialer {
         let config = Arc::new(client::Config {
             keepalive_interval: Some(link::KEEPALIVE_INTERVAL),
             keepalive_max: link::KEEPALIVE_MAX,
+            window_size: link::WINDOW_SIZE,
+            channel_buffer_size: link::CHANNEL_BUFFER,
             nodelay: true,
             ..Default::default()
         });

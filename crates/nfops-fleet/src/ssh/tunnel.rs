@@ -59,8 +59,10 @@ impl Tunnel {
         remote_port: u16,
     ) -> Result<Tunnel> {
         let via = link.host_name.clone();
-        let listener = TcpListener::bind(("127.0.0.1", 0))
-            .await
+        // Bound here, registered with the SSH runtime's reactor by the accept
+        // task (every pipe of the tunnel runs there: see `ssh::runtime`).
+        let listener = std::net::TcpListener::bind(("127.0.0.1", 0))
+            .and_then(|l| l.set_nonblocking(true).map(|()| l))
             .map_err(|e| Error::io("binding a local port for an SSH tunnel", e))?;
         let local = listener
             .local_addr()
@@ -71,12 +73,15 @@ impl Tunnel {
             link: link.clone(),
             dialer,
         };
-        let task = tokio::spawn(accept_loop(
-            listener,
-            origin,
-            remote_host.to_owned(),
-            remote_port,
-        ));
+        let (host, port) = (remote_host.to_owned(), remote_port);
+        let task = super::runtime().spawn(async move {
+            match TcpListener::from_std(listener) {
+                Ok(listener) => accept_loop(listener, origin, host, port).await,
+                Err(e) => {
+                    tracing::warn!(category = "error", error = %e, "SSH tunnel cannot listen")
+                }
+            }
+        });
         Ok(Tunnel {
             local,
             target,
