@@ -6,6 +6,7 @@ pub mod audit;
 pub mod config;
 pub mod credentials;
 pub mod error;
+pub mod http;
 pub mod jobs;
 pub mod lease;
 pub mod logging;
