@@ -79,16 +79,16 @@ pub fn certificate_problem(e: &(dyn StdError + 'static)) -> Option<String> {
         if let Some(tls) = err.downcast_ref::<rustls::Error>() {
             return describe(tls);
         }
-        // tokio-rustls wraps the rustls error in an io::Error, whose
-        // source() skips the wrapped error itself.
-        if let Some(inner) = err
+        // tokio-rustls wraps the rustls error in an io::Error (and the
+        // connector may wrap that in another); io::Error's source() skips
+        // the wrapped error itself, so step into it by hand.
+        cur = match err
             .downcast_ref::<std::io::Error>()
             .and_then(|io| io.get_ref())
-            .and_then(|inner| inner.downcast_ref::<rustls::Error>())
         {
-            return describe(inner);
-        }
-        cur = err.source();
+            Some(inner) => Some(inner),
+            None => err.source(),
+        };
     }
     None
 }
@@ -173,6 +173,7 @@ mod tests {
     fn names_a_refused_certificate_through_an_io_error() {
         let tls = rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer);
         let io = std::io::Error::new(std::io::ErrorKind::InvalidData, tls);
+        let io = std::io::Error::other(io);
         let msg = certificate_problem(&io).expect("a certificate problem");
         assert!(msg.contains("does not trust"), "{msg}");
         let other = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
