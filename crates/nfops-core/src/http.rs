@@ -23,7 +23,7 @@ use std::sync::{Arc, Once};
 pub const USER_AGENT: &str = concat!("nfops/", env!("CARGO_PKG_VERSION"));
 
 /// The proxy variables read (curl's names), in the order shown in logs.
-const PROXY_VARS: [&str; 8] = [
+pub const PROXY_VARS: [&str; 8] = [
     "HTTPS_PROXY",
     "https_proxy",
     "HTTP_PROXY",

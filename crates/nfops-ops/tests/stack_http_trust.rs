@@ -15,19 +15,10 @@ use std::time::{Duration, Instant};
 
 use nfops_core::config::Config;
 use nfops_core::credentials::MemoryCredentials;
+use nfops_core::http::PROXY_VARS;
 use nfops_fleet::{probe_environment, ProbeKind, ProbeState};
 use nfops_testkit::{skip_or_fail, Stack};
 
-const PROXY_VARS: [&str; 8] = [
-    "HTTPS_PROXY",
-    "https_proxy",
-    "HTTP_PROXY",
-    "http_proxy",
-    "ALL_PROXY",
-    "all_proxy",
-    "NO_PROXY",
-    "no_proxy",
-];
 const PROXY_USER: &str = "ops";
 const PROXY_PASSWORD: &str = "pr0xy-s3cret";
 
@@ -66,6 +57,13 @@ fn tls(test: &str) -> Option<Tls> {
         stack,
         with_ca,
     })
+}
+
+/// [`tls`] and a [`Tinyproxy`] in its folder; `None` when the test is skipped.
+fn tls_and_proxy(test: &str) -> Option<(Tls, Tinyproxy)> {
+    let t = tls(test)?;
+    let proxy = Tinyproxy::start(t.stack.tmp())?;
+    Some((t, proxy))
 }
 
 /// Runs `case` in a child process with only `env` set among the trust and
@@ -166,10 +164,8 @@ fn uptime_checks_trust_the_os_store() {
 
 #[test]
 fn https_goes_through_the_proxy_and_no_proxy_bypasses_it() {
-    let Some(t) = tls("https_goes_through_the_proxy_and_no_proxy_bypasses_it") else {
-        return;
-    };
-    let Some(proxy) = Tinyproxy::start(t.stack.tmp()) else {
+    let Some((t, proxy)) = tls_and_proxy("https_goes_through_the_proxy_and_no_proxy_bypasses_it")
+    else {
         return;
     };
     let ca = path(&t.with_ca);
@@ -246,10 +242,7 @@ fn https_goes_through_the_proxy_and_no_proxy_bypasses_it() {
 
 #[test]
 fn storage_takes_the_proxy_from_the_environment() {
-    let Some(t) = tls("storage_takes_the_proxy_from_the_environment") else {
-        return;
-    };
-    let Some(proxy) = Tinyproxy::start(t.stack.tmp()) else {
+    let Some((t, proxy)) = tls_and_proxy("storage_takes_the_proxy_from_the_environment") else {
         return;
     };
     let endpoint = nfops_testkit::stack::s3_endpoint(
