@@ -88,7 +88,7 @@ async fn promote_in_the_app_then_watch_a_broken_release_roll_back() {
     app.screenshot("promote-succeeded").await;
     assert_eq!(state, "succeeded", "the promotion succeeds: {summary}");
     assert_eq!(stack.releases("production").await, vec!["v2", "v2"]);
-    let http = reqwest::Client::new();
+    let http = nfops_core::http::client_builder().build().expect("client");
     for _ in 0..4 {
         let v: serde_json::Value = http
             .get(format!("{}/version", stack.entry_url("production")))

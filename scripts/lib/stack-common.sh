@@ -57,6 +57,7 @@ port_of() { # SERVICE -> its main port
   local svc="$1"
   if [[ "$svc" == pm2-* ]]; then echo $((PORT_BASE + HOST_SLOT[${svc#pm2-}])); else echo $((PORT_BASE + OFFSET[$svc])); fi
 }
+nginx_tls_port() { echo $(( $(port_of "nginx-$1") + 2 )); } # ENV -> its HTTPS port (+2, +3)
 host_http_port() { echo $((PORT_BASE + HOST_SLOT[$1])); }
 host_metrics_base() { echo $((PORT_BASE + HOST_SLOT[$1] + 1)); }
 host_worker_port() { echo $((PORT_BASE + HOST_SLOT[$1] + 9)); }
@@ -70,6 +71,7 @@ ports_of() { # every port a service listens on (checked for conflicts before a s
     is_worker_host "$h" && host_worker_port "$h"
     return 0
   fi
+  [[ "$svc" == nginx-* ]] && nginx_tls_port "${svc#nginx-}"
   port_of "$svc"
 }
 

@@ -29,7 +29,7 @@ ensure_deps() {
     [prometheus]=prometheus [prometheus-node-exporter]=prometheus-node-exporter
     [prometheus-mysqld-exporter]=prometheus-mysqld-exporter
     [/usr/sbin/sshd]=openssh-server [ssh]=openssh-client [ssh-keygen]=openssh-client
-    [nginx]=nginx [curl]=curl [jq]=jq [python3]=python3 [node]=nodejs [npm]=npm
+    [nginx]=nginx [tinyproxy]=tinyproxy [curl]=curl [jq]=jq [python3]=python3 [node]=nodejs [npm]=npm
     [ss]=iproute2 [setsid]=util-linux [runuser]=util-linux [sha256sum]=coreutils [timeout]=coreutils
   )
   local cmd missing=()

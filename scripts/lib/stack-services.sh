@@ -174,7 +174,8 @@ nginx_conf() { # ENV: (re)writes the config; returns 0 when it changed
   mkdir -p "$dir/logs" "$dir/tmp"; chmod 0700 "$dir"
   for h in $(env_hosts "$env"); do ups+="    server 127.0.0.1:$(host_http_port "$h") max_fails=0;"$'\n'; done
   [[ -f "$dir/nginx.conf" ]] && old="$(cat "$dir/nginx.conf")"
-  render "$ASSETS_STACK/nginx.conf" "$dir/nginx.conf" ENV="$env" DIR="$dir" PORT="$(port_of "nginx-$env")" UPSTREAMS="${ups%$'\n'}"
+  render "$ASSETS_STACK/nginx.conf" "$dir/nginx.conf" ENV="$env" DIR="$dir" PORT="$(port_of "nginx-$env")" UPSTREAMS="${ups%$'\n'}" \
+    TLS_PORT="$(nginx_tls_port "$env")" CA_DIR="$STATE/ca" PROMETHEUS_PORT="$(port_of prometheus)"
   [[ "$old" != "$(cat "$dir/nginx.conf")" ]]
 }
 start_nginx() { # ENV

@@ -72,6 +72,8 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // One rustls crypto provider for the whole process (every HTTP client).
+    nfops_core::http::install_crypto_provider();
     let cli = Cli::parse();
     let out = output::Output::new(cli.json);
     let runtime = match tokio::runtime::Builder::new_multi_thread()

@@ -7,6 +7,7 @@ pub mod config;
 pub mod credentials;
 pub mod error;
 pub mod host;
+pub mod http;
 pub mod jobs;
 pub mod lease;
 pub mod logging;

@@ -144,7 +144,7 @@ pub async fn loki_query(
             .trim_start_matches('{')
             .trim_end_matches('}')
     );
-    let client = reqwest::Client::builder()
+    let client = nfops_core::http::client_builder()
         .timeout(std::time::Duration::from_secs(15))
         .build()
         .map_err(|e| Error::internal(format!("cannot build an HTTP client: {e}")))?;

@@ -44,7 +44,7 @@ impl Prometheus {
     ///
     /// Errors: `internal` when the HTTP client cannot be built.
     pub fn new(url: &str, timeout: Duration) -> Result<Self> {
-        let http = reqwest::Client::builder()
+        let http = nfops_core::http::client_builder()
             .timeout(timeout)
             .connect_timeout(timeout.min(Duration::from_secs(5)))
             .build()
@@ -95,7 +95,11 @@ impl Prometheus {
         form.extend(extra.iter().map(|(k, v)| (*k, v.as_str())));
         let url = format!("{}/api/v1/{endpoint}", self.base);
         let resp = self.http.post(&url).form(&form).send().await.map_err(|e| {
-            let why = if e.is_timeout() { "timed out".to_owned() } else { bounded(&root_cause(&e), 200) };
+            let why = if e.is_timeout() {
+                "timed out".to_owned()
+            } else {
+                nfops_core::http::certificate_problem(&e).unwrap_or_else(|| bounded(&root_cause(&e), 200))
+            };
             Error::new(
                 ErrorCode::Unreachable,
                 format!("Prometheus at {} did not answer {}: {why}", self.shown, bounded(query, 300)),

@@ -35,7 +35,7 @@ async fn traffic(env: &Environment) {
         .expect("the stack sets health_url")
         .get_ref()
         .clone();
-    let http = reqwest::Client::new();
+    let http = nfops_core::http::client_builder().build().expect("client");
     for _ in 0..20 {
         let _ = http.get(&url).send().await;
     }

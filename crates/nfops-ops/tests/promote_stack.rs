@@ -143,7 +143,7 @@ struct Load {
 
 impl Load {
     fn start(url: &str, concurrency: usize) -> Load {
-        let client = reqwest::Client::builder()
+        let client = nfops_core::http::client_builder()
             .timeout(Duration::from_secs(15))
             .pool_max_idle_per_host(concurrency)
             .build()
@@ -278,7 +278,7 @@ async fn staging_release_reaches_every_production_host_with_zero_failed_requests
         live, "dpl_new",
         "the frontend's preview deployment was promoted through the Vercel API"
     );
-    let http = reqwest::Client::new();
+    let http = nfops_core::http::client_builder().build().expect("client");
     for _ in 0..6 {
         let v: serde_json::Value = http
             .get(format!("{}/version", s.entry_url("production")))

@@ -46,7 +46,7 @@ pub async fn health_once(client: &reqwest::Client, url: &str, timeout: Duration)
 ///
 /// Errors: `internal` when it cannot be built.
 pub fn client() -> Result<reqwest::Client> {
-    reqwest::Client::builder()
+    nfops_core::http::client_builder()
         .redirect(reqwest::redirect::Policy::none())
         .timeout(Duration::from_secs(5))
         .build()

@@ -53,7 +53,7 @@ pub(super) async fn probe(url: &str, shown: &str, timeout: Duration) -> Result<S
         .hint("Check the backend's logs on its hosts (pm2 logs) and the services it depends on."))
 }
 
-/// A client for the platform's HTTP endpoints: rustls, bounded time, and
+/// A client for the platform's HTTP endpoints: the OS trust store and proxy, bounded time, and
 /// redirects followed only to the same host.
 pub(super) fn http_client(timeout: Duration) -> Result<reqwest::Client> {
     let policy = reqwest::redirect::Policy::custom(|attempt| {
@@ -73,11 +73,10 @@ pub(super) fn http_client(timeout: Duration) -> Result<reqwest::Client> {
             attempt.stop()
         }
     });
-    reqwest::Client::builder()
+    nfops_core::http::client_builder()
         .redirect(policy)
         .timeout(timeout)
         .connect_timeout(timeout)
-        .user_agent(concat!("nfops/", env!("CARGO_PKG_VERSION")))
         .build()
         .map_err(|e| Error::internal("cannot set up the HTTP client").source(e))
 }
@@ -89,6 +88,8 @@ pub(super) fn request_error(what: &str, e: reqwest::Error) -> Error {
     let e = e.without_url();
     let reason = if e.is_timeout() {
         "timed out".to_owned()
+    } else if let Some(why) = nfops_core::http::certificate_problem(&e) {
+        why
     } else if e.is_connect() {
         io_reason(&e).unwrap_or_else(|| "cannot connect".to_owned())
     } else if e.is_redirect() {

@@ -140,7 +140,7 @@ fn silent(detail: impl Into<String>) -> Failure {
 }
 
 async fn http(probe: &Probe, timeout: Duration) -> Result<String, Failure> {
-    let client = reqwest::Client::builder()
+    let client = nfops_core::http::client_builder()
         .timeout(timeout)
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -214,15 +214,9 @@ async fn tls(probe: &Probe) -> Result<String, Failure> {
         .to_owned();
     let name = rustls::pki_types::ServerName::try_from(host.clone())
         .map_err(|_| silent(format!("'{host}' is not a valid TLS server name")))?;
-    let mut roots = rustls::RootCertStore::empty();
-    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .map_err(|e| silent(format!("TLS setup failed: {e}")))?
-    .with_root_certificates(roots)
-    .with_no_client_auth();
+    // The same OS trust store as the HTTP clients (nfops_core::http).
+    let config = nfops_core::http::tls_client_config()
+        .map_err(|e| silent(format!("TLS setup failed: {e}")))?;
     let stream = tcp(&probe.target).await?;
     let mut conn = tokio_rustls::TlsConnector::from(Arc::new(config))
         .connect(name, stream)

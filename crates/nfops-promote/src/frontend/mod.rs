@@ -73,7 +73,7 @@ impl Api {
                 .trim_end_matches('/')
                 .to_owned(),
             token,
-            http: reqwest::Client::builder()
+            http: nfops_core::http::client_builder()
                 .timeout(Duration::from_secs(20))
                 .build()
                 .map_err(|e| Error::internal(format!("cannot build an HTTP client: {e}")))?,

@@ -221,7 +221,7 @@ impl Step for CacheStep {
                 .trim_end_matches("/health")
                 .trim_end_matches('/')
                 .to_owned();
-            let client = reqwest::Client::builder()
+            let client = nfops_core::http::client_builder()
                 .timeout(Duration::from_secs(10))
                 .build()
                 .map_err(|e| Error::internal(format!("no HTTP client: {e}")))?;

@@ -20,7 +20,7 @@ pub(super) async fn app_health(env: &Environment) -> (CheckResult, Vec<Finding>)
             vec![],
         );
     };
-    let client = match reqwest::Client::builder()
+    let client = match nfops_core::http::client_builder()
         .timeout(Duration::from_secs(10))
         .build()
     {
