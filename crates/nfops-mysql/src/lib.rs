@@ -24,8 +24,10 @@ pub mod reader;
 pub mod schema;
 pub mod sink;
 pub mod sqltext;
+pub mod tls;
 
 pub use connect::{Carrier, Limits, Target};
+pub use tls::Tls;
 pub use dump::{dump, DumpCounters, DumpOptions, DumpOutcome, TableResult};
 pub use hash::{RowHasher, TableDigest};
 pub use inventory::{Inventory, InventoryObject, ObjectKind};
