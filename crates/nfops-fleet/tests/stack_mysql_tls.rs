@@ -19,9 +19,10 @@ use toml::Spanned;
 /// `SHOW STATUS LIKE 'Ssl_version'` on a connection of `t`: the TLS version,
 /// empty on a plain connection.
 async fn ssl_version(t: &Target) -> String {
-    let mut c = t.connect().await.unwrap_or_else(|e| {
-        panic!("{} connects: {e} ({:?})", t.label, e.hint_text())
-    });
+    let mut c = t
+        .connect()
+        .await
+        .unwrap_or_else(|e| panic!("{} connects: {e} ({:?})", t.label, e.hint_text()));
     let row: (String, String) = sqlx::query_as("SHOW STATUS LIKE 'Ssl_version'")
         .fetch_one(&mut c)
         .await
@@ -29,31 +30,26 @@ async fn ssl_version(t: &Target) -> String {
     row.1
 }
 
-/// Staging's configuration with `tls` / `tls_ca` set on its database.
-fn staging_with(stack: &Stack, tls: Option<DatabaseTls>, ca: Option<&Path>) -> Environment {
-    let mut env = stack.env("staging").clone();
-    let d = env.database.as_mut().expect("staging has a database");
+/// `env` with `tls` / `tls_ca` set on its database.
+fn with_tls(mut env: Environment, tls: Option<DatabaseTls>, ca: Option<&Path>) -> Environment {
+    let d = env
+        .database
+        .as_mut()
+        .expect("the environment has a database");
     d.tls = tls;
     d.tls_ca = ca.map(|c| Spanned::new(0..0, c.display().to_string()));
     env
 }
 
-async fn routed(stack: &Stack, env: Environment) -> route::Route {
-    route::database(
-        "production",
-        &env,
-        &*stack.creds,
-        &stack.known_hosts(),
-        None,
-        "to test",
-    )
-    .await
-    .expect("routed through prod-app-1")
+/// Staging's configuration with `tls` / `tls_ca` set on its database.
+fn staging_with(stack: &Stack, tls: Option<DatabaseTls>, ca: Option<&Path>) -> Environment {
+    with_tls(stack.env("staging").clone(), tls, ca)
 }
 
-async fn staging_route(stack: &Stack, env: &Environment) -> route::Route {
+/// The console's route to environment `name` configured as `env`.
+async fn routed(stack: &Stack, name: &str, env: &Environment) -> route::Route {
     route::database(
-        "staging",
+        name,
         env,
         &*stack.creds,
         &stack.known_hosts(),
@@ -61,17 +57,17 @@ async fn staging_route(stack: &Stack, env: &Environment) -> route::Route {
         "to test",
     )
     .await
-    .expect("staging's database is routed")
+    .unwrap_or_else(|e| panic!("{name}'s database is routed: {e}"))
 }
 
-fn stack_ca(stack: &Stack) -> PathBuf {
-    let ca = stack.files.dir.join("ca/ca.pem");
-    assert!(ca.is_file(), "scripts/stack up makes {}", ca.display());
-    ca
+async fn staging_route(stack: &Stack, env: &Environment) -> route::Route {
+    routed(stack, "staging", env).await
 }
 
-/// The server offers TLS, else every "plain" result below proves nothing.
-async fn assert_tls_offered(stack: &Stack) {
+/// The stack behind the gate, checked to offer TLS on staging (else every
+/// "plain" result proves nothing), and its CA file.
+async fn tls_stack(test: &str) -> Option<(Stack, PathBuf)> {
+    let stack = Stack::from_env(test)?;
     let offered = db::scalar(
         &stack.target("staging", "newfinity"),
         "SELECT @@GLOBAL.have_ssl",
@@ -80,15 +76,25 @@ async fn assert_tls_offered(stack: &Stack) {
     assert_eq!(
         offered.as_deref(),
         Some("YES"),
-        "staging's MariaDB must offer TLS (scripts/stack restart mariadb-staging after updating the stack)"
+        "staging's MariaDB must offer TLS (scripts/stack stop mariadb-staging && scripts/stack start mariadb-staging after updating the stack)"
     );
+    let ca = stack.files.dir.join("ca/ca.pem");
+    assert!(ca.is_file(), "scripts/stack up makes {}", ca.display());
+    Some((stack, ca))
 }
 
 /// A CA of its own and nothing else, in `dir`.
 fn other_ca(dir: &Path) -> PathBuf {
     let (key, pem) = (dir.join("other-ca.key"), dir.join("other-ca.pem"));
     let ok = Command::new("openssl")
-        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"])
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+        ])
         .args(["-nodes", "-days", "2", "-subj", "/CN=Some other CA"])
         .args(["-addext", "basicConstraints=critical,CA:TRUE"])
         .arg("-keyout")
@@ -97,17 +103,19 @@ fn other_ca(dir: &Path) -> PathBuf {
         .arg(&pem)
         .output()
         .expect("openssl runs");
-    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
     pem
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn required_and_verify_ca_connect_encrypted_and_no_setting_stays_plain() {
-    let Some(stack) = Stack::from_env("required_and_verify_ca_connect_encrypted") else {
+    let Some((stack, ca)) = tls_stack("required_and_verify_ca_connect_encrypted").await else {
         return;
     };
-    assert_tls_offered(&stack).await;
-    let ca = stack_ca(&stack);
 
     let plain = staging_route(&stack, &staging_with(&stack, None, None)).await;
     assert_eq!(plain.target.tls, Tls::Off);
@@ -136,7 +144,10 @@ async fn required_and_verify_ca_connect_encrypted_and_no_setting_stays_plain() {
     )
     .await;
     let v = ssl_version(&verified.target).await;
-    assert!(v.starts_with("TLS"), "verify-ca with the stack CA: encrypted, got {v:?}");
+    assert!(
+        v.starts_with("TLS"),
+        "verify-ca with the stack CA: encrypted, got {v:?}"
+    );
 
     // The Overview's probe takes the same setting.
     let env = staging_with(&stack, Some(DatabaseTls::VerifyCa), Some(&ca));
@@ -148,19 +159,26 @@ async fn required_and_verify_ca_connect_encrypted_and_no_setting_stays_plain() {
         .expect("a database probe");
     assert_eq!(p.state, ProbeState::Ok, "{:?}", p.error);
     assert!(p.summary.starts_with("MariaDB"), "{}", p.summary);
-    assert!(p.summary.ends_with(", TLS verify-ca"), "the card says how it connects: {}", p.summary);
+    assert!(
+        p.summary.ends_with(", TLS verify-ca"),
+        "the card says how it connects: {}",
+        p.summary
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn verify_ca_refuses_a_certificate_of_another_ca_naming_the_ca_file() {
-    let Some(stack) = Stack::from_env("verify_ca_refuses_a_certificate_of_another_ca") else {
+    let Some((stack, _)) = tls_stack("verify_ca_refuses_a_certificate_of_another_ca").await else {
         return;
     };
-    assert_tls_offered(&stack).await;
     let other = other_ca(stack.tmp());
     let env = staging_with(&stack, Some(DatabaseTls::VerifyCa), Some(&other));
     let r = staging_route(&stack, &env).await;
-    let e = r.target.connect().await.expect_err("another CA's trust: refused");
+    let e = r
+        .target
+        .connect()
+        .await
+        .expect_err("another CA's trust: refused");
     assert_eq!(e.code(), ErrorCode::DatabaseTls, "{e}");
     assert!(e.message().contains("TLS (verify-ca"), "{}", e.message());
     assert!(
@@ -173,10 +191,21 @@ async fn verify_ca_refuses_a_certificate_of_another_ca_naming_the_ca_file() {
     assert!(hint.contains("tls_ca"), "{hint}");
 
     // The OS trust store alone does not know the stack's CA either.
-    let os = staging_route(&stack, &staging_with(&stack, Some(DatabaseTls::VerifyCa), None)).await;
-    let e = os.target.connect().await.expect_err("the stack CA is not an OS root");
+    let os = staging_route(
+        &stack,
+        &staging_with(&stack, Some(DatabaseTls::VerifyCa), None),
+    )
+    .await;
+    let e = os
+        .target
+        .connect()
+        .await
+        .expect_err("the stack CA is not an OS root");
     assert_eq!(e.code(), ErrorCode::DatabaseTls, "{e}");
-    assert!(e.hint_text().unwrap_or_default().contains("OS trust store"), "{e:?}");
+    assert!(
+        e.hint_text().unwrap_or_default().contains("OS trust store"),
+        "{e:?}"
+    );
 
     // The probe says the same.
     let status = probe_environment("staging", &env, &*stack.creds, &stack.known_hosts()).await;
@@ -187,22 +216,35 @@ async fn verify_ca_refuses_a_certificate_of_another_ca_naming_the_ca_file() {
         .expect("a database probe");
     let err = p.error.as_ref().expect("the probe failed");
     assert_eq!(err.code, "db.tls", "{err:?}");
-    assert!(err.hint.as_deref().unwrap_or_default().contains(&other.display().to_string()));
+    assert!(err
+        .hint
+        .as_deref()
+        .unwrap_or_default()
+        .contains(&other.display().to_string()));
 
     // An unreadable CA file is a configuration error naming it.
     let missing = stack.tmp().join("no-such-ca.pem");
     let env = staging_with(&stack, Some(DatabaseTls::VerifyCa), Some(&missing));
-    let e = staging_route(&stack, &env).await.target.connect().await.expect_err("no CA file");
+    let e = staging_route(&stack, &env)
+        .await
+        .target
+        .connect()
+        .await
+        .expect_err("no CA file");
     assert_eq!(e.code(), ErrorCode::ConfigInvalid, "{e}");
-    assert!(e.message().contains(&missing.display().to_string()), "{}", e.message());
+    assert!(
+        e.message().contains(&missing.display().to_string()),
+        "{}",
+        e.message()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_account_that_requires_tls_refuses_a_plain_config_naming_the_setting() {
-    let Some(stack) = Stack::from_env("an_account_that_requires_tls_refuses_a_plain_config") else {
+    let Some((stack, _)) = tls_stack("an_account_that_requires_tls_refuses_a_plain_config").await
+    else {
         return;
     };
-    assert_tls_offered(&stack).await;
     let admin = stack.target("staging", "newfinity");
     // Not logged to the binary log: backups copy it, and it holds a password.
     db::exec(
@@ -229,7 +271,10 @@ async fn an_account_that_requires_tls_refuses_a_plain_config_naming_the_setting(
     let e = plain.expect_err("REQUIRE SSL without TLS: refused");
     let said = format!("{} {}", e.message(), e.hint_text().unwrap_or_default());
     assert!(said.contains("TLS"), "names TLS: {said}");
-    assert!(said.contains("tls = \"verify-ca\""), "names the setting to add: {said}");
+    assert!(
+        said.contains("tls = \"verify-ca\""),
+        "names the setting to add: {said}"
+    );
     assert!(
         v.starts_with("TLS"),
         "the same account and password over TLS connect (so TLS was the reason): {v:?}"
@@ -238,41 +283,67 @@ async fn an_account_that_requires_tls_refuses_a_plain_config_naming_the_setting(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn verify_ca_through_an_ssh_tunnel_checks_the_chain() {
-    let Some(stack) = Stack::from_env("verify_ca_through_an_ssh_tunnel") else {
+    let Some((stack, ca)) = tls_stack("verify_ca_through_an_ssh_tunnel").await else {
         return;
     };
-    assert_tls_offered(&stack).await;
-    let ca = stack_ca(&stack);
     // Production's bastion carries the tunnel; at its end, staging's MariaDB
     // (the one that offers TLS) as seen from the bastion.
     let staging = stack.env("staging").database.clone().expect("db");
     let through = |tls: Option<DatabaseTls>, ca: Option<&Path>| {
         let mut env = stack.env("production").clone();
         let d = env.database.as_mut().expect("db");
-        assert!(d.via.is_some(), "production's database goes through a bastion");
+        assert!(
+            d.via.is_some(),
+            "production's database goes through a bastion"
+        );
         d.port = staging.port;
         d.password_credential = staging.password_credential.clone();
         d.user = staging.user.clone();
-        d.tls = tls;
-        d.tls_ca = ca.map(|c| Spanned::new(0..0, c.display().to_string()));
-        env
+        with_tls(env, tls, ca)
     };
-    let r = routed(&stack, through(Some(DatabaseTls::VerifyCa), Some(&ca))).await;
-    assert!(r.target.carrier.is_some(), "the connection goes through the SSH tunnel");
+    let r = routed(
+        &stack,
+        "production",
+        &through(Some(DatabaseTls::VerifyCa), Some(&ca)),
+    )
+    .await;
+    assert!(
+        r.target.carrier.is_some(),
+        "the connection goes through the SSH tunnel"
+    );
     let v = ssl_version(&r.target).await;
     assert!(v.starts_with("TLS"), "verify-ca through the tunnel: {v:?}");
 
     let other = other_ca(stack.tmp());
-    let r = routed(&stack, through(Some(DatabaseTls::VerifyCa), Some(&other))).await;
-    let e = r.target.connect().await.expect_err("the chain is checked through a tunnel too");
+    let r = routed(
+        &stack,
+        "production",
+        &through(Some(DatabaseTls::VerifyCa), Some(&other)),
+    )
+    .await;
+    let e = r
+        .target
+        .connect()
+        .await
+        .expect_err("the chain is checked through a tunnel too");
     assert_eq!(e.code(), ErrorCode::DatabaseTls, "{e}");
 
     // Production's own MariaDB offers no TLS: `required` says so.
-    let mut env = stack.env("production").clone();
-    env.database.as_mut().expect("db").tls = Some(DatabaseTls::Required);
-    let r = routed(&stack, env).await;
+    let env = with_tls(
+        stack.env("production").clone(),
+        Some(DatabaseTls::Required),
+        None,
+    );
+    let r = routed(&stack, "production", &env).await;
     let e = r.target.connect().await.expect_err("no TLS on the server");
     assert_eq!(e.code(), ErrorCode::DatabaseTls, "{e}");
-    assert!(e.message().contains("does not support TLS"), "{}", e.message());
-    assert!(e.hint_text().unwrap_or_default().contains("offers no TLS"), "{e:?}");
+    assert!(
+        e.message().contains("does not support TLS"),
+        "{}",
+        e.message()
+    );
+    assert!(
+        e.hint_text().unwrap_or_default().contains("offers no TLS"),
+        "{e:?}"
+    );
 }

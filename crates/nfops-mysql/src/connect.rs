@@ -143,7 +143,10 @@ impl Target {
     /// (`db.tls`) when that failed, else as [`Target::error`].
     pub fn connect_error(&self, e: sqlx::Error) -> Error {
         const WHAT: &str = "could not connect to";
-        let what = format!("{WHAT} the {} ({}) at {}:{}", self.label, self.database, self.host, self.port);
+        let what = format!(
+            "{WHAT} the {} ({}) at {}:{}",
+            self.label, self.database, self.host, self.port
+        );
         match self.tls.handshake_error(&what, &e) {
             Some(tls) => tls.source(e),
             None => self.error(WHAT, e),

@@ -27,12 +27,12 @@ pub mod sqltext;
 pub mod tls;
 
 pub use connect::{Carrier, Limits, Target};
-pub use tls::Tls;
 pub use dump::{dump, DumpCounters, DumpOptions, DumpOutcome, TableResult};
 pub use hash::{RowHasher, TableDigest};
 pub use inventory::{Inventory, InventoryObject, ObjectKind};
 pub use reader::{read_dump, FileDigest};
 pub use sink::{DumpFile, DumpSink, FileEntry};
+pub use tls::Tls;
 
 /// The sqlx items callers need to hold and close connections.
 pub mod sqlx_reexport {

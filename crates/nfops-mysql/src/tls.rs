@@ -60,6 +60,9 @@ impl Tls {
         opts: MySqlConnectOptions,
         label: &str,
     ) -> nfops_core::Result<MySqlConnectOptions> {
+        if self.is_on() {
+            ensure_crypto_provider();
+        }
         Ok(match self {
             Tls::Off => opts.ssl_mode(MySqlSslMode::Disabled),
             Tls::Required => opts.ssl_mode(MySqlSslMode::Required),
@@ -104,6 +107,19 @@ impl Tls {
     }
 }
 
+/// Makes ring rustls's process-wide provider unless one is set. sqlx's
+/// certificate check (verify-ca) asks rustls for that provider, and with
+/// both ring and aws-lc-rs compiled into the tree (other crates' choices)
+/// rustls cannot choose itself: it would panic on the first verify-ca
+/// connection. The app's and CLI's HTTP clients use ring too.
+fn ensure_crypto_provider() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // Err: another part of the process installed one first; it is used.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+}
+
 /// The PEM bytes of `ca`, checked to hold a certificate.
 fn read_ca(ca: &std::path::Path, label: &str) -> nfops_core::Result<Vec<u8>> {
     let unusable = |why: String| {
@@ -136,7 +152,9 @@ mod tests {
             matches!(opts.get_ssl_mode(), MySqlSslMode::Disabled),
             "sqlx's default is Preferred: it must never be left in place"
         );
-        let opts = Tls::Required.apply(MySqlConnectOptions::new(), "x").unwrap();
+        let opts = Tls::Required
+            .apply(MySqlConnectOptions::new(), "x")
+            .unwrap();
         assert!(matches!(opts.get_ssl_mode(), MySqlSslMode::Required));
         let opts = Tls::VerifyCa { ca: None }
             .apply(MySqlConnectOptions::new(), "x")
@@ -148,17 +166,27 @@ mod tests {
     fn an_unreadable_or_empty_ca_is_a_config_error_naming_the_file() {
         let dir = tempfile::tempdir().unwrap();
         let missing = dir.path().join("nope.pem");
-        let e = Tls::VerifyCa { ca: Some(missing.clone()) }
-            .apply(MySqlConnectOptions::new(), "staging database")
-            .unwrap_err();
+        let e = Tls::VerifyCa {
+            ca: Some(missing.clone()),
+        }
+        .apply(MySqlConnectOptions::new(), "staging database")
+        .unwrap_err();
         assert_eq!(e.code(), ErrorCode::ConfigInvalid);
-        assert!(e.message().contains(&missing.display().to_string()), "{}", e.message());
+        assert!(
+            e.message().contains(&missing.display().to_string()),
+            "{}",
+            e.message()
+        );
         assert!(e.message().contains("staging database"), "{}", e.message());
         let junk = dir.path().join("junk.pem");
         std::fs::write(&junk, "not a certificate").unwrap();
         let e = Tls::VerifyCa { ca: Some(junk) }
             .apply(MySqlConnectOptions::new(), "x")
             .unwrap_err();
-        assert!(e.message().contains("no PEM certificate"), "{}", e.message());
+        assert!(
+            e.message().contains("no PEM certificate"),
+            "{}",
+            e.message()
+        );
     }
 }

@@ -95,7 +95,10 @@ mod tests {
             super::database_line(c.environment("p").unwrap().database.as_ref().unwrap())
         };
         assert_eq!(line(""), "10.0.0.2:3306/nf via b, tls off");
-        assert_eq!(line("tls = \"required\"\n"), "10.0.0.2:3306/nf via b, tls required");
+        assert_eq!(
+            line("tls = \"required\"\n"),
+            "10.0.0.2:3306/nf via b, tls required"
+        );
         assert_eq!(
             line("tls = \"verify-ca\"\ntls_ca = \"ca.pem\"\n"),
             "10.0.0.2:3306/nf via b, tls verify-ca (CA /etc/nfops/ca.pem)"

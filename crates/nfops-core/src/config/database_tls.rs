@@ -81,21 +81,37 @@ mod tests {
         let db = c.environment("staging").unwrap().database.as_ref().unwrap();
         assert_eq!(db.tls, Some(DatabaseTls::Required));
         let c = Config::parse(Path::new("e.toml"), &with_db("")).unwrap();
-        assert_eq!(c.environment("staging").unwrap().database.as_ref().unwrap().tls, None);
+        assert_eq!(
+            c.environment("staging")
+                .unwrap()
+                .database
+                .as_ref()
+                .unwrap()
+                .tls,
+            None
+        );
     }
 
     #[test]
     fn a_ca_without_verify_ca_or_an_unknown_mode_is_refused() {
-        let e = Config::parse(Path::new("e.toml"), &with_db("tls = \"required\"\ntls_ca = \"ca.pem\"\n"))
-            .expect_err("tls_ca needs verify-ca");
+        let e = Config::parse(
+            Path::new("e.toml"),
+            &with_db("tls = \"required\"\ntls_ca = \"ca.pem\"\n"),
+        )
+        .expect_err("tls_ca needs verify-ca");
         assert_eq!(e.code(), ErrorCode::ConfigInvalid);
         assert!(e.message().contains("e.toml:10:"), "{}", e.message());
         assert!(e.message().contains("tls_ca"), "{}", e.message());
         assert!(e.hint_text().unwrap().contains("verify-ca"));
         let e = Config::parse(Path::new("e.toml"), &with_db("tls_ca = \"ca.pem\"\n")).unwrap_err();
         assert!(e.message().contains("tls is not set"), "{}", e.message());
-        let e = Config::parse(Path::new("e.toml"), &with_db("tls = \"verify-full\"\n")).unwrap_err();
+        let e =
+            Config::parse(Path::new("e.toml"), &with_db("tls = \"verify-full\"\n")).unwrap_err();
         assert_eq!(e.code(), ErrorCode::ConfigInvalid);
-        assert!(e.message().contains("verify-ca"), "the message lists the values: {}", e.message());
+        assert!(
+            e.message().contains("verify-ca"),
+            "the message lists the values: {}",
+            e.message()
+        );
     }
 }
