@@ -147,30 +147,30 @@ mod tests {
     fn no_setting_disables_tls_explicitly() {
         let opts = Tls::Off
             .apply(MySqlConnectOptions::new(), "staging database")
-            .unwrap();
+            .expect("test setup");
         assert!(
             matches!(opts.get_ssl_mode(), MySqlSslMode::Disabled),
             "sqlx's default is Preferred: it must never be left in place"
         );
         let opts = Tls::Required
             .apply(MySqlConnectOptions::new(), "x")
-            .unwrap();
+            .expect("test setup");
         assert!(matches!(opts.get_ssl_mode(), MySqlSslMode::Required));
         let opts = Tls::VerifyCa { ca: None }
             .apply(MySqlConnectOptions::new(), "x")
-            .unwrap();
+            .expect("test setup");
         assert!(matches!(opts.get_ssl_mode(), MySqlSslMode::VerifyCa));
     }
 
     #[test]
     fn an_unreadable_or_empty_ca_is_a_config_error_naming_the_file() {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = tempfile::tempdir().expect("test setup");
         let missing = dir.path().join("nope.pem");
         let e = Tls::VerifyCa {
             ca: Some(missing.clone()),
         }
         .apply(MySqlConnectOptions::new(), "staging database")
-        .unwrap_err();
+        .expect_err("refused");
         assert_eq!(e.code(), ErrorCode::ConfigInvalid);
         assert!(
             e.message().contains(&missing.display().to_string()),
@@ -179,10 +179,10 @@ mod tests {
         );
         assert!(e.message().contains("staging database"), "{}", e.message());
         let junk = dir.path().join("junk.pem");
-        std::fs::write(&junk, "not a certificate").unwrap();
+        std::fs::write(&junk, "not a certificate").expect("test setup");
         let e = Tls::VerifyCa { ca: Some(junk) }
             .apply(MySqlConnectOptions::new(), "x")
-            .unwrap_err();
+            .expect_err("refused");
         assert!(
             e.message().contains("no PEM certificate"),
             "{}",

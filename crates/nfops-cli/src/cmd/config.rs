@@ -92,7 +92,13 @@ mod tests {
         let line = |extra: &str| {
             let c = Config::parse(Path::new("/etc/nfops/e.toml"), &format!("{text}{extra}"))
                 .expect("valid");
-            super::database_line(c.environment("p").unwrap().database.as_ref().unwrap())
+            super::database_line(
+                c.environment("p")
+                    .expect("test setup")
+                    .database
+                    .as_ref()
+                    .expect("test setup"),
+            )
         };
         assert_eq!(line(""), "10.0.0.2:3306/nf via b, tls off");
         assert_eq!(

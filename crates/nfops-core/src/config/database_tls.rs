@@ -71,22 +71,33 @@ mod tests {
             &with_db("tls = \"verify-ca\"\ntls_ca = \"certs/ca.pem\"\n"),
         )
         .expect("valid");
-        let db = c.environment("staging").unwrap().database.as_ref().unwrap();
+        let db = c
+            .environment("staging")
+            .expect("test setup")
+            .database
+            .as_ref()
+            .expect("test setup");
         assert_eq!(db.tls, Some(DatabaseTls::VerifyCa));
         assert_eq!(
             db.tls_ca.as_ref().map(|c| c.get_ref().as_str()),
             Some("/etc/nfops/certs/ca.pem")
         );
-        let c = Config::parse(Path::new("e.toml"), &with_db("tls = \"required\"\n")).unwrap();
-        let db = c.environment("staging").unwrap().database.as_ref().unwrap();
+        let c = Config::parse(Path::new("e.toml"), &with_db("tls = \"required\"\n"))
+            .expect("test setup");
+        let db = c
+            .environment("staging")
+            .expect("test setup")
+            .database
+            .as_ref()
+            .expect("test setup");
         assert_eq!(db.tls, Some(DatabaseTls::Required));
-        let c = Config::parse(Path::new("e.toml"), &with_db("")).unwrap();
+        let c = Config::parse(Path::new("e.toml"), &with_db("")).expect("test setup");
         assert_eq!(
             c.environment("staging")
-                .unwrap()
+                .expect("test setup")
                 .database
                 .as_ref()
-                .unwrap()
+                .expect("test setup")
                 .tls,
             None
         );
@@ -102,11 +113,12 @@ mod tests {
         assert_eq!(e.code(), ErrorCode::ConfigInvalid);
         assert!(e.message().contains("e.toml:10:"), "{}", e.message());
         assert!(e.message().contains("tls_ca"), "{}", e.message());
-        assert!(e.hint_text().unwrap().contains("verify-ca"));
-        let e = Config::parse(Path::new("e.toml"), &with_db("tls_ca = \"ca.pem\"\n")).unwrap_err();
+        assert!(e.hint_text().expect("test setup").contains("verify-ca"));
+        let e = Config::parse(Path::new("e.toml"), &with_db("tls_ca = \"ca.pem\"\n"))
+            .expect_err("refused");
         assert!(e.message().contains("tls is not set"), "{}", e.message());
-        let e =
-            Config::parse(Path::new("e.toml"), &with_db("tls = \"verify-full\"\n")).unwrap_err();
+        let e = Config::parse(Path::new("e.toml"), &with_db("tls = \"verify-full\"\n"))
+            .expect_err("refused");
         assert_eq!(e.code(), ErrorCode::ConfigInvalid);
         assert!(
             e.message().contains("verify-ca"),
