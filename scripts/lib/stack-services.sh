@@ -13,6 +13,7 @@ start_mariadb_spawn() { # ENV: initializes the datadir the first time, then star
   chmod 0700 "$dir"
   render "$ASSETS_STACK/mariadb.cnf" "$cnf" ENV="$env" DIR="$dir" PORT="$(port_of "mariadb-$env")" SERVER_ID="${ENV_SERVER_ID[$env]}"
   [[ "$env" == "$REPLICA" ]] && replica_cnf_extra >>"$cnf"
+  [[ "$env" == staging ]] && mariadb_tls_cnf "$dir" >>"$cnf"
   if [[ ! -d "$dir/data/mysql" ]]; then
     note "mariadb-$env: initializing a new datadir in $dir/data"
     mariadb-install-db --defaults-file="$cnf" --user=root --auth-root-authentication-method=socket \
@@ -20,6 +21,19 @@ start_mariadb_spawn() { # ENV: initializes the datadir the first time, then star
       die "mariadb-install-db failed for $env" "see $STATE/logs/mariadb-$env-init.log"
   fi
   spawn "mariadb-$env" mariadbd --defaults-file="$cnf"
+}
+# Staging's MariaDB offers TLS with a certificate of the stack's CA (the MySQL
+# TLS tests). Offered, not required server-wide: every other test connects
+# without TLS. mariadbd reads its files as the user it runs as, so they are
+# copied out of the root-only ca/ folder into its own (0700) one.
+mariadb_tls_cnf() { # DIR: prints the [mariadbd] lines; copies the CA and server pair into DIR/tls
+  local dir="$1" ca="$STATE/ca" f
+  mkdir -p "$dir/tls"; chmod 0700 "$dir/tls"
+  for f in ca.pem server.pem server.key; do
+    install -m 0600 -o "$(stat -c %u "$dir")" "$ca/$f" "$dir/tls/$f" || die "mariadb TLS: could not copy $ca/$f" "run scripts/stack up (it makes the CA)"
+  done
+  printf '# TLS offered with the stack CA (scripts/lib/stack-services.sh mariadb_tls_cnf).\nssl_ca = %s\nssl_cert = %s\nssl_key = %s\n' \
+    "$dir/tls/ca.pem" "$dir/tls/server.pem" "$dir/tls/server.key"
 }
 wait_mariadb() {
   local env="$1"

@@ -55,6 +55,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         label: "bench database".into(),
         carrier: None,
         limits: nfops_mysql::Limits::JOB,
+        tls: nfops_mysql::Tls::of(&db),
     };
     let opts = DumpOptions {
         workers: a.get(6).and_then(|w| w.parse().ok()).unwrap_or(2),

@@ -72,6 +72,10 @@ pub enum ErrorCode {
     /// A destructive action on a production or region tier lacked the typed
     /// environment name as confirmation.
     ConfirmationRequired,
+    /// The database's TLS could not be set up: the server's certificate did
+    /// not verify, the server offers no TLS, or it requires TLS the
+    /// connection does not use.
+    DatabaseTls,
 }
 
 impl ErrorCode {
@@ -104,6 +108,7 @@ impl ErrorCode {
             ErrorCode::DatabaseBusy => "db.busy",
             ErrorCode::EnvironmentBusy => "environment.busy",
             ErrorCode::ConfirmationRequired => "confirmation.required",
+            ErrorCode::DatabaseTls => "db.tls",
         }
     }
 
@@ -137,6 +142,7 @@ impl ErrorCode {
             ErrorCode::DatabaseBusy => "Database busy",
             ErrorCode::EnvironmentBusy => "Another operator is working on this environment",
             ErrorCode::ConfirmationRequired => "Confirmation required",
+            ErrorCode::DatabaseTls => "Database TLS failed",
         }
     }
 
@@ -169,6 +175,7 @@ impl ErrorCode {
         ErrorCode::DatabaseBusy,
         ErrorCode::EnvironmentBusy,
         ErrorCode::ConfirmationRequired,
+        ErrorCode::DatabaseTls,
     ];
 
     /// The code whose wire name is `s`, if any.
@@ -194,7 +201,8 @@ impl ErrorCode {
             ErrorCode::SshConnect
             | ErrorCode::SshAuth
             | ErrorCode::SshCommand
-            | ErrorCode::Unreachable => 5,
+            | ErrorCode::Unreachable
+            | ErrorCode::DatabaseTls => 5,
             ErrorCode::Unhealthy
             | ErrorCode::CheckFailed
             | ErrorCode::SecretsCorrupt

@@ -148,6 +148,7 @@ pub async fn replica(
                 .link()
                 .map(|l| Arc::new(l) as Arc<dyn nfops_mysql::Carrier>),
             limits: nfops_mysql::Limits::JOB,
+            tls: nfops_mysql::Tls::of(db),
         },
         _endpoint: ep,
     })
@@ -191,6 +192,7 @@ pub async fn database(
                 .link()
                 .map(|l| Arc::new(l) as Arc<dyn nfops_mysql::Carrier>),
             limits: nfops_mysql::Limits::JOB,
+            tls: nfops_mysql::Tls::of(db),
         },
         _endpoint: ep,
     })

@@ -273,6 +273,7 @@ async fn a_server_that_never_answers_fails_at_the_connect_bound() {
         label: "silent database".into(),
         carrier: None,
         limits: Limits::PROBE,
+        tls: nfops_mysql::Tls::Off,
     };
     let started = Instant::now();
     let r = tokio::time::timeout(Duration::from_secs(60), t.connect())

@@ -7,6 +7,8 @@ use nfops_core::{Error, ErrorCode, SecretString};
 use sqlx::mysql::{MySqlConnectOptions, MySqlConnection, MySqlDatabaseError};
 use sqlx::{ConnectOptions, Connection};
 
+use crate::tls::Tls;
+
 /// What carries a target's connections when they are not direct: an SSH
 /// tunnel. Asked, when a connection breaks, whether the carrier was the
 /// cause, so the operator hears "the SSH tunnel was lost: keepalive timeout"
@@ -67,6 +69,9 @@ pub struct Target {
     pub carrier: Option<Arc<dyn Carrier>>,
     /// Connect and statement bounds ([`Limits::JOB`] unless a caller asks less).
     pub limits: Limits,
+    /// Encryption of the connections ([`Tls::Off`]: plain, even when the
+    /// server offers TLS).
+    pub tls: Tls,
 }
 
 /// The longest server answer quoted in an error: enough for the server's own
@@ -80,20 +85,15 @@ impl Target {
     ///
     /// Errors: `service.unreachable` (login refused, unknown database, server
     /// down, no answer within `limits.connect`); `ssh.connect` when the SSH
-    /// tunnel carrying the connection was lost.
+    /// tunnel carrying the connection was lost; `db.tls` when the TLS
+    /// handshake fails (certificate refused, no TLS on the server);
+    /// `config.invalid` when the `tls_ca` file cannot be read.
     pub async fn connect(&self) -> nfops_core::Result<MySqlConnection> {
-        let opts = MySqlConnectOptions::new()
-            .host(&self.host)
-            .port(self.port)
-            .username(&self.user)
-            .password(self.password.expose())
-            .database(&self.database)
-            .charset("utf8mb4")
-            .disable_statement_logging();
+        let opts = self.options()?.charset("utf8mb4");
         let open = async {
             let mut conn = MySqlConnection::connect_with(&opts)
                 .await
-                .map_err(|e| self.error("could not connect to", e))?;
+                .map_err(|e| self.connect_error(e))?;
             sqlx::Executor::execute(
                 &mut conn,
                 "SET NAMES utf8mb4; SET SESSION time_zone = '+00:00'; \
@@ -121,6 +121,35 @@ impl Target {
                 )
                 .hint("Something accepts connections there but does not answer as MySQL/MariaDB: check the port, and that the server is not stuck (too many connections, disk full).")
             })),
+        }
+    }
+
+    /// The driver options of this target: address, login, database and
+    /// TLS (always an explicit SSL mode), statements not logged.
+    ///
+    /// Errors: `config.invalid` when the `tls_ca` file cannot be read.
+    pub fn options(&self) -> nfops_core::Result<MySqlConnectOptions> {
+        let opts = MySqlConnectOptions::new()
+            .host(&self.host)
+            .port(self.port)
+            .username(&self.user)
+            .password(self.password.expose())
+            .database(&self.database)
+            .disable_statement_logging();
+        self.tls.apply(opts, &self.label)
+    }
+
+    /// The error of a connection that could not open: its TLS handshake's
+    /// (`db.tls`) when that failed, else as [`Target::error`].
+    pub fn connect_error(&self, e: sqlx::Error) -> Error {
+        const WHAT: &str = "could not connect to";
+        let what = format!(
+            "{WHAT} the {} ({}) at {}:{}",
+            self.label, self.database, self.host, self.port
+        );
+        match self.tls.handshake_error(&what, &e) {
+            Some(tls) => tls.source(e),
+            None => self.error(WHAT, e),
         }
     }
 
@@ -167,9 +196,23 @@ impl Target {
             }
         }
         let (code, hint) = match number {
+            // The server answers a login refused for want of TLS (REQUIRE
+            // SSL, require_secure_transport on MariaDB) as a wrong password.
+            Some(1045) if !self.tls.is_on() => (
+                ErrorCode::Unreachable,
+                format!(
+                    "Check the password of user '{}' in the keyring. This connection does not use TLS: if the account or server requires it (REQUIRE SSL, require_secure_transport), add tls = \"verify-ca\" (or \"required\") to the environment's [database] section (README, \"Database TLS\").",
+                    self.user
+                ),
+            ),
             Some(1045) => (
                 ErrorCode::Unreachable,
                 format!("Check the password of user '{}' in the keyring.", self.user),
+            ),
+            // MySQL's require_secure_transport refusal.
+            Some(3159) => (
+                ErrorCode::DatabaseTls,
+                "The server requires TLS: add tls = \"verify-ca\" (or \"required\") to the environment's [database] section (README, \"Database TLS\").".to_owned(),
             ),
             Some(1044) | Some(1142) | Some(1227) => (
                 ErrorCode::Unreachable,

@@ -24,6 +24,7 @@ pub mod reader;
 pub mod schema;
 pub mod sink;
 pub mod sqltext;
+pub mod tls;
 
 pub use connect::{Carrier, Limits, Target};
 pub use dump::{dump, DumpCounters, DumpOptions, DumpOutcome, TableResult};
@@ -31,6 +32,7 @@ pub use hash::{RowHasher, TableDigest};
 pub use inventory::{Inventory, InventoryObject, ObjectKind};
 pub use reader::{read_dump, FileDigest};
 pub use sink::{DumpFile, DumpSink, FileEntry};
+pub use tls::Tls;
 
 /// The sqlx items callers need to hold and close connections.
 pub mod sqlx_reexport {

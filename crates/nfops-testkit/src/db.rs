@@ -21,6 +21,7 @@ impl Stack {
             label: format!("{env} test database"),
             carrier: None,
             limits: nfops_mysql::Limits::JOB,
+            tls: nfops_mysql::Tls::of(&d),
         }
     }
 

@@ -2,6 +2,7 @@
 //!
 //! Errors point at the file, line and column, and say how to fix the input.
 
+mod database_tls;
 mod model;
 mod settings;
 
@@ -200,7 +201,7 @@ fn validate(path: &Path, text: &str, file: ConfigFile) -> Result<Config> {
     let mut environments = Vec::new();
     for (name, env) in file.environments {
         let span = env.span();
-        let env = env.into_inner();
+        let mut env = env.into_inner();
         if name.is_empty()
             || !name
                 .chars()
@@ -374,6 +375,7 @@ fn validate(path: &Path, text: &str, file: ConfigFile) -> Result<Config> {
             }
         }
         validate_uptime(path, text, &name, &env)?;
+        database_tls::resolve(path, text, &name, &mut env)?;
         environments.push((name, env));
     }
     environments.sort_by(|a, b| a.1.tier.cmp(&b.1.tier).then_with(|| a.0.cmp(&b.0)));

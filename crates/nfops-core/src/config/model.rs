@@ -129,6 +129,37 @@ pub struct Database {
     /// the swap that each one holds the same tables (README, Restores).
     #[serde(default)]
     pub replicas: Vec<Replica>,
+    /// TLS for the connections to this database and its replicas (none:
+    /// plain, even when the server offers TLS). README, "Database TLS".
+    pub tls: Option<DatabaseTls>,
+    /// A PEM file of the CA that signed the server's certificate, trusted
+    /// besides the OS trust store (`tls = "verify-ca"` only). Relative to
+    /// the config file's folder; resolved to that full path when loaded.
+    pub tls_ca: Option<Spanned<String>>,
+}
+
+/// `database.tls`: how the console's MySQL connections are encrypted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+pub enum DatabaseTls {
+    /// Encrypted, the server's certificate not checked (as `mysql
+    /// --ssl-mode=REQUIRED`): stops eavesdroppers, not an impostor.
+    #[serde(rename = "required")]
+    Required,
+    /// Encrypted, and the certificate must chain to the OS trust store or
+    /// `tls_ca`; its host name is not checked, so it also fits a database
+    /// reached through an SSH tunnel's 127.0.0.1.
+    #[serde(rename = "verify-ca")]
+    VerifyCa,
+}
+
+impl DatabaseTls {
+    /// As written in environments.toml.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DatabaseTls::Required => "required",
+            DatabaseTls::VerifyCa => "verify-ca",
+        }
+    }
 }
 
 /// A replica of the environment's database.

@@ -4,16 +4,21 @@
 use nfops_core::config::Database;
 use nfops_core::credentials::CredentialSource;
 use nfops_core::{Error, ErrorCode, Result};
-use sqlx::mysql::{MySqlConnectOptions, MySqlConnection, MySqlDatabaseError};
-use sqlx::{ConnectOptions, Connection};
+use nfops_mysql::{Limits, Target, Tls};
+use sqlx::mysql::{MySqlConnection, MySqlDatabaseError};
+use sqlx::Connection;
 
 use super::{route, via_text, Sessions};
 
-/// Summary: "MariaDB 10.11.6" / "MySQL 8.0.36".
+/// Summary: "MariaDB 10.11.6" / "MySQL 8.0.36", with ", TLS required" /
+/// ", TLS verify-ca" when the connection is encrypted (the card shows how
+/// the console reaches the database).
 ///
 /// Errors: `service.unreachable` naming `host:port` (and "via host 'X'"), with
-/// a hint that tells a refused login from an unreachable server. The driver's
-/// text stays the error's source; the password never appears.
+/// a hint that tells a refused login from an unreachable server; `db.tls`
+/// when the TLS handshake fails; `config.invalid` for an unreadable
+/// `tls_ca`. The driver's text stays the error's source; the password never
+/// appears.
 pub(super) async fn probe(
     db: &Database,
     creds: &dyn CredentialSource,
@@ -22,32 +27,45 @@ pub(super) async fn probe(
     let password = creds.get(&db.password_credential)?;
     let via = db.via.as_ref().map(|v| v.get_ref().as_str());
     let route = route(sessions, via, &db.host, db.port).await?;
-    let opts = MySqlConnectOptions::new()
-        .host(&route.host)
-        .port(route.port)
-        .username(&db.user)
-        .password(password.expose())
-        .database(&db.name)
-        .disable_statement_logging();
+    // The driver options come from the one home of database connections;
+    // the probe keeps its own session (no session setup, its own messages).
+    let target = Target {
+        host: route.host.clone(),
+        port: route.port,
+        user: db.user.clone(),
+        password,
+        database: db.name.clone(),
+        label: "database".to_owned(),
+        carrier: None,
+        limits: Limits::PROBE,
+        tls: Tls::of(db),
+    };
+    let opts = target.options()?;
     let mut conn = MySqlConnection::connect_with(&opts)
         .await
-        .map_err(|e| connect_error(db, via, e))?;
+        .map_err(|e| connect_error(db, via, &target.tls, e))?;
     let version: String = sqlx::query_scalar("SELECT VERSION()")
         .fetch_one(&mut conn)
         .await
-        .map_err(|e| connect_error(db, via, e))?;
+        .map_err(|e| connect_error(db, via, &target.tls, e))?;
     if let Err(e) = conn.close().await {
         tracing::debug!(error = %e, "closing the probe's database connection failed");
     }
-    Ok(version_summary(&version))
+    Ok(match db.tls {
+        None => version_summary(&version),
+        Some(t) => format!("{}, TLS {}", version_summary(&version), t.as_str()),
+    })
 }
 
-fn connect_error(db: &Database, via: Option<&str>, e: sqlx::Error) -> Error {
+fn connect_error(db: &Database, via: Option<&str>, tls: &Tls, e: sqlx::Error) -> Error {
     let at = format!(
         "{}{}",
         crate::ssh::endpoint(&db.host, db.port),
         via_text(via)
     );
+    if let Some(refused) = tls.handshake_error(&format!("database at {at}"), &e) {
+        return refused.source(e);
+    }
     let number = match &e {
         sqlx::Error::Database(d) => d
             .try_downcast_ref::<MySqlDatabaseError>()
@@ -58,8 +76,10 @@ fn connect_error(db: &Database, via: Option<&str>, e: sqlx::Error) -> Error {
         Some(1045) => (
             format!("database at {at} refused the login of user '{}'", db.user),
             format!(
-                "Check the password stored as credential '{}' (`nfops credentials set {}`) and that user '{}' may connect from the console's side.",
-                db.password_credential, db.password_credential, db.user
+                "Check the password stored as credential '{}' (`nfops credentials set {}`) and that user '{}' may connect from the console's side.{}",
+                db.password_credential, db.password_credential, db.user,
+                // A login refused for want of TLS reads like a wrong password.
+                if tls.is_on() { "" } else { " This connection does not use TLS: if the account or server requires it (REQUIRE SSL), add tls = \"verify-ca\" to the environment's [database] section." }
             ),
         ),
         Some(1044) => (
