@@ -36,9 +36,10 @@ pub const PROXY_VARS: [&str; 8] = [
 
 /// Installs ring as rustls' process-wide crypto provider, once. Both mains
 /// call it first thing, so every rustls user of the process (reqwest, the
-/// updater, fantoccini) agrees on one provider; [`client_builder`] calls it
-/// too, so a library caller (a test) never meets reqwest's "no provider"
-/// panic.
+/// updater, fantoccini, sqlx's TLS) agrees on one provider; [`client_builder`]
+/// and the MySQL TLS setup call it too, so a library caller (a test) never
+/// meets rustls' "no provider" panic (ring and aws-lc-rs are both in the
+/// tree, so rustls cannot pick one itself).
 pub fn install_crypto_provider() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {

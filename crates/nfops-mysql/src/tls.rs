@@ -61,7 +61,7 @@ impl Tls {
         label: &str,
     ) -> nfops_core::Result<MySqlConnectOptions> {
         if self.is_on() {
-            ensure_crypto_provider();
+            nfops_core::http::install_crypto_provider();
         }
         Ok(match self {
             Tls::Off => opts.ssl_mode(MySqlSslMode::Disabled),
@@ -105,19 +105,6 @@ impl Tls {
             .hint(hint),
         )
     }
-}
-
-/// Makes ring rustls's process-wide provider unless one is set. sqlx's
-/// certificate check (verify-ca) asks rustls for that provider, and with
-/// both ring and aws-lc-rs compiled into the tree (other crates' choices)
-/// rustls cannot choose itself: it would panic on the first verify-ca
-/// connection. The app's and CLI's HTTP clients use ring too.
-fn ensure_crypto_provider() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        // Err: another part of the process installed one first; it is used.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-    });
 }
 
 /// The PEM bytes of `ca`, checked to hold a certificate.
