@@ -170,7 +170,7 @@ impl App {
             "webkitgtk:browserOptions".into(),
             serde_json::json!({ "binary": bin, "args": [] }),
         );
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        nfops_core::http::install_crypto_provider();
         // Session creation hangs when the app was not built for automation: bound it.
         let mut builder = ClientBuilder::rustls().expect("tls");
         builder.capabilities(caps);
