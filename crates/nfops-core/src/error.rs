@@ -72,6 +72,17 @@ pub enum ErrorCode {
     /// A destructive action on a production or region tier lacked the typed
     /// environment name as confirmation.
     ConfirmationRequired,
+    /// An update may not be installed now: a job of this app is running.
+    UpdateBusy,
+    /// This copy was not installed from a package (a dev or cargo build), so
+    /// the updater has nothing it may replace.
+    UpdateNotPackaged,
+    /// A downloaded update's signature does not verify against the app's
+    /// public key (altered, or signed by another key): nothing was installed.
+    UpdateUntrusted,
+    /// The update server has no release for this platform, or its manifest
+    /// is not a valid one.
+    UpdateNoRelease,
 }
 
 impl ErrorCode {
@@ -104,6 +115,10 @@ impl ErrorCode {
             ErrorCode::DatabaseBusy => "db.busy",
             ErrorCode::EnvironmentBusy => "environment.busy",
             ErrorCode::ConfirmationRequired => "confirmation.required",
+            ErrorCode::UpdateBusy => "update.busy",
+            ErrorCode::UpdateNotPackaged => "update.not_packaged",
+            ErrorCode::UpdateUntrusted => "update.untrusted",
+            ErrorCode::UpdateNoRelease => "update.no_release",
         }
     }
 
@@ -137,6 +152,10 @@ impl ErrorCode {
             ErrorCode::DatabaseBusy => "Database busy",
             ErrorCode::EnvironmentBusy => "Another operator is working on this environment",
             ErrorCode::ConfirmationRequired => "Confirmation required",
+            ErrorCode::UpdateBusy => "A job is running",
+            ErrorCode::UpdateNotPackaged => "Not installed from a package",
+            ErrorCode::UpdateUntrusted => "Update signature invalid",
+            ErrorCode::UpdateNoRelease => "No release for this platform",
         }
     }
 
@@ -169,6 +188,10 @@ impl ErrorCode {
         ErrorCode::DatabaseBusy,
         ErrorCode::EnvironmentBusy,
         ErrorCode::ConfirmationRequired,
+        ErrorCode::UpdateBusy,
+        ErrorCode::UpdateNotPackaged,
+        ErrorCode::UpdateUntrusted,
+        ErrorCode::UpdateNoRelease,
     ];
 
     /// The code whose wire name is `s`, if any.
@@ -182,7 +205,8 @@ impl ErrorCode {
             ErrorCode::InvalidInput | ErrorCode::ConfirmationRequired => 2,
             // Someone else is at work (the environment's lease, the database's
             // restore lock, a blocking session): nothing changed, try later.
-            ErrorCode::EnvironmentBusy | ErrorCode::DatabaseBusy => 9,
+            ErrorCode::EnvironmentBusy | ErrorCode::DatabaseBusy | ErrorCode::UpdateBusy => 9,
+            ErrorCode::UpdateNotPackaged => 2,
             ErrorCode::ConfigInvalid
             | ErrorCode::ConfigNotFound
             | ErrorCode::UnknownEnvironment => 3,
@@ -198,7 +222,9 @@ impl ErrorCode {
             ErrorCode::Unhealthy
             | ErrorCode::CheckFailed
             | ErrorCode::SecretsCorrupt
-            | ErrorCode::BackupUntrusted => 6,
+            | ErrorCode::BackupUntrusted
+            | ErrorCode::UpdateUntrusted
+            | ErrorCode::UpdateNoRelease => 6,
             ErrorCode::AuditTampered => 7,
             ErrorCode::Cancelled => 130,
             ErrorCode::State | ErrorCode::Io | ErrorCode::Internal | ErrorCode::SecretsConflict => {
