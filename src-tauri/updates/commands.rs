@@ -62,7 +62,8 @@ pub async fn check_now(
 ) -> Result<Option<UpdateInfo>, Error> {
     let source = Source::new(endpoints_of(state)?);
     let result = engine::check(app, &source).await;
-    if let Ok(console) = state.console() {
+    // Only an answered check counts: an offline laptop retries within the hour.
+    if let (Ok(console), Ok(_)) = (state.console(), &result) {
         let mut prefs = prefs_of(state);
         prefs.last_check = Some(chrono::Utc::now().to_rfc3339());
         if let Err(e) = prefs.save(&console.paths().state_dir) {

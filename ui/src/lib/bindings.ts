@@ -139,6 +139,12 @@ export const commands = {
 	promoteCancel: () => typedError<boolean, Failure>(__TAURI_INVOKE("promote_cancel")),
 	/**  Past promotions, newest first. */
 	promotionHistory: () => typedError<PromotionHistoryItem[], Failure>(__TAURI_INVOKE("promotion_history")),
+	updateStatus: () => typedError<UpdateStatus, Failure>(__TAURI_INVOKE("update_status")),
+	updateCheck: () => typedError<UpdateInfo | null, Failure>(__TAURI_INVOKE("update_check")),
+	updateDownload: (onEvent: Channel<DownloadEvent>) => typedError<null, Failure>(__TAURI_INVOKE("update_download", { onEvent })),
+	updateInstall: () => typedError<null, Failure>(__TAURI_INVOKE("update_install")),
+	updateRelaunch: () => __TAURI_INVOKE<null>("update_relaunch"),
+	updateSetDailyCheck: (on: boolean) => typedError<null, Failure>(__TAURI_INVOKE("update_set_daily_check", { on })),
 	/**
 	 *  Saves a chart the UI has (SVG as drawn, or a PNG the webview rasterised)
 	 *  as `<name>.<format>` in the exports folder; returns the file's path.
@@ -425,6 +431,9 @@ export type IntegrityReport = {
 };
 
 /**  A job's live progress, as sent over the command's channel (throttled). */
+export type UpdateStatus = { currentVersion: string; packageKind: string | null; installBlocked: string | null; endpoints: string[]; dailyCheck: boolean; lastCheck: string | null; available: UpdateInfo | null; downloaded: boolean; installed: boolean };
+export type UpdateInfo = { version: string; currentVersion: string; notes: string | null; date: string | null; sizeBytes: number | null };
+export type DownloadEvent = { downloadedBytes: number; totalBytes: number | null };
 export type JobEvent = { event: "jobStarted"; jobId: string; steps: string[] } | { event: "stepStarted"; index: number; name: string } | { event: "stepProgress"; index: number; done: number | null; total: number | null; unit: string } | { event: "stepMessage"; index: number; message: string } | { event: "stepFinished"; index: number; state: StepState; evidence: string | null; error: Failure | null } | { event: "jobFinished"; jobId: string; state: JobState; error: Failure | null };
 
 /**  A job's lifecycle, as `nfops_core::jobs::JobState` names it on the wire. */
