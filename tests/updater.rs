@@ -94,9 +94,19 @@ async fn server(version: &str, signature: &str, package: &[u8]) -> UpdateServer 
     s.put(
         "/latest.json",
         200,
-        manifest(version, "Faster restores.", &url, signature, fixture().payload.len() as u64),
+        manifest(
+            version,
+            "Faster restores.",
+            &url,
+            signature,
+            fixture().payload.len() as u64,
+        ),
     );
-    s.put("/NewFinity%20Ops_0.2.0_amd64.AppImage", 200, package.to_vec());
+    s.put(
+        "/NewFinity%20Ops_0.2.0_amd64.AppImage",
+        200,
+        package.to_vec(),
+    );
     s
 }
 
@@ -115,17 +125,28 @@ async fn a_valid_signed_update_is_found_downloaded_and_installed_in_place() {
     assert_eq!(found.update.version, "0.2.0");
     assert_eq!(found.update.current_version, "0.1.0");
     assert_eq!(found.update.body.as_deref(), Some("Faster restores."));
-    assert_eq!(found.size, Some(f.payload.len() as u64), "size from latest.json");
+    assert_eq!(
+        found.size,
+        Some(f.payload.len() as u64),
+        "size from latest.json"
+    );
 
     let mut seen = Vec::new();
     let bytes = engine::download(&found, |done, total| seen.push((done, total)))
         .await
         .expect("download");
     assert_eq!(bytes, f.payload);
-    assert_eq!(seen.last(), Some(&(f.payload.len() as u64, Some(f.payload.len() as u64))));
+    assert_eq!(
+        seen.last(),
+        Some(&(f.payload.len() as u64, Some(f.payload.len() as u64)))
+    );
 
     engine::install(&found, &bytes).expect("install");
-    assert_eq!(std::fs::read(&exe).expect("read"), f.payload, "the installed file is the update");
+    assert_eq!(
+        std::fs::read(&exe).expect("read"),
+        f.payload,
+        "the installed file is the update"
+    );
     let mode = std::fs::metadata(&exe).expect("meta").permissions().mode();
     assert_eq!(mode & 0o777, 0o755, "the installed file stays executable");
 }
@@ -145,7 +166,9 @@ async fn a_tampered_payload_is_refused_and_nothing_is_replaced() {
         .await
         .expect("check")
         .expect("offered");
-    let err = engine::download(&found, |_, _| {}).await.expect_err("tampered");
+    let err = engine::download(&found, |_, _| {})
+        .await
+        .expect_err("tampered");
     assert_eq!(err.code(), ErrorCode::UpdateUntrusted, "{err}");
     assert!(err.message().contains("signature"), "{err}");
     // Install verifies again: tampered bytes handed to it are refused too.
@@ -166,7 +189,9 @@ async fn an_update_signed_with_another_key_is_refused() {
         .await
         .expect("check")
         .expect("offered");
-    let err = engine::download(&found, |_, _| {}).await.expect_err("other key");
+    let err = engine::download(&found, |_, _| {})
+        .await
+        .expect_err("other key");
     assert_eq!(err.code(), ErrorCode::UpdateUntrusted, "{err}");
     let err = engine::install(&found, &f.payload).expect_err("other key");
     assert_eq!(err.code(), ErrorCode::UpdateUntrusted, "{err}");
@@ -185,7 +210,9 @@ async fn a_manifest_announcing_another_version_than_signed_is_refused() {
         .await
         .expect("check")
         .expect("offered");
-    let err = engine::download(&found, |_, _| {}).await.expect_err("version mismatch");
+    let err = engine::download(&found, |_, _| {})
+        .await
+        .expect_err("version mismatch");
     assert_eq!(err.code(), ErrorCode::UpdateUntrusted, "{err}");
 }
 
@@ -221,7 +248,10 @@ async fn a_release_without_this_platform_and_an_http_error_are_named() {
         .err()
         .expect("no package for this platform");
     assert_eq!(err.code(), ErrorCode::UpdateNoRelease, "{err}");
-    assert!(err.message().contains("no package for this platform"), "{err}");
+    assert!(
+        err.message().contains("no package for this platform"),
+        "{err}"
+    );
 
     srv.put("/latest.json", 404, "gone");
     let err = engine::check(app.handle(), &source(&srv.url("/latest.json"), &exe))
@@ -245,7 +275,11 @@ async fn an_unreachable_server_is_a_clear_error_at_once() {
         .expect("nothing listens");
     assert_eq!(err.code(), ErrorCode::Unreachable, "{err}");
     assert!(err.message().contains("could not connect"), "{err}");
-    assert!(started.elapsed() < Duration::from_secs(2), "took {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "took {:?}",
+        started.elapsed()
+    );
 }
 
 #[tokio::test]
@@ -262,7 +296,10 @@ async fn a_server_that_never_answers_fails_after_the_timeout() {
     let took = started.elapsed();
     assert_eq!(err.code(), ErrorCode::Unreachable, "{err}");
     assert!(err.message().contains("did not answer in time"), "{err}");
-    assert!(took >= Duration::from_secs(3) && took < Duration::from_secs(10), "took {took:?}");
+    assert!(
+        took >= Duration::from_secs(3) && took < Duration::from_secs(10),
+        "took {took:?}"
+    );
 }
 
 /// `make release` (scripts/release) on a dummy AppImage bundle: it signs
@@ -277,7 +314,8 @@ async fn make_release_signs_and_writes_a_manifest_the_updater_installs_from() {
     let name = "NewFinity Ops_0.2.0_amd64.AppImage";
     std::fs::write(appimage_dir.join(name), &f.payload).expect("write");
     let conf = bundle.path().join("tauri.conf.json");
-    let conf_text = serde_json::json!({ "plugins": { "updater": { "pubkey": f.trusted.public_key } } });
+    let conf_text =
+        serde_json::json!({ "plugins": { "updater": { "pubkey": f.trusted.public_key } } });
     std::fs::write(&conf, conf_text.to_string()).expect("write conf");
     let srv = UpdateServer::start().await;
 
@@ -292,16 +330,27 @@ async fn make_release_signs_and_writes_a_manifest_the_updater_installs_from() {
         .env("TAURI_SIGNING_PRIVATE_KEY_PASSWORD", PASSWORD)
         .output()
         .expect("run scripts/release");
-    assert!(out.status.success(), "scripts/release: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "scripts/release: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let latest = std::fs::read_to_string(bundle.path().join("latest.json")).expect("latest.json");
     let json: serde_json::Value = serde_json::from_str(&latest).expect("json");
     assert_eq!(json["version"], "0.2.0");
     let entry = &json["platforms"]["linux-x86_64"];
     assert_eq!(entry["size"], f.payload.len() as u64, "{latest}");
-    assert!(!latest.contains(key.trim()), "the private key never reaches the manifest");
+    assert!(
+        !latest.contains(key.trim()),
+        "the private key never reaches the manifest"
+    );
 
     srv.put("/latest.json", 200, latest.clone());
-    srv.put("/NewFinity%20Ops_0.2.0_amd64.AppImage", 200, f.payload.clone());
+    srv.put(
+        "/NewFinity%20Ops_0.2.0_amd64.AppImage",
+        200,
+        f.payload.clone(),
+    );
     let dir = tempfile::tempdir().expect("tempdir");
     let exe = installed(dir.path());
     let app = app(&f.trusted.public_key);
@@ -310,7 +359,9 @@ async fn make_release_signs_and_writes_a_manifest_the_updater_installs_from() {
         .expect("check")
         .expect("offered");
     assert_eq!(found.size, Some(f.payload.len() as u64));
-    let bytes = engine::download(&found, |_, _| {}).await.expect("verified download");
+    let bytes = engine::download(&found, |_, _| {})
+        .await
+        .expect("verified download");
     engine::install(&found, &bytes).expect("install");
     assert_eq!(std::fs::read(&exe).expect("read"), f.payload);
 
@@ -327,6 +378,12 @@ async fn make_release_signs_and_writes_a_manifest_the_updater_installs_from() {
         .env("TAURI_SIGNING_PRIVATE_KEY_PASSWORD", PASSWORD)
         .output()
         .expect("run scripts/release");
-    assert!(!out.status.success(), "a key mismatch must fail the release");
-    assert!(String::from_utf8_lossy(&out.stderr).contains("trusts"), "{out:?}");
+    assert!(
+        !out.status.success(),
+        "a key mismatch must fail the release"
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("trusts"),
+        "{out:?}"
+    );
 }

@@ -98,9 +98,11 @@ pub async fn update_download(
     let found = {
         let mut session = updates.inner.lock().await;
         if session.downloading {
-            return Err(Error::new(ErrorCode::InvalidInput, "the update is already downloading")
-                .hint("Wait for it to finish.")
-                .into());
+            return Err(
+                Error::new(ErrorCode::InvalidInput, "the update is already downloading")
+                    .hint("Wait for it to finish.")
+                    .into(),
+            );
         }
         let Some(found) = session.found.clone() else {
             return Err(no_update().into());
@@ -123,7 +125,10 @@ pub async fn update_download(
 }
 
 /// Progress at most every 200 ms, like job progress; the last always goes.
-async fn download_throttled(found: &Found, channel: &Channel<DownloadEvent>) -> Result<Vec<u8>, Error> {
+async fn download_throttled(
+    found: &Found,
+    channel: &Channel<DownloadEvent>,
+) -> Result<Vec<u8>, Error> {
     let mut last_sent: Option<Instant> = None;
     let mut last = (0u64, None);
     let bytes = engine::download(found, |done, total| {
@@ -162,9 +167,11 @@ pub async fn update_install(
             (Some(f), Some(b)) => (f.clone(), b.clone()),
             (None, _) => return Err(no_update().into()),
             (Some(_), None) => {
-                return Err(Error::new(ErrorCode::InvalidInput, "the update is not downloaded yet")
-                    .hint("Click Download first.")
-                    .into())
+                return Err(
+                    Error::new(ErrorCode::InvalidInput, "the update is not downloaded yet")
+                        .hint("Click Download first.")
+                        .into(),
+                )
             }
         }
     };
@@ -218,8 +225,11 @@ fn endpoints_of(state: &AppState) -> Result<Vec<Url>, Error> {
         .iter()
         .map(|s| {
             Url::parse(s).map_err(|e| {
-                Error::new(ErrorCode::ConfigInvalid, format!("update endpoint {s} is not a URL: {e}"))
-                    .hint("Fix [updates] endpoints in environments.toml (or NFOPS_UPDATE_ENDPOINT).")
+                Error::new(
+                    ErrorCode::ConfigInvalid,
+                    format!("update endpoint {s} is not a URL: {e}"),
+                )
+                .hint("Fix [updates] endpoints in environments.toml (or NFOPS_UPDATE_ENDPOINT).")
             })
         })
         .collect()
@@ -232,7 +242,11 @@ fn builtin_endpoints(app: &AppHandle) -> Vec<String> {
         .get("updater")
         .and_then(|u| u.get("endpoints"))
         .and_then(|e| e.as_array())
-        .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -252,6 +266,9 @@ fn info_of(found: &Found) -> UpdateInfo {
 }
 
 fn no_update() -> Error {
-    Error::new(ErrorCode::InvalidInput, "no update was found to download or install")
-        .hint("Click Check now first.")
+    Error::new(
+        ErrorCode::InvalidInput,
+        "no update was found to download or install",
+    )
+    .hint("Click Check now first.")
 }

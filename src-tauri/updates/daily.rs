@@ -21,7 +21,10 @@ const TICK: Duration = Duration::from_secs(3600);
 /// Spawns the check loop; it ends with the app's runtime.
 pub fn start(app: &AppHandle) {
     if std::env::var("NFOPS_UPDATE_CHECK").as_deref() == Ok("0") {
-        tracing::info!(category = "application", "daily update check is off (NFOPS_UPDATE_CHECK=0)");
+        tracing::info!(
+            category = "application",
+            "daily update check is off (NFOPS_UPDATE_CHECK=0)"
+        );
         return;
     }
     let app = app.clone();

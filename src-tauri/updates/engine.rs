@@ -62,7 +62,10 @@ pub struct Found {
 
 /// Asks the endpoints for a release newer than this app. `Ok(None)`: this
 /// app is the newest (an older or equal version is never offered).
-pub async fn check<R: Runtime>(app: &AppHandle<R>, source: &Source) -> Result<Option<Found>, Error> {
+pub async fn check<R: Runtime>(
+    app: &AppHandle<R>,
+    source: &Source,
+) -> Result<Option<Found>, Error> {
     let mut builder = app.updater_builder().timeout(source.check_timeout);
     if !source.endpoints.is_empty() {
         builder = builder
@@ -173,7 +176,10 @@ async fn release_not_found(endpoints: &[Url], timeout: Duration) -> Error {
     }
     Error::new(
         ErrorCode::UpdateNoRelease,
-        format!("{} did not answer with a valid update manifest", describe(endpoints)),
+        format!(
+            "{} did not answer with a valid update manifest",
+            describe(endpoints)
+        ),
     )
     .hint("The endpoint must serve the latest.json written by `make release`.")
 }

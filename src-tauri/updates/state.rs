@@ -110,8 +110,9 @@ pub fn install_blocked() -> Option<String> {
 pub fn ensure_packaged() -> Result<(), Error> {
     match install_blocked() {
         None => Ok(()),
-        Some(reason) => Err(Error::new(ErrorCode::UpdateNotPackaged, reason)
-            .hint("Check and download still work; install the package of the new version by hand.")),
+        Some(reason) => Err(Error::new(ErrorCode::UpdateNotPackaged, reason).hint(
+            "Check and download still work; install the package of the new version by hand.",
+        )),
     }
 }
 

@@ -106,7 +106,7 @@ export function fakeCommands(overrides: Partial<Commands> = {}): Commands {
     updateCheck: () => ok(null),
     updateDownload: () => ok(null),
     updateInstall: () => ok(null),
-    updateRelaunch: () => Promise.resolve(null),
+    updateRelaunch: () => Promise.resolve(),
     updateSetDailyCheck: () => ok(null),
   };
   return { ...base, ...overrides };
