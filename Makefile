@@ -10,7 +10,7 @@ export CARGO_TARGET_DIR ?= /var/tmp/nfops-target
 FEATURES := --features tauri/custom-protocol
 export NFOPS_STACK_DIR ?= $(CURDIR)/target/stack
 
-.PHONY: run test deps ui build bundle bundle-test bindings icons lint rust-test ui-test stack-up stack-down stack-test e2e clean
+.PHONY: run test deps ui build bundle bundle-test bindings icons release lint rust-test ui-test stack-up stack-down stack-test e2e clean
 
 ## make run: install what is missing, start the local stack, open the console on it.
 run: build stack-up
@@ -59,6 +59,11 @@ bindings:
 ## Regenerate icons/ (every platform's set) from icons/app-icon.svg with the pinned Tauri CLI.
 icons: deps
 	scripts/icons
+
+## make release BASE_URL=https://…: sign the bundles of `make bundle`, write latest.json (key from
+## TAURI_SIGNING_PRIVATE_KEY or the OS keyring, never the repo; see scripts/release).
+release: deps
+	scripts/release
 
 lint:
 	cargo clippy --workspace --all-targets $(FEATURES) -- -D warnings

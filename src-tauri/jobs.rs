@@ -28,6 +28,14 @@ pub enum JobKey {
 }
 
 impl JobKey {
+    fn describe(&self) -> String {
+        match self {
+            JobKey::Backup(env) => format!("a backup of {env}"),
+            JobKey::Restore(env) => format!("a restore of {env}"),
+            JobKey::Promotion => "a promotion".to_owned(),
+        }
+    }
+
     fn busy(&self) -> Error {
         match self {
             JobKey::Backup(env) => Error::new(
@@ -71,6 +79,13 @@ impl RunningJobs {
             key,
             cancel,
         })
+    }
+
+    /// The running jobs, named for a message ("a backup of staging").
+    pub fn running(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.lock().keys().map(JobKey::describe).collect();
+        names.sort();
+        names
     }
 
     /// Asks the job of `key` to stop; false when none runs.

@@ -58,6 +58,15 @@ mod secrets {
     pub mod commands;
     pub mod dto;
 }
+/// Public for `tests/updater.rs`, which drives `engine` on a mock app.
+#[doc(hidden)]
+pub mod updates {
+    pub(crate) mod commands;
+    pub(crate) mod daily;
+    pub(crate) mod dto;
+    pub mod engine;
+    pub(crate) mod state;
+}
 mod uptime {
     pub mod commands;
     pub mod dto;
@@ -134,6 +143,12 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             promote::commands::promote_cancel,
             promote::commands::promotion_history,
             exports::commands::chart_export,
+            updates::commands::update_status,
+            updates::commands::update_check,
+            updates::commands::update_download,
+            updates::commands::update_install,
+            updates::commands::update_relaunch,
+            updates::commands::update_set_daily_check,
         ])
 }
 
@@ -178,11 +193,15 @@ pub fn run() {
     let result = tauri::Builder::default()
         .manage(state)
         .manage(jobs::RunningJobs::default())
+        .manage(updates::state::UpdateState::default())
         .plugin(tauri_plugin_notification::init())
+        // Reads plugins.updater (pubkey, endpoints) from tauri.conf.json.
+        .plugin(tauri_plugin_updater::Builder::new().build())
         .invoke_handler(builder.invoke_handler())
         .setup(move |app| {
             builder.mount_events(app);
             uptime::watch::start(app.handle());
+            updates::daily::start(app.handle());
             app::start_page::apply(app.handle());
             Ok(())
         })

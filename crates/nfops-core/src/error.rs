@@ -76,6 +76,17 @@ pub enum ErrorCode {
     /// not verify, the server offers no TLS, or it requires TLS the
     /// connection does not use.
     DatabaseTls,
+    /// An update may not be installed now: a job of this app is running.
+    UpdateBusy,
+    /// This copy was not installed from a package (a dev or cargo build), so
+    /// the updater has nothing it may replace.
+    UpdateNotPackaged,
+    /// A downloaded update's signature does not verify against the app's
+    /// public key (altered, or signed by another key): nothing was installed.
+    UpdateUntrusted,
+    /// The update server has no release for this platform, or its manifest
+    /// is not a valid one.
+    UpdateNoRelease,
 }
 
 impl ErrorCode {
@@ -109,6 +120,10 @@ impl ErrorCode {
             ErrorCode::EnvironmentBusy => "environment.busy",
             ErrorCode::ConfirmationRequired => "confirmation.required",
             ErrorCode::DatabaseTls => "db.tls",
+            ErrorCode::UpdateBusy => "update.busy",
+            ErrorCode::UpdateNotPackaged => "update.not_packaged",
+            ErrorCode::UpdateUntrusted => "update.untrusted",
+            ErrorCode::UpdateNoRelease => "update.no_release",
         }
     }
 
@@ -143,6 +158,10 @@ impl ErrorCode {
             ErrorCode::EnvironmentBusy => "Another operator is working on this environment",
             ErrorCode::ConfirmationRequired => "Confirmation required",
             ErrorCode::DatabaseTls => "Database TLS failed",
+            ErrorCode::UpdateBusy => "A job is running",
+            ErrorCode::UpdateNotPackaged => "Not installed from a package",
+            ErrorCode::UpdateUntrusted => "Update signature invalid",
+            ErrorCode::UpdateNoRelease => "No release for this platform",
         }
     }
 
@@ -176,6 +195,10 @@ impl ErrorCode {
         ErrorCode::EnvironmentBusy,
         ErrorCode::ConfirmationRequired,
         ErrorCode::DatabaseTls,
+        ErrorCode::UpdateBusy,
+        ErrorCode::UpdateNotPackaged,
+        ErrorCode::UpdateUntrusted,
+        ErrorCode::UpdateNoRelease,
     ];
 
     /// The code whose wire name is `s`, if any.
@@ -189,7 +212,8 @@ impl ErrorCode {
             ErrorCode::InvalidInput | ErrorCode::ConfirmationRequired => 2,
             // Someone else is at work (the environment's lease, the database's
             // restore lock, a blocking session): nothing changed, try later.
-            ErrorCode::EnvironmentBusy | ErrorCode::DatabaseBusy => 9,
+            ErrorCode::EnvironmentBusy | ErrorCode::DatabaseBusy | ErrorCode::UpdateBusy => 9,
+            ErrorCode::UpdateNotPackaged => 2,
             ErrorCode::ConfigInvalid
             | ErrorCode::ConfigNotFound
             | ErrorCode::UnknownEnvironment => 3,
@@ -206,7 +230,9 @@ impl ErrorCode {
             ErrorCode::Unhealthy
             | ErrorCode::CheckFailed
             | ErrorCode::SecretsCorrupt
-            | ErrorCode::BackupUntrusted => 6,
+            | ErrorCode::BackupUntrusted
+            | ErrorCode::UpdateUntrusted
+            | ErrorCode::UpdateNoRelease => 6,
             ErrorCode::AuditTampered => 7,
             ErrorCode::Cancelled => 130,
             ErrorCode::State | ErrorCode::Io | ErrorCode::Internal | ErrorCode::SecretsConflict => {

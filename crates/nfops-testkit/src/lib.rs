@@ -22,6 +22,7 @@ pub mod releases;
 pub mod restore;
 pub mod stack;
 pub mod storage;
+pub mod update_server;
 
 pub use cli::{nfops_command, output_text, run_nfops};
 pub use gate::{require_stack, skip_or_fail, stack_dir, stack_dir_if_up};

@@ -39,8 +39,12 @@ import type {
   PromotionPlanView,
   PromotionResult,
   PromotionHistoryItem,
+  UpdateStatus,
+  UpdateInfo,
+  DownloadEvent,
 } from "./bindings";
 
+export type { UpdateStatus, UpdateInfo, DownloadEvent };
 export type {
   DrillRecord,
   DrillStaleness,
@@ -335,4 +339,23 @@ export const backend = {
   promoteCancel: (): Promise<boolean> => call("promote_cancel", () => active.promoteCancel()),
   /** Past promotions, newest first. */
   promotionHistory: (): Promise<PromotionHistoryItem[]> => call("promotion_history", () => active.promotionHistory()),
+  /** This copy's version and package, the last check's result, the daily-check switch. */
+  updateStatus: (): Promise<UpdateStatus> => call("update_status", () => active.updateStatus()),
+  /** Asks the update server now; null when this is the newest version. */
+  updateCheck: (): Promise<UpdateInfo | null> => call("update_check", () => active.updateCheck()),
+  /** Downloads and verifies the found update; `onEvent` gets progress (throttled). */
+  updateDownload: async (onEvent: (event: DownloadEvent) => void): Promise<void> => {
+    await call("update_download", () => active.updateDownload(channel(onEvent)));
+  },
+  /** Installs the downloaded update (refused while jobs run, or for a copy not installed from a package). */
+  updateInstall: async (): Promise<void> => {
+    await call("update_install", () => active.updateInstall());
+  },
+  /** Restarts the app on the installed version. */
+  updateRelaunch: async (): Promise<void> => {
+    await call("update_relaunch", () => active.updateRelaunch());
+  },
+  updateSetDailyCheck: async (on: boolean): Promise<void> => {
+    await call("update_set_daily_check", () => active.updateSetDailyCheck(on));
+  },
 };

@@ -1,7 +1,7 @@
 // A stand-in for the generated `commands`, for tests (and the demo build).
 // It answers like tauri-specta's bindings do: `{ status, data | error }`.
 
-import type { AppInfo, Commands, WireError } from "../lib/backend";
+import type { AppInfo, Commands, UpdateStatus, WireError } from "../lib/backend";
 
 type Ok<T> = { status: "ok"; data: T };
 type Err = { status: "error"; error: WireError };
@@ -33,6 +33,22 @@ export function appInfo(overrides: Partial<AppInfo> = {}): AppInfo {
  */
 export function answerAppInfo(info: AppInfo = appInfo()): ReturnType<Commands["appInfo"]> {
   return Promise.resolve(info) as unknown as ReturnType<Commands["appInfo"]>;
+}
+
+/** A dev build's Updates status: nothing found yet, Install off. */
+export function updateStatus(overrides: Partial<UpdateStatus> = {}): UpdateStatus {
+  return {
+    currentVersion: "0.1.0",
+    packageKind: null,
+    installBlocked: "This copy was not installed from a package (a development or cargo build)",
+    endpoints: ["https://downloads.example.com/nfops/latest.json"],
+    dailyCheck: true,
+    lastCheck: null,
+    available: null,
+    downloaded: false,
+    installed: false,
+    ...overrides,
+  };
 }
 
 /** Every command answers ok with nothing in it, unless overridden. */
@@ -86,6 +102,12 @@ export function fakeCommands(overrides: Partial<Commands> = {}): Commands {
     integrityReports: () => ok([]),
     drillsList: () => ok([]),
     drillsStaleness: () => ok([]),
+    updateStatus: () => ok(updateStatus()),
+    updateCheck: () => ok(null),
+    updateDownload: () => ok(null),
+    updateInstall: () => ok(null),
+    updateRelaunch: () => Promise.resolve(),
+    updateSetDailyCheck: () => ok(null),
   };
   return { ...base, ...overrides };
 }

@@ -19,6 +19,7 @@ pub struct Config {
     path: PathBuf,
     environments: Vec<(String, Environment)>,
     secrets_dir: Option<PathBuf>,
+    update_endpoints: Vec<String>,
 }
 
 impl Config {
@@ -58,6 +59,7 @@ impl Config {
             path: path.to_owned(),
             environments: Vec::new(),
             secrets_dir: None,
+            update_endpoints: Vec::new(),
         }
     }
 
@@ -69,6 +71,12 @@ impl Config {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// `[updates] endpoints`: the update manifest URLs of a company mirror,
+    /// in order; empty means the ones built into the app.
+    pub fn update_endpoints(&self) -> &[String] {
+        &self.update_endpoints
     }
 
     /// Environments ordered by tier (local, staging, production, region), then name.
@@ -198,6 +206,7 @@ fn validate(path: &Path, text: &str, file: ConfigFile) -> Result<Config> {
             Some(base.join(dir))
         }
     };
+    let update_endpoints = validate_update_endpoints(path, text, &file)?;
     let mut environments = Vec::new();
     for (name, env) in file.environments {
         let span = env.span();
@@ -383,7 +392,40 @@ fn validate(path: &Path, text: &str, file: ConfigFile) -> Result<Config> {
         path: path.to_owned(),
         environments,
         secrets_dir,
+        update_endpoints,
     })
+}
+
+/// `[updates] endpoints`: full http(s) URLs, at least one when the table is
+/// there (an empty list would silently mean "the built-in server").
+fn validate_update_endpoints(path: &Path, text: &str, file: &ConfigFile) -> Result<Vec<String>> {
+    let Some(updates) = &file.updates else {
+        return Ok(Vec::new());
+    };
+    if updates.endpoints.is_empty() {
+        return Err(invalid(
+            path,
+            text,
+            0,
+            "updates.endpoints is empty",
+            "List the latest.json URLs of your mirror, or remove [updates] to use the built-in one.",
+        ));
+    }
+    let mut urls = Vec::new();
+    for e in &updates.endpoints {
+        let url = e.get_ref().trim();
+        if !(url.starts_with("https://") || url.starts_with("http://")) {
+            return Err(invalid(
+                path,
+                text,
+                e.span().start,
+                "updates.endpoints entries must start with https:// (or http:// for a test server)",
+                "Give the full URL of the manifest, e.g. https://mirror.example.com/nfops/latest.json.",
+            ));
+        }
+        urls.push(url.to_owned());
+    }
+    Ok(urls)
 }
 
 /// The uptime probes of one environment: unique names, intervals of at

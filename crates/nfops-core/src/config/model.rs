@@ -20,6 +20,17 @@ pub struct ConfigFile {
     pub environments: BTreeMap<String, Spanned<Environment>>,
     /// Where the age-encrypted secrets store lives.
     pub secrets: Option<SecretsStore>,
+    /// Where the desktop app looks for updates (a company mirror).
+    pub updates: Option<Updates>,
+}
+
+/// `[updates]`: the update manifests (`latest.json`) the desktop app reads
+/// instead of the ones built into it, e.g. a company S3 bucket or any static
+/// server. Tried in order; the first that answers wins.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Updates {
+    pub endpoints: Vec<Spanned<String>>,
 }
 
 /// `[secrets]`: the folder holding `<env>.env.age` and `<env>.recipients`.
