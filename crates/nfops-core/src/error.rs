@@ -34,6 +34,9 @@ pub enum ErrorCode {
     SshConnect,
     /// SSH: the server refused our key.
     SshAuth,
+    /// SSH: the host logs in through the ssh-agent (Pageant on Windows) and
+    /// no agent answered at its socket or pipe.
+    SshAgentUnavailable,
     /// SSH: a remote command failed or timed out.
     SshCommand,
     /// A service (DB, cache, storage, HTTP, Prometheus) could not be reached.
@@ -87,6 +90,7 @@ impl ErrorCode {
             ErrorCode::CredentialMissing => "credential.missing",
             ErrorCode::SshConnect => "ssh.connect",
             ErrorCode::SshAuth => "ssh.auth",
+            ErrorCode::SshAgentUnavailable => "ssh.agent_unavailable",
             ErrorCode::SshCommand => "ssh.command",
             ErrorCode::Unreachable => "service.unreachable",
             ErrorCode::Unhealthy => "service.unhealthy",
@@ -120,6 +124,7 @@ impl ErrorCode {
             ErrorCode::CredentialMissing => "A credential is missing",
             ErrorCode::SshConnect => "SSH connection failed",
             ErrorCode::SshAuth => "SSH key refused",
+            ErrorCode::SshAgentUnavailable => "No SSH agent reachable",
             ErrorCode::SshCommand => "Remote command failed",
             ErrorCode::Unreachable => "Service unreachable",
             ErrorCode::Unhealthy => "Service unhealthy",
@@ -152,6 +157,7 @@ impl ErrorCode {
         ErrorCode::CredentialMissing,
         ErrorCode::SshConnect,
         ErrorCode::SshAuth,
+        ErrorCode::SshAgentUnavailable,
         ErrorCode::SshCommand,
         ErrorCode::Unreachable,
         ErrorCode::Unhealthy,
@@ -189,6 +195,7 @@ impl ErrorCode {
             ErrorCode::KeyringUnavailable
             | ErrorCode::KeyringDenied
             | ErrorCode::CredentialMissing
+            | ErrorCode::SshAgentUnavailable
             | ErrorCode::SecretsNotRecipient
             | ErrorCode::BackupKeyMismatch => 4,
             ErrorCode::SshConnect
