@@ -171,9 +171,16 @@ async fn a_database_tunnel_runs_through_an_agent_logged_in_bastion() {
         .cloned()
         .collect();
     let creds = memory_credentials(&without_key);
-    let route = route::database("production", &env, &creds, &stack.known_hosts(), None, "to test")
-        .await
-        .expect("production's database is routed through the agent-authenticated prod-app-1");
+    let route = route::database(
+        "production",
+        &env,
+        &creds,
+        &stack.known_hosts(),
+        None,
+        "to test",
+    )
+    .await
+    .expect("production's database is routed through the agent-authenticated prod-app-1");
     let mut c = route
         .target
         .connect()
@@ -202,7 +209,11 @@ async fn an_empty_agent_is_ssh_auth_with_nothing_offered() {
         "says nothing was offered: {}",
         err.message()
     );
-    assert!(err.message().contains("prod-app-1"), "names the host: {}", err.message());
+    assert!(
+        err.message().contains("prod-app-1"),
+        "names the host: {}",
+        err.message()
+    );
     assert!(
         err.hint_text().unwrap_or("").contains("ssh-add"),
         "says how to add a key: {err}"
@@ -211,7 +222,8 @@ async fn an_empty_agent_is_ssh_auth_with_nothing_offered() {
 
 #[tokio::test]
 async fn an_agent_with_another_key_is_ssh_auth_naming_its_fingerprint() {
-    let Some(stack) = Stack::from_env("an_agent_with_another_key_is_ssh_auth_naming_its_fingerprint")
+    let Some(stack) =
+        Stack::from_env("an_agent_with_another_key_is_ssh_auth_naming_its_fingerprint")
     else {
         return;
     };
@@ -264,7 +276,10 @@ async fn no_agent_at_the_socket_is_agent_unavailable() {
         err.hint_text().unwrap_or("").contains("SSH_AUTH_SOCK"),
         "the hint names SSH_AUTH_SOCK: {err}"
     );
-    assert!(started.elapsed() < Duration::from_secs(2), "fails at once, locally");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "fails at once, locally"
+    );
 
     // A socket whose agent died (the file stays behind).
     let mut agent = TestAgent::start(stack.tmp());
@@ -278,7 +293,11 @@ async fn no_agent_at_the_socket_is_agent_unavailable() {
     let host = agent_host(&stack, Some(socket), None);
     let err = connect(&stack, &host).await.expect_err("a dead agent");
     assert_eq!(err.code(), ErrorCode::SshAgentUnavailable, "{err}");
-    assert!(err.message().contains("connection refused"), "{}", err.message());
+    assert!(
+        err.message().contains("connection refused"),
+        "{}",
+        err.message()
+    );
 }
 
 #[tokio::test]
@@ -302,7 +321,8 @@ async fn ssh_auth_sock_is_where_the_agent_is_found_by_default() {
     let err = connect(&stack, &host).await.expect_err("no agent there");
     assert_eq!(err.code(), ErrorCode::SshAgentUnavailable, "{err}");
     assert!(
-        err.message().contains("SSH_AUTH_SOCK") && err.message().contains(&missing.display().to_string()),
+        err.message().contains("SSH_AUTH_SOCK")
+            && err.message().contains(&missing.display().to_string()),
         "says where it looked: {}",
         err.message()
     );

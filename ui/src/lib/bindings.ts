@@ -147,7 +147,7 @@ export const commands = {
 };
 
 /* Constants */
-export const ERROR_TITLES = {"audit.tampered":"Audit log chain is broken","backup.key_mismatch":"Backup key does not match","backup.untrusted":"Backup not trusted","config.invalid":"environments.toml has an error","config.not_found":"No environments file","config.unknown_environment":"Unknown environment","confirmation.required":"Confirmation required","credential.missing":"A credential is missing","db.busy":"Database busy","environment.busy":"Another operator is working on this environment","input.invalid":"Invalid input","internal":"Internal error (a bug in NewFinity Ops)","io.error":"File or disk error","job.cancelled":"Cancelled","job.check_failed":"Check failed","keyring.denied":"The OS keyring refused access","keyring.unavailable":"No OS keyring available","secrets.conflict":"Secrets changed meanwhile","secrets.corrupt":"Secrets file unreadable","secrets.not_recipient":"Not a recipient of these secrets","service.unhealthy":"Service unhealthy","service.unreachable":"Service unreachable","ssh.auth":"SSH key refused","ssh.command":"Remote command failed","ssh.connect":"SSH connection failed","state.error":"Local state database failed"} as const;
+export const ERROR_TITLES = {"audit.tampered":"Audit log chain is broken","backup.key_mismatch":"Backup key does not match","backup.untrusted":"Backup not trusted","config.invalid":"environments.toml has an error","config.not_found":"No environments file","config.unknown_environment":"Unknown environment","confirmation.required":"Confirmation required","credential.missing":"A credential is missing","db.busy":"Database busy","environment.busy":"Another operator is working on this environment","input.invalid":"Invalid input","internal":"Internal error (a bug in NewFinity Ops)","io.error":"File or disk error","job.cancelled":"Cancelled","job.check_failed":"Check failed","keyring.denied":"The OS keyring refused access","keyring.unavailable":"No OS keyring available","secrets.conflict":"Secrets changed meanwhile","secrets.corrupt":"Secrets file unreadable","secrets.not_recipient":"Not a recipient of these secrets","service.unhealthy":"Service unhealthy","service.unreachable":"Service unreachable","ssh.agent_unavailable":"No SSH agent reachable","ssh.auth":"SSH key refused","ssh.command":"Remote command failed","ssh.connect":"SSH connection failed","state.error":"Local state database failed"} as const;
 
 /* Types */
 export type AppInfo = {
@@ -293,7 +293,9 @@ export type CheckItem = {
 	detail: string,
 };
 
-export type CredentialState = "set" | "missing";
+export type CredentialState = "set" | "missing" | 
+/**  The `ssh-agent` row: agent-authenticated hosts, nothing in the keyring. */
+"agent";
 
 export type CredentialStatus = {
 	name: string,

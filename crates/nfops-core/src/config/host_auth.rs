@@ -84,7 +84,10 @@ pub(super) fn validate_host_auth(
         }
         if !agent && (host.agent_key.is_some() || host.agent_socket.is_some()) {
             return fail(
-                format!("host '{}': agent_key and agent_socket apply only with ssh_auth = \"agent\"", host.name),
+                format!(
+                    "host '{}': agent_key and agent_socket apply only with ssh_auth = \"agent\"",
+                    host.name
+                ),
                 "Add ssh_auth = \"agent\" or remove them.".into(),
             );
         }
@@ -101,7 +104,11 @@ pub(super) fn validate_host_auth(
                 );
             }
         }
-        if host.agent_socket.as_deref().is_some_and(|s| s.trim().is_empty()) {
+        if host
+            .agent_socket
+            .as_deref()
+            .is_some_and(|s| s.trim().is_empty())
+        {
             return fail(
                 format!("agent_socket of host '{}' is empty", host.name),
                 "Name the agent's socket path, or remove the key to use SSH_AUTH_SOCK.".into(),
@@ -143,7 +150,8 @@ mod tests {
         );
         assert_eq!(cfg.credential_names(), ["staging/ssh"]);
 
-        let cfg = parse(&format!("ssh_auth = \"agent\"\nagent_key = \"{FP}\"\n")).expect("agent host");
+        let cfg =
+            parse(&format!("ssh_auth = \"agent\"\nagent_key = \"{FP}\"\n")).expect("agent host");
         assert_eq!(
             auth_of(&cfg),
             HostAuth::Agent {
@@ -162,7 +170,11 @@ mod tests {
         let err = parse("").expect_err("no identity");
         assert_eq!(err.code(), ErrorCode::ConfigInvalid);
         assert!(err.message().contains("host 'app1'"), "{}", err.message());
-        assert!(err.message().contains("no SSH identity"), "{}", err.message());
+        assert!(
+            err.message().contains("no SSH identity"),
+            "{}",
+            err.message()
+        );
         let err = parse("ssh_auth = \"key\"\n").expect_err("key without a credential");
         assert!(err.message().contains("host 'app1'"), "{}", err.message());
     }
@@ -170,10 +182,22 @@ mod tests {
     #[test]
     fn ambiguous_or_malformed_agent_settings_are_refused() {
         for (host, says) in [
-            ("ssh_auth = \"agent\"\nssh_key_credential = \"s/ssh\"\n", "both"),
-            ("ssh_key_credential = \"s/ssh\"\nagent_key = \"SHA256:x\"\n", "only with"),
-            ("ssh_auth = \"agent\"\nagent_key = \"AAAAC3NzaC1lZDI1NTE5AAAAI\"\n", "not a SHA256"),
-            ("ssh_auth = \"agent\"\nagent_key = \"MD5:12:34\"\n", "not a SHA256"),
+            (
+                "ssh_auth = \"agent\"\nssh_key_credential = \"s/ssh\"\n",
+                "both",
+            ),
+            (
+                "ssh_key_credential = \"s/ssh\"\nagent_key = \"SHA256:x\"\n",
+                "only with",
+            ),
+            (
+                "ssh_auth = \"agent\"\nagent_key = \"AAAAC3NzaC1lZDI1NTE5AAAAI\"\n",
+                "not a SHA256",
+            ),
+            (
+                "ssh_auth = \"agent\"\nagent_key = \"MD5:12:34\"\n",
+                "not a SHA256",
+            ),
             ("ssh_auth = \"agent\"\nagent_socket = \" \"\n", "empty"),
             ("ssh_auth = \"pageant\"\n", "unknown variant"),
         ] {

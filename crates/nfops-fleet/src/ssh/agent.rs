@@ -44,12 +44,19 @@ impl AgentLogin {
     /// Errors: `ssh.agent_unavailable` when nothing answers at the socket or
     /// pipe (or the agent does not speak the protocol); `ssh.auth` when
     /// `agent_key` names an identity the agent does not hold.
-    pub(crate) async fn open(host: &Host, wanted: Option<&str>, socket: Option<&str>) -> Result<Self> {
+    pub(crate) async fn open(
+        host: &Host,
+        wanted: Option<&str>,
+        socket: Option<&str>,
+    ) -> Result<Self> {
         let (mut agent, place) = connect(host, socket).await?;
         let identities = agent.request_identities().await.map_err(|e| {
             Error::new(
                 ErrorCode::SshAgentUnavailable,
-                format!("the {place} did not list its identities (SSH key of host '{}')", host.name),
+                format!(
+                    "the {place} did not list its identities (SSH key of host '{}')",
+                    host.name
+                ),
             )
             .hint("Check that the agent runs and is unlocked (`ssh-add -l` must list your key).")
             .source(e)
@@ -69,7 +76,7 @@ impl AgentLogin {
             wanted: wanted.map(str::to_owned),
         };
         if let Some(w) = &login.wanted {
-            if !login.offered.iter().any(|k| &fingerprint(k) == w) {
+            if !login.offered.iter().any(|k| fingerprint(k) == *w) {
                 return Err(Error::new(
                     ErrorCode::SshAuth,
                     format!(
@@ -89,7 +96,7 @@ impl AgentLogin {
     fn candidates(&self) -> impl Iterator<Item = &PublicKey> {
         self.offered
             .iter()
-            .filter(|k| self.wanted.as_ref().is_none_or(|w| &fingerprint(k) == w))
+            .filter(|k| self.wanted.as_ref().is_none_or(|w| fingerprint(k) == *w))
     }
 
     /// "SHA256:… (comment), …" or "no identity at all".
@@ -150,7 +157,11 @@ impl AgentLogin {
                 }
                 Ok(AuthResult::Failure { .. }) => tried.push(fp),
                 Err(russh::AgentAuthError::Send(_)) => {
-                    return Err(super::handshake_lost(host, endpoint, russh::Error::SendError))
+                    return Err(super::handshake_lost(
+                        host,
+                        endpoint,
+                        russh::Error::SendError,
+                    ))
                 }
                 // The agent declined to sign (a confirmation refused, a key
                 // removed meanwhile): the handle stays usable, try the next.
@@ -190,7 +201,10 @@ const WHERE_HINT: &str = "Start the OpenSSH Authentication Agent service (pipe \
 fn unavailable(host: &Host, what: String) -> Error {
     Error::new(
         ErrorCode::SshAgentUnavailable,
-        format!("host '{}' logs in with the SSH agent, but {what}", host.name),
+        format!(
+            "host '{}' logs in with the SSH agent, but {what}",
+            host.name
+        ),
     )
     .hint(WHERE_HINT)
 }
@@ -204,7 +218,11 @@ async fn connect(host: &Host, socket: Option<&str>) -> Result<(Agent, String)> {
             _ => return Err(unavailable(host, "SSH_AUTH_SOCK is not set".into())),
         },
     };
-    let from = if socket.is_some() { "agent_socket" } else { "SSH_AUTH_SOCK" };
+    let from = if socket.is_some() {
+        "agent_socket"
+    } else {
+        "SSH_AUTH_SOCK"
+    };
     match AgentClient::connect_uds(&path).await {
         Ok(a) => Ok((a.dynamic(), format!("ssh-agent at {path}"))),
         Err(e) => Err(unavailable(
@@ -220,9 +238,11 @@ async fn connect(host: &Host, socket: Option<&str>) -> Result<(Agent, String)> {
 #[cfg(windows)]
 async fn connect(host: &Host, socket: Option<&str>) -> Result<(Agent, String)> {
     const OPENSSH_PIPE: &str = r"\\.\pipe\openssh-ssh-agent";
-    let explicit = socket
-        .map(str::to_owned)
-        .or_else(|| std::env::var("SSH_AUTH_SOCK").ok().filter(|p| !p.is_empty()));
+    let explicit = socket.map(str::to_owned).or_else(|| {
+        std::env::var("SSH_AUTH_SOCK")
+            .ok()
+            .filter(|p| !p.is_empty())
+    });
     let pipe = explicit.clone().unwrap_or_else(|| OPENSSH_PIPE.to_owned());
     let pipe_error = match AgentClient::connect_named_pipe(&pipe).await {
         Ok(a) => return Ok((a.dynamic(), format!("SSH agent at {pipe}"))),

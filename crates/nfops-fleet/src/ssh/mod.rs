@@ -166,7 +166,9 @@ impl SshSession {
         let login = match host.auth() {
             HostAuth::Key { credential } => Login::Key(load_private_key(host, credential, creds)?),
             HostAuth::Agent { key, socket } => {
-                match tokio::time::timeout_at(deadline, agent::AgentLogin::open(host, key, socket)).await {
+                match tokio::time::timeout_at(deadline, agent::AgentLogin::open(host, key, socket))
+                    .await
+                {
                     Err(_) => return Err(agent_timed_out(host)),
                     Ok(login) => Login::Agent(login?),
                 }
@@ -232,10 +234,15 @@ impl SshSession {
 
         let authenticated = match login {
             Login::Key(key) => {
-                tokio::time::timeout_at(deadline, authenticate_key(&mut handle, host, &endpoint, key)).await
+                tokio::time::timeout_at(
+                    deadline,
+                    authenticate_key(&mut handle, host, &endpoint, key),
+                )
+                .await
             }
             Login::Agent(agent) => {
-                tokio::time::timeout_at(deadline, agent.authenticate(&mut handle, host, &endpoint)).await
+                tokio::time::timeout_at(deadline, agent.authenticate(&mut handle, host, &endpoint))
+                    .await
             }
         };
         match authenticated {
@@ -357,7 +364,10 @@ async fn authenticate_key(
 fn agent_timed_out(host: &Host) -> Error {
     Error::new(
         ErrorCode::SshAgentUnavailable,
-        format!("the SSH agent did not answer in time (host '{}')", host.name),
+        format!(
+            "the SSH agent did not answer in time (host '{}')",
+            host.name
+        ),
     )
     .hint("Check that the agent runs and is unlocked: `ssh-add -l` must list your key at once.")
 }
