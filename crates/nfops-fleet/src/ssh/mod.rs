@@ -164,7 +164,9 @@ impl SshSession {
         };
         // The identity first: a missing key or agent fails before any traffic.
         let login = match host.auth() {
-            HostAuth::Key { credential } => Login::Key(load_private_key(host, credential, creds)?),
+            HostAuth::Key { credential } => {
+                Login::Key(Box::new(load_private_key(host, credential, creds)?))
+            }
             HostAuth::Agent { key, socket } => {
                 match tokio::time::timeout_at(deadline, agent::AgentLogin::open(host, key, socket))
                     .await
@@ -236,7 +238,7 @@ impl SshSession {
             Login::Key(key) => {
                 tokio::time::timeout_at(
                     deadline,
-                    authenticate_key(&mut handle, host, &endpoint, key),
+                    authenticate_key(&mut handle, host, &endpoint, *key),
                 )
                 .await
             }
@@ -316,7 +318,8 @@ impl SshSession {
 
 /// The identity a session logs in with, ready before the TCP connection.
 enum Login {
-    Key(russh::keys::PrivateKey),
+    // Boxed: a private key is several times the size of the agent login.
+    Key(Box<russh::keys::PrivateKey>),
     Agent(agent::AgentLogin),
 }
 
