@@ -8,6 +8,8 @@ use specta::Type;
 pub enum CredentialState {
     Set,
     Missing,
+    /// The `ssh-agent` row: agent-authenticated hosts, nothing in the keyring.
+    Agent,
 }
 
 #[derive(Debug, Clone, Serialize, Type)]
@@ -25,6 +27,7 @@ impl From<nfops_ops::CredentialStatus> for CredentialStatus {
             state: match c.state {
                 nfops_ops::CredentialState::Set => CredentialState::Set,
                 nfops_ops::CredentialState::Missing => CredentialState::Missing,
+                nfops_ops::CredentialState::Agent => CredentialState::Agent,
             },
             name: c.name,
             changed_at: c.changed_at,

@@ -34,6 +34,9 @@ pub enum ErrorCode {
     SshConnect,
     /// SSH: the server refused our key.
     SshAuth,
+    /// SSH: the host logs in through the ssh-agent (Pageant on Windows) and
+    /// no agent answered at its socket or pipe.
+    SshAgentUnavailable,
     /// SSH: a remote command failed or timed out.
     SshCommand,
     /// A service (DB, cache, storage, HTTP, Prometheus) could not be reached.
@@ -102,6 +105,7 @@ impl ErrorCode {
             ErrorCode::CredentialMissing => "credential.missing",
             ErrorCode::SshConnect => "ssh.connect",
             ErrorCode::SshAuth => "ssh.auth",
+            ErrorCode::SshAgentUnavailable => "ssh.agent_unavailable",
             ErrorCode::SshCommand => "ssh.command",
             ErrorCode::Unreachable => "service.unreachable",
             ErrorCode::Unhealthy => "service.unhealthy",
@@ -140,6 +144,7 @@ impl ErrorCode {
             ErrorCode::CredentialMissing => "A credential is missing",
             ErrorCode::SshConnect => "SSH connection failed",
             ErrorCode::SshAuth => "SSH key refused",
+            ErrorCode::SshAgentUnavailable => "No SSH agent reachable",
             ErrorCode::SshCommand => "Remote command failed",
             ErrorCode::Unreachable => "Service unreachable",
             ErrorCode::Unhealthy => "Service unhealthy",
@@ -177,6 +182,7 @@ impl ErrorCode {
         ErrorCode::CredentialMissing,
         ErrorCode::SshConnect,
         ErrorCode::SshAuth,
+        ErrorCode::SshAgentUnavailable,
         ErrorCode::SshCommand,
         ErrorCode::Unreachable,
         ErrorCode::Unhealthy,
@@ -220,6 +226,7 @@ impl ErrorCode {
             ErrorCode::KeyringUnavailable
             | ErrorCode::KeyringDenied
             | ErrorCode::CredentialMissing
+            | ErrorCode::SshAgentUnavailable
             | ErrorCode::SecretsNotRecipient
             | ErrorCode::BackupKeyMismatch => 4,
             ErrorCode::SshConnect

@@ -210,7 +210,11 @@ async fn a_key_the_host_does_not_know_is_ssh_auth() {
     let host = stack.host("production", "prod-app-1");
     let (private, _) = fresh_ed25519(stack.tmp(), "stranger");
     let creds = MemoryCredentials::default();
-    creds.insert(&host.ssh_key_credential, &private);
+    creds.insert(
+        host.key_credential()
+            .expect("the stack's hosts use a keyring key"),
+        &private,
+    );
     let err = SshSession::connect(&host, &creds, &stack.known_hosts())
         .await
         .expect_err("an unknown key must be rejected");

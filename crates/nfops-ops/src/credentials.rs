@@ -14,7 +14,13 @@ use crate::Console;
 pub enum CredentialState {
     Set,
     Missing,
+    /// Not a keyring entry: the SSH identity of the listed environments'
+    /// `ssh_auth = "agent"` hosts comes from the operator's running agent.
+    Agent,
 }
+
+/// The name of the one listing row that stands for every agent host.
+const AGENT_ROW: &str = "ssh-agent";
 
 /// A credential's status; never its value.
 #[derive(Debug, Clone, Serialize)]
@@ -29,7 +35,9 @@ pub struct CredentialStatus {
 
 impl Console {
     /// Every credential the config names, plus any whose change the console
-    /// recorded, with its state in the keyring.
+    /// recorded, with its state in the keyring; last, one `ssh-agent` row
+    /// (state `Agent`) naming the environments with agent-authenticated
+    /// hosts, which need no keyring key.
     pub async fn credentials(&self) -> Result<Vec<CredentialStatus>> {
         let config = self.config()?;
         let mut names = config.credential_names();
@@ -62,6 +70,23 @@ impl Console {
                 },
                 used_by,
                 name,
+            });
+        }
+        let agent_users: Vec<String> = config
+            .environments()
+            .filter(|(_, env)| {
+                env.hosts
+                    .iter()
+                    .any(|h| h.get_ref().key_credential().is_none())
+            })
+            .map(|(n, _)| n.to_owned())
+            .collect();
+        if !agent_users.is_empty() {
+            out.push(CredentialStatus {
+                name: AGENT_ROW.to_owned(),
+                state: CredentialState::Agent,
+                changed_at: None,
+                used_by: agent_users,
             });
         }
         Ok(out)
@@ -151,7 +176,7 @@ impl Console {
 fn env_uses(env: &nfops_core::config::Environment, name: &str) -> bool {
     env.hosts
         .iter()
-        .any(|h| h.get_ref().ssh_key_credential == name)
+        .any(|h| h.get_ref().key_credential() == Some(name))
         || env
             .database
             .as_ref()

@@ -67,7 +67,7 @@ fn needed_credentials(env: &Environment) -> Vec<String> {
     let mut n: Vec<String> = env
         .hosts
         .iter()
-        .map(|h| h.get_ref().ssh_key_credential.clone())
+        .filter_map(|h| h.get_ref().key_credential().map(str::to_owned))
         .collect();
     n.extend(env.database.as_ref().map(|d| d.password_credential.clone()));
     n.extend(env.database.iter().flat_map(|d| {

@@ -41,6 +41,8 @@ pub async fn run(console: &Console, out: &Output, cmd: Command) -> Result<ExitCo
                     let state = match c.state {
                         CredentialState::Set => "set",
                         CredentialState::Missing => "MISSING",
+                        // Agent hosts log in with the operator's own agent: nothing to set.
+                        CredentialState::Agent => "agent",
                     };
                     let changed = c.changed_at.as_deref().unwrap_or("-");
                     writeln!(

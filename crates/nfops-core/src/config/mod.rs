@@ -3,11 +3,13 @@
 //! Errors point at the file, line and column, and say how to fix the input.
 
 mod database_tls;
+mod host_auth;
 mod model;
 mod settings;
 
 use std::path::{Path, PathBuf};
 
+pub use host_auth::HostAuth;
 pub use model::*;
 pub use settings::{looks_secret, Settings};
 
@@ -108,9 +110,12 @@ impl Config {
     pub fn credential_names(&self) -> Vec<String> {
         let mut names = Vec::new();
         for (_, env) in &self.environments {
-            for h in &env.hosts {
-                names.push(h.get_ref().ssh_key_credential.clone());
-            }
+            // Agent hosts need no keyring credential.
+            names.extend(
+                env.hosts
+                    .iter()
+                    .filter_map(|h| h.get_ref().key_credential().map(str::to_owned)),
+            );
             if let Some(db) = &env.database {
                 names.push(db.password_credential.clone());
             }
@@ -244,6 +249,7 @@ fn validate(path: &Path, text: &str, file: ConfigFile) -> Result<Config> {
             .iter()
             .flat_map(|d| d.replicas.iter().filter_map(|r| r.via.as_ref()));
         validate_host_keys(path, text, &name, &env)?;
+        host_auth::validate_host_auth(path, text, &name, &env)?;
         settings::validate_settings(path, text, &name, &env)?;
         let vias = [
             env.database.as_ref().and_then(|d| d.via.as_ref()),

@@ -101,8 +101,20 @@ pub struct Host {
     #[serde(default = "default_ssh_port")]
     pub port: u16,
     pub user: String,
-    /// Keyring credential holding the OpenSSH private key.
-    pub ssh_key_credential: String,
+    /// Keyring credential holding the OpenSSH private key (with the default
+    /// `ssh_auth = "key"`).
+    pub ssh_key_credential: Option<String>,
+    /// How the host is logged in to: `key` (default: the keyring key above)
+    /// or `agent` (the running ssh-agent; Pageant or the OpenSSH agent's pipe
+    /// on Windows). See [`Host::auth`].
+    pub ssh_auth: Option<SshAuth>,
+    /// With `ssh_auth = "agent"`: the `SHA256:` fingerprint of the one agent
+    /// identity to use. Without it each identity the agent offers is tried.
+    pub agent_key: Option<String>,
+    /// With `ssh_auth = "agent"`: the agent's socket (a Windows pipe name on
+    /// Windows) instead of `SSH_AUTH_SOCK` / the default pipe and Pageant;
+    /// for agents such as 1Password or Secretive that listen elsewhere.
+    pub agent_socket: Option<String>,
     /// Expected host key fingerprint (`SHA256:...`). When absent the first key
     /// seen is trusted and remembered (trust on first use).
     pub host_key: Option<String>,
@@ -113,6 +125,14 @@ pub struct Host {
     /// Roles of the host: `backend`, `worker`, `bastion`.
     #[serde(default = "default_roles")]
     pub roles: Vec<String>,
+}
+
+/// See [`Host::ssh_auth`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SshAuth {
+    Key,
+    Agent,
 }
 
 fn default_ssh_port() -> u16 {

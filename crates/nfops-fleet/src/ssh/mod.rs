@@ -1,12 +1,14 @@
 //! SSH sessions to the platform's hosts (russh).
 //!
 //! A [`SshSession`] is authenticated with the host's private key, taken from
-//! the credential named by `host.ssh_key_credential`, after the server's host
-//! key was verified (pinned fingerprint or trust on first use, see
+//! the credential named by `host.ssh_key_credential`, or through the
+//! operator's running agent (`ssh_auth = "agent"`, see [`agent`]), after the
+//! server's host key was verified (pinned fingerprint or trust on first use, see
 //! [`host_key`]). It runs remote commands ([`SshSession::exec`]) and forwards
 //! local ports ([`SshSession::forward`]). Key material never appears in an
 //! error or a log line.
 
+mod agent;
 mod exec;
 mod host_key;
 mod link;
@@ -17,7 +19,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use nfops_core::config::Host;
+use nfops_core::config::{Host, HostAuth};
 use nfops_core::credentials::CredentialSource;
 use nfops_core::{Error, ErrorCode, Result};
 use russh::client;
@@ -121,7 +123,9 @@ impl std::fmt::Debug for SshSession {
 impl SshSession {
     /// Connects to `host` and authenticates as `host.user` with the private key
     /// stored in credential `host.ssh_key_credential` (OpenSSH format: ed25519,
-    /// ECDSA or RSA; unencrypted). Gives up after [`DEFAULT_CONNECT_TIMEOUT`].
+    /// ECDSA or RSA; unencrypted), or, for `ssh_auth = "agent"`, with the
+    /// identities of the running agent (only `agent_key`'s when set). Gives up
+    /// after [`DEFAULT_CONNECT_TIMEOUT`].
     ///
     /// Host key: when `host.host_key` is set the server's key must have that
     /// `SHA256:` fingerprint; otherwise the first key seen for
@@ -131,7 +135,9 @@ impl SshSession {
     /// Errors: the credential source's errors; `ssh.connect` for refused or
     /// timed-out TCP connections, failed handshakes and refused host keys
     /// (the message names `address:port`); `ssh.auth` when the key is not a
-    /// usable private key or the server rejects it.
+    /// usable private key or the server rejects it (for the agent: every
+    /// identity offered, listed by fingerprint); `ssh.agent_unavailable` when
+    /// an agent host finds no agent.
     pub async fn connect(
         host: &Host,
         creds: &dyn CredentialSource,
@@ -147,10 +153,17 @@ impl SshSession {
         known_hosts: &Path,
         timeout: Duration,
     ) -> Result<SshSession> {
+        // The keyring is read once: the tunnel's later sessions reuse the key.
+        let identity = match host.auth() {
+            HostAuth::Key { credential } => {
+                Identity::Key(Arc::new(load_private_key(host, credential, creds)?))
+            }
+            HostAuth::Agent { .. } => Identity::Agent,
+        };
         let dialer = Dialer {
             host: host.clone(),
             known_hosts: known_hosts.to_owned(),
-            key: Arc::new(load_private_key(host, creds)?),
+            identity,
         };
         dialer.dial(timeout, Arc::default()).await
     }
@@ -237,7 +250,16 @@ pub(crate) fn runtime() -> &'static tokio::runtime::Runtime {
 pub(crate) struct Dialer {
     host: Host,
     known_hosts: std::path::PathBuf,
-    key: Arc<russh::keys::PrivateKey>,
+    identity: Identity,
+}
+
+/// Where a dial's login comes from: the key read from the keyring once, or
+/// the agent, asked again on every dial (it may have been locked or
+/// changed meanwhile).
+#[derive(Clone)]
+enum Identity {
+    Key(Arc<russh::keys::PrivateKey>),
+    Agent,
 }
 
 impl Dialer {
@@ -254,6 +276,7 @@ impl Dialer {
             .map_err(|e| Error::internal(format!("the SSH connect task stopped: {e}")))?
     }
 
+    // Long on purpose: identity, TCP connect, handshake, host-key check and authentication share one deadline and one error mapping.
     async fn dial_here(&self, timeout: Duration, link: Arc<LinkState>) -> Result<SshSession> {
         let host = &self.host;
         let endpoint = endpoint(&host.address, host.port);
@@ -264,6 +287,24 @@ impl Dialer {
                 format!("SSH to host '{}' at {endpoint} timed out after {}s", host.name, timeout.as_secs_f32()),
             )
             .hint("Check that the host is up and that port is open from this machine (firewall, VPN).")
+        };
+        // The identity first: a missing key or agent fails before any traffic.
+        let login = match (&self.identity, host.auth()) {
+            (Identity::Key(key), _) => Login::Key(Arc::clone(key)),
+            (Identity::Agent, HostAuth::Key { .. }) => {
+                return Err(Error::internal(format!(
+                    "host '{}' changed from agent to key login",
+                    host.name
+                )))
+            }
+            (Identity::Agent, HostAuth::Agent { key, socket }) => {
+                match tokio::time::timeout_at(deadline, agent::AgentLogin::open(host, key, socket))
+                    .await
+                {
+                    Err(_) => return Err(agent_timed_out(host)),
+                    Ok(login) => Login::Agent(login?),
+                }
+            }
         };
 
         let tcp = match tokio::time::timeout_at(
@@ -324,38 +365,22 @@ impl Dialer {
             Ok(Ok(h)) => h,
         };
 
-        let hash_alg = if self.key.algorithm().is_rsa() {
-            match tokio::time::timeout_at(deadline, handle.best_supported_rsa_hash()).await {
-                Err(_) => return Err(timed_out()),
-                Ok(Ok(alg)) => alg.flatten(),
-                Ok(Err(e)) => return Err(handshake_lost(host, &endpoint, e)),
+        let authenticated = match login {
+            Login::Key(key) => {
+                tokio::time::timeout_at(
+                    deadline,
+                    authenticate_key(&mut handle, host, &endpoint, key),
+                )
+                .await
             }
-        } else {
-            None
+            Login::Agent(agent) => {
+                tokio::time::timeout_at(deadline, agent.authenticate(&mut handle, host, &endpoint))
+                    .await
+            }
         };
-        let key = PrivateKeyWithHashAlg::new(Arc::clone(&self.key), hash_alg);
-        let auth = match tokio::time::timeout_at(
-            deadline,
-            handle.authenticate_publickey(host.user.clone(), key),
-        )
-        .await
-        {
+        match authenticated {
             Err(_) => return Err(timed_out()),
-            Ok(Err(e)) => return Err(handshake_lost(host, &endpoint, e)),
-            Ok(Ok(a)) => a,
-        };
-        if !auth.success() {
-            return Err(Error::new(
-                ErrorCode::SshAuth,
-                format!(
-                    "host '{}' at {endpoint} rejected the SSH key '{}' for user '{}'",
-                    host.name, host.ssh_key_credential, host.user
-                ),
-            )
-            .hint(format!(
-                "The key is not authorized for user {}: add its public key to ~{}/.ssh/authorized_keys on the host, or store the right key with `nfops credentials set {}`.",
-                host.user, host.user, host.ssh_key_credential
-            )));
+            Ok(result) => result?,
         }
         tracing::debug!(host = %host.name, %endpoint, user = %host.user, "SSH session established");
         Ok(SshSession {
@@ -368,7 +393,65 @@ impl Dialer {
     }
 }
 
-fn handshake_lost(host: &Host, endpoint: &str, e: russh::Error) -> Error {
+/// The identity a session logs in with, ready before the TCP connection.
+enum Login {
+    Key(Arc<russh::keys::PrivateKey>),
+    Agent(agent::AgentLogin),
+}
+
+/// Public-key login with a key from the keyring (RSA with the best hash the
+/// server supports).
+async fn authenticate_key(
+    handle: &mut client::Handle<ClientHandler>,
+    host: &Host,
+    endpoint: &str,
+    key: Arc<russh::keys::PrivateKey>,
+) -> Result<()> {
+    let hash_alg = if key.algorithm().is_rsa() {
+        handle
+            .best_supported_rsa_hash()
+            .await
+            .map_err(|e| handshake_lost(host, endpoint, e))?
+            .flatten()
+    } else {
+        None
+    };
+    let key = PrivateKeyWithHashAlg::new(key, hash_alg);
+    let auth = handle
+        .authenticate_publickey(host.user.clone(), key)
+        .await
+        .map_err(|e| handshake_lost(host, endpoint, e))?;
+    if auth.success() {
+        return Ok(());
+    }
+    let credential = host.key_credential().unwrap_or_default();
+    Err(Error::new(
+        ErrorCode::SshAuth,
+        format!(
+            "host '{}' at {endpoint} rejected the SSH key '{credential}' for user '{}'",
+            host.name, host.user
+        ),
+    )
+    .hint(format!(
+        "The key is not authorized for user {}: add its public key to ~{}/.ssh/authorized_keys on the host, or store the right key with `nfops credentials set {credential}`.",
+        host.user, host.user
+    )))
+}
+
+/// An agent that takes the whole connect timeout to answer (a locked agent
+/// waiting for a prompt nobody sees).
+fn agent_timed_out(host: &Host) -> Error {
+    Error::new(
+        ErrorCode::SshAgentUnavailable,
+        format!(
+            "the SSH agent did not answer in time (host '{}')",
+            host.name
+        ),
+    )
+    .hint("Check that the agent runs and is unlocked: `ssh-add -l` must list your key at once.")
+}
+
+pub(crate) fn handshake_lost(host: &Host, endpoint: &str, e: russh::Error) -> Error {
     Error::new(
         ErrorCode::SshConnect,
         format!(
@@ -382,8 +465,12 @@ fn handshake_lost(host: &Host, endpoint: &str, e: russh::Error) -> Error {
 
 /// Reads the host's private key from its credential. The key text never
 /// reaches an error: the decoder's error is not even kept as source.
-fn load_private_key(host: &Host, creds: &dyn CredentialSource) -> Result<russh::keys::PrivateKey> {
-    let secret = creds.get(&host.ssh_key_credential)?;
+fn load_private_key(
+    host: &Host,
+    credential: &str,
+    creds: &dyn CredentialSource,
+) -> Result<russh::keys::PrivateKey> {
+    let secret = creds.get(credential)?;
     russh::keys::decode_secret_key(secret.expose(), None).map_err(|e| {
         let hint = match e {
             russh::keys::Error::KeyIsEncrypted => {
@@ -393,7 +480,7 @@ fn load_private_key(host: &Host, creds: &dyn CredentialSource) -> Result<russh::
         };
         Error::new(
             ErrorCode::SshAuth,
-            format!("credential '{}' (SSH key of host '{}') is not a usable private key", host.ssh_key_credential, host.name),
+            format!("credential '{credential}' (SSH key of host '{}') is not a usable private key", host.name),
         )
         .hint(hint)
     })
@@ -414,7 +501,7 @@ mod tests {
         let creds = nfops_core::credentials::MemoryCredentials::default();
         creds.insert("k", "-----BEGIN OPENSSH PRIVATE KEY-----\nc2VjcmV0LXBsYW50ZWQ=\n-----END OPENSSH PRIVATE KEY-----\n");
         let host: Host = toml_host("k");
-        let err = load_private_key(&host, &creds).expect_err("garbage is not a key");
+        let err = load_private_key(&host, "k", &creds).expect_err("garbage is not a key");
         assert_eq!(err.code(), ErrorCode::SshAuth);
         let all = format!("{} {:?} {:?}", err, err.to_wire(), err.causes());
         assert!(!all.contains("c2VjcmV0"), "key text leaked: {all}");
@@ -444,7 +531,7 @@ mod tests {
             }
             let creds = nfops_core::credentials::MemoryCredentials::default();
             creds.insert("k", &std::fs::read_to_string(&path).expect("key written"));
-            let key = load_private_key(&toml_host("k"), &creds)
+            let key = load_private_key(&toml_host("k"), "k", &creds)
                 .unwrap_or_else(|e| panic!("{kind} {bits:?} keys must load: {e}"));
             assert_eq!(
                 key.algorithm().is_rsa(),

@@ -91,6 +91,25 @@ describe("Settings credentials", () => {
     await waitFor(() => expect(removed).toEqual(["prod/ssh"]));
   });
 
+  it("shows agent-authenticated hosts as ssh-agent, with nothing to set or remove", async () => {
+    setBackend(
+      fakeCommands({
+        credentialsList: () =>
+          ok([
+            { name: "prod/db", state: "set", changedAt: "2026-11-29T10:00:00Z", usedBy: ["production"] },
+            { name: "ssh-agent", state: "agent", changedAt: null, usedBy: ["production", "staging"] },
+          ]),
+      }),
+    );
+    render(Settings, { props: { info: appInfo() } });
+    const row = await screen.findByTestId("cred-row-ssh-agent");
+    expect(row.querySelector(".state")?.textContent).toBe("ssh-agent");
+    expect(row.textContent).toContain("production, staging");
+    expect(row.querySelector('[data-testid="cred-set"]'), "no keyring key is asked for").toBeNull();
+    expect(row.querySelector('[data-testid="cred-remove"]')).toBeNull();
+    expect(screen.getByTestId("cred-row-prod/db").querySelector('[data-testid="cred-set"]')).not.toBeNull();
+  });
+
   it("shows the config path, state dir and log dir", async () => {
     render(Settings, { props: { info: appInfo({ stateDir: "/var/lib/nfops", logDir: "/var/log/nfops" }) } });
     expect(screen.getByTestId("settings-config-path").textContent).toBe("/home/ops/.config/nfops/environments.toml");
