@@ -144,10 +144,28 @@ export const commands = {
 	 *  as `<name>.<format>` in the exports folder; returns the file's path.
 	 */
 	chartExport: (name: string, format: string, data: number[]) => typedError<string, Failure>(__TAURI_INVOKE("chart_export", { name, format, data })),
+	/**  Status of this copy and of the last check. */
+	updateStatus: () => typedError<UpdateStatus, Failure>(__TAURI_INVOKE("update_status")),
+	/**  Asks the update server; None when this is the newest version. */
+	updateCheck: () => typedError<UpdateInfo | null, Failure>(__TAURI_INVOKE("update_check")),
+	/**
+	 *  Downloads the found update and verifies its signature; keeps the bytes
+	 *  in memory for Install. Allowed while jobs run (nothing is replaced).
+	 */
+	updateDownload: (onEvent: Channel<DownloadEvent>) => typedError<null, Failure>(__TAURI_INVOKE("update_download", { onEvent })),
+	/**
+	 *  Installs the downloaded update. Refused for a copy not installed from a
+	 *  package, and while jobs of this app run (named in the error).
+	 */
+	updateInstall: () => typedError<null, Failure>(__TAURI_INVOKE("update_install")),
+	/**  Restarts the app (after Install): the new version starts. */
+	updateRelaunch: () => __TAURI_INVOKE<void>("update_relaunch"),
+	/**  Turns the daily background check on or off for this user. */
+	updateSetDailyCheck: (on: boolean) => typedError<null, Failure>(__TAURI_INVOKE("update_set_daily_check", { on })),
 };
 
 /* Constants */
-export const ERROR_TITLES = {"audit.tampered":"Audit log chain is broken","backup.key_mismatch":"Backup key does not match","backup.untrusted":"Backup not trusted","config.invalid":"environments.toml has an error","config.not_found":"No environments file","config.unknown_environment":"Unknown environment","confirmation.required":"Confirmation required","credential.missing":"A credential is missing","db.busy":"Database busy","db.tls":"Database TLS failed","environment.busy":"Another operator is working on this environment","input.invalid":"Invalid input","internal":"Internal error (a bug in NewFinity Ops)","io.error":"File or disk error","job.cancelled":"Cancelled","job.check_failed":"Check failed","keyring.denied":"The OS keyring refused access","keyring.unavailable":"No OS keyring available","secrets.conflict":"Secrets changed meanwhile","secrets.corrupt":"Secrets file unreadable","secrets.not_recipient":"Not a recipient of these secrets","service.unhealthy":"Service unhealthy","service.unreachable":"Service unreachable","ssh.auth":"SSH key refused","ssh.command":"Remote command failed","ssh.connect":"SSH connection failed","state.error":"Local state database failed"} as const;
+export const ERROR_TITLES = {"audit.tampered":"Audit log chain is broken","backup.key_mismatch":"Backup key does not match","backup.untrusted":"Backup not trusted","config.invalid":"environments.toml has an error","config.not_found":"No environments file","config.unknown_environment":"Unknown environment","confirmation.required":"Confirmation required","credential.missing":"A credential is missing","db.busy":"Database busy","db.tls":"Database TLS failed","environment.busy":"Another operator is working on this environment","input.invalid":"Invalid input","internal":"Internal error (a bug in NewFinity Ops)","io.error":"File or disk error","job.cancelled":"Cancelled","job.check_failed":"Check failed","keyring.denied":"The OS keyring refused access","keyring.unavailable":"No OS keyring available","secrets.conflict":"Secrets changed meanwhile","secrets.corrupt":"Secrets file unreadable","secrets.not_recipient":"Not a recipient of these secrets","service.unhealthy":"Service unhealthy","service.unreachable":"Service unreachable","ssh.agent_unavailable":"No SSH agent reachable","ssh.auth":"SSH key refused","ssh.command":"Remote command failed","ssh.connect":"SSH connection failed","state.error":"Local state database failed","update.busy":"A job is running","update.no_release":"No release for this platform","update.not_packaged":"Not installed from a package","update.untrusted":"Update signature invalid"} as const;
 
 /* Types */
 export type AppInfo = {
@@ -293,13 +311,21 @@ export type CheckItem = {
 	detail: string,
 };
 
-export type CredentialState = "set" | "missing";
+export type CredentialState = "set" | "missing" | 
+/**  The `ssh-agent` row: agent-authenticated hosts, nothing in the keyring. */
+"agent";
 
 export type CredentialStatus = {
 	name: string,
 	state: CredentialState,
 	changedAt: string | null,
 	usedBy: string[],
+};
+
+/**  Download progress, at most ~5 per second plus the last. */
+export type DownloadEvent = {
+	downloadedBytes: number | null,
+	totalBytes: number | null,
 };
 
 /**  A restore drill as recorded. */
@@ -832,6 +858,44 @@ export type SettingDiffView = {
 export type StepState = "pending" | "running" | "completed" | "failed" | "cancelled" | "skipped" | "interrupted";
 
 export type Tier = "local" | "staging" | "production" | "region";
+
+/**  A newer release offered by the server. */
+export type UpdateInfo = {
+	version: string,
+	currentVersion: string,
+	/**  Release notes (plain text or Markdown as published). */
+	notes: string | null,
+	/**  RFC 3339, as published. */
+	date: string | null,
+	/**  Package size in bytes (f64: JSON numbers), when the manifest says. */
+	sizeBytes: number | null,
+};
+
+/**  What the Updates section shows before any click. */
+export type UpdateStatus = {
+	currentVersion: string,
+	/**
+	 *  `deb`, `rpm`, `appimage`, `app`, `msi`, `nsis`, or None for a copy
+	 *  not installed from a package (a dev or cargo build).
+	 */
+	packageKind: string | null,
+	/**
+	 *  Why Install is off whatever the server offers (not installed from a
+	 *  package), or None.
+	 */
+	installBlocked: string | null,
+	/**  The manifest URLs asked, or the built-in ones. */
+	endpoints: string[],
+	dailyCheck: boolean,
+	/**  RFC 3339 of the last check (by hand or daily), if any. */
+	lastCheck: string | null,
+	/**  The update found by the last check, if any. */
+	available: UpdateInfo | null,
+	/**  The found update's package is downloaded and verified. */
+	downloaded: boolean,
+	/**  The found update is installed: relaunch to run it. */
+	installed: boolean,
+};
 
 /**  One probe over the picked range. */
 export type UptimeProbe = {

@@ -2,7 +2,8 @@
 //! the shadow against the manifest.
 //!
 //! The schema file runs first (tables only), then the data files on
-//! `connections` parallel sessions, largest first, each session with
+//! `connections` parallel sessions, largest tables first, all files of one
+//! table on one session (see `load_shadow`), each session with
 //! `foreign_key_checks = 0`, `unique_checks = 0` and the pinned `sql_mode`;
 //! everything goes to the binlog, so replicas replay the shadow and the swap
 //! alike. Rows go in
@@ -151,18 +152,28 @@ pub async fn load_shadow(
     }
     let _ = sqlx::Connection::close(conn).await;
 
-    // Then rows, largest files first, on parallel sessions.
-    let mut items: Vec<(String, u64)> = source
+    // Then rows, on parallel sessions: one table's files all on one session,
+    // in order, largest tables first. MariaDB (10.6+) loads an empty table
+    // with unique and foreign key checks off as a bulk insert that locks the
+    // whole table until its transaction ends, so two sessions loading files
+    // of one table waited for each other, and through a slow link the second
+    // one's wait passed innodb_lock_wait_timeout (ERROR 1205 loading a 1 GiB
+    // table through the bastion).
+    let mut items: Vec<(Vec<String>, u64)> = source
         .manifest
         .tables
         .iter()
         .filter(|t| wanted.contains(t.name.as_str()))
-        .flat_map(|t| t.files.iter().map(|f| (f.clone(), source.file_bytes(f))))
+        .map(|t| {
+            let bytes = t.files.iter().map(|f| source.file_bytes(f)).sum();
+            (t.files.clone(), bytes)
+        })
         .collect();
     items.sort_by_key(|i| std::cmp::Reverse(i.1));
-    counters
-        .files_total
-        .store(items.len() as u64, Ordering::Relaxed);
+    counters.files_total.store(
+        items.iter().map(|i| i.0.len() as u64).sum(),
+        Ordering::Relaxed,
+    );
     let queue = Arc::new(Mutex::new(
         items.into_iter().map(|i| i.0).collect::<VecDeque<_>>(),
     ));
@@ -206,7 +217,7 @@ async fn load_worker(
     source: &BackupSource,
     identity: &x25519::Identity,
     target: &Target,
-    queue: Arc<Mutex<VecDeque<String>>>,
+    queue: Arc<Mutex<VecDeque<Vec<String>>>>,
     counters: Arc<LoadCounters>,
     cancel: &CancellationToken,
 ) -> Result<()> {
@@ -226,12 +237,17 @@ async fn load_worker(
             return Err(cancelled());
         }
         let next = queue.lock().unwrap_or_else(|p| p.into_inner()).pop_front();
-        let Some(name) = next else { break };
-        load_file(
-            &mut conn, source, identity, target, &name, &counters, cancel,
-        )
-        .await?;
-        counters.files_done.fetch_add(1, Ordering::Relaxed);
+        let Some(files) = next else { break };
+        for name in files {
+            if cancel.is_cancelled() {
+                return Err(cancelled());
+            }
+            load_file(
+                &mut conn, source, identity, target, &name, &counters, cancel,
+            )
+            .await?;
+            counters.files_done.fetch_add(1, Ordering::Relaxed);
+        }
     }
     let _ = sqlx::Connection::close(conn).await;
     Ok(())
