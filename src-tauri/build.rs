@@ -49,6 +49,12 @@ fn main() {
         "promote_cancel",
         "promotion_history",
         "chart_export",
+        "update_status",
+        "update_check",
+        "update_download",
+        "update_install",
+        "update_relaunch",
+        "update_set_daily_check",
     ];
     tauri_build::try_build(
         tauri_build::Attributes::new()

@@ -238,4 +238,36 @@ mod tests {
             "ui/src/lib/bindings.ts is stale: run `make bindings` and commit it"
         );
     }
+
+    /// Every command the app registers has its `allow-` permission generated
+    /// (build.rs) and granted (capabilities/main.json): a command missing
+    /// from either is refused at run time with "not allowed", which no
+    /// compile step catches (seen with the six update commands).
+    #[test]
+    fn every_registered_command_is_permitted_and_granted() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let read = |p: &str| std::fs::read_to_string(root.join(p)).expect(p);
+        let lib = read("src-tauri/lib.rs");
+        let build = read("src-tauri/build.rs");
+        let caps = read("capabilities/main.json");
+        let start = lib.find("collect_commands![").expect("the command list");
+        let list = &lib[start..start + lib[start..].find(']').expect("its end")];
+        let names: Vec<&str> = list
+            .split(',')
+            .filter_map(|p| p.trim().rsplit("::").next())
+            .filter(|n| !n.is_empty() && !n.contains('!'))
+            .collect();
+        assert!(names.len() > 40, "the list was read: {names:?}");
+        for n in names {
+            assert!(
+                build.contains(&format!("\"{n}\"")),
+                "{n} is missing from build.rs"
+            );
+            let allow = format!("\"allow-{}\"", n.replace('_', "-"));
+            assert!(
+                caps.contains(&allow),
+                "{allow} is missing from capabilities/main.json"
+            );
+        }
+    }
 }
