@@ -337,12 +337,21 @@ fn failed_commands_release_at_once(
 }
 
 /// Signals the first step's start of the job it watches.
-struct FirstStep(std::sync::mpsc::SyncSender<()>);
+/// Says when the job's first step starts, then holds the job there until
+/// the test says go: the stall the test models, long enough for the
+/// heartbeat to find the takeover whatever the machine's speed (a small
+/// backup could otherwise finish between two heartbeats).
+struct FirstStep {
+    started: std::sync::mpsc::SyncSender<()>,
+    go: std::sync::Mutex<std::sync::mpsc::Receiver<()>>,
+}
 
 impl nfops_core::jobs::Progress for FirstStep {
     fn event(&self, e: &nfops_core::jobs::ProgressEvent) {
         if let nfops_core::jobs::ProgressEvent::StepStarted { index: 0, .. } = e {
-            let _ = self.0.try_send(());
+            let _ = self.started.try_send(());
+            let go = self.go.lock().unwrap_or_else(|p| p.into_inner());
+            let _ = go.recv_timeout(Duration::from_secs(60));
         }
     }
 }
@@ -358,12 +367,17 @@ fn a_stalled_holder_taken_over_stops_its_backup(
     // A short TTL: the heartbeat then runs every 0.5 s.
     std::env::set_var(nfops_core::lease::TTL_ENV, "2");
     let (tx, rx) = std::sync::mpsc::sync_channel(1);
+    let (go, held) = std::sync::mpsc::sync_channel(1);
+    let step = FirstStep {
+        started: tx,
+        go: std::sync::Mutex::new(held),
+    };
     let job = {
         let app = app.clone();
         rt.spawn(async move {
             app.backup_run(
                 "staging",
-                std::sync::Arc::new(FirstStep(tx)),
+                std::sync::Arc::new(step),
                 nfops_core::jobs::CancellationToken::new(),
             )
             .await
@@ -382,6 +396,9 @@ fn a_stalled_holder_taken_over_stops_its_backup(
         )
         .expect("take over");
     assert_eq!(taken.rows_affected(), 1, "the backup held the lease");
+    // Three heartbeats (every 0.5 s) while the job is held, then let it go on.
+    std::thread::sleep(Duration::from_millis(1500));
+    let _ = go.send(());
     let (_, outcome) = rt
         .block_on(job)
         .expect("join")
