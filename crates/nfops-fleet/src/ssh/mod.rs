@@ -11,6 +11,7 @@
 mod agent;
 mod exec;
 mod host_key;
+mod key_repair;
 mod link;
 mod quote;
 mod tunnel;
@@ -471,7 +472,12 @@ fn load_private_key(
     creds: &dyn CredentialSource,
 ) -> Result<russh::keys::PrivateKey> {
     let secret = creds.get(credential)?;
-    russh::keys::decode_secret_key(secret.expose(), None).map_err(|e| {
+    russh::keys::decode_secret_key(secret.expose(), None)
+        .or_else(|e| match key_repair::pad_short_ecdsa_scalar(secret.expose()) {
+            Some(repaired) => russh::keys::decode_secret_key(&repaired, None).map_err(|_| e),
+            None => Err(e),
+        })
+        .map_err(|e| {
         let hint = match e {
             russh::keys::Error::KeyIsEncrypted => {
                 "The key is passphrase-protected; store an unencrypted copy (ssh-keygen -p -N '' on a copy) in the keyring."
@@ -541,7 +547,7 @@ mod tests {
         }
     }
 
-    fn toml_host(cred: &str) -> Host {
+    pub(super) fn toml_host(cred: &str) -> Host {
         let text = format!(
             "name = \"app1\"\naddress = \"127.0.0.1\"\nuser = \"deploy\"\nssh_key_credential = \"{cred}\"\napp_dir = \"/srv/app\"\n"
         );
