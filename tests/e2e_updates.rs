@@ -41,6 +41,19 @@ async fn settings_updates_check_now_shows_the_new_version_and_why_install_is_off
     app.wait_for("[data-testid=update-current]", Duration::from_secs(20))
         .await;
     assert_eq!(app.text("[data-testid=update-current]").await, "0.1.0");
+    // This run was started with the daily check off: the switch says so
+    // instead of showing the user's saved "on".
+    let daily = app
+        .client
+        .find(fantoccini::Locator::Css("[data-testid=update-daily]"))
+        .await
+        .expect("daily switch");
+    assert!(
+        !daily.is_selected().await.expect("checked"),
+        "the daily switch shows off under NFOPS_UPDATE_CHECK=0"
+    );
+    let off = app.text("[data-testid=update-daily-off]").await;
+    assert!(off.contains("NFOPS_UPDATE_CHECK=0"), "why it is off: {off}");
 
     app.click("[data-testid=update-check]").await;
     app.wait_for("[data-testid=update-available]", Duration::from_secs(20))

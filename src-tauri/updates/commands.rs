@@ -35,6 +35,7 @@ pub async fn update_status(
         install_blocked: state::install_blocked(),
         endpoints,
         daily_check: prefs.daily_check,
+        daily_check_off: super::daily::off_for_this_run().map(str::to_owned),
         last_check: prefs.last_check,
         available: session.found.as_ref().map(info_of),
         downloaded: session.bytes.is_some(),

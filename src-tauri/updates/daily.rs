@@ -18,13 +18,17 @@ const FIRST_DELAY: Duration = Duration::from_secs(60);
 /// How often it looks whether a day has passed (a laptop sleeps through timers).
 const TICK: Duration = Duration::from_secs(3600);
 
+/// Why the daily check does not run in this process whatever the user's
+/// switch says, or None.
+pub fn off_for_this_run() -> Option<&'static str> {
+    (std::env::var("NFOPS_UPDATE_CHECK").as_deref() == Ok("0"))
+        .then_some("off for this run: the app was started with NFOPS_UPDATE_CHECK=0")
+}
+
 /// Spawns the check loop; it ends with the app's runtime.
 pub fn start(app: &AppHandle) {
-    if std::env::var("NFOPS_UPDATE_CHECK").as_deref() == Ok("0") {
-        tracing::info!(
-            category = "application",
-            "daily update check is off (NFOPS_UPDATE_CHECK=0)"
-        );
+    if let Some(why) = off_for_this_run() {
+        tracing::info!(category = "application", "daily update check is {why}");
         return;
     }
     let app = app.clone();

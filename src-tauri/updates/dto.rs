@@ -16,7 +16,11 @@ pub struct UpdateStatus {
     pub install_blocked: Option<String>,
     /// The manifest URLs asked, or the built-in ones.
     pub endpoints: Vec<String>,
+    /// The user's switch (saved per user).
     pub daily_check: bool,
+    /// Why the daily check does not run in this process whatever the switch
+    /// says (started with `NFOPS_UPDATE_CHECK=0`), or None.
+    pub daily_check_off: Option<String>,
     /// RFC 3339 of the last check (by hand or daily), if any.
     pub last_check: Option<String>,
     /// The update found by the last check, if any.

@@ -886,7 +886,13 @@ export type UpdateStatus = {
 	installBlocked: string | null,
 	/**  The manifest URLs asked, or the built-in ones. */
 	endpoints: string[],
+	/**  The user's switch (saved per user). */
 	dailyCheck: boolean,
+	/**
+	 *  Why the daily check does not run in this process whatever the switch
+	 *  says (started with `NFOPS_UPDATE_CHECK=0`), or None.
+	 */
+	dailyCheckOff: string | null,
 	/**  RFC 3339 of the last check (by hand or daily), if any. */
 	lastCheck: string | null,
 	/**  The update found by the last check, if any. */

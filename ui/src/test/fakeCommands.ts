@@ -43,6 +43,7 @@ export function updateStatus(overrides: Partial<UpdateStatus> = {}): UpdateStatu
     installBlocked: "This copy was not installed from a package (a development or cargo build)",
     endpoints: ["https://downloads.example.com/nfops/latest.json"],
     dailyCheck: true,
+    dailyCheckOff: null,
     lastCheck: null,
     available: null,
     downloaded: false,

@@ -88,4 +88,18 @@ describe("Settings → Updates", () => {
     await fireEvent.click(box);
     await waitFor(() => expect(daily).toBe(false));
   });
+
+  it("shows the daily check off, and why, when this run turned it off", async () => {
+    setBackend(
+      fakeCommands({
+        updateStatus: () =>
+          ok(updateStatus({ dailyCheck: true, dailyCheckOff: "off for this run: the app was started with NFOPS_UPDATE_CHECK=0" })),
+      }),
+    );
+    render(UpdatesSection);
+    const box = (await screen.findByTestId("update-daily")) as HTMLInputElement;
+    expect(box.checked).toBe(false);
+    expect(box.disabled).toBe(true);
+    expect(screen.getByTestId("update-daily-off").textContent).toContain("NFOPS_UPDATE_CHECK=0");
+  });
 });
