@@ -78,6 +78,47 @@ fn installed(dir: &Path) -> PathBuf {
     path
 }
 
+/// A mock 0.1.0 "installed app" trusting the fixture's key, in its own folder.
+struct Installed {
+    _dir: tempfile::TempDir,
+    exe: PathBuf,
+    app: tauri::App<MockRuntime>,
+}
+
+impl Installed {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let exe = installed(dir.path());
+        let app = app(&fixture().trusted.public_key);
+        Self {
+            _dir: dir,
+            exe,
+            app,
+        }
+    }
+
+    /// Asks `endpoint` as the app's check does.
+    async fn check(&self, endpoint: &str) -> nfops_core::Result<Option<engine::Found>> {
+        engine::check(self.app.handle(), &source(endpoint, &self.exe)).await
+    }
+
+    /// Asks `endpoint`, which must offer an update.
+    async fn offered(&self, endpoint: &str) -> engine::Found {
+        self.check(endpoint)
+            .await
+            .expect("check")
+            .expect("an update is offered to 0.1.0")
+    }
+
+    fn untouched(&self) {
+        assert_eq!(
+            std::fs::read(&self.exe).expect("read"),
+            b"the installed 0.1.0",
+            "nothing replaced"
+        );
+    }
+}
+
 fn source(endpoint: &str, exe: &Path) -> Source {
     let mut s = Source::new(vec![Url::parse(endpoint).expect("url")]);
     s.executable_path = Some(exe.to_owned());
@@ -114,14 +155,9 @@ async fn server(version: &str, signature: &str, package: &[u8]) -> UpdateServer 
 async fn a_valid_signed_update_is_found_downloaded_and_installed_in_place() {
     let f = fixture();
     let srv = server("0.2.0", &f.good_sig, &f.payload).await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let exe = installed(dir.path());
-    let app = app(&f.trusted.public_key);
+    let client = Installed::new();
 
-    let found = engine::check(app.handle(), &source(&srv.url("/latest.json"), &exe))
-        .await
-        .expect("check")
-        .expect("0.2.0 is offered to 0.1.0");
+    let found = client.offered(&srv.url("/latest.json")).await;
     assert_eq!(found.update.version, "0.2.0");
     assert_eq!(found.update.current_version, "0.1.0");
     assert_eq!(found.update.body.as_deref(), Some("Faster restores."));
@@ -143,11 +179,14 @@ async fn a_valid_signed_update_is_found_downloaded_and_installed_in_place() {
 
     engine::install(&found, &bytes).expect("install");
     assert_eq!(
-        std::fs::read(&exe).expect("read"),
+        std::fs::read(&client.exe).expect("read"),
         f.payload,
         "the installed file is the update"
     );
-    let mode = std::fs::metadata(&exe).expect("meta").permissions().mode();
+    let mode = std::fs::metadata(&client.exe)
+        .expect("meta")
+        .permissions()
+        .mode();
     assert_eq!(mode & 0o777, 0o755, "the installed file stays executable");
 }
 
@@ -158,14 +197,9 @@ async fn a_tampered_payload_is_refused_and_nothing_is_replaced() {
     let last = tampered.len() - 2;
     tampered[last] ^= 0x01;
     let srv = server("0.2.0", &f.good_sig, &tampered).await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let exe = installed(dir.path());
-    let app = app(&f.trusted.public_key);
+    let client = Installed::new();
 
-    let found = engine::check(app.handle(), &source(&srv.url("/latest.json"), &exe))
-        .await
-        .expect("check")
-        .expect("offered");
+    let found = client.offered(&srv.url("/latest.json")).await;
     let err = engine::download(&found, |_, _| {})
         .await
         .expect_err("tampered");
@@ -174,28 +208,23 @@ async fn a_tampered_payload_is_refused_and_nothing_is_replaced() {
     // Install verifies again: tampered bytes handed to it are refused too.
     let err = engine::install(&found, &tampered).expect_err("tampered");
     assert_eq!(err.code(), ErrorCode::UpdateUntrusted, "{err}");
-    assert_eq!(std::fs::read(&exe).expect("read"), b"the installed 0.1.0");
+    client.untouched();
 }
 
 #[tokio::test]
 async fn an_update_signed_with_another_key_is_refused() {
     let f = fixture();
     let srv = server("0.2.0", &f.other_sig, &f.payload).await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let exe = installed(dir.path());
-    let app = app(&f.trusted.public_key);
+    let client = Installed::new();
 
-    let found = engine::check(app.handle(), &source(&srv.url("/latest.json"), &exe))
-        .await
-        .expect("check")
-        .expect("offered");
+    let found = client.offered(&srv.url("/latest.json")).await;
     let err = engine::download(&found, |_, _| {})
         .await
         .expect_err("other key");
     assert_eq!(err.code(), ErrorCode::UpdateUntrusted, "{err}");
     let err = engine::install(&found, &f.payload).expect_err("other key");
     assert_eq!(err.code(), ErrorCode::UpdateUntrusted, "{err}");
-    assert_eq!(std::fs::read(&exe).expect("read"), b"the installed 0.1.0");
+    client.untouched();
 }
 
 #[tokio::test]
@@ -203,13 +232,8 @@ async fn a_manifest_announcing_another_version_than_signed_is_refused() {
     let f = fixture();
     // A valid 0.2.0 signature presented as 0.3.0 (requireSignedVersion).
     let srv = server("0.3.0", &f.good_sig, &f.payload).await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let exe = installed(dir.path());
-    let app = app(&f.trusted.public_key);
-    let found = engine::check(app.handle(), &source(&srv.url("/latest.json"), &exe))
-        .await
-        .expect("check")
-        .expect("offered");
+    let client = Installed::new();
+    let found = client.offered(&srv.url("/latest.json")).await;
     let err = engine::download(&found, |_, _| {})
         .await
         .expect_err("version mismatch");
@@ -219,14 +243,10 @@ async fn a_manifest_announcing_another_version_than_signed_is_refused() {
 #[tokio::test]
 async fn an_older_or_equal_version_is_not_offered() {
     let f = fixture();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let exe = installed(dir.path());
-    let app = app(&f.trusted.public_key);
+    let client = Installed::new();
     for version in ["0.1.0", "0.0.9"] {
         let srv = server(version, &f.good_sig, &f.payload).await;
-        let found = engine::check(app.handle(), &source(&srv.url("/latest.json"), &exe))
-            .await
-            .expect("check");
+        let found = client.check(&srv.url("/latest.json")).await.expect("check");
         assert!(found.is_none(), "{version} must not be offered to 0.1.0");
     }
 }
@@ -234,16 +254,15 @@ async fn an_older_or_equal_version_is_not_offered() {
 #[tokio::test]
 async fn a_release_without_this_platform_and_an_http_error_are_named() {
     let f = fixture();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let exe = installed(dir.path());
-    let app = app(&f.trusted.public_key);
+    let client = Installed::new();
     let srv = UpdateServer::start().await;
     let other_os = serde_json::json!({
         "version": "0.2.0",
         "platforms": { "windows-x86_64": { "url": srv.url("/x.msi"), "signature": f.good_sig } }
     });
     srv.put("/latest.json", 200, other_os.to_string());
-    let err = engine::check(app.handle(), &source(&srv.url("/latest.json"), &exe))
+    let err = client
+        .check(&srv.url("/latest.json"))
         .await
         .err()
         .expect("no package for this platform");
@@ -254,7 +273,8 @@ async fn a_release_without_this_platform_and_an_http_error_are_named() {
     );
 
     srv.put("/latest.json", 404, "gone");
-    let err = engine::check(app.handle(), &source(&srv.url("/latest.json"), &exe))
+    let err = client
+        .check(&srv.url("/latest.json"))
         .await
         .err()
         .expect("404");
@@ -264,12 +284,10 @@ async fn a_release_without_this_platform_and_an_http_error_are_named() {
 
 #[tokio::test]
 async fn an_unreachable_server_is_a_clear_error_at_once() {
-    let f = fixture();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let exe = installed(dir.path());
-    let app = app(&f.trusted.public_key);
+    let client = Installed::new();
     let started = Instant::now();
-    let err = engine::check(app.handle(), &source(&closed_port_url(), &exe))
+    let err = client
+        .check(&closed_port_url())
         .await
         .err()
         .expect("nothing listens");
@@ -284,12 +302,10 @@ async fn an_unreachable_server_is_a_clear_error_at_once() {
 
 #[tokio::test]
 async fn a_server_that_never_answers_fails_after_the_timeout() {
-    let f = fixture();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let exe = installed(dir.path());
-    let app = app(&f.trusted.public_key);
+    let client = Installed::new();
     let started = Instant::now();
-    let err = engine::check(app.handle(), &source(&silent_server().await, &exe))
+    let err = client
+        .check(&silent_server().await)
         .await
         .err()
         .expect("no answer");
@@ -300,6 +316,21 @@ async fn a_server_that_never_answers_fails_after_the_timeout() {
         took >= Duration::from_secs(3) && took < Duration::from_secs(10),
         "took {took:?}"
     );
+}
+
+/// Runs scripts/release (`make release`) for 0.2.0 on `bundle` with the
+/// private key `key` in the environment.
+fn release(bundle: &Path, conf: &Path, base_url: &str, key: &str) -> std::process::Output {
+    std::process::Command::new(nfops_testkit::repo().join("scripts/release"))
+        .env("NFOPS_BUNDLE_DIR", bundle)
+        .env("NFOPS_RELEASE_VERSION", "0.2.0")
+        .env("NFOPS_TAURI_CONF", conf)
+        .env("NFOPS_TAURI_CLI", tauri_cli())
+        .env("BASE_URL", base_url)
+        .env("TAURI_SIGNING_PRIVATE_KEY", key)
+        .env("TAURI_SIGNING_PRIVATE_KEY_PASSWORD", PASSWORD)
+        .output()
+        .expect("run scripts/release")
 }
 
 /// `make release` (scripts/release) on a dummy AppImage bundle: it signs
@@ -320,16 +351,7 @@ async fn make_release_signs_and_writes_a_manifest_the_updater_installs_from() {
     let srv = UpdateServer::start().await;
 
     let key = std::fs::read_to_string(&f.trusted.private_key).expect("read key");
-    let out = std::process::Command::new(nfops_testkit::repo().join("scripts/release"))
-        .env("NFOPS_BUNDLE_DIR", bundle.path())
-        .env("NFOPS_RELEASE_VERSION", "0.2.0")
-        .env("NFOPS_TAURI_CONF", &conf)
-        .env("NFOPS_TAURI_CLI", tauri_cli())
-        .env("BASE_URL", &srv.base)
-        .env("TAURI_SIGNING_PRIVATE_KEY", key.trim())
-        .env("TAURI_SIGNING_PRIVATE_KEY_PASSWORD", PASSWORD)
-        .output()
-        .expect("run scripts/release");
+    let out = release(bundle.path(), &conf, &srv.base, key.trim());
     assert!(
         out.status.success(),
         "scripts/release: {}",
@@ -351,33 +373,19 @@ async fn make_release_signs_and_writes_a_manifest_the_updater_installs_from() {
         200,
         f.payload.clone(),
     );
-    let dir = tempfile::tempdir().expect("tempdir");
-    let exe = installed(dir.path());
-    let app = app(&f.trusted.public_key);
-    let found = engine::check(app.handle(), &source(&srv.url("/latest.json"), &exe))
-        .await
-        .expect("check")
-        .expect("offered");
+    let client = Installed::new();
+    let found = client.offered(&srv.url("/latest.json")).await;
     assert_eq!(found.size, Some(f.payload.len() as u64));
     let bytes = engine::download(&found, |_, _| {})
         .await
         .expect("verified download");
     engine::install(&found, &bytes).expect("install");
-    assert_eq!(std::fs::read(&exe).expect("read"), f.payload);
+    assert_eq!(std::fs::read(&client.exe).expect("read"), f.payload);
 
     // A release signed by a key the apps do not trust is refused up front.
-    let other_conf = serde_json::json!({ "plugins": { "updater": { "pubkey": SigningKey::generate(dir.path(), "x.key").public_key } } });
+    let other_conf = serde_json::json!({ "plugins": { "updater": { "pubkey": SigningKey::generate(bundle.path(), "x.key").public_key } } });
     std::fs::write(&conf, other_conf.to_string()).expect("write conf");
-    let out = std::process::Command::new(nfops_testkit::repo().join("scripts/release"))
-        .env("NFOPS_BUNDLE_DIR", bundle.path())
-        .env("NFOPS_RELEASE_VERSION", "0.2.0")
-        .env("NFOPS_TAURI_CONF", &conf)
-        .env("NFOPS_TAURI_CLI", tauri_cli())
-        .env("BASE_URL", &srv.base)
-        .env("TAURI_SIGNING_PRIVATE_KEY", key.trim())
-        .env("TAURI_SIGNING_PRIVATE_KEY_PASSWORD", PASSWORD)
-        .output()
-        .expect("run scripts/release");
+    let out = release(bundle.path(), &conf, &srv.base, key.trim());
     assert!(
         !out.status.success(),
         "a key mismatch must fail the release"

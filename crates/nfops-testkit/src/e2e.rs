@@ -10,6 +10,11 @@ use fantoccini::{Client, ClientBuilder, Locator};
 
 use crate::{StackDir, TestKeyring};
 
+/// How long a WebDriver screenshot may take before the test goes on without it.
+const SCREENSHOT_BOUND: Duration = Duration::from_secs(20);
+/// How long ending the WebDriver session may take before the driver is stopped.
+const CLOSE_BOUND: Duration = Duration::from_secs(10);
+
 /// Where screenshots go: `target/e2e/` in the repository.
 pub fn shots_dir() -> PathBuf {
     let d = crate::repo().join("target/e2e");
@@ -330,8 +335,16 @@ impl App {
         let path = shots_dir().join(format!("{name}.png"));
         // A WebDriver screenshot can lag the DOM by a few hundred ms.
         tokio::time::sleep(Duration::from_millis(400)).await;
-        if let Ok(png) = self.client.screenshot().await {
-            let _ = std::fs::write(&path, png);
+        // Bounded: a screenshot can stall WebKit, and a test failing on its
+        // way to a "failure" screenshot must still fail, not hang.
+        match tokio::time::timeout(SCREENSHOT_BOUND, self.client.screenshot()).await {
+            Ok(Ok(png)) => {
+                if let Err(e) = std::fs::write(&path, png) {
+                    eprintln!("screenshot {}: {e}", path.display());
+                }
+            }
+            Ok(Err(e)) => eprintln!("screenshot {name} failed: {e}"),
+            Err(_) => eprintln!("screenshot {name} did not come within {SCREENSHOT_BOUND:?}"),
         }
         path
     }
@@ -339,7 +352,8 @@ impl App {
     /// Ends the session and stops the app; hands back its `NFOPS_HOME` so a
     /// test can inspect what the app left on disk.
     pub async fn close(mut self) -> tempfile::TempDir {
-        let _ = self.client.clone().close().await;
+        // Bounded too: a stalled page must not keep the test from ending.
+        let _ = tokio::time::timeout(CLOSE_BOUND, self.client.clone().close()).await;
         terminate(&mut self.driver.0);
         let empty = tempfile::tempdir().expect("tempdir");
         std::mem::replace(&mut self.home, empty)
