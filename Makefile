@@ -10,7 +10,7 @@ export CARGO_TARGET_DIR ?= /var/tmp/nfops-target
 FEATURES := --features tauri/custom-protocol
 export NFOPS_STACK_DIR ?= $(CURDIR)/target/stack
 
-.PHONY: run test deps ui build bundle bundle-test bindings icons release lint rust-test ui-test stack-up stack-down stack-test e2e clean
+.PHONY: run test deps ui build bundle bundle-test check-targets bindings icons release lint rust-test ui-test stack-up stack-down stack-test e2e clean
 
 ## make run: install what is missing, start the local stack, open the console on it.
 run: build stack-up
@@ -44,13 +44,19 @@ build: ui
 ## Updater signing happens only when TAURI_SIGNING_PRIVATE_KEY is set (make release).
 # TAURI_FRONTEND_PATH: the folder beforeBuildCommand runs in; without it the CLI takes
 # the first package.json it finds under the clone (assets/platform/, the lab app).
+# TAURI_APP_PATH: the app's tauri.conf.json, not bench/empty-window's.
 bundle: deps
-	TAURI_FRONTEND_PATH=$(CURDIR)/ui npx --prefix ui tauri build --ci --bundles deb,rpm $(if $(TAURI_SIGNING_PRIVATE_KEY),,--no-sign)
+	TAURI_APP_PATH=$(CURDIR) TAURI_FRONTEND_PATH=$(CURDIR)/ui npx --prefix ui tauri build --ci --bundles deb,rpm $(if $(TAURI_SIGNING_PRIVATE_KEY),,--no-sign)
 
 ## make bundle-test: install that .deb here, check it, open it on the local stack under
 ## Xvfb (screenshot in docs/installed-linux.png), purge it.
 bundle-test: bundle
 	scripts/bundle-test
+
+## make check-targets: cargo check of the app and the CLI for Windows (cfg(windows) code
+## and Windows-only dependencies compiled here; installs the target and MinGW once).
+check-targets: deps
+	scripts/check-targets
 
 ## Regenerate ui/src/lib/bindings.ts from the Rust commands.
 bindings:
