@@ -7,6 +7,7 @@ import argparse
 import os
 import shutil
 import statistics
+import sys
 import tempfile
 import time
 
@@ -88,6 +89,9 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--settle", type=float, default=20.0, help="idle seconds before PSS is read")
     args = ap.parse_args()
+    for label, binary in (("--app", args.app), ("--empty", args.empty)):
+        if not os.access(binary, os.X_OK):
+            sys.exit(f"measure: {label} {binary} is not an executable file (did the build make it?)")
     app_env = {"NFOPS_START_PAGE": "metrics"}
     stack = os.environ.get("NFOPS_STACK_DIR")
     if stack and os.path.exists(os.path.join(stack, "environments.toml")):
@@ -107,14 +111,19 @@ def main():
     ap_, ep = med("app", 0), med("empty", 0)
     am, em = med("app", 1), med("empty", 1)
     print(f"\nprofile {args.profile}, {args.rounds} rounds, medians (Metrics page open{' on the stack' if 'NFOPS_CONFIG' in app_env else ', this machine'}):")
+    measured = True
     if am and em:
         print(f"idle PSS     app {am:.1f} MiB   empty window {em:.1f} MiB   ratio {am / em:.2f}x (target <= {PSS_TARGET}x)")
     else:
         print("idle PSS     not measured (a program did not start)")
+        measured = False
     if ap_ is not None and ep is not None:
         print(f"first paint  app {ap_:.2f} s     empty window {ep:.2f} s     ratio {ap_ / ep:.2f}x (target <= {PAINT_TARGET}x)")
     else:
         print("first paint  not measured (no painted frame seen)")
+        measured = False
+    if not measured:
+        sys.exit("measure: the run did not measure both programs; see the rounds above")
 
 
 if __name__ == "__main__":
