@@ -58,6 +58,20 @@ mod tests {
     use crate::config::{Config, DatabaseTls};
     use crate::error::ErrorCode;
 
+    /// The TLS mode of staging's database.
+    fn tls_of(config: &Config) -> Option<DatabaseTls> {
+        staging_db(config).tls
+    }
+
+    fn staging_db(config: &Config) -> &crate::config::Database {
+        config
+            .environment("staging")
+            .expect("test setup")
+            .database
+            .as_ref()
+            .expect("test setup")
+    }
+
     fn with_db(extra: &str) -> String {
         format!(
             "[environments.staging]\ntier = \"staging\"\n[environments.staging.database]\nhost = \"db\"\nport = 3306\nname = \"nf\"\nuser = \"u\"\npassword_credential = \"p\"\n{extra}"
@@ -71,12 +85,7 @@ mod tests {
             &with_db("tls = \"verify-ca\"\ntls_ca = \"certs/ca.pem\"\n"),
         )
         .expect("valid");
-        let db = c
-            .environment("staging")
-            .expect("test setup")
-            .database
-            .as_ref()
-            .expect("test setup");
+        let db = staging_db(&c);
         assert_eq!(db.tls, Some(DatabaseTls::VerifyCa));
         assert_eq!(
             db.tls_ca.as_ref().map(|c| c.get_ref().as_str()),
@@ -84,23 +93,9 @@ mod tests {
         );
         let c = Config::parse(Path::new("e.toml"), &with_db("tls = \"required\"\n"))
             .expect("test setup");
-        let db = c
-            .environment("staging")
-            .expect("test setup")
-            .database
-            .as_ref()
-            .expect("test setup");
-        assert_eq!(db.tls, Some(DatabaseTls::Required));
+        assert_eq!(tls_of(&c), Some(DatabaseTls::Required));
         let c = Config::parse(Path::new("e.toml"), &with_db("")).expect("test setup");
-        assert_eq!(
-            c.environment("staging")
-                .expect("test setup")
-                .database
-                .as_ref()
-                .expect("test setup")
-                .tls,
-            None
-        );
+        assert_eq!(tls_of(&c), None);
     }
 
     #[test]
