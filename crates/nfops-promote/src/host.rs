@@ -7,7 +7,10 @@ use nfops_core::config::Host;
 use nfops_core::{Error, ErrorCode, Result};
 use nfops_fleet::{shell_quote, SshSession};
 
-use crate::release::{app_dir, check_release_id, release_exists, verify_release, Release, SHORT};
+use crate::release::{
+    app_dir, check_release_id, release_exists, release_on_host, verify_release, Release, SHORT,
+};
+use crate::transfer::{copy_release, Ends, OnProgress, Transferred};
 
 /// How long a `pm2 reload` may take (wait_ready + listen_timeout per instance).
 const RELOAD_TIMEOUT: Duration = Duration::from_secs(120);
@@ -37,27 +40,27 @@ pub enum Staged {
     /// The host already had the same artifact (same digest, every file checked).
     AlreadyThere(Release),
     /// Copied from the staging host and checked on arrival.
-    Copied(Release),
+    Copied(Release, Transferred),
 }
 
 /// Makes sure `target` host holds the exact artifact `release` that
 /// `source` host runs: when the host already has a folder with the same
 /// digest whose files pass their CHECKSUM, nothing is copied; otherwise the
-/// folder is streamed from the source (tar over SSH), unpacked beside the
-/// releases, checked with `sha256sum -c` and compared by digest, and only
-/// then renamed into place. Never rebuilds.
+/// release is streamed from the source and checked on arrival (see
+/// [`crate::transfer`]), with unchanged files hard-linked from
+/// `running_on_target` when the console sealed it. Never rebuilds.
 ///
 /// Errors: `job.check_failed` when the copy that arrived differs from the
-/// source (digest or files), or when a different artifact with the same id
-/// is the host's running release (it is never overwritten); SSH errors.
+/// source (digest or files), staging's release breaks the release rules, or
+/// a different artifact with the same id is the host's running release (it
+/// is never overwritten); SSH errors.
 pub async fn stage_release(
-    source: &SshSession,
-    source_host: &Host,
-    target: &SshSession,
-    target_host: &Host,
+    ends: &Ends<'_>,
     release: &Release,
     running_on_target: &str,
+    progress: OnProgress<'_>,
 ) -> Result<Staged> {
+    let (target, target_host) = (ends.target, ends.target_host);
     let id = &release.id;
     check_release_id(id)?;
     if release_exists(target, target_host, id).await? {
@@ -76,59 +79,20 @@ pub async fn stage_release(
             _ => {}
         }
     }
-    let src_releases = shell_quote(&format!("{}/releases", app_dir(source_host)));
-    let packed = source
-        .exec_checked(
-            &format!(
-                "cd -- {src_releases} && tar cf - -- {} | base64 -w0",
-                shell_quote(id)
-            ),
-            Duration::from_secs(300),
-        )
-        .await?;
-    let dst_releases = shell_quote(&format!("{}/releases", app_dir(target_host)));
-    let qid = shell_quote(id);
-    let unpack = format!(
-        "set -e; cd -- {dst_releases}; inc=.nfops-incoming-{id}; rm -rf -- \"$inc\"; mkdir -- \"$inc\"; \
-         base64 -d | tar xf - -C \"$inc\"; \
-         (cd -- \"$inc\"/{qid} && LC_ALL=C sha256sum --quiet -c CHECKSUM >&2); \
-         d=$(sha256sum -- \"$inc\"/{qid}/CHECKSUM | cut -c1-64); \
-         if [ \"$d\" != {digest} ]; then rm -rf -- \"$inc\"; echo \"digest $d\" >&2; exit 3; fi; \
-         rm -rf -- {qid}.nfops-old; if [ -e {qid} ]; then mv -- {qid} {qid}.nfops-old; fi; \
-         mv -- \"$inc\"/{qid} {qid}; rmdir -- \"$inc\"; rm -rf -- {qid}.nfops-old; echo \"$d\"",
-        digest = shell_quote(&release.digest),
-    );
-    let out = target
-        .exec_checked_with_input(
-            &unpack,
-            packed.stdout.trim().as_bytes(),
-            Duration::from_secs(300),
-        )
-        .await
-        .map_err(|e| {
-            Error::new(
-                ErrorCode::CheckFailed,
-                format!(
-                    "release {id} copied from '{}' to '{}' did not arrive intact: {}",
-                    source_host.name,
-                    target_host.name,
-                    e.message()
-                ),
-            )
-            .hint("Nothing was switched. Check disk space on the host and promote again.")
-        })?;
-    let got = out.stdout.trim();
-    if got != release.digest {
+    let base = (!running_on_target.is_empty()).then_some(running_on_target);
+    let copied = copy_release(ends, release, base, progress).await?;
+    let arrived = release_on_host(target, target_host, id).await?;
+    if arrived.digest != release.digest {
         return Err(Error::new(
             ErrorCode::CheckFailed,
             format!(
-                "release {id} on '{}' has digest {got:.12}… after the copy, staging's is {:.12}…",
-                target_host.name, release.digest
+                "release {id} on '{}' has digest {:.12}… after the copy, staging's is {:.12}…",
+                target_host.name, arrived.digest, release.digest
             ),
-        ));
+        )
+        .hint("Another deploy may be writing to the host; check it and promote again."));
     }
-    let arrived = verify_release(target, target_host, id).await?;
-    Ok(Staged::Copied(arrived))
+    Ok(Staged::Copied(arrived, copied))
 }
 
 /// Points `current` at `releases/<id>` atomically (`ln -sfn` to a temp link,

@@ -9,8 +9,9 @@
 //! - [`history`]: every attempt, kept in the state database.
 //! - Building blocks the steps use: [`release`] (the release model read from
 //!   hosts: `current` symlink, `CHECKSUM` digest, `release.json`), [`host`]
-//!   (staging checked on arrival, the atomic symlink switch, graceful
-//!   `pm2 reload`), [`health`] (through the entry point), [`verify`] (error
+//!   (staging, the atomic symlink switch, graceful `pm2 reload`),
+//!   [`transfer`] (the streamed, incremental copy of a release, checked on
+//!   arrival), [`health`] (through the entry point), [`verify`] (error
 //!   rate and p95 from Prometheus against the baseline; missing data fails),
 //!   [`frontend`] (Vercel and Netlify drivers).
 //!
@@ -25,6 +26,7 @@ pub mod host;
 pub mod plan;
 pub mod release;
 pub mod run;
+pub mod transfer;
 pub mod verify;
 
 /// The gates (results, change window, approver), at their old path.

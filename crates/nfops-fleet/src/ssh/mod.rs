@@ -14,6 +14,7 @@ mod host_key;
 mod key_repair;
 mod link;
 mod quote;
+mod stream;
 mod tunnel;
 
 use std::path::Path;
@@ -32,6 +33,7 @@ pub use exec::ExecOutput;
 pub(crate) use exec::{excerpt, stderr_tail};
 pub use link::SshLink;
 pub use quote::shell_quote;
+pub use stream::{RemoteProcess, RemoteStdin};
 pub use tunnel::Tunnel;
 
 use host_key::HostKeyPolicy;

@@ -10,6 +10,7 @@ use nfops_core::{Error, Result};
 use super::{JobStep, Run};
 use crate::host::{stage_release, Staged};
 use crate::plan::HostChange;
+use crate::transfer::Ends;
 
 /// The staging step of `h`, with what the plan says it will do.
 pub(crate) fn step(run: &Arc<Run>, h: &HostChange) -> JobStep {
@@ -62,7 +63,22 @@ impl Step for StageStep {
         cx.message(format!("checking {} on {}", release.id, self.host));
         let src = run.connect(&src_host).await?;
         let dst = run.connect(&dst_host).await?;
-        let staged = stage_release(&src, &src_host, &dst, &dst_host, &release, &running).await;
+        let ends = Ends {
+            source: &src,
+            source_host: &src_host,
+            target: &dst,
+            target_host: &dst_host,
+        };
+        let progress = |done: u64, total: u64| cx.advance(done, Some(total), "bytes");
+        // A cancelled job (a lost lease) drops the copy, which kills both
+        // remote tars; the incoming folder is swept by the next attempt.
+        let staged = tokio::select! {
+            s = stage_release(&ends, &release, &running, &progress) => s,
+            () = cx.cancel_token().cancelled() => Err(Error::new(
+                nfops_core::ErrorCode::Cancelled,
+                format!("staging {} on {} was cancelled; nothing was switched", release.id, self.host),
+            )),
+        };
         src.disconnect().await;
         dst.disconnect().await;
         Ok(Verified::by(match staged? {
@@ -70,10 +86,21 @@ impl Step for StageStep {
                 "{} already on {} with digest {:.12}… (every file checked)",
                 r.id, self.host, r.digest
             ),
-            Staged::Copied(r) => format!(
-                "{} copied from {src_name}, digest {:.12}… == staging's, sha256sum -c passed on arrival",
-                r.id, r.digest
+            Staged::Copied(r, t) => format!(
+                "{} copied from {src_name}: {} files ({}) sent{}; digest {:.12}… == staging's, every sent file's sha256 and the whole tree's listing checked on arrival",
+                r.id,
+                t.files_sent,
+                mib(t.bytes_sent),
+                match &t.base {
+                    Some(b) if t.linked > 0 => format!(", {} unchanged files linked from {b}", t.linked),
+                    _ => String::new(),
+                },
+                r.digest
             ),
         }))
     }
+}
+
+fn mib(bytes: u64) -> String {
+    format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
 }
