@@ -371,3 +371,88 @@ pub fn ssh_keygen_fingerprint(file: &Path) -> String {
         .expect("ssh-keygen -l prints a SHA256 fingerprint")
         .to_owned()
 }
+
+/// Peak resident memory of this process so far (`VmHWM`), KiB.
+fn peak_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").expect("proc status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmHWM")
+}
+
+#[tokio::test]
+async fn streams_move_hundreds_of_megabytes_each_way_in_bounded_memory() {
+    use sha2::{Digest, Sha256};
+    let Some(stack) = Stack::from_env("streams_move_data_in_bounded_memory") else {
+        return;
+    };
+    let s = session(&stack).await;
+    const SIZE: u64 = 256 * 1024 * 1024;
+    let idle = Duration::from_secs(60);
+    let before = peak_kib();
+
+    // Out of the host: read as it comes, never collected.
+    let mut p = s
+        .exec_stream(&format!("head -c {SIZE} /dev/zero; echo done >&2"), idle)
+        .await
+        .expect("starts");
+    let (mut n, mut h) = (0u64, Sha256::new());
+    while let Some(chunk) = p.read().await.expect("reads") {
+        n += chunk.len() as u64;
+        h.update(&chunk);
+    }
+    let out = p.finish().await.expect("exits 0");
+    assert_eq!(n, SIZE, "every byte arrived");
+    assert_eq!(out.stderr.trim(), "done", "stderr is kept apart");
+    let zeros = h.finalize();
+
+    // Into the host, while its output is read: the writer waits for the window.
+    let mut p = s.exec_stream("sha256sum", idle).await.expect("starts");
+    let stdin = p.take_stdin().expect("stdin");
+    let send = async move {
+        let block = vec![0u8; 1024 * 1024];
+        for _ in 0..SIZE / block.len() as u64 {
+            stdin.write(&block).await?;
+        }
+        stdin.close().await
+    };
+    let (sent, got) = tokio::join!(send, p.read_to_end(1024));
+    sent.expect("all sent");
+    let got = String::from_utf8(got.expect("read")).expect("text");
+    p.finish().await.expect("exits 0");
+    assert_eq!(
+        got.split_whitespace().next(),
+        Some(format!("{zeros:x}").as_str())
+    );
+
+    let grown_mib = (peak_kib().saturating_sub(before)) / 1024;
+    assert!(
+        grown_mib < 64,
+        "moving 2 × 256 MiB grew peak memory by {grown_mib} MiB: streams must not buffer"
+    );
+
+    // A failing command is an error quoting its stderr; an idle one is stopped.
+    let p = s
+        .exec_stream("echo broken-reason >&2; exit 5", idle)
+        .await
+        .expect("starts");
+    let err = p.finish().await.expect_err("exit 5");
+    assert!(
+        err.message().contains("status 5") && err.message().contains("broken-reason"),
+        "{}",
+        err.message()
+    );
+    let mut p = s
+        .exec_stream("sleep 30", Duration::from_secs(1))
+        .await
+        .expect("starts");
+    let t0 = Instant::now();
+    let err = p.read().await.expect_err("idle");
+    assert!(err.message().contains("moved no data"), "{}", err.message());
+    assert!(
+        t0.elapsed() < Duration::from_secs(5),
+        "the idle bound holds"
+    );
+}
