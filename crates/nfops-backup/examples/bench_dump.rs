@@ -10,26 +10,6 @@ use nfops_core::config::Config;
 use nfops_core::credentials::{CredentialSource, MemoryCredentials};
 use nfops_mysql::{DumpCounters, DumpOptions, Target};
 
-fn load(dir: &Path, prefix: &str, creds: &MemoryCredentials) -> std::io::Result<()> {
-    for entry in std::fs::read_dir(dir)?.flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let full = if prefix.is_empty() {
-            name
-        } else {
-            format!("{prefix}/{name}")
-        };
-        if entry.path().is_dir() {
-            load(&entry.path(), &full, creds)?;
-        } else {
-            creds.insert(
-                &full,
-                std::fs::read_to_string(entry.path())?.trim_end_matches('\n'),
-            );
-        }
-    }
-    Ok(())
-}
-
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let a: Vec<String> = std::env::args().collect();
@@ -42,7 +22,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let env = config.environment(&a[2])?;
     let db = env.database.clone().ok_or("no database")?;
     let creds = MemoryCredentials::default();
-    load(Path::new(&a[3]), "", &creds)?;
+    creds.load_dir(Path::new(&a[3]))?;
     let recipient = age::x25519::Recipient::from_str(&a[4]).map_err(|e| e.to_string())?;
     let out = Path::new(&a[5]);
     std::fs::create_dir_all(out)?;

@@ -39,6 +39,35 @@ impl MemoryCredentials {
             .unwrap_or_else(|p| p.into_inner())
             .insert(name.to_owned(), value.to_owned());
     }
+
+    /// Loads every file under `dir` as a credential named by its relative
+    /// path (`stack/ssh/deploy`), trailing newlines trimmed: the layout
+    /// of the local stack's `credentials/` folder, for benchmarks and tools
+    /// that run without a keyring.
+    ///
+    /// Errors: the I/O error of the first file or folder that cannot be read.
+    pub fn load_dir(&self, dir: &std::path::Path) -> std::io::Result<()> {
+        self.load_under(dir, "")
+    }
+
+    fn load_under(&self, dir: &std::path::Path, prefix: &str) -> std::io::Result<()> {
+        for entry in std::fs::read_dir(dir)? {
+            let entry = entry?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let full = if prefix.is_empty() {
+                name
+            } else {
+                format!("{prefix}/{name}")
+            };
+            if entry.file_type()?.is_dir() {
+                self.load_under(&entry.path(), &full)?;
+            } else {
+                let value = std::fs::read_to_string(entry.path())?;
+                self.insert(&full, value.trim_end_matches('\n'));
+            }
+        }
+        Ok(())
+    }
 }
 
 impl CredentialSource for MemoryCredentials {

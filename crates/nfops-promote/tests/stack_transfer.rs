@@ -117,7 +117,7 @@ impl Pair {
         ))
         .await;
         let list = |dir: String| {
-            format!("cd {dir} && find . -mindepth 1 -printf '%y %m %s %p -> %l\\n' | LC_ALL=C sort | md5sum")
+            format!("cd {dir} && find . -mindepth 1 -printf '%y %m %p -> %l\\n' | LC_ALL=C sort | md5sum")
         };
         let a = self.sh(&list(self.src_rel(id))).await;
         let b = self.sh(&list(self.dst_rel(id))).await;

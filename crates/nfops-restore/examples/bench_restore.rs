@@ -14,26 +14,6 @@ use nfops_core::config::Config;
 use nfops_core::credentials::MemoryCredentials;
 use nfops_core::jobs::{CancellationToken, JobRunner, JobState, JobStore, NoProgress};
 
-fn load(dir: &Path, prefix: &str, creds: &MemoryCredentials) -> std::io::Result<()> {
-    for entry in std::fs::read_dir(dir)?.flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let full = if prefix.is_empty() {
-            name
-        } else {
-            format!("{prefix}/{name}")
-        };
-        if entry.path().is_dir() {
-            load(&entry.path(), &full, creds)?;
-        } else {
-            creds.insert(
-                &full,
-                std::fs::read_to_string(entry.path())?.trim_end_matches('\n'),
-            );
-        }
-    }
-    Ok(())
-}
-
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let a: Vec<String> = std::env::args().collect();
@@ -46,7 +26,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let env_name = a[2].clone();
     let env = config.environment(&env_name)?.clone();
     let creds = Arc::new(MemoryCredentials::default());
-    load(Path::new(&a[3]), "", &creds)?;
+    creds.load_dir(Path::new(&a[3]))?;
     let key = std::fs::read_to_string(&a[4])?;
     let secret = key
         .lines()
