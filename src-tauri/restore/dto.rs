@@ -169,6 +169,8 @@ pub struct CheckItem {
     pub name: String,
     pub ok: bool,
     pub detail: String,
+    /// How long the check took.
+    pub seconds: f64,
 }
 
 /// One finding of a report.
@@ -210,6 +212,7 @@ impl From<nfops_restore::checks::CheckReport> for IntegrityReport {
                     name: c.name,
                     ok: c.ok,
                     detail: c.detail,
+                    seconds: c.seconds,
                 })
                 .collect(),
             findings: r

@@ -155,6 +155,78 @@ pub async fn live_table_hash_of(
     .await
 }
 
+/// The digest of every row the dump writes for `table` (its history too
+/// when it is system-versioned), hashed here from the rows the server sends:
+/// the same text form and the same code as the dump's hashing, so it is the
+/// definition itself rather than an SQL rendering of it. The server only
+/// scans and sends (as for a dump); the hashing runs on a blocking thread
+/// while the next rows arrive. Run it on a session prepared like the dump's.
+///
+/// Errors: `service.unreachable` / `service.unhealthy` from the query.
+pub async fn streamed_table_hash_of(
+    conn: &mut sqlx::MySqlConnection,
+    target: &crate::Target,
+    table: &crate::schema::Table,
+) -> nfops_core::Result<TableDigest> {
+    use futures::TryStreamExt;
+    let cols: Vec<String> = table
+        .stored_columns()
+        .map(|c| crate::literal::quote_ident(&c.name))
+        .collect();
+    let n = cols.len();
+    let select = format!("SELECT {} FROM {}", cols.join(","), table.from_clause());
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<sqlx::mysql::MySqlRow>>(4);
+    let hasher = tokio::task::spawn_blocking(move || {
+        let mut h = RowHasher::new();
+        let mut d = TableDigest::default();
+        while let Some(batch) = rx.blocking_recv() {
+            for row in &batch {
+                for i in 0..n {
+                    match crate::schema::bytes_at(row, i) {
+                        None => h.null(),
+                        Some(b) => h.value(b),
+                    }
+                }
+                d.add_row(h.finish_row());
+            }
+        }
+        d
+    });
+    let read: nfops_core::Result<()> = async {
+        let mut stream = sqlx::Executor::fetch(&mut *conn, select.as_str());
+        let (mut batch, mut bytes) = (Vec::with_capacity(1024), 0usize);
+        while let Some(row) = stream.try_next().await.map_err(|e| {
+            target.error(
+                &format!("could not read the rows of table `{}` of", table.name),
+                e,
+            )
+        })? {
+            bytes += (0..n)
+                .map(|i| crate::schema::bytes_at(&row, i).map_or(0, <[u8]>::len))
+                .sum::<usize>();
+            batch.push(row);
+            if batch.len() >= 4096 || bytes >= 4 << 20 {
+                let full = std::mem::replace(&mut batch, Vec::with_capacity(1024));
+                bytes = 0;
+                if tx.send(full).await.is_err() {
+                    break;
+                }
+            }
+        }
+        if !batch.is_empty() {
+            let _ = tx.send(batch).await;
+        }
+        Ok(())
+    }
+    .await;
+    drop(tx);
+    let digest = hasher
+        .await
+        .map_err(|e| nfops_core::Error::internal(format!("the row hasher stopped: {e}")))?;
+    read?;
+    Ok(digest)
+}
+
 /// Computes a table's digest on a live database with [`live_hash_sql`].
 ///
 /// Errors: `service.unreachable` / `service.unhealthy` from the query.

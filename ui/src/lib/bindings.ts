@@ -309,6 +309,8 @@ export type CheckItem = {
 	name: string,
 	ok: boolean,
 	detail: string,
+	/**  How long the check took. */
+	seconds: number | null,
 };
 
 export type CredentialState = "set" | "missing" | 

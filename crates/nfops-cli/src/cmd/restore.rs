@@ -200,10 +200,11 @@ pub async fn check(console: &Console, out: &Output, a: CheckArgs) -> Result<Exit
         for c in &r.checks {
             writeln!(
                 w,
-                "  [{}] {:<16} {}",
+                "  [{}] {:<16} {} ({:.1} s)",
                 if c.ok { "ok" } else { "FAIL" },
                 c.name,
-                c.detail
+                c.detail,
+                c.seconds
             )?;
         }
         for f in &r.findings {

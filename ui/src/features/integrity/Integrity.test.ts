@@ -20,8 +20,8 @@ describe("Integrity page", () => {
             ok: false,
             startedAt: "",
             checks: [
-              { name: "foreign keys", ok: false, detail: "2 checked" },
-              { name: "app", ok: true, detail: "5 requests" },
+              { name: "foreign keys", ok: false, detail: "2 checked", seconds: 0.42 },
+              { name: "app", ok: true, detail: "5 requests", seconds: 12.5 },
             ],
             findings: [
               { check: "foreign keys", subject: "orders.fk", problem: "3 row(s) reference a missing row" },
@@ -36,6 +36,9 @@ describe("Integrity page", () => {
     await fireEvent.click(await screen.findByTestId("integrity-run"));
     const findings = await screen.findAllByTestId("integrity-finding");
     expect(findings).toHaveLength(2);
+    const rows = screen.getAllByTestId("integrity-check").map((r) => r.textContent);
+    expect(rows[1]).toContain("12.5 s");
+    expect(rows[0]).toContain("0.4 s");
     expect((await screen.findByTestId("integrity-reports")).textContent).toContain("2 finding(s)");
     expect(screen.getByTestId("integrity-drills").textContent).toContain("recovery time 12 s");
   });

@@ -193,6 +193,7 @@ pub(super) async fn compare_tables(
                 });
             }
             checks.push(CheckResult {
+                seconds: 0.0,
                 name: "tables".into(),
                 ok: bad.is_empty(),
                 detail: format!(
@@ -206,6 +207,7 @@ pub(super) async fn compare_tables(
         }
         Err(e) => {
             checks.push(CheckResult {
+                seconds: 0.0,
                 name: "tables".into(),
                 ok: false,
                 detail: e.message().to_owned(),
@@ -226,6 +228,7 @@ pub(super) async fn compare_objects(
 ) {
     let Some(inv) = &source.manifest.inventory else {
         checks.push(CheckResult {
+            seconds: 0.0,
             name: "objects".into(),
             ok: true,
             detail: format!(
@@ -256,6 +259,7 @@ pub(super) async fn compare_objects(
                 });
             }
             checks.push(CheckResult {
+                seconds: 0.0,
                 name: "objects".into(),
                 ok: diff.is_empty(),
                 detail: format!(
@@ -267,6 +271,7 @@ pub(super) async fn compare_objects(
             });
         }
         Err(e) => checks.push(CheckResult {
+            seconds: 0.0,
             name: "objects".into(),
             ok: false,
             detail: e.message().to_owned(),

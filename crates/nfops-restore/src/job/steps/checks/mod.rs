@@ -52,6 +52,8 @@ pub struct CheckResult {
     pub ok: bool,
     /// What was compared, or why it could not run.
     pub detail: String,
+    /// How long it took, so a slow check is visible.
+    pub seconds: f64,
 }
 
 /// One problem found.
@@ -112,13 +114,14 @@ impl CheckReport {
                 format!("{} finding(s)", self.findings.len())
             },
         );
-        h.push_str("<h2>Checks</h2><table><tr><th>check</th><th>result</th><th>detail</th></tr>");
+        h.push_str("<h2>Checks</h2><table><tr><th>check</th><th>result</th><th>time</th><th>detail</th></tr>");
         for c in &self.checks {
             h.push_str(&format!(
-                "<tr><td>{}</td><td class=\"{}\">{}</td><td>{}</td></tr>",
+                "<tr><td>{}</td><td class=\"{}\">{}</td><td>{:.1} s</td><td>{}</td></tr>",
                 esc(&c.name),
                 if c.ok { "ok" } else { "bad" },
                 if c.ok { "ok" } else { "FAILED" },
+                c.seconds,
                 esc(&c.detail)
             ));
         }
@@ -157,6 +160,31 @@ impl CheckReport {
     }
 }
 
+/// Times the checks: each [`Clock::stamp`] gives the checks added since the
+/// last one the time since then.
+struct Clock {
+    since: std::time::Instant,
+    counted: usize,
+}
+
+impl Clock {
+    fn start() -> Clock {
+        Clock {
+            since: std::time::Instant::now(),
+            counted: 0,
+        }
+    }
+
+    fn stamp(&mut self, checks: &mut [CheckResult]) {
+        let secs = (self.since.elapsed().as_secs_f64() * 100.0).round() / 100.0;
+        for c in &mut checks[self.counted..] {
+            c.seconds = secs;
+        }
+        self.counted = checks.len();
+        self.since = std::time::Instant::now();
+    }
+}
+
 /// Runs every check; a check that cannot run is itself a failed check.
 ///
 /// Errors: none for failing checks (they are findings); only when the
@@ -164,6 +192,7 @@ impl CheckReport {
 pub async fn run_checks(req: &CheckRequest) -> Result<CheckReport> {
     let started_at = Utc::now();
     let mut checks = Vec::new();
+    let mut clock = Clock::start();
     let mut findings = Vec::new();
     let mut tables = Vec::new();
     let db_name = req
@@ -180,8 +209,10 @@ pub async fn run_checks(req: &CheckRequest) -> Result<CheckReport> {
         "to restore into",
     )
     .await;
+    clock.stamp(&mut checks);
     match route {
         Err(e) => checks.push(CheckResult {
+            seconds: 0.0,
             name: "database".into(),
             ok: false,
             detail: e.message().to_owned(),
@@ -190,13 +221,16 @@ pub async fn run_checks(req: &CheckRequest) -> Result<CheckReport> {
             let target = route.target.clone();
             if let Some(source) = &req.source {
                 tables = compare_tables(source, &target, &mut checks, &mut findings).await;
+                clock.stamp(&mut checks);
                 compare_objects(source, &target, &mut checks, &mut findings).await;
+                clock.stamp(&mut checks);
             }
             checks.push(match orphans(&target).await {
                 Ok((n, f)) => {
                     let ok = f.is_empty();
                     findings.extend(f);
                     CheckResult {
+                        seconds: 0.0,
                         name: "foreign keys".into(),
                         ok,
                         detail: format!(
@@ -205,27 +239,32 @@ pub async fn run_checks(req: &CheckRequest) -> Result<CheckReport> {
                     }
                 }
                 Err(e) => CheckResult {
+                    seconds: 0.0,
                     name: "foreign keys".into(),
                     ok: false,
                     detail: e.message().to_owned(),
                 },
             });
+            clock.stamp(&mut checks);
             checks.push(match storage_refs(req, &target).await {
                 Ok((detail, f)) => {
                     let ok = f.is_empty();
                     findings.extend(f);
                     CheckResult {
+                        seconds: 0.0,
                         name: "storage objects".into(),
                         ok,
                         detail,
                     }
                 }
                 Err(e) => CheckResult {
+                    seconds: 0.0,
                     name: "storage objects".into(),
                     ok: false,
                     detail: e.message().to_owned(),
                 },
             });
+            clock.stamp(&mut checks);
             drop(route);
         }
     }
@@ -233,9 +272,11 @@ pub async fn run_checks(req: &CheckRequest) -> Result<CheckReport> {
         let (c, f) = app_health(&req.env).await;
         checks.push(c);
         findings.extend(f);
+        clock.stamp(&mut checks);
         let (c, f) = queue_draining(req).await;
         checks.push(c);
         findings.extend(f);
+        clock.stamp(&mut checks);
     }
     // A failed check without a finding still gets one, so "findings" is the list to read.
     for c in checks.iter().filter(|c| !c.ok) {

@@ -13,6 +13,7 @@ pub(super) async fn app_health(env: &Environment) -> (CheckResult, Vec<Finding>)
     let Some(health) = env.health_url.as_ref().map(|h| h.get_ref().clone()) else {
         return (
             CheckResult {
+                seconds: 0.0,
                 name: "app".into(),
                 ok: true,
                 detail: "no health_url configured: skipped".into(),
@@ -28,6 +29,7 @@ pub(super) async fn app_health(env: &Environment) -> (CheckResult, Vec<Finding>)
         Err(e) => {
             return (
                 CheckResult {
+                    seconds: 0.0,
                     name: "app".into(),
                     ok: false,
                     detail: format!("no HTTP client: {e}"),
@@ -83,6 +85,7 @@ pub(super) async fn app_health(env: &Environment) -> (CheckResult, Vec<Finding>)
     }
     (
         CheckResult {
+            seconds: 0.0,
             name: "app".into(),
             ok: findings.is_empty(),
             detail: format!("{} request(s) through {base}", urls.len()),
@@ -117,6 +120,7 @@ pub(super) async fn queue_draining(req: &CheckRequest) -> (CheckResult, Vec<Find
     match result {
         Ok((_, _, k)) if k.is_empty() => (
             CheckResult {
+                seconds: 0.0,
                 name: "workers".into(),
                 ok: true,
                 detail: "no cache configured: skipped".into(),
@@ -127,6 +131,7 @@ pub(super) async fn queue_draining(req: &CheckRequest) -> (CheckResult, Vec<Find
             let ok = b == 0 || b < a;
             (
                 CheckResult {
+                    seconds: 0.0,
                     name: "workers".into(),
                     ok,
                     detail: format!("queue {key}: {a} then {b} job(s) two seconds later"),
@@ -146,6 +151,7 @@ pub(super) async fn queue_draining(req: &CheckRequest) -> (CheckResult, Vec<Find
         }
         Err(e) => (
             CheckResult {
+                seconds: 0.0,
                 name: "workers".into(),
                 ok: false,
                 detail: e.message().to_owned(),
