@@ -27,6 +27,9 @@ use serde::{Deserialize, Serialize};
 use crate::literal::{quote_ident, ColumnClass};
 use crate::schema::Column;
 
+/// Threads hashing one table's streamed rows.
+const HASHERS: usize = 2;
+
 /// Name of the hash definition, stored in manifests.
 pub const HASH_DEFINITION: &str = "nfops-rowsum-md5-v1";
 
@@ -175,26 +178,33 @@ pub async fn streamed_table_hash_of(
         .collect();
     let n = cols.len();
     let select = format!("SELECT {} FROM {}", cols.join(","), table.from_clause());
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<sqlx::mysql::MySqlRow>>(4);
-    let hasher = tokio::task::spawn_blocking(move || {
-        let mut h = RowHasher::new();
-        let mut d = TableDigest::default();
-        while let Some(batch) = rx.blocking_recv() {
-            for row in &batch {
-                for i in 0..n {
-                    match crate::schema::bytes_at(row, i) {
-                        None => h.null(),
-                        Some(b) => h.value(b),
+    // Batches go round-robin to HASHERS threads: the sum does not depend
+    // on order, and one thread hashing MD5 falls behind the server's scan.
+    let mut senders = Vec::with_capacity(HASHERS);
+    let mut hashers = Vec::with_capacity(HASHERS);
+    for _ in 0..HASHERS {
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<sqlx::mysql::MySqlRow>>(2);
+        senders.push(tx);
+        hashers.push(tokio::task::spawn_blocking(move || {
+            let mut h = RowHasher::new();
+            let mut d = TableDigest::default();
+            while let Some(batch) = rx.blocking_recv() {
+                for row in &batch {
+                    for i in 0..n {
+                        match crate::schema::bytes_at(row, i) {
+                            None => h.null(),
+                            Some(b) => h.value(b),
+                        }
                     }
+                    d.add_row(h.finish_row());
                 }
-                d.add_row(h.finish_row());
             }
-        }
-        d
-    });
+            d
+        }));
+    }
     let read: nfops_core::Result<()> = async {
         let mut stream = sqlx::Executor::fetch(&mut *conn, select.as_str());
-        let (mut batch, mut bytes) = (Vec::with_capacity(1024), 0usize);
+        let (mut batch, mut bytes, mut next) = (Vec::with_capacity(1024), 0usize, 0usize);
         while let Some(row) = stream.try_next().await.map_err(|e| {
             target.error(
                 &format!("could not read the rows of table `{}` of", table.name),
@@ -205,24 +215,29 @@ pub async fn streamed_table_hash_of(
                 .map(|i| crate::schema::bytes_at(&row, i).map_or(0, <[u8]>::len))
                 .sum::<usize>();
             batch.push(row);
-            if batch.len() >= 4096 || bytes >= 4 << 20 {
+            if batch.len() >= 4096 || bytes >= 2 << 20 {
                 let full = std::mem::replace(&mut batch, Vec::with_capacity(1024));
                 bytes = 0;
-                if tx.send(full).await.is_err() {
+                next = (next + 1) % HASHERS;
+                if senders[next].send(full).await.is_err() {
                     break;
                 }
             }
         }
         if !batch.is_empty() {
-            let _ = tx.send(batch).await;
+            let _ = senders[0].send(batch).await;
         }
         Ok(())
     }
     .await;
-    drop(tx);
-    let digest = hasher
-        .await
-        .map_err(|e| nfops_core::Error::internal(format!("the row hasher stopped: {e}")))?;
+    drop(senders);
+    let mut digest = TableDigest::default();
+    for h in hashers {
+        digest.merge(
+            h.await
+                .map_err(|e| nfops_core::Error::internal(format!("a row hasher stopped: {e}")))?,
+        );
+    }
     read?;
     Ok(digest)
 }

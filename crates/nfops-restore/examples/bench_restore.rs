@@ -1,9 +1,13 @@
-//! The restore engine for `bench/restore`:
-//! `bench_restore CONFIG ENV CREDENTIALS_DIR KEY_FILE WORK_DIR SCRATCH_DB`.
-//! Takes a backup of ENV into WORK_DIR/backups (not timed), then restores it
-//! into database SCRATCH_DB on the same server (check files, load the shadow
-//! on 2 sessions, verify hashes, swap) and prints
-//! `backup_dir=… restore_seconds=… rows=… sql_bytes=…`.
+//! The restore engine for `bench/restore` and the table comparison for
+//! `bench/check`:
+//! `bench_restore CONFIG ENV CREDENTIALS_DIR KEY_FILE WORK_DIR SCRATCH_DB [BACKUP_DIR]`.
+//! Takes a backup of ENV into WORK_DIR/backups (not timed; BACKUP_DIR reuses
+//! one instead), then restores it into database SCRATCH_DB on the same server
+//! (check files, load the shadow on 2 sessions, verify hashes, swap) and
+//! prints `backup_dir=… restore_seconds=… rows=… sql_bytes=…`. With
+//! SCRATCH_DB `-` it restores nothing and times the integrity check's table
+//! comparison of ENV's database against the backup instead:
+//! `backup_dir=… check_seconds=… tables=… differ=…`.
 
 use std::path::Path;
 use std::str::FromStr;
@@ -53,17 +57,55 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         )?,
         options: nfops_mysql::DumpOptions::default(),
     };
-    let bplan = nfops_backup::plan_backup(&breq).await?;
-    let b = nfops_backup::run_backup(
-        breq,
-        &bplan,
-        &runner,
-        Arc::new(NoProgress),
-        CancellationToken::new(),
-    )
-    .await?;
-    let dir = b.path.ok_or("backup failed")?;
+    let dir = match a.get(7) {
+        Some(d) => std::path::PathBuf::from(d),
+        None => {
+            let bplan = nfops_backup::plan_backup(&breq).await?;
+            let b = nfops_backup::run_backup(
+                breq,
+                &bplan,
+                &runner,
+                Arc::new(NoProgress),
+                CancellationToken::new(),
+            )
+            .await?;
+            b.path.ok_or("backup failed")?
+        }
+    };
     let source = nfops_restore::BackupSource::open(&dir)?;
+    if a[6] == "-" {
+        let db = env.database.clone().ok_or("no database")?;
+        let target = nfops_mysql::Target {
+            host: db.host.clone(),
+            port: db.port,
+            user: db.user.clone(),
+            password: nfops_core::credentials::CredentialSource::get(
+                creds.as_ref(),
+                &db.password_credential,
+            )?,
+            database: db.name.clone(),
+            label: "bench database".into(),
+            carrier: None,
+            limits: nfops_mysql::Limits::JOB,
+            tls: nfops_mysql::Tls::of(&db),
+        };
+        let names: Vec<String> = source
+            .manifest
+            .tables
+            .iter()
+            .map(|t| t.name.clone())
+            .collect();
+        let t = Instant::now();
+        let checks = nfops_restore::load::compare_with_manifest(&source, &target, &names).await?;
+        let secs = t.elapsed().as_secs_f64();
+        println!(
+            "backup_dir={} check_seconds={secs:.2} tables={} differ={}",
+            dir.display(),
+            checks.len(),
+            checks.iter().filter(|c| !c.ok()).count()
+        );
+        return Ok(());
+    }
     let rows = source.manifest.rows();
     let sql_bytes: u64 = source.manifest.files.iter().map(|f| f.sql_bytes).sum();
     let req = nfops_restore::RestoreRequest {

@@ -34,7 +34,9 @@ async fn streamed_hashes_equal_the_sql_definition_on_every_table() {
         let tables = schema::tables(&mut conn, &t).await.expect("tables");
         assert!(!tables.is_empty(), "{database} has tables");
         for table in &tables {
-            let sql = live_table_hash_of(&mut conn, &t, table).await.expect("sql hash");
+            let sql = live_table_hash_of(&mut conn, &t, table)
+                .await
+                .expect("sql hash");
             let streamed = streamed_table_hash_of(&mut conn, &t, table)
                 .await
                 .expect("streamed hash");
@@ -53,13 +55,21 @@ async fn streamed_hashes_equal_the_sql_definition_on_every_table() {
         .into_iter()
         .find(|x| x.name == "odd")
         .expect("odd");
-    let before = streamed_table_hash_of(&mut conn, &t, &odd).await.expect("hash");
+    let before = streamed_table_hash_of(&mut conn, &t, &odd)
+        .await
+        .expect("hash");
     assert_eq!(before.rows, 3);
     sqlx::Executor::execute(&mut conn, "UPDATE odd SET b = X'00FF0011' WHERE t = 'x😀y'")
         .await
         .expect("update");
-    let after = streamed_table_hash_of(&mut conn, &t, &odd).await.expect("hash");
+    let after = streamed_table_hash_of(&mut conn, &t, &odd)
+        .await
+        .expect("hash");
     assert_eq!(after.rows, 3);
     assert_ne!(after.sum, before.sum, "one changed byte changes the hash");
-    db::exec(&stack.target("staging", "information_schema"), "DROP DATABASE nf_hash").await;
+    db::exec(
+        &stack.target("staging", "information_schema"),
+        "DROP DATABASE nf_hash",
+    )
+    .await;
 }
