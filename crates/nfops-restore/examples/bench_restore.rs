@@ -16,7 +16,43 @@ use std::time::Instant;
 
 use nfops_core::config::Config;
 use nfops_core::credentials::MemoryCredentials;
-use nfops_core::jobs::{CancellationToken, JobRunner, JobState, JobStore, NoProgress};
+use nfops_core::jobs::{
+    CancellationToken, JobRunner, JobState, JobStore, NoProgress, Progress, ProgressEvent,
+};
+
+/// Each step's wall time, for the breakdown bench/restore prints.
+#[derive(Default)]
+struct StepTimes(std::sync::Mutex<std::collections::BTreeMap<usize, Timed>>);
+
+/// A step's name, start and seconds once finished.
+type Timed = (String, Instant, Option<f64>);
+
+impl Progress for StepTimes {
+    fn event(&self, e: &ProgressEvent) {
+        let mut v = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        match e {
+            ProgressEvent::StepStarted { index, name } => {
+                v.insert(*index, (name.clone(), Instant::now(), None));
+            }
+            ProgressEvent::StepFinished { index, .. } => {
+                if let Some(s) = v.get_mut(index) {
+                    s.2 = Some(s.1.elapsed().as_secs_f64());
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+impl StepTimes {
+    fn report(&self) -> String {
+        let v = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        v.values()
+            .map(|(n, _, s)| format!("{n}={:.2}", s.unwrap_or(f64::NAN)))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -125,16 +161,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let plan = nfops_restore::plan_restore(&req).await?;
     let t = Instant::now();
+    let steps = Arc::new(StepTimes::default());
     let out = nfops_restore::run_restore(
         req,
         &plan,
         vec![],
         &runner,
-        Arc::new(NoProgress),
+        steps.clone(),
         CancellationToken::new(),
     )
     .await?;
     let secs = t.elapsed().as_secs_f64();
+    eprintln!("steps: {}", steps.report());
     if out.job.state != JobState::Succeeded {
         return Err(format!("restore failed: {:?}", out.job.error).into());
     }

@@ -2,9 +2,10 @@
 //! the shadow against the manifest.
 //!
 //! The schema file runs first (tables only), then the data files on
-//! `connections` parallel sessions, largest tables first, all files of one
-//! table on one session (see `load_shadow`), each session with
-//! `foreign_key_checks = 0`, `unique_checks = 0` and the pinned `sql_mode`;
+//! `connections` parallel sessions, largest first (a table split into
+//! several files on several sessions at once, in row-lock mode; see
+//! `load_shadow`), each session with `foreign_key_checks = 0`,
+//! `unique_checks = 0` and the pinned `sql_mode`;
 //! everything goes to the binlog, so replicas replay the shadow and the swap
 //! alike. Rows go in
 //! as the dump wrote them: multi-row INSERT statements of about 1 MB inside
@@ -152,28 +153,37 @@ pub async fn load_shadow(
     }
     let _ = sqlx::Connection::close(conn).await;
 
-    // Then rows, on parallel sessions: one table's files all on one session,
-    // in order, largest tables first. MariaDB (10.6+) loads an empty table
-    // with unique and foreign key checks off as a bulk insert that locks the
-    // whole table until its transaction ends, so two sessions loading files
-    // of one table waited for each other, and through a slow link the second
-    // one's wait passed innodb_lock_wait_timeout (ERROR 1205 loading a 1 GiB
-    // table through the bastion).
-    let mut items: Vec<(Vec<String>, u64)> = source
+    // Then rows, on parallel sessions, largest first. A table with one file
+    // loads as MariaDB's bulk insert (an empty table with unique and foreign
+    // key checks off: sorted, but the whole table locked until the file's
+    // transaction ends). A table the dump split into several files loads
+    // them on any session at once in row-lock mode: those files run with
+    // `unique_checks = 1` (stricter than the file asks; see
+    // `ROW_LOCK_HEADER`), so two sessions share one big table instead of the
+    // second waiting for the first's table lock (it waited past
+    // innodb_lock_wait_timeout through a slow link: ERROR 1205).
+    let mut items: Vec<(Load, u64)> = Vec::new();
+    for t in source
         .manifest
         .tables
         .iter()
         .filter(|t| wanted.contains(t.name.as_str()))
-        .map(|t| {
-            let bytes = t.files.iter().map(|f| source.file_bytes(f)).sum();
-            (t.files.clone(), bytes)
-        })
-        .collect();
+    {
+        let row_locks = t.files.len() > 1;
+        for f in &t.files {
+            items.push((
+                Load {
+                    file: f.clone(),
+                    row_locks,
+                },
+                source.file_bytes(f),
+            ));
+        }
+    }
     items.sort_by_key(|i| std::cmp::Reverse(i.1));
-    counters.files_total.store(
-        items.iter().map(|i| i.0.len() as u64).sum(),
-        Ordering::Relaxed,
-    );
+    counters
+        .files_total
+        .store(items.len() as u64, Ordering::Relaxed);
     let queue = Arc::new(Mutex::new(
         items.into_iter().map(|i| i.0).collect::<VecDeque<_>>(),
     ));
@@ -217,7 +227,7 @@ async fn load_worker(
     source: &BackupSource,
     identity: &x25519::Identity,
     target: &Target,
-    queue: Arc<Mutex<VecDeque<Vec<String>>>>,
+    queue: Arc<Mutex<VecDeque<Load>>>,
     counters: Arc<LoadCounters>,
     cancel: &CancellationToken,
 ) -> Result<()> {
@@ -232,22 +242,27 @@ async fn load_worker(
         "SET SESSION foreign_key_checks = 0; SET SESSION unique_checks = 0",
     )
     .await?;
+    // MariaDB writes each INSERT's text into the binlog again beside its row
+    // events (annotations, informational only): about the backup's size once
+    // more. Row events, GTIDs and transactions are unchanged, so replicas
+    // follow as before. Best effort: MySQL has no such variable, and a server
+    // may refuse it.
+    if let Err(e) =
+        sqlx::Executor::execute(&mut conn, "SET SESSION binlog_annotate_row_events = 0").await
+    {
+        tracing::debug!(error = %e, "binlog annotations stay on for this loading session");
+    }
     loop {
         if cancel.is_cancelled() {
             return Err(cancelled());
         }
         let next = queue.lock().unwrap_or_else(|p| p.into_inner()).pop_front();
-        let Some(files) = next else { break };
-        for name in files {
-            if cancel.is_cancelled() {
-                return Err(cancelled());
-            }
-            load_file(
-                &mut conn, source, identity, target, &name, &counters, cancel,
-            )
-            .await?;
-            counters.files_done.fetch_add(1, Ordering::Relaxed);
-        }
+        let Some(load) = next else { break };
+        load_file(
+            &mut conn, source, identity, target, &load, &counters, cancel,
+        )
+        .await?;
+        counters.files_done.fetch_add(1, Ordering::Relaxed);
     }
     let _ = sqlx::Connection::close(conn).await;
     Ok(())
@@ -266,15 +281,28 @@ enum Line {
     End,
 }
 
+/// One data file to load, and whether in row-lock mode (see `load_shadow`).
+struct Load {
+    file: String,
+    row_locks: bool,
+}
+
+/// The data files' header line that turns unique checks off, and what a
+/// row-lock load sends instead: with unique checks on, MariaDB does not take
+/// its bulk-insert table lock.
+const BULK_HEADER: &str = "SET SESSION unique_checks = 0;";
+const ROW_LOCK_HEADER: &str = "SET SESSION unique_checks = 1;";
+
 async fn load_file(
     conn: &mut MySqlConnection,
     source: &BackupSource,
     identity: &x25519::Identity,
     target: &Target,
-    name: &str,
+    load: &Load,
     counters: &LoadCounters,
     cancel: &CancellationToken,
 ) -> Result<()> {
+    let name = load.file.as_str();
     let (tx, mut rx) = mpsc::channel::<Result<Line>>(8);
     let src = source.clone();
     let id = identity.clone();
@@ -335,6 +363,11 @@ async fn load_file(
                 Line::End => complete = true,
                 Line::Sql(stmt) => {
                     complete = false;
+                    let stmt = if load.row_locks && stmt == BULK_HEADER {
+                        ROW_LOCK_HEADER.to_owned()
+                    } else {
+                        stmt
+                    };
                     exec(
                         conn,
                         target,
@@ -548,4 +581,18 @@ pub async fn database_bytes(conn: &mut MySqlConnection, target: &Target) -> Resu
     Ok(schema::text_at(&r, 0)
         .and_then(|v| v.parse().ok())
         .unwrap_or(0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_bulk_header_is_a_line_the_dump_writes() {
+        // Row-lock mode swaps this exact line; if the dump wrote it
+        // differently, split tables would wait on each other's table lock.
+        assert!(nfops_mysql::dump::FILE_HEADER
+            .lines()
+            .any(|l| l == BULK_HEADER));
+    }
 }
