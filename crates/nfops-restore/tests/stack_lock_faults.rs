@@ -382,7 +382,10 @@ async fn privileges_revoked_mid_job_are_reported_and_the_schemas_kept() {
         )
         .await;
     }
-    db::exec(&db, &format!("FLUSH PRIVILEGES; KILL {swap}")).await;
+    db::exec(&db, "FLUSH PRIVILEGES").await;
+    // The swap's session ends before the blocker lets go: released first,
+    // its waiting RENAME could be granted the lock before it saw the KILL.
+    nfops_testkit::restore::kill_and_wait(&db, &swap).await;
     drop(b1);
     let out = job.await.expect("join");
 

@@ -288,7 +288,8 @@ async fn a_swap_connection_killed_mid_rename_is_settled_from_the_server() {
     let shadow = shadow_with_orders(&db).await;
     let (blocker, _) = hold(&db, &format!("`{shadow}`.orders")).await;
     let swap_id = waiting_session(&db, "RENAME TABLE").await;
-    db::exec(&db, &format!("KILL {swap_id}")).await;
+    // Ended before the blocker lets go, so its RENAME cannot get the lock first.
+    nfops_testkit::restore::kill_and_wait(&db, &swap_id).await;
     drop(blocker);
     let out = job.await.expect("join");
 

@@ -140,6 +140,24 @@ pub async fn waiting_session(db: &Target, prefix: &str) -> String {
     }
 }
 
+/// Kills session `id` and waits until the server has ended it, so a lock
+/// released next cannot be granted to its statement first.
+pub async fn kill_and_wait(db: &Target, id: &str) {
+    db::exec(db, &format!("KILL {id}")).await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while db::scalar(
+        db,
+        &format!("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID = {id}"),
+    )
+    .await
+    .as_deref()
+        != Some("0")
+    {
+        assert!(Instant::now() < deadline, "session {id} ended after KILL");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 /// The running job's shadow schema of `newfinity`, once it holds `orders`.
 pub async fn shadow_with_orders(db: &Target) -> String {
     let deadline = Instant::now() + Duration::from_secs(120);
