@@ -21,10 +21,12 @@ pub(crate) fn step(run: &Arc<Run>, h: &HostChange) -> JobStep {
                 "{} on {}: {}",
                 h.to,
                 h.host,
-                if h.artifact_present {
-                    "already there; check every file"
-                } else {
-                    "copy from staging, check on arrival"
+                match (&h.from, h.artifact_present) {
+                    (_, true) => "already there; check every file".to_owned(),
+                    (Some(from), false) => format!(
+                        "stream from staging (files unchanged since {from} linked, not sent), check on arrival"
+                    ),
+                    (None, false) => "stream from staging, check on arrival".to_owned(),
                 }
             ),
         },
