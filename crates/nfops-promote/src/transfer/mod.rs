@@ -373,17 +373,7 @@ async fn prepare(ends: &Ends<'_>, releases: &str, id: &str, inc: &str, bytes: u6
     let free_kib: u64 = out.stdout.trim().parse().unwrap_or(u64::MAX);
     let need_kib = (bytes + bytes / 20) / 1024 + 1024;
     if free_kib < need_kib {
-        let _ = ends
-            .target
-            .exec(
-                &format!(
-                    "cd -- {} && rm -rf -- {}",
-                    shell_quote(releases),
-                    shell_quote(inc)
-                ),
-                Duration::from_secs(60),
-            )
-            .await;
+        discard(ends, releases, inc).await;
         return Err(Error::new(
             ErrorCode::CheckFailed,
             format!(
@@ -396,6 +386,17 @@ async fn prepare(ends: &Ends<'_>, releases: &str, id: &str, inc: &str, bytes: u6
         .hint("Nothing was copied. Free space on the host (old releases under releases/ can go) and promote again."));
     }
     Ok(())
+}
+
+/// Removes this attempt's incoming folder (best effort: the next attempt
+/// sweeps what is left).
+async fn discard(ends: &Ends<'_>, releases: &str, inc: &str) {
+    let cmd = format!(
+        "cd -- {} && rm -rf -- {}",
+        shell_quote(releases),
+        shell_quote(inc)
+    );
+    let _ = ends.target.exec(&cmd, Duration::from_secs(300)).await;
 }
 
 /// Hard-links the unchanged files from the base into the incoming tree;
@@ -629,17 +630,7 @@ async fn activate(ends: &Ends<'_>, releases: &str, id: &str, inc: &str) -> Resul
         .exec_checked(&script, Duration::from_secs(300))
         .await?;
     if out.stdout.trim() == "running" {
-        let _ = ends
-            .target
-            .exec(
-                &format!(
-                    "cd -- {} && rm -rf -- {}",
-                    shell_quote(releases),
-                    shell_quote(inc)
-                ),
-                Duration::from_secs(300),
-            )
-            .await;
+        discard(ends, releases, inc).await;
         return Err(Error::new(
             ErrorCode::CheckFailed,
             format!(

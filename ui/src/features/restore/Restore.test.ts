@@ -79,7 +79,7 @@ describe("Restore wizard", () => {
             failedStep: null,
             steps: [{ name: "swap", state: "completed", evidence: "7 tables" }],
             seconds: 4,
-            report: { id: "r1", environment: "production", database: "newfinity", backupId: "b1", ok: true, startedAt: "", checks: [{ name: "tables", ok: true, detail: "7 equal" }], findings: [] },
+            report: { id: "r1", environment: "production", database: "newfinity", backupId: "b1", ok: true, startedAt: "", checks: [{ name: "tables", ok: true, detail: "7 equal", seconds: 1.2 }], findings: [] },
           });
         },
       }),
