@@ -496,3 +496,37 @@ async fn back_up_now_on_staging_lists_a_complete_verified_backup() {
         "no partial folder is left"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_integrity_page_runs_the_checks_and_times_each_one() {
+    let Some(stack) =
+        nfops_testkit::stack_dir("the_integrity_page_runs_the_checks_and_times_each_one")
+    else {
+        return;
+    };
+    let _serial = nfops_testkit::serial().await;
+    let keys = TestKeyring::with("e2e", stack.credentials());
+    let app = App::launch_on(APP, &stack, Some(&keys), &[]).await;
+    app.click("[data-testid=nav-integrity]").await;
+    app.click("[data-testid=integrity-run]:not([disabled])")
+        .await;
+    app.wait_for("[data-testid=integrity-report]", Duration::from_secs(180))
+        .await;
+    let rows = app
+        .client
+        .find_all(fantoccini::Locator::Css(
+            "[data-testid=integrity-check] td.secs",
+        ))
+        .await
+        .expect("check rows");
+    assert!(rows.len() >= 3, "the report lists its checks");
+    for r in &rows {
+        let t = r.text().await.unwrap_or_default();
+        assert!(
+            t.ends_with(" s") && t.trim_end_matches(" s").parse::<f64>().is_ok(),
+            "every check shows its time: '{t}'"
+        );
+    }
+    app.screenshot("integrity-report").await;
+    app.close().await;
+}

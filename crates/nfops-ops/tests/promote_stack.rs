@@ -248,12 +248,24 @@ async fn staging_release_reaches_every_production_host_with_zero_failed_requests
         return;
     };
     s.baseline_releases().await;
+    // prod-app-2 lacks v2, so its stage step streams it from staging.
+    let _ = std::fs::remove_dir_all(s.dir.join("hosts/prod-app-2/app/releases/v2"));
     let load = Load::start(&format!("{}/version", s.entry_url("production")), 8);
     let o = s
         .promote_with(Arc::new(NoProgress), Some("release-manager"))
         .await;
     let (ok, failed, errors, samples) = load.finish().await;
     assert_eq!(o.state, PromotionState::Succeeded, "{}", describe(&o));
+    let stage = o
+        .apply
+        .as_ref()
+        .and_then(|j| j.steps.iter().find(|(n, _, _)| n == "stage prod-app-2"))
+        .cloned();
+    assert!(
+        matches!(&stage, Some((_, nfops_core::jobs::StepState::Completed, Some(e)))
+            if e.contains("copied from stg-app-1") && e.contains("files (") && e.contains("listing checked on arrival")),
+        "the missing release was streamed and checked on arrival: {stage:?}"
+    );
     assert_eq!(
         o.plan.pending_migrations,
         vec!["002_orders_note"],

@@ -37,6 +37,46 @@ pub struct Display {
 }
 
 impl Display {
+    /// Saves the whole virtual screen as a PNG (ImageMagick `import`, which
+    /// `scripts/ensure-deps` installs), bounded to 15 s; says so when it
+    /// cannot.
+    pub fn capture(&self, path: &std::path::Path) {
+        let child = Command::new("import")
+            .args(["-display", &self.name, "-window", "root"])
+            .arg(path)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn();
+        let Ok(mut child) = child else {
+            eprintln!(
+                "capture {}: ImageMagick `import` is not installed",
+                path.display()
+            );
+            return;
+        };
+        let until = Instant::now() + Duration::from_secs(15);
+        loop {
+            match child.try_wait() {
+                Ok(Some(st)) if st.success() => return,
+                Ok(Some(st)) => {
+                    eprintln!("capture {}: import exited with {st}", path.display());
+                    return;
+                }
+                Ok(None) if Instant::now() < until => {
+                    std::thread::sleep(Duration::from_millis(100))
+                }
+                _ => {
+                    let _ = child.kill();
+                    eprintln!(
+                        "capture {}: import did not finish within 15 s",
+                        path.display()
+                    );
+                    return;
+                }
+            }
+        }
+    }
+
     pub fn start() -> Self {
         for n in 90..190 {
             if !display_free(n) {
@@ -343,8 +383,16 @@ impl App {
                     eprintln!("screenshot {}: {e}", path.display());
                 }
             }
-            Ok(Err(e)) => eprintln!("screenshot {name} failed: {e}"),
-            Err(_) => eprintln!("screenshot {name} did not come within {SCREENSHOT_BOUND:?}"),
+            Ok(Err(e)) => {
+                eprintln!("screenshot {name} failed: {e}; capturing the X display instead");
+                self._display.capture(&path);
+            }
+            Err(_) => {
+                // Seen on the Backups and Integrity pages (cause not found):
+                // the screen itself is still there to capture.
+                eprintln!("screenshot {name} did not come within {SCREENSHOT_BOUND:?}; capturing the X display instead");
+                self._display.capture(&path);
+            }
         }
         path
     }
