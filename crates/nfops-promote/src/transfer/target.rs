@@ -24,7 +24,7 @@ pub(super) async fn prepare(
 ) -> Result<()> {
     let script = format!(
         "set -e; cd -- {rel}; \
-         for d in .nfops-incoming-{id}-* .nfops-trash-*; do [ -e \"$d\" ] || continue; \
+         for d in .nfops-incoming-{id} .nfops-incoming-{id}-*; do [ -e \"$d\" ] || continue; \
          t=.nfops-sweep-$$; mv -T -- \"$d\" \"$t\" 2>/dev/null && rm -rf -- \"$t\" || true; done; \
          for t in tar find xargs cp sha256sum split; do command -v $t >/dev/null || {{ echo \"$t is missing\" >&2; exit 4; }}; done; \
          tar --version | head -1 | grep -q GNU || {{ echo 'tar is not GNU tar' >&2; exit 4; }}; \
