@@ -59,6 +59,37 @@ pub fn private_file(file: &Path, what: &str) -> Result<()> {
     restrict(file, 0o600).map_err(fail)
 }
 
+/// Tightens `file` to 0600 (Unix) if it exists; a missing file is left
+/// missing. For SQLite's `-wal`/`-shm` files left looser by an older version:
+/// SQLite deletes the `-wal` when the last connection to the database closes,
+/// so another console closing at the same moment must not make this fail,
+/// and creating the file here would race with that deletion. The mode is set
+/// through the opened handle, so a file replaced meanwhile is never touched
+/// by path.
+///
+/// Errors: `io.error` naming `what` and the file, for anything but absence.
+pub fn tighten_if_present(file: &Path, what: &str) -> Result<()> {
+    let fail = |e| Error::io(format!("restricting the {what} {}", file.display()), e);
+    let handle = match std::fs::OpenOptions::new().read(true).open(file) {
+        Ok(h) => h,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(fail(e)),
+    };
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let now = handle.metadata().map_err(fail)?.permissions().mode() & 0o7777;
+        if now != 0o600 {
+            handle
+                .set_permissions(std::fs::Permissions::from_mode(0o600))
+                .map_err(fail)?;
+        }
+    }
+    #[cfg(not(unix))]
+    drop(handle);
+    Ok(())
+}
+
 /// Sets Unix permission bits `mode` on `path` (a no-op elsewhere: Windows
 /// user folders are private by their ACLs).
 fn restrict(path: &Path, mode: u32) -> std::io::Result<()> {

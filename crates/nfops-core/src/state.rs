@@ -30,10 +30,7 @@ impl State {
         let path = dir.join("state.db");
         crate::paths::private_file(&path, "state database")?;
         for side in ["state.db-wal", "state.db-shm"] {
-            let p = dir.join(side);
-            if p.exists() {
-                crate::paths::private_file(&p, "state database journal")?;
-            }
+            crate::paths::tighten_if_present(&dir.join(side), "state database journal")?;
         }
         let opts = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))?
             .create_if_missing(true)
@@ -154,8 +151,23 @@ mod tests {
         std::fs::set_permissions(dir.join("state.db"), std::fs::Permissions::from_mode(0o644))
             .expect("chmod");
         let s = State::open(&dir).await.expect("reopens");
-        drop(s);
         assert_eq!(mode(&dir), 0o700);
         assert_eq!(mode(&dir.join("state.db")), 0o600);
+
+        // A journal left loose is tightened by the next open while the first
+        // console still holds it open...
+        let wal = dir.join("state.db-wal");
+        assert!(wal.exists(), "an open WAL database has its -wal file");
+        std::fs::set_permissions(&wal, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        let second = State::open(&dir).await.expect("a second console opens");
+        assert_eq!(mode(&wal), 0o600);
+        drop(second);
+        s.pool().close().await;
+        // ...and a journal SQLite removed (the last connection closed) is
+        // not recreated: opening never depends on one being there.
+        std::fs::remove_file(&wal).ok();
+        crate::paths::tighten_if_present(&wal, "state database journal")
+            .expect("a missing journal is nothing to tighten");
+        assert!(!wal.exists(), "tightening never creates the file");
     }
 }
