@@ -355,9 +355,10 @@ async fn the_metrics_page_draws_charts_from_the_real_prometheus() {
     let app = App::launch_on(APP, &stack, Some(&keys), &[]).await;
     app.click("[data-testid=nav-metrics]").await;
     for env in ENVS {
-        app.click(&format!("[data-testid=metrics-env-{env}]")).await;
+        // The header's switcher chooses the environment of every page.
+        app.click(&format!("[data-testid=env-switch-{env}]")).await;
         app.wait_attr(
-            &format!("[data-testid=metrics-env-{env}]"),
+            &format!("[data-testid=env-switch-{env}]"),
             "aria-pressed",
             &["true"],
             Duration::from_secs(5),
@@ -430,13 +431,19 @@ async fn back_up_now_on_staging_lists_a_complete_verified_backup() {
     let keys = TestKeyring::with("e2e", stack.credentials());
     let app = App::launch_on(APP, &stack, Some(&keys), &[]).await;
     app.click("[data-testid=nav-backups]").await;
-    let select = app
+    // A fresh console opens on an environment that is not production
+    // (staging here) and the page follows the header's choice.
+    app.wait_attr(
+        "[data-testid=env-switch-staging]",
+        "aria-pressed",
+        &["true"],
+        Duration::from_secs(10),
+    )
+    .await;
+    let picked = app
         .wait_for("[data-testid=backups-env]", Duration::from_secs(10))
-        .await;
-    // Staging sorts first (by tier) and is picked on load; clicking an
-    // <option> would open a native popup that stalls WebKit screenshots.
-    let picked = select
-        .prop("value")
+        .await
+        .attr("data-env")
         .await
         .ok()
         .flatten()

@@ -21,7 +21,7 @@ async fn the_uptime_page_shows_production_going_down_and_recovering() {
     let _serial = nfops_testkit::serial().await;
     let app = App::launch_on(APP, &stack, None, &[]).await;
     app.click("[data-testid=nav-uptime]").await;
-    app.click("[data-testid=uptime-env-production]").await;
+    app.click("[data-testid=env-switch-production]").await;
     app.wait_attr(
         "[data-testid=uptime-probes]",
         "data-env",
@@ -129,7 +129,7 @@ async fn the_logs_and_scaling_pages_read_the_real_hosts() {
     )
     .await;
     app.click("[data-testid=nav-logs]").await;
-    app.click("[data-testid=logs-env-staging]").await;
+    app.click("[data-testid=env-switch-staging]").await;
     let count = app
         .wait_for("[data-testid=logs-lines]", Duration::from_secs(30))
         .await
@@ -150,7 +150,7 @@ async fn the_logs_and_scaling_pages_read_the_real_hosts() {
     app.screenshot("logs-staging").await;
 
     app.click("[data-testid=nav-scaling]").await;
-    app.click("[data-testid=scaling-env-staging]").await;
+    app.click("[data-testid=env-switch-staging]").await;
     let online = app
         .wait_attr(
             "[data-testid=scaling-host-stg-app-1]",

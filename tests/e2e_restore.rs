@@ -159,6 +159,8 @@ async fn the_wizard_restores_production_database_storage_cache_and_workers() {
 
     // The wizard.
     click(&app, "[data-testid=nav-restore]").await;
+    click(&app, "[data-testid=env-switch-production]").await;
+    wait(&app, "[data-testid=production-marker]", 10).await;
     wait(&app, "[data-testid=restore-env][data-env=production]", 10).await;
     click(&app, "[data-testid=restore-env][data-env=production]").await;
     wait(

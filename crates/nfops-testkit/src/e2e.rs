@@ -192,6 +192,10 @@ impl App {
             .env("TAURI_WEBVIEW_AUTOMATION", "true")
             .env("WEBKIT_DISABLE_DMABUF_RENDERER", "1")
             .env("NFOPS_HOME", home.path())
+            // The webview's own storage (the remembered environment) is per
+            // launch too, so no test opens on what another one chose.
+            .env("XDG_DATA_HOME", home.path().join("xdg-data"))
+            .env("XDG_CACHE_HOME", home.path().join("xdg-cache"))
             .stdout(Stdio::null())
             .stderr(Stdio::null());
         for (k, v) in env {

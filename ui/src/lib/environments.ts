@@ -4,13 +4,20 @@
 // list when the config may have changed (the Overview's Refresh).
 
 import { backend, type EnvironmentSummary } from "./backend";
+import { settleEnvironments } from "./context.svelte";
 
 let list: Promise<EnvironmentSummary[]> | null = null;
 
 /** The environments, from the one shared load (started on first use). */
 export function loadEnvironments(): Promise<EnvironmentSummary[]> {
   if (list) return list;
-  const asked: Promise<EnvironmentSummary[]> = backend.environments().catch((e: unknown) => {
+  const asked: Promise<EnvironmentSummary[]> = backend.environments().then(
+    (envs) => {
+      // Every load settles the one context, so the header follows a re-read.
+      if (list === asked) settleEnvironments(envs);
+      return envs;
+    },
+  ).catch((e: unknown) => {
     // A newer refresh may have replaced this load meanwhile: keep that one.
     if (list === asked) list = null;
     throw e;

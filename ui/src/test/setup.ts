@@ -3,7 +3,9 @@
 
 import { afterEach } from "vitest";
 import { forgetEnvironments } from "../lib/environments";
+import { forgetContext } from "../lib/context.svelte";
 
 afterEach(() => {
   forgetEnvironments();
+  forgetContext();
 });
