@@ -36,6 +36,8 @@ fn main() {
         "integrity_check",
         "integrity_reports",
         "drills_list",
+        "drill_run",
+        "drill_cancel",
         "drills_staleness",
         "uptime_report",
         "uptime_check",

@@ -23,6 +23,8 @@ use crate::failure::Failure;
 pub enum JobKey {
     Backup(String),
     Restore(String),
+    /// A restore drill of the environment (into its scratch database).
+    Drill(String),
     /// One promotion at a time in this app, whatever the environments.
     Promotion,
 }
@@ -32,6 +34,7 @@ impl JobKey {
         match self {
             JobKey::Backup(env) => format!("a backup of {env}"),
             JobKey::Restore(env) => format!("a restore of {env}"),
+            JobKey::Drill(env) => format!("a restore drill of {env}"),
             JobKey::Promotion => "a promotion".to_owned(),
         }
     }
@@ -46,6 +49,11 @@ impl JobKey {
             JobKey::Restore(env) => Error::new(
                 ErrorCode::InvalidInput,
                 format!("a restore of {env} is already running"),
+            )
+            .hint("Wait for it to finish, or cancel it."),
+            JobKey::Drill(env) => Error::new(
+                ErrorCode::InvalidInput,
+                format!("a restore drill of {env} is already running"),
             )
             .hint("Wait for it to finish, or cancel it."),
             JobKey::Promotion => {

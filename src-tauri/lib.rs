@@ -130,6 +130,8 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             restore::commands::integrity_check,
             restore::commands::integrity_reports,
             restore::commands::drills_list,
+            restore::commands::drill_run,
+            restore::commands::drill_cancel,
             restore::commands::drills_staleness,
             uptime::commands::uptime_report,
             uptime::commands::uptime_check,

@@ -125,6 +125,33 @@ pub async fn drills_list(
         .collect())
 }
 
+/// Runs a restore drill of `env`: its newest good backup restored into a
+/// scratch database, checked and timed, the scratch dropped; the record
+/// says whether it passed. Production is never written: the drill's only
+/// target is the scratch database.
+#[tauri::command]
+#[specta::specta]
+pub async fn drill_run(
+    state: State<'_, AppState>,
+    running: State<'_, RunningJobs>,
+    env: String,
+    on_event: Channel<JobEvent>,
+) -> Result<DrillRecord, Failure> {
+    let console = state.console()?;
+    let slot = running.claim(JobKey::Drill(env.clone()))?;
+    let (drill, _outcome, _report) = console
+        .drill(&env, channel_progress(on_event), slot.cancel_token())
+        .await?;
+    Ok(drill.into())
+}
+
+/// Asks the running drill of `env` to stop; false when none runs.
+#[tauri::command]
+#[specta::specta]
+pub async fn drill_cancel(running: State<'_, RunningJobs>, env: String) -> Result<bool, Failure> {
+    Ok(running.cancel(&JobKey::Drill(env)))
+}
+
 /// Whether each environment's last successful restore drill is older than
 /// its `backup.drill_max_age_days` (or there is none), for the Overview.
 #[tauri::command]

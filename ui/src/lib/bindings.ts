@@ -97,6 +97,15 @@ export const commands = {
 	/**  Restore drills of `env` (all when None), newest first. */
 	drillsList: (env: string | null) => typedError<DrillRecord[], Failure>(__TAURI_INVOKE("drills_list", { env })),
 	/**
+	 *  Runs a restore drill of `env`: its newest good backup restored into a
+	 *  scratch database, checked and timed, the scratch dropped; the record
+	 *  says whether it passed. Production is never written: the drill's only
+	 *  target is the scratch database.
+	 */
+	drillRun: (env: string, onEvent: Channel<JobEvent>) => typedError<DrillRecord, Failure>(__TAURI_INVOKE("drill_run", { env, onEvent })),
+	/**  Asks the running drill of `env` to stop; false when none runs. */
+	drillCancel: (env: string) => typedError<boolean, Failure>(__TAURI_INVOKE("drill_cancel", { env })),
+	/**
 	 *  Whether each environment's last successful restore drill is older than
 	 *  its `backup.drill_max_age_days` (or there is none), for the Overview.
 	 */
