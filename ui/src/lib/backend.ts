@@ -303,6 +303,11 @@ export const backend = {
   integrityReports: (): Promise<ReportListing[]> => call("integrity_reports", () => active.integrityReports()),
   /** Restore drills (of `env`, or all), newest first. */
   drillsList: (env: string | null): Promise<DrillRecord[]> => call("drills_list", () => active.drillsList(env)),
+  /** Runs a restore drill of `env` (newest good backup into a scratch database, checked, dropped). */
+  drillRun: (env: string, onEvent: (event: JobEvent) => void): Promise<DrillRecord> =>
+    call("drill_run", () => active.drillRun(env, channel(onEvent))),
+  /** Asks the running drill of `env` to stop; false when none runs. */
+  drillCancel: (env: string): Promise<boolean> => call("drill_cancel", () => active.drillCancel(env)),
   /** Per environment: is its last successful restore drill older than its limit (or missing)? */
   drillsStaleness: (): Promise<DrillStaleness[]> => call("drills_staleness", () => active.drillsStaleness()),
   uptimeReport: (env: string, range: string, theme: "light" | "dark"): Promise<UptimeReport> =>

@@ -4,8 +4,10 @@
 import { afterEach } from "vitest";
 import { forgetEnvironments } from "../lib/environments";
 import { forgetContext } from "../lib/context.svelte";
+import { forgetIntent } from "../lib/intent";
 
 afterEach(() => {
   forgetEnvironments();
   forgetContext();
+  forgetIntent();
 });

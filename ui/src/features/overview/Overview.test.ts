@@ -71,7 +71,7 @@ describe("Overview", () => {
     expect(text("production")).toContain(
       "The last successful restore drill of production is 45 d old, more than the 30 days allowed",
     );
-    expect(text("production"), "what to do").toContain("Run nfops drill --env production");
+    expect(text("production"), "the warning carries its fix").toContain("Run a restore drill of production");
     expect(text("staging")).toContain("staging has no successful restore drill yet");
     expect(warn.textContent, "a freshly drilled environment is not named").not.toContain("preview");
   });

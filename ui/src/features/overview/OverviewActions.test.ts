@@ -1,0 +1,71 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { fireEvent, render, screen, waitFor } from "@testing-library/svelte";
+import App from "../../App.svelte";
+import { setBackend, type EnvironmentSummary } from "../../lib/backend";
+import { fakeCommands, ok } from "../../test/fakeCommands";
+
+const ENVS: EnvironmentSummary[] = [
+  { name: "production", label: "Production", tier: "production", hosts: ["prod-app-1"] },
+  { name: "staging", label: "Staging", tier: "staging", hosts: ["stg-app-1"] },
+];
+
+afterEach(() => {
+  setBackend(null);
+  window.location.hash = "";
+});
+
+describe("an Overview warning's button", () => {
+  it("runs the drill it names, on the environment it names, with progress on the Integrity page", async () => {
+    const drilled: string[] = [];
+    setBackend(
+      fakeCommands({
+        environments: () => ok(ENVS),
+        drillsStaleness: () =>
+          ok([{ environment: "production", stale: true, maxAgeDays: 30, lastOk: null, lastOkAt: null, ageDays: null }]),
+        drillRun: (env, channel) => {
+          drilled.push(env);
+          channel.onmessage({ event: "stepStarted", index: 0, name: "Restore into the scratch database" } as never);
+          return ok({ id: "j1", environment: env, backupId: "b1", startedAt: "2026-12-07T10:00:00Z", seconds: 12.5, ok: true, reportId: "r1", note: "checked" });
+        },
+      }),
+    );
+    render(App);
+    const button = await screen.findByTestId("overview-drill-run");
+    expect(button.textContent).toBe("Run a restore drill of production");
+    expect(drilled, "nothing runs before the click").toEqual([]);
+    await fireEvent.click(button);
+
+    await waitFor(() => expect(screen.getByTestId("page-title").textContent).toBe("Integrity"));
+    await waitFor(() => expect(screen.getByTestId("drill-result").getAttribute("data-ok")).toBe("true"));
+    expect(drilled).toEqual(["production"]);
+    expect(screen.getByTestId("env-switch-production").getAttribute("aria-pressed"), "the header follows").toBe("true");
+    expect(screen.getByTestId("production-marker")).toBeTruthy();
+  });
+
+  it("backs up the environment it names, once", async () => {
+    const ran: string[] = [];
+    setBackend(
+      fakeCommands({
+        environments: () => ok(ENVS),
+        backupsStaleness: () =>
+          ok([{ environment: "staging", stale: true, maxStalenessHours: 26, newestGood: null, ageHours: null, error: null }]),
+        backupRun: (env) => {
+          ran.push(env);
+          return ok({ state: "succeeded", backupId: "b9", failedStep: null, error: null, upload: null, offsite: null } as never);
+        },
+      }),
+    );
+    render(App);
+    await fireEvent.click(await screen.findByTestId("overview-backup-now"));
+    await waitFor(() => expect(screen.getByTestId("backup-result").textContent).toContain("b9"));
+    expect(ran).toEqual(["staging"]);
+    // Coming back to Backups later runs nothing again.
+    window.location.hash = "#/overview";
+    window.dispatchEvent(new HashChangeEvent("hashchange"));
+    await screen.findByTestId("overview-backup-now");
+    window.location.hash = "#/backups";
+    window.dispatchEvent(new HashChangeEvent("hashchange"));
+    await screen.findByTestId("backups-env");
+    expect(ran).toEqual(["staging"]);
+  });
+});
