@@ -11,7 +11,7 @@ import { hrefFor, type PageId } from "./routes";
 
 export type Intent =
   | { kind: "run"; page: PageId; action: "backup-now" | "drill-run"; env: string }
-  | { kind: "focus"; page: PageId; testid: string; env?: string };
+  | { kind: "focus"; page: PageId; selector: string; env?: string };
 
 let pending: Intent | null = null;
 
@@ -36,12 +36,12 @@ export function takeRun(page: PageId, action: "backup-now" | "drill-run"): { env
   return { env: i.env };
 }
 
-/** The pending `focus` intent, taken (once) if there is one. */
-export function takeFocus(): string | null {
+/** The CSS selector of the pending `focus` intent for `page`, taken (once) if there is one. */
+export function takeFocus(page: PageId): string | null {
   const i = pending;
-  if (i?.kind !== "focus") return null;
+  if (i?.kind !== "focus" || i.page !== page) return null;
   pending = null;
-  return i.testid;
+  return i.selector;
 }
 
 /** Drops any pending intent; tests call it between cases. */
