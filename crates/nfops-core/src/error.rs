@@ -20,6 +20,8 @@ pub enum ErrorCode {
     ConfigInvalid,
     /// `environments.toml` was not found where it was looked for.
     ConfigNotFound,
+    /// `environments.toml` changed on disk while the console was editing it.
+    ConfigConflict,
     /// An environment name that the config does not define.
     UnknownEnvironment,
     /// Arguments given by the user are wrong (CLI flags, form fields).
@@ -98,6 +100,7 @@ impl ErrorCode {
         match self {
             ErrorCode::ConfigInvalid => "config.invalid",
             ErrorCode::ConfigNotFound => "config.not_found",
+            ErrorCode::ConfigConflict => "config.conflict",
             ErrorCode::UnknownEnvironment => "config.unknown_environment",
             ErrorCode::InvalidInput => "input.invalid",
             ErrorCode::KeyringUnavailable => "keyring.unavailable",
@@ -137,6 +140,7 @@ impl ErrorCode {
         match self {
             ErrorCode::ConfigInvalid => "environments.toml has an error",
             ErrorCode::ConfigNotFound => "No environments file",
+            ErrorCode::ConfigConflict => "environments.toml changed meanwhile",
             ErrorCode::UnknownEnvironment => "Unknown environment",
             ErrorCode::InvalidInput => "Invalid input",
             ErrorCode::KeyringUnavailable => "No OS keyring available",
@@ -175,6 +179,7 @@ impl ErrorCode {
     pub const ALL: &'static [ErrorCode] = &[
         ErrorCode::ConfigInvalid,
         ErrorCode::ConfigNotFound,
+        ErrorCode::ConfigConflict,
         ErrorCode::UnknownEnvironment,
         ErrorCode::InvalidInput,
         ErrorCode::KeyringUnavailable,
@@ -218,7 +223,10 @@ impl ErrorCode {
             ErrorCode::InvalidInput | ErrorCode::ConfirmationRequired => 2,
             // Someone else is at work (the environment's lease, the database's
             // restore lock, a blocking session): nothing changed, try later.
-            ErrorCode::EnvironmentBusy | ErrorCode::DatabaseBusy | ErrorCode::UpdateBusy => 9,
+            ErrorCode::EnvironmentBusy
+            | ErrorCode::DatabaseBusy
+            | ErrorCode::UpdateBusy
+            | ErrorCode::ConfigConflict => 9,
             ErrorCode::UpdateNotPackaged => 2,
             ErrorCode::ConfigInvalid
             | ErrorCode::ConfigNotFound

@@ -3,6 +3,7 @@
 //! Errors point at the file, line and column, and say how to fix the input.
 
 mod database_tls;
+pub mod edit;
 mod host_auth;
 mod model;
 mod settings;
