@@ -36,6 +36,10 @@ struct Cli {
 enum Command {
     /// Live state of every environment (or one): backend, releases, DB, cache, storage, monitoring.
     Status(cmd::status::Args),
+    /// Write a commented environments.toml where the console looks for it (never over an existing one).
+    Init(cmd::init::InitArgs),
+    /// Show a host's SSH host key fingerprint, to confirm before writing it as host_key.
+    HostKey(cmd::init::HostKeyArgs),
     /// Check environments.toml and list its environments.
     Config(cmd::config::Args),
     /// Credentials in the OS keyring (values are never printed).
@@ -97,6 +101,8 @@ fn main() -> ExitCode {
         }
         match cli.command {
             Command::Status(a) => cmd::status::run(&console, &out, a).await,
+            Command::Init(a) => cmd::init::init(&console, &out, a),
+            Command::HostKey(a) => cmd::init::host_key(&console, &out, a).await,
             Command::Config(a) => cmd::config::run(&console, &out, a),
             Command::Credentials(c) => cmd::credentials::run(&console, &out, c).await,
             Command::Audit(c) => cmd::audit::run(&console, &out, c).await,

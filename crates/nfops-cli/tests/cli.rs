@@ -292,3 +292,45 @@ fn status_against_the_stack_is_all_ok() {
         let _ = home.nfops(&cfg, &["credentials", "delete", &n], None);
     }
 }
+
+#[test]
+fn init_writes_the_commented_template_once_and_config_accepts_it() {
+    let home = Home::new();
+    let config = home.dir.path().join("fresh").join("environments.toml");
+    let before = home.nfops(&config, &["config"], None);
+    assert_eq!(
+        before.status.code(),
+        Some(3),
+        "no file yet: {}",
+        text(&before)
+    );
+    assert!(
+        text(&before).contains("nfops init"),
+        "the hint names init: {}",
+        text(&before)
+    );
+
+    let first = home.nfops(&config, &["--json", "init"], None);
+    assert!(first.status.success(), "{}", text(&first));
+    let json: serde_json::Value = serde_json::from_slice(&first.stdout).expect("json");
+    assert_eq!(json["created"], true);
+    let written = std::fs::read_to_string(&config).expect("written");
+    assert!(written.starts_with("# environments.toml"), "{written}");
+
+    // A file that is there is never overwritten.
+    std::fs::write(&config, format!("{written}\n# mine\n")).expect("edit");
+    let again = home.nfops(&config, &["--json", "init"], None);
+    assert!(again.status.success(), "{}", text(&again));
+    let json: serde_json::Value = serde_json::from_slice(&again.stdout).expect("json");
+    assert_eq!(json["created"], false);
+    assert!(std::fs::read_to_string(&config)
+        .expect("read")
+        .ends_with("# mine\n"));
+
+    let check = home.nfops(&config, &["config"], None);
+    assert!(
+        check.status.success(),
+        "the template loads: {}",
+        text(&check)
+    );
+}

@@ -32,4 +32,4 @@ pub use probe::{
     ProbeKind, ProbeOptions, ProbeResult, ProbeState,
 };
 pub use route::{Endpoint, Route};
-pub use ssh::{shell_quote, ExecOutput, SshSession, Tunnel};
+pub use ssh::{scan_host_key, shell_quote, ExecOutput, ScannedKey, SshSession, Tunnel};

@@ -456,3 +456,54 @@ async fn streams_move_hundreds_of_megabytes_each_way_in_bounded_memory() {
         "the idle bound holds"
     );
 }
+
+#[tokio::test]
+async fn a_host_key_scan_shows_what_ssh_keygen_prints_on_the_host_and_logs_in_to_nothing() {
+    let Some(stack) = Stack::from_env(
+        "a_host_key_scan_shows_what_ssh_keygen_prints_on_the_host_and_logs_in_to_nothing",
+    ) else {
+        return;
+    };
+    let host = stack.host("production", "prod-app-1");
+    let known_hosts = stack.dir.join("scan-known-hosts");
+    let _ = std::fs::remove_file(&known_hosts);
+    let seen = nfops_fleet::scan_host_key(&host.address, host.port, Duration::from_secs(10))
+        .await
+        .expect("the stack's sshd shows its key");
+    // What the operator compares it with: ssh-keygen on the host's own key file.
+    let printed = Command::new("ssh-keygen")
+        .arg("-lf")
+        .arg(stack.dir.join("ssh/ssh_host_ed25519_key.pub"))
+        .output()
+        .expect("ssh-keygen");
+    let printed = String::from_utf8_lossy(&printed.stdout);
+    assert!(
+        printed.contains(&seen.fingerprint),
+        "{} is in ssh-keygen's line {printed}",
+        seen.fingerprint
+    );
+    assert_eq!(seen.algorithm, "ssh-ed25519");
+    assert!(!known_hosts.exists(), "a scan records nothing");
+
+    // Not an SSH server (the stack's Redis) and a closed port: ssh.connect, naming the endpoint.
+    let redis = stack
+        .env("production")
+        .cache
+        .as_ref()
+        .expect("production has a cache")
+        .port;
+    let e = nfops_fleet::scan_host_key("127.0.0.1", redis, Duration::from_secs(5))
+        .await
+        .expect_err("Redis is no SSH server");
+    assert_eq!(e.code(), ErrorCode::SshConnect);
+    assert!(e.message().contains(&format!("127.0.0.1:{redis}")), "{e}");
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let e = nfops_fleet::scan_host_key("127.0.0.1", closed, Duration::from_secs(5))
+        .await
+        .expect_err("nothing listens");
+    assert_eq!(e.code(), ErrorCode::SshConnect);
+}

@@ -24,6 +24,7 @@ mod restore;
 mod scale;
 mod secrets;
 mod secrets_push;
+mod setup;
 mod uptime;
 
 use std::path::{Path, PathBuf};
@@ -53,6 +54,7 @@ pub use scale::{
 };
 pub use secrets::{RecipientChange, SecretsDiff, SecretsListing};
 pub use secrets_push::{HostPushPlan, PushOutcome, PushPlan};
+pub use setup::{ConfigPreview, InitOutcome};
 pub use uptime::{UptimeEvent, UptimeReport};
 
 /// The console: paths, state, audit log and keyring, opened once per process.

@@ -48,7 +48,7 @@ impl Console {
 
     /// Reads every credential `env` needs in one blocking task, so probes
     /// never block the async runtime on the keyring.
-    async fn prefetch(&self, env: &Environment) -> Result<Prefetched> {
+    pub(crate) async fn prefetch(&self, env: &Environment) -> Result<Prefetched> {
         let names = needed_credentials(env);
         let keyring = self.keyring().clone();
         tokio::task::spawn_blocking(move || {
@@ -91,7 +91,7 @@ fn needed_credentials(env: &Environment) -> Vec<String> {
 
 /// Credentials read ahead of a probe run; a failed read is replayed as the
 /// same error to the probe that needs it.
-struct Prefetched(HashMap<String, std::result::Result<SecretString, WireError>>);
+pub(crate) struct Prefetched(HashMap<String, std::result::Result<SecretString, WireError>>);
 
 impl CredentialSource for Prefetched {
     fn get(&self, name: &str) -> Result<SecretString> {

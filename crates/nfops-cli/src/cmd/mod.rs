@@ -2,6 +2,7 @@ pub mod audit;
 pub mod backup;
 pub mod config;
 pub mod credentials;
+pub mod init;
 pub mod jobs;
 pub mod logs;
 pub mod metrics;

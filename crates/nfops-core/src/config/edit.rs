@@ -102,6 +102,65 @@ pub struct MonitoringDraft {
     pub selector: Option<String>,
 }
 
+impl EnvironmentDraft {
+    /// The draft of environment `name` as loaded, for editing it in a form
+    /// (keys the forms do not manage stay in the file, untouched).
+    pub fn of(name: &str, env: &super::Environment) -> Self {
+        Self {
+            name: name.to_owned(),
+            tier: Some(env.tier),
+            label: env.label.clone(),
+            health_url: env.health_url.as_ref().map(|u| u.get_ref().clone()),
+            hosts: env
+                .hosts
+                .iter()
+                .map(|h| {
+                    let h = h.get_ref();
+                    HostDraft {
+                        name: h.name.clone(),
+                        address: h.address.clone(),
+                        port: h.port,
+                        user: h.user.clone(),
+                        ssh_auth: h.ssh_auth,
+                        ssh_key_credential: h.ssh_key_credential.clone(),
+                        host_key: h.host_key.clone(),
+                        app_dir: h.app_dir.clone(),
+                        roles: h.roles.clone(),
+                    }
+                })
+                .collect(),
+            database: env.database.as_ref().map(|d| DatabaseDraft {
+                host: d.host.clone(),
+                port: d.port,
+                name: d.name.clone(),
+                user: d.user.clone(),
+                password_credential: d.password_credential.clone(),
+                via: d.via.as_ref().map(|v| v.get_ref().clone()),
+            }),
+            storage: env.storage.as_ref().map(|s| StorageDraft {
+                endpoint: s.endpoint.clone(),
+                region: Some(s.region.clone()),
+                path_style: s.path_style,
+                buckets: s.buckets.get_ref().clone(),
+                access_key_credential: s.access_key_credential.clone(),
+                secret_key_credential: s.secret_key_credential.clone(),
+            }),
+            cache: env.cache.as_ref().map(|c| CacheDraft {
+                host: c.host.clone(),
+                port: c.port,
+                db: Some(c.db),
+                key_prefix: c.key_prefix.clone(),
+                password_credential: c.password_credential.clone(),
+                via: c.via.as_ref().map(|v| v.get_ref().clone()),
+            }),
+            monitoring: env.monitoring.as_ref().map(|m| MonitoringDraft {
+                prometheus_url: m.prometheus_url.clone(),
+                selector: m.selector.clone(),
+            }),
+        }
+    }
+}
+
 /// One line of a preview diff.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
@@ -159,6 +218,16 @@ pub struct ConfigEdit {
 }
 
 impl ConfigEdit {
+    /// A fresh file at `path` (the template), whatever is there: to check a
+    /// draft on its own before it is added to the real file.
+    pub fn scratch(path: &Path) -> Self {
+        Self {
+            path: path.to_owned(),
+            original: None,
+            doc: TEMPLATE.parse().unwrap_or_default(),
+        }
+    }
+
     /// Reads `path` for editing, or starts from [`TEMPLATE`] when it does not exist.
     ///
     /// Errors: `io.error` reading it; `config.invalid` (with line and column)
@@ -257,7 +326,11 @@ impl ConfigEdit {
             Some(s) => {
                 let t = table_at(env, "storage", false);
                 put(t, "endpoint", s.endpoint.trim());
-                set_opt(t, "region", s.region.as_deref());
+                // The default region is only written when the file had a region.
+                let region = s.region.as_deref().map(str::trim);
+                if region != Some("us-east-1") || t.contains_key("region") {
+                    set_opt(t, "region", region);
+                }
                 if s.path_style {
                     put(t, "path_style", true);
                 } else {

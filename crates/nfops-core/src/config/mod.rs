@@ -38,7 +38,7 @@ impl Config {
                     ErrorCode::ConfigNotFound,
                     format!("no environments file at {}", path.display()),
                 )
-                .hint("Create it (see README, \"environments.toml\"), pass --config, or set NFOPS_CONFIG."));
+                .hint("Run `nfops init` (or open the app: it sets one up step by step), pass --config, or set NFOPS_CONFIG."));
             }
             Err(e) => return Err(Error::io(format!("reading {}", path.display()), e)),
         };

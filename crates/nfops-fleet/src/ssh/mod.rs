@@ -14,6 +14,7 @@ mod host_key;
 mod key_repair;
 mod link;
 mod quote;
+mod scan;
 mod stream;
 mod tunnel;
 
@@ -33,6 +34,7 @@ pub use exec::ExecOutput;
 pub(crate) use exec::{excerpt, stderr_tail};
 pub use link::SshLink;
 pub use quote::shell_quote;
+pub use scan::{scan_host_key, ScannedKey};
 pub use stream::{RemoteProcess, RemoteStdin};
 pub use tunnel::Tunnel;
 

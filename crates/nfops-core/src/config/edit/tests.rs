@@ -288,3 +288,22 @@ fn the_line_diff_marks_what_changed() {
         [(" ", "a"), ("-", "b"), ("+", "x"), (" ", "c"), ("+", "d")]
     );
 }
+
+#[test]
+fn a_loaded_environment_round_trips_through_its_draft_unchanged() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = at(&dir);
+    std::fs::create_dir_all(path.parent().expect("dir")).expect("mkdir");
+    std::fs::write(&path, HAND_WRITTEN).expect("write");
+    let config = Config::load(&path).expect("loads");
+    let d = EnvironmentDraft::of("production", config.environment("production").expect("p"));
+    assert_eq!(d.hosts.len(), 2);
+    let mut edit = ConfigEdit::open(&path).expect("open");
+    edit.set_environment(&d).expect("set");
+    assert_eq!(
+        edit.text(),
+        HAND_WRITTEN,
+        "saving an unedited form changes nothing"
+    );
+    assert!(edit.diff().iter().all(|l| l.op == " "));
+}
