@@ -42,6 +42,10 @@ mod overview {
     pub mod commands;
     pub mod dto;
 }
+mod setup {
+    pub mod commands;
+    pub mod dto;
+}
 mod promote {
     pub mod commands;
     pub mod dto;
@@ -100,6 +104,11 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             overview::commands::environments,
             overview::commands::overview,
             overview::commands::probe_environment,
+            setup::commands::setup_scan_host_key,
+            setup::commands::setup_probe,
+            setup::commands::setup_draft,
+            setup::commands::config_preview,
+            setup::commands::config_save,
             credentials::commands::credentials_list,
             credentials::commands::credential_set,
             credentials::commands::credential_delete,

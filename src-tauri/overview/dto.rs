@@ -1,17 +1,28 @@
 //! Wire types of the Overview: environments and their live probes.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use specta::Type;
 
 use crate::failure::Failure;
 
-#[derive(Debug, Clone, Copy, Serialize, Type)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, Type)]
 #[serde(rename_all = "lowercase")]
 pub enum Tier {
     Local,
     Staging,
     Production,
     Region,
+}
+
+impl From<Tier> for nfops_core::config::Tier {
+    fn from(t: Tier) -> Self {
+        match t {
+            Tier::Local => Self::Local,
+            Tier::Staging => Self::Staging,
+            Tier::Production => Self::Production,
+            Tier::Region => Self::Region,
+        }
+    }
 }
 
 impl From<nfops_core::config::Tier> for Tier {

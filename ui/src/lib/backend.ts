@@ -42,6 +42,9 @@ import type {
   UpdateStatus,
   UpdateInfo,
   DownloadEvent,
+  ScannedHostKey,
+  EnvironmentDraft,
+  ConfigPreview,
 } from "./bindings";
 
 export type { UpdateStatus, UpdateInfo, DownloadEvent };
@@ -93,6 +96,16 @@ export type {
   ProbeResult,
   ProbeState,
   Tier,
+  ScannedHostKey,
+  EnvironmentDraft,
+  HostDraft,
+  DatabaseDraft,
+  StorageDraft,
+  CacheDraft,
+  MonitoringDraft,
+  SshAuth,
+  ConfigPreview,
+  DiffLine,
 } from "./bindings";
 
 /** Every error code the backend sends, with its short title (from Rust's `ErrorCode::title`). */
@@ -303,6 +316,19 @@ export const backend = {
   integrityReports: (): Promise<ReportListing[]> => call("integrity_reports", () => active.integrityReports()),
   /** Restore drills (of `env`, or all), newest first. */
   drillsList: (env: string | null): Promise<DrillRecord[]> => call("drills_list", () => active.drillsList(env)),
+  /** The SSH host key `address:port` presents, for the operator to confirm (records nothing). */
+  setupScanHostKey: (address: string, port: number): Promise<ScannedHostKey> =>
+    call("setup_scan_host_key", () => active.setupScanHostKey(address, port)),
+  /** The Overview's probes of a draft environment, before it is saved. */
+  setupProbe: (draft: EnvironmentDraft): Promise<EnvironmentStatus> => call("setup_probe", () => active.setupProbe(draft)),
+  /** The form of environment `name` as environments.toml has it. */
+  setupDraft: (name: string): Promise<EnvironmentDraft> => call("setup_draft", () => active.setupDraft(name)),
+  /** What saving `draft` (or removing environment `remove`) would change; writes nothing. */
+  configPreview: (draft: EnvironmentDraft | null, remove: string | null): Promise<ConfigPreview> =>
+    call("config_preview", () => active.configPreview(draft, remove)),
+  /** Saves, if the file is still the previewed one (`base`); returns its path. */
+  configSave: (draft: EnvironmentDraft | null, remove: string | null, base: string): Promise<string> =>
+    call("config_save", () => active.configSave(draft, remove, base)),
   /** Runs a restore drill of `env` (newest good backup into a scratch database, checked, dropped). */
   drillRun: (env: string, onEvent: (event: JobEvent) => void): Promise<DrillRecord> =>
     call("drill_run", () => active.drillRun(env, channel(onEvent))),

@@ -14,6 +14,22 @@ export const commands = {
 	overview: () => typedError<EnvironmentStatus[], Failure>(__TAURI_INVOKE("overview")),
 	/**  Live state of one environment. */
 	probeEnvironment: (name: string) => typedError<EnvironmentStatus, Failure>(__TAURI_INVOKE("probe_environment", { name })),
+	/**
+	 *  The SSH host key `address:port` presents, for the operator to confirm.
+	 *  Logs in to nothing and records nothing.
+	 */
+	setupScanHostKey: (address: string, port: number) => typedError<ScannedHostKey, Failure>(__TAURI_INVOKE("setup_scan_host_key", { address, port })),
+	/**  The Overview's probes of a draft environment, before it is saved. */
+	setupProbe: (draft: EnvironmentDraft) => typedError<EnvironmentStatus, Failure>(__TAURI_INVOKE("setup_probe", { draft })),
+	/**  The form of environment `name` as the file has it. */
+	setupDraft: (name: string) => typedError<EnvironmentDraft, Failure>(__TAURI_INVOKE("setup_draft", { name })),
+	/**  What saving `draft` (or removing environment `remove`) would change. */
+	configPreview: (draft: EnvironmentDraft | null, remove: string | null) => typedError<ConfigPreview, Failure>(__TAURI_INVOKE("config_preview", { draft, remove })),
+	/**
+	 *  Saves `draft` (or removes `remove`) if the file is still the previewed
+	 *  one (`base`); returns the file's path.
+	 */
+	configSave: (draft: EnvironmentDraft | null, remove: string | null, base: string) => typedError<string, Failure>(__TAURI_INVOKE("config_save", { draft, remove, base })),
 	/**  Which credentials are needed and set; never their values. */
 	credentialsList: () => typedError<CredentialStatus[], Failure>(__TAURI_INVOKE("credentials_list")),
 	/**  Stores a credential in the OS keyring. The value goes one way only. */
@@ -174,7 +190,7 @@ export const commands = {
 };
 
 /* Constants */
-export const ERROR_TITLES = {"audit.tampered":"Audit log chain is broken","backup.key_mismatch":"Backup key does not match","backup.untrusted":"Backup not trusted","config.invalid":"environments.toml has an error","config.not_found":"No environments file","config.unknown_environment":"Unknown environment","confirmation.required":"Confirmation required","credential.missing":"A credential is missing","db.busy":"Database busy","db.tls":"Database TLS failed","environment.busy":"Another operator is working on this environment","input.invalid":"Invalid input","internal":"Internal error (a bug in NewFinity Ops)","io.error":"File or disk error","job.cancelled":"Cancelled","job.check_failed":"Check failed","keyring.denied":"The OS keyring refused access","keyring.unavailable":"No OS keyring available","secrets.conflict":"Secrets changed meanwhile","secrets.corrupt":"Secrets file unreadable","secrets.not_recipient":"Not a recipient of these secrets","service.unhealthy":"Service unhealthy","service.unreachable":"Service unreachable","ssh.agent_unavailable":"No SSH agent reachable","ssh.auth":"SSH key refused","ssh.command":"Remote command failed","ssh.connect":"SSH connection failed","state.error":"Local state database failed","update.busy":"A job is running","update.no_release":"No release for this platform","update.not_packaged":"Not installed from a package","update.untrusted":"Update signature invalid"} as const;
+export const ERROR_TITLES = {"audit.tampered":"Audit log chain is broken","backup.key_mismatch":"Backup key does not match","backup.untrusted":"Backup not trusted","config.conflict":"environments.toml changed meanwhile","config.invalid":"environments.toml has an error","config.not_found":"No environments file","config.unknown_environment":"Unknown environment","confirmation.required":"Confirmation required","credential.missing":"A credential is missing","db.busy":"Database busy","db.tls":"Database TLS failed","environment.busy":"Another operator is working on this environment","input.invalid":"Invalid input","internal":"Internal error (a bug in NewFinity Ops)","io.error":"File or disk error","job.cancelled":"Cancelled","job.check_failed":"Check failed","keyring.denied":"The OS keyring refused access","keyring.unavailable":"No OS keyring available","secrets.conflict":"Secrets changed meanwhile","secrets.corrupt":"Secrets file unreadable","secrets.not_recipient":"Not a recipient of these secrets","service.unhealthy":"Service unhealthy","service.unreachable":"Service unreachable","ssh.agent_unavailable":"No SSH agent reachable","ssh.auth":"SSH key refused","ssh.command":"Remote command failed","ssh.connect":"SSH connection failed","state.error":"Local state database failed","update.busy":"A job is running","update.no_release":"No release for this platform","update.not_packaged":"Not installed from a package","update.untrusted":"Update signature invalid"} as const;
 
 /* Types */
 export type AppInfo = {
@@ -277,6 +293,15 @@ export type BucketChange = {
 	unchanged: number,
 };
 
+export type CacheDraft = {
+	host: string,
+	port: number,
+	db: number | null,
+	keyPrefix: string | null,
+	passwordCredential: string | null,
+	via: string | null,
+};
+
 /**  The capacity forecast: figures and the two trend charts. */
 export type CapacityForecast = {
 	environment: string,
@@ -322,6 +347,17 @@ export type CheckItem = {
 	seconds: number | null,
 };
 
+/**  What a save would change; nothing is written before the operator saves. */
+export type ConfigPreview = {
+	path: string,
+	exists: boolean,
+	diff: DiffLine[],
+	/**  Why the result would not load (the save would be refused). */
+	invalid: string | null,
+	/**  The previewed file's digest; the save refuses if the file changed since. */
+	base: string,
+};
+
 export type CredentialState = "set" | "missing" | 
 /**  The `ssh-agent` row: agent-authenticated hosts, nothing in the keyring. */
 "agent";
@@ -331,6 +367,21 @@ export type CredentialStatus = {
 	state: CredentialState,
 	changedAt: string | null,
 	usedBy: string[],
+};
+
+export type DatabaseDraft = {
+	host: string,
+	port: number,
+	name: string,
+	user: string,
+	passwordCredential: string,
+	via: string | null,
+};
+
+export type DiffLine = {
+	/**  `" "` unchanged, `"+"` added, `"-"` removed. */
+	op: string,
+	text: string,
 };
 
 /**  Download progress, at most ~5 per second plus the last. */
@@ -362,6 +413,18 @@ export type DrillStaleness = {
 	lastOk: string | null,
 	lastOkAt: string | null,
 	ageDays: number | null,
+};
+
+export type EnvironmentDraft = {
+	name: string,
+	tier: Tier,
+	label: string | null,
+	healthUrl: string | null,
+	hosts: HostDraft[],
+	database: DatabaseDraft | null,
+	storage: StorageDraft | null,
+	cache: CacheDraft | null,
+	monitoring: MonitoringDraft | null,
 };
 
 export type EnvironmentStatus = {
@@ -421,6 +484,19 @@ export type HostChangeView = {
 	from: string | null,
 	to: string,
 	artifactPresent: boolean,
+};
+
+export type HostDraft = {
+	name: string,
+	address: string,
+	port: number,
+	user: string,
+	sshAuth: SshAuth,
+	sshKeyCredential: string | null,
+	/**  The `SHA256:` fingerprint the operator confirmed. */
+	hostKey: string | null,
+	appDir: string,
+	roles: string[],
 };
 
 /**  One host's processes, or why they could not be listed. */
@@ -550,6 +626,11 @@ export type MetricsSeries = {
 	name: string,
 	color: string,
 	points: ([number | null, number | null])[],
+};
+
+export type MonitoringDraft = {
+	prometheusUrl: string,
+	selector: string | null,
 };
 
 export type NamedText = {
@@ -820,6 +901,12 @@ export type ScalingView = {
 	chart: MetricsChart,
 };
 
+/**  A server's SSH host key, for the operator to compare with the host's own. */
+export type ScannedHostKey = {
+	fingerprint: string,
+	algorithm: string,
+};
+
 export type SecretParityView = {
 	missingOnTarget: string[],
 	onlyOnTarget: string[],
@@ -865,8 +952,20 @@ export type SettingDiffView = {
 	public: boolean,
 };
 
+/**  How a host is logged in to. */
+export type SshAuth = "key" | "agent";
+
 /**  A step's lifecycle; `completed` only when its result was checked. */
 export type StepState = "pending" | "running" | "completed" | "failed" | "cancelled" | "skipped" | "interrupted";
+
+export type StorageDraft = {
+	endpoint: string,
+	region: string | null,
+	pathStyle: boolean,
+	buckets: string[],
+	accessKeyCredential: string,
+	secretKeyCredential: string,
+};
 
 export type Tier = "local" | "staging" | "production" | "region";
 

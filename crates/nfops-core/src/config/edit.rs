@@ -20,7 +20,6 @@ use crate::error::{Error, ErrorCode, Result};
 /// One environment as the setup forms fill it: what a user types. Secrets
 /// are never here, only the names of the keyring credentials holding them.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "camelCase")]
 pub struct EnvironmentDraft {
     pub name: String,
@@ -37,7 +36,6 @@ pub struct EnvironmentDraft {
 
 /// A host reached over SSH (`[[environments.<name>.hosts]]`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "camelCase")]
 pub struct HostDraft {
     pub name: String,
@@ -56,7 +54,6 @@ pub struct HostDraft {
 
 /// `[environments.<name>.database]`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "camelCase")]
 pub struct DatabaseDraft {
     pub host: String,
@@ -69,7 +66,6 @@ pub struct DatabaseDraft {
 
 /// `[environments.<name>.storage]`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "camelCase")]
 pub struct StorageDraft {
     pub endpoint: String,
@@ -82,7 +78,6 @@ pub struct StorageDraft {
 
 /// `[environments.<name>.cache]`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "camelCase")]
 pub struct CacheDraft {
     pub host: String,
@@ -95,7 +90,6 @@ pub struct CacheDraft {
 
 /// `[environments.<name>.monitoring]`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "camelCase")]
 pub struct MonitoringDraft {
     pub prometheus_url: String,
@@ -163,7 +157,6 @@ impl EnvironmentDraft {
 
 /// One line of a preview diff.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "camelCase")]
 pub struct DiffLine {
     /// `" "` unchanged, `"+"` added, `"-"` removed.
