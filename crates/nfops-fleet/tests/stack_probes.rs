@@ -231,3 +231,46 @@ async fn a_wrong_credential_fails_only_its_own_probe_with_a_hint() {
     );
     assert_eq!(by_kind(ProbeKind::Release).state, ProbeState::Ok);
 }
+
+#[tokio::test]
+async fn a_redis_that_wants_a_password_is_named_as_a_refused_login_not_as_something_else() {
+    let Some(stack) = Stack::from_env(
+        "a_redis_that_wants_a_password_is_named_as_a_refused_login_not_as_something_else",
+    ) else {
+        return;
+    };
+    // Staging's cache (db 1) with its password left out, then a wrong one:
+    // the SELECT before any AUTH fails with the server's NOAUTH inside.
+    let mut env = stack.env("staging").clone();
+    let cache = env.cache.as_mut().expect("staging has a cache");
+    assert_ne!(cache.db, 0, "the stack's staging cache selects a database");
+    cache.password_credential = None;
+    let status = probe_environment("staging", &env, &*stack.creds, &stack.known_hosts()).await;
+    let p = status
+        .probes
+        .iter()
+        .find(|p| p.kind == ProbeKind::Cache)
+        .expect("cache probe");
+    assert_eq!(p.state, ProbeState::Failed);
+    let e = p.error.as_ref().expect("error");
+    assert!(e.message.contains("refused the login"), "{e:?}");
+    assert!(
+        e.hint
+            .as_deref()
+            .unwrap_or("")
+            .contains("password_credential"),
+        "{e:?}"
+    );
+    let creds = MemoryCredentials::default();
+    creds.insert("wrong", "not-the-password");
+    env.cache.as_mut().expect("cache").password_credential = Some("wrong".into());
+    let status = probe_environment("staging", &env, &creds, &stack.known_hosts()).await;
+    let p = status
+        .probes
+        .iter()
+        .find(|p| p.kind == ProbeKind::Cache)
+        .expect("cache probe");
+    let e = p.error.as_ref().expect("error");
+    assert!(e.message.contains("refused the login"), "{e:?}");
+    assert!(e.hint.as_deref().unwrap_or("").contains("'wrong'"), "{e:?}");
+}

@@ -85,8 +85,15 @@ fn error(cache: &Cache, via: Option<&str>, e: redis::RedisError) -> Error {
         crate::ssh::endpoint(&cache.host, cache.port),
         via_text(via)
     );
+    // The login can also fail inside the connection setup (the SELECT of
+    // `db` before AUTH), where the client wraps the server's NOAUTH in its
+    // own words: read the text too.
+    let text = e.to_string();
     let auth = e.kind() == redis::ErrorKind::AuthenticationFailed
-        || matches!(e.code(), Some("NOAUTH" | "WRONGPASS" | "NOPERM"));
+        || matches!(e.code(), Some("NOAUTH" | "WRONGPASS" | "NOPERM"))
+        || ["NOAUTH", "WRONGPASS", "Authentication required"]
+            .iter()
+            .any(|w| text.contains(w));
     if auth {
         let hint = match &cache.password_credential {
             Some(c) => format!("Check the password stored as credential '{c}' (`nfops credentials set {c}`)."),
@@ -105,6 +112,15 @@ fn error(cache: &Cache, via: Option<&str>, e: redis::RedisError) -> Error {
         "timed out"
     } else if e.is_io_error() || e.is_connection_dropped() {
         "connection closed"
+    } else if text.contains("switch database") {
+        // SELECT refused without a NOAUTH in the text: the db number, or a
+        // login the server wants first.
+        return Error::new(
+            ErrorCode::Unreachable,
+            format!("Redis at {at} refused to switch to database {}", cache.db),
+        )
+        .hint("Check cache.db against the server's `databases` setting; if Redis needs a password, set cache.password_credential.")
+        .source(e);
     } else {
         "it did not answer as Redis"
     };

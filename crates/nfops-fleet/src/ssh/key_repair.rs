@@ -19,6 +19,30 @@ const END: &str = "-----END OPENSSH PRIVATE KEY-----";
 /// The private section of a key with cipher "none" is padded to 8 bytes.
 const BLOCK: usize = 8;
 
+/// The key in `pem` laid out again as OpenSSH writes it (the base64 body
+/// in lines of 70, header and footer on their own lines), or None when it
+/// has no OpenSSH header and footer. For a key whose line breaks a paste
+/// turned into spaces, CRLFs or nothing at all (web consoles, chat, some
+/// terminals): the bytes of the key are the same.
+pub(super) fn rewrapped(pem: &str) -> Option<Zeroizing<String>> {
+    let start = pem.find(BEGIN)? + BEGIN.len();
+    let end = start + pem[start..].find(END)?;
+    let body: Zeroizing<String> = pem[start..end]
+        .split_whitespace()
+        .collect::<String>()
+        .into();
+    let mut out = Zeroizing::new(String::with_capacity(body.len() + body.len() / 70 + 80));
+    out.push_str(BEGIN);
+    out.push('\n');
+    for line in body.as_bytes().chunks(70) {
+        out.push_str(std::str::from_utf8(line).ok()?);
+        out.push('\n');
+    }
+    out.push_str(END);
+    out.push('\n');
+    Some(out)
+}
+
 /// The key in `pem` with a short P-256 scalar padded to 32 bytes, or None
 /// when there is nothing this repair applies to.
 pub(super) fn pad_short_ecdsa_scalar(pem: &str) -> Option<Zeroizing<String>> {

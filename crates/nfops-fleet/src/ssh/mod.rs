@@ -476,11 +476,27 @@ fn load_private_key(
     creds: &dyn CredentialSource,
 ) -> Result<russh::keys::PrivateKey> {
     let secret = creds.get(credential)?;
-    russh::keys::decode_secret_key(secret.expose(), None)
-        .or_else(|e| match key_repair::pad_short_ecdsa_scalar(secret.expose()) {
-            Some(repaired) => russh::keys::decode_secret_key(&repaired, None).map_err(|_| e),
-            None => Err(e),
-        })
+    // As stored, else laid out again (line breaks lost in a paste), then
+    // with the short-scalar repair on either form.
+    let relaid = key_repair::rewrapped(secret.expose());
+    let forms =
+        std::iter::once(secret.expose().as_str()).chain(relaid.as_deref().map(String::as_str));
+    let mut first = None;
+    for pem in forms {
+        let parsed = russh::keys::decode_secret_key(pem, None).or_else(|e| {
+            match key_repair::pad_short_ecdsa_scalar(pem) {
+                Some(repaired) => russh::keys::decode_secret_key(&repaired, None).map_err(|_| e),
+                None => Err(e),
+            }
+        });
+        match parsed {
+            Ok(k) => return Ok(k),
+            Err(e) => {
+                first.get_or_insert(e);
+            }
+        }
+    }
+    Err(first.unwrap_or(russh::keys::Error::CouldNotReadKey))
         .map_err(|e| {
         let hint = match e {
             russh::keys::Error::KeyIsEncrypted => {
@@ -565,5 +581,58 @@ mod tests {
             .expect("test config parses");
         let env = cfg.environment("t").expect("env t");
         env.hosts[0].get_ref().clone()
+    }
+}
+
+#[cfg(test)]
+mod pasted_key_tests {
+    use super::*;
+
+    /// A fresh key from ssh-keygen, as OpenSSH writes it.
+    fn fresh_key() -> String {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("k");
+        let made = std::process::Command::new("ssh-keygen")
+            .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+            .arg(&path)
+            .status()
+            .expect("ssh-keygen runs");
+        assert!(made.success());
+        std::fs::read_to_string(&path).expect("key")
+    }
+
+    #[test]
+    fn a_key_whose_line_breaks_a_paste_lost_or_changed_still_loads() {
+        let pem = fresh_key();
+        let host: Host = toml::from_str(
+            "name = \"h\"\naddress = \"127.0.0.1\"\nuser = \"u\"\nssh_key_credential = \"k\"\napp_dir = \"/srv\"\n",
+        )
+        .expect("host");
+        let want = load_from(&host, &pem).expect("as written");
+        let flattened = pem.replace('\n', " ");
+        let crlf = pem.replace('\n', "\r\n");
+        let glued = pem.lines().collect::<String>();
+        let no_final_newline = pem.trim_end().to_owned();
+        for (what, text) in [
+            ("spaces", flattened),
+            ("CRLF", crlf),
+            ("nothing", glued),
+            ("no final newline", no_final_newline),
+        ] {
+            let got =
+                load_from(&host, &text).unwrap_or_else(|e| panic!("line breaks as {what}: {e}"));
+            assert_eq!(got.public_key(), want.public_key(), "{what}: the same key");
+        }
+        // A key with a byte of its body changed is still refused.
+        let mut broken = pem.clone();
+        let at = broken.find('\n').expect("line") + 10;
+        broken.replace_range(at..at + 1, "!");
+        assert!(load_from(&host, &broken).is_err());
+    }
+
+    fn load_from(host: &Host, text: &str) -> Result<russh::keys::PrivateKey> {
+        let creds = nfops_core::credentials::MemoryCredentials::default();
+        creds.insert("k", text);
+        load_private_key(host, "k", &creds)
     }
 }
