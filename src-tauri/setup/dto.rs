@@ -229,7 +229,10 @@ impl From<core::EnvironmentDraft> for EnvironmentDraft {
                     address: h.address,
                     port: h.port,
                     user: h.user,
-                    ssh_auth: h.ssh_auth.unwrap_or(nfops_core::config::SshAuth::Key).into(),
+                    ssh_auth: h
+                        .ssh_auth
+                        .unwrap_or(nfops_core::config::SshAuth::Key)
+                        .into(),
                     ssh_key_credential: h.ssh_key_credential,
                     host_key: h.host_key,
                     app_dir: h.app_dir,

@@ -401,6 +401,17 @@ impl App {
         path
     }
 
+    /// Saves the X display as `target/e2e/<name>.png` without asking
+    /// WebDriver: for pages whose WebDriver screenshot stalls, which also
+    /// holds up every later command of the session (seen on the first-run
+    /// setup, Backups and Integrity pages).
+    pub async fn capture(&self, name: &str) -> PathBuf {
+        let path = shots_dir().join(format!("{name}.png"));
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        self._display.capture(&path);
+        path
+    }
+
     /// Ends the session and stops the app; hands back its `NFOPS_HOME` so a
     /// test can inspect what the app left on disk.
     pub async fn close(mut self) -> tempfile::TempDir {

@@ -51,6 +51,16 @@ impl TestKeyring {
         kr
     }
 
+    /// Deletes `names` too when the keyring drops: entries a process under
+    /// test created in this service.
+    pub fn forget_on_drop(&mut self, names: &[&str]) {
+        for name in names {
+            if !self.created.iter().any(|n| n == name) {
+                self.created.push((*name).to_owned());
+            }
+        }
+    }
+
     /// Stores `value` under `name`; it is deleted when the keyring drops.
     pub fn set(&mut self, name: &str, value: &str) {
         self.keyring

@@ -83,9 +83,15 @@ describe("first run", () => {
     expect(JSON.stringify(probed), "no secret in what is probed").not.toContain("PRIVATE KEY");
     expect(probed.at(-1)?.hosts[0]?.hostKey).toBe(FP);
 
-    // Database, storage, cache, monitoring left out; straight to the review.
-    for (let i = 0; i < 4; i++) await fireEvent.click(screen.getByTestId("setup-next"));
+    // Database and storage left out; a cache with a password typed under the proposed name.
     await fireEvent.click(screen.getByTestId("setup-next"));
+    await fireEvent.click(screen.getByTestId("setup-next"));
+    await fireEvent.click(await screen.findByTestId("setup-next"));
+    await fireEvent.click(await screen.findByTestId("setup-cache-on"));
+    await type("setup-cache-password", "redis-pass");
+    await fireEvent.click(screen.getByTestId("setup-next"));
+    expect(keyring.at(-1)).toEqual(["staging/redis", "redis-pass"]);
+    await fireEvent.click(await screen.findByTestId("setup-next"));
     expect((await screen.findByTestId("setup-diff")).textContent).toContain("[environments.staging]");
     await fireEvent.click(screen.getByTestId("setup-save"));
 
@@ -93,7 +99,9 @@ describe("first run", () => {
     expect(saved).toHaveLength(1);
     expect(saved[0]?.[1], "saved against the previewed file").toBe("b0");
     expect(saved[0]?.[0]?.hosts[0]).toMatchObject({ name: "stg-app-1", port: 17050, sshKeyCredential: "staging/ssh/deploy", hostKey: FP });
+    expect(saved[0]?.[0]?.cache?.passwordCredential, "the file names the credential the password went to").toBe("staging/redis");
     expect(JSON.stringify(saved), "no secret in what is saved").not.toContain("PRIVATE KEY");
+    expect(JSON.stringify(saved)).not.toContain("redis-pass");
   });
 
   it("forgets a confirmed host key when the address changes, and shows a scan's failure", async () => {
