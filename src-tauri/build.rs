@@ -6,6 +6,7 @@ fn main() {
         "environments",
         "overview",
         "probe_environment",
+        "cockpit",
         "setup_scan_host_key",
         "setup_probe",
         "setup_draft",

@@ -2,7 +2,7 @@
 
 use tauri::State;
 
-use super::dto::{EnvironmentStatus, EnvironmentSummary};
+use super::dto::{Cockpit, EnvironmentStatus, EnvironmentSummary};
 use crate::failure::Failure;
 use crate::AppState;
 
@@ -38,4 +38,18 @@ pub async fn probe_environment(
     name: String,
 ) -> Result<EnvironmentStatus, Failure> {
     Ok(state.console()?.probe(&name).await?.into())
+}
+
+/// The cockpit facts of every environment: newest good backup, last drill,
+/// last promotion, uptime over 24 h and the last day's changes.
+#[tauri::command]
+#[specta::specta]
+pub async fn cockpit(state: State<'_, AppState>) -> Result<Vec<Cockpit>, Failure> {
+    Ok(state
+        .console()?
+        .cockpit()
+        .await?
+        .into_iter()
+        .map(Into::into)
+        .collect())
 }

@@ -145,3 +145,97 @@ impl From<nfops_fleet::probe::EnvironmentStatus> for EnvironmentStatus {
         }
     }
 }
+
+/// The newest good backup of an environment.
+#[derive(Debug, Clone, Serialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct BackupFact {
+    pub id: String,
+    pub age_hours: Option<f64>,
+    pub verified: Option<bool>,
+    /// `copied`, `failed`, or null (no offsite copy).
+    pub offsite: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct DrillFact {
+    pub started_at: String,
+    pub ok: bool,
+    /// The measured recovery time.
+    pub seconds: f64,
+}
+
+#[derive(Debug, Clone, Serialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct PromotionFact {
+    pub release: Option<String>,
+    pub state: String,
+    pub started_at: String,
+    pub actor: String,
+}
+
+/// One audit entry of the last day.
+#[derive(Debug, Clone, Serialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct Change {
+    pub at: String,
+    pub actor: String,
+    pub action: String,
+    pub target: Option<String>,
+    pub outcome: String,
+}
+
+/// What an operator checks first about an environment (the Overview's cockpit).
+#[derive(Debug, Clone, Serialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct Cockpit {
+    pub environment: String,
+    pub backup: Option<BackupFact>,
+    /// The backup destination could not be read.
+    pub backup_error: Option<Failure>,
+    pub drill: Option<DrillFact>,
+    pub promotion: Option<PromotionFact>,
+    /// Percent of good uptime checks in the last 24 h; null without checks.
+    pub uptime_24h: Option<f64>,
+    /// The audit log's entries for it in the last 24 h, newest first.
+    pub changes: Vec<Change>,
+}
+
+impl From<nfops_ops::Cockpit> for Cockpit {
+    fn from(c: nfops_ops::Cockpit) -> Self {
+        Self {
+            environment: c.environment,
+            backup: c.backup.map(|b| BackupFact {
+                id: b.id,
+                age_hours: b.age_hours,
+                verified: b.verified,
+                offsite: b.offsite,
+            }),
+            backup_error: c.backup_error.map(Failure::from),
+            drill: c.drill.map(|d| DrillFact {
+                started_at: d.started_at,
+                ok: d.ok,
+                seconds: d.seconds,
+            }),
+            promotion: c.promotion.map(|p| PromotionFact {
+                release: p.release,
+                state: p.state,
+                started_at: p.started_at,
+                actor: p.actor,
+            }),
+            uptime_24h: c.uptime_24h,
+            changes: c
+                .changes
+                .into_iter()
+                .map(|x| Change {
+                    at: x.at,
+                    actor: x.actor,
+                    action: x.action,
+                    target: x.target,
+                    outcome: x.outcome,
+                })
+                .collect(),
+        }
+    }
+}

@@ -12,6 +12,7 @@
 
 mod backup;
 mod cache_charts;
+mod cockpit;
 mod credentials;
 mod exports;
 mod guard;
@@ -31,6 +32,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub use backup::{forget_ids, ForgetOutcome, OffsitePlan, Staleness};
+pub use cockpit::{BackupFact, Change, Cockpit, DrillFact, PromotionFact};
 pub use credentials::{CredentialState, CredentialStatus};
 pub use guard::needs_typed_confirmation;
 pub use logs::{LogTail, MAX_LINES};

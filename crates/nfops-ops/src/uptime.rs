@@ -45,7 +45,7 @@ pub struct UptimeReport {
 }
 
 impl Console {
-    fn uptime_history(&self) -> UptimeHistory {
+    pub(crate) fn uptime_history(&self) -> UptimeHistory {
         UptimeHistory::new(self.state().clone())
     }
 

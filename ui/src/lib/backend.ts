@@ -45,6 +45,7 @@ import type {
   ScannedHostKey,
   EnvironmentDraft,
   ConfigPreview,
+  Cockpit,
 } from "./bindings";
 
 export type { UpdateStatus, UpdateInfo, DownloadEvent };
@@ -106,6 +107,11 @@ export type {
   SshAuth,
   ConfigPreview,
   DiffLine,
+  Cockpit,
+  BackupFact,
+  DrillFact,
+  PromotionFact,
+  Change,
 } from "./bindings";
 
 /** Every error code the backend sends, with its short title (from Rust's `ErrorCode::title`). */
@@ -316,6 +322,8 @@ export const backend = {
   integrityReports: (): Promise<ReportListing[]> => call("integrity_reports", () => active.integrityReports()),
   /** Restore drills (of `env`, or all), newest first. */
   drillsList: (env: string | null): Promise<DrillRecord[]> => call("drills_list", () => active.drillsList(env)),
+  /** Per environment: newest good backup, last drill and promotion, uptime over 24 h, the day's changes. */
+  cockpit: (): Promise<Cockpit[]> => call("cockpit", () => active.cockpit()),
   /** The SSH host key `address:port` presents, for the operator to confirm (records nothing). */
   setupScanHostKey: (address: string, port: number): Promise<ScannedHostKey> =>
     call("setup_scan_host_key", () => active.setupScanHostKey(address, port)),

@@ -15,6 +15,11 @@ export const commands = {
 	/**  Live state of one environment. */
 	probeEnvironment: (name: string) => typedError<EnvironmentStatus, Failure>(__TAURI_INVOKE("probe_environment", { name })),
 	/**
+	 *  The cockpit facts of every environment: newest good backup, last drill,
+	 *  last promotion, uptime over 24 h and the last day's changes.
+	 */
+	cockpit: () => typedError<Cockpit[], Failure>(__TAURI_INVOKE("cockpit")),
+	/**
 	 *  The SSH host key `address:port` presents, for the operator to confirm.
 	 *  Logs in to nothing and records nothing.
 	 */
@@ -255,6 +260,15 @@ export type BackupEntry = {
 	storageObjects: number | null,
 };
 
+/**  The newest good backup of an environment. */
+export type BackupFact = {
+	id: string,
+	ageHours: number | null,
+	verified: boolean | null,
+	/**  `copied`, `failed`, or null (no offsite copy). */
+	offsite: string | null,
+};
+
 /**
  *  How a backup run ended: the job's summary (state, steps, the step that
  *  failed), then what happened to its copies.
@@ -317,6 +331,15 @@ export type CapacityForecast = {
 	charts: MetricsChart[],
 };
 
+/**  One audit entry of the last day. */
+export type Change = {
+	at: string,
+	actor: string,
+	action: string,
+	target: string | null,
+	outcome: string,
+};
+
 /**  Where the data sits in the SVG's viewBox, and the data range it spans. */
 export type ChartPlot = {
 	viewWidth: number,
@@ -345,6 +368,20 @@ export type CheckItem = {
 	detail: string,
 	/**  How long the check took. */
 	seconds: number | null,
+};
+
+/**  What an operator checks first about an environment (the Overview's cockpit). */
+export type Cockpit = {
+	environment: string,
+	backup: BackupFact | null,
+	/**  The backup destination could not be read. */
+	backupError: Failure | null,
+	drill: DrillFact | null,
+	promotion: PromotionFact | null,
+	/**  Percent of good uptime checks in the last 24 h; null without checks. */
+	uptime24h: number | null,
+	/**  The audit log's entries for it in the last 24 h, newest first. */
+	changes: Change[],
 };
 
 /**  What a save would change; nothing is written before the operator saves. */
@@ -388,6 +425,13 @@ export type DiffLine = {
 export type DownloadEvent = {
 	downloadedBytes: number | null,
 	totalBytes: number | null,
+};
+
+export type DrillFact = {
+	startedAt: string,
+	ok: boolean,
+	/**  The measured recovery time. */
+	seconds: number | null,
 };
 
 /**  A restore drill as recorded. */
@@ -700,6 +744,13 @@ export type PromotionChoices = {
 	approver: string | null,
 	requireApprover: boolean,
 	verifySecs: number,
+};
+
+export type PromotionFact = {
+	release: string | null,
+	state: string,
+	startedAt: string,
+	actor: string,
 };
 
 /**  One past promotion. */

@@ -250,6 +250,17 @@ impl AuditLog {
         }
     }
 
+    /// Entries at or after `since` (RFC 3339, as `at` is written), newest
+    /// first, at most `limit`.
+    pub async fn since(&self, since: &str, limit: u32) -> Result<Vec<Entry>> {
+        let rows = sqlx::query("SELECT seq, at, actor, action, environment, target, outcome, details, prev_hash, hash FROM audit_log WHERE at >= ? ORDER BY seq DESC LIMIT ?")
+            .bind(since)
+            .bind(limit)
+            .fetch_all(self.state.pool())
+            .await?;
+        rows.iter().map(row_to_entry).collect()
+    }
+
     /// The newest `limit` entries, newest first.
     pub async fn list(&self, limit: u32) -> Result<Vec<Entry>> {
         let rows = sqlx::query("SELECT seq, at, actor, action, environment, target, outcome, details, prev_hash, hash FROM audit_log ORDER BY seq DESC LIMIT ?")

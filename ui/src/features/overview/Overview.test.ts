@@ -149,12 +149,46 @@ describe("Overview", () => {
     await waitFor(() => expect(screen.getByTestId("probe-production-cache").getAttribute("data-state")).toBe("ok"));
   });
 
-  it("explains how to create environments.toml when there are no environments", async () => {
+  it("offers to add an environment when the file defines none", async () => {
     setBackend(fakeCommands({ overview: () => ok([]) }));
     render(Overview, { props: { configPath: "/etc/nfops/environments.toml" } });
     const empty = await screen.findByTestId("overview-empty");
     expect(empty.textContent).toContain("/etc/nfops/environments.toml");
-    expect(empty.textContent).toContain("[environments.staging]");
+    await fireEvent.click(screen.getByTestId("overview-add-env"));
+    expect(window.location.hash).toBe("#/settings");
+    window.location.hash = "";
+  });
+
+  it("shows each environment's cockpit facts: backup, drill, promotion, uptime, the day's changes", async () => {
+    const hoursAgo = (h: number) => new Date(Date.now() - h * 3_600_000).toISOString();
+    setBackend(
+      fakeCommands({
+        overview: () => ok([production(false)]),
+        cockpit: () =>
+          ok([
+            {
+              environment: "production",
+              backup: { id: "b1", ageHours: 5, verified: true, offsite: "failed" },
+              backupError: null,
+              drill: { startedAt: hoursAgo(72), ok: false, seconds: 41.5 },
+              promotion: { release: "v7", state: "rolled_back", startedAt: hoursAgo(3), actor: "alice" },
+              uptime24h: 98.5,
+              changes: [{ at: hoursAgo(3), actor: "alice", action: "promote.run", target: "v7", outcome: "failed" }],
+            },
+          ]),
+      }),
+    );
+    render(Overview);
+    const facts = await screen.findByTestId("cockpit-production");
+    const text = (id: string) => facts.querySelector(`[data-testid=${id}]`)?.textContent?.replace(/\s+/g, " ").trim();
+    expect(text("cockpit-backup")).toBe("5 h ago, verified, offsite copy failed");
+    expect(text("cockpit-drill")).toBe("3 d ago, recovery time 42 s, failed");
+    expect(facts.querySelector("[data-testid=cockpit-drill]")?.getAttribute("data-state")).toBe("failed");
+    expect(text("cockpit-promotion")).toBe("v7 rolled back 3 h ago by alice");
+    expect(text("cockpit-uptime")).toBe("98.50 %");
+    const changes = screen.getByTestId("cockpit-changes");
+    expect(changes.getAttribute("data-count")).toBe("1");
+    expect(changes.textContent).toContain("promote.run v7 by alice (failed)");
   });
 
   it("shows a code-based title, the message and the hint when the overview fails", async () => {
