@@ -401,15 +401,56 @@ impl App {
         path
     }
 
+    /// Runs axe-core (from `axe_js`, the file `ui/node_modules/axe-core/axe.min.js`)
+    /// inside the app's page and returns its serious and critical
+    /// violations, one line each: rule, impact, help, the first elements.
+    pub async fn axe_violations(&self, axe_js: &Path) -> Vec<String> {
+        let src = std::fs::read_to_string(axe_js).unwrap_or_else(|e| {
+            panic!(
+                "{}: {e} (npm --prefix ui ci installs axe-core)",
+                axe_js.display()
+            )
+        });
+        self.client
+            .execute(&format!("{src}\n;return typeof axe;"), vec![])
+            .await
+            .unwrap_or_else(|e| panic!("injecting axe-core: {e}"));
+        let script = r#"
+            const done = arguments[arguments.length - 1];
+            axe.run(document, { resultTypes: ["violations"] })
+              .then((r) => done(JSON.stringify(r.violations
+                .filter((v) => v.impact === "serious" || v.impact === "critical")
+                .map((v) => `${v.id} (${v.impact}): ${v.help}: ${v.nodes.slice(0, 4).map((n) => n.target.join(" ")).join(" | ")}`))))
+              .catch((e) => done(JSON.stringify([`axe failed: ${e}`])));
+        "#;
+        let out = tokio::time::timeout(
+            Duration::from_secs(60),
+            self.client.execute_async(script, vec![]),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("axe-core did not finish within 60 s"))
+        .unwrap_or_else(|e| panic!("running axe-core: {e}"));
+        let text = out.as_str().unwrap_or("[]");
+        serde_json::from_str(text).unwrap_or_else(|e| panic!("axe's answer {text}: {e}"))
+    }
+
     /// Saves the X display as `target/e2e/<name>.png` without asking
     /// WebDriver: for pages whose WebDriver screenshot stalls, which also
     /// holds up every later command of the session (seen on the first-run
     /// setup, Backups and Integrity pages).
     pub async fn capture(&self, name: &str) -> PathBuf {
         let path = shots_dir().join(format!("{name}.png"));
-        tokio::time::sleep(Duration::from_millis(400)).await;
-        self._display.capture(&path);
+        self.capture_to(&path).await;
         path
+    }
+
+    /// [`App::capture`] to `path` (the README's screenshots under docs/).
+    pub async fn capture_to(&self, path: &Path) {
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        if let Some(dir) = path.parent() {
+            let _ = std::fs::create_dir_all(dir);
+        }
+        self._display.capture(path);
     }
 
     /// Ends the session and stops the app; hands back its `NFOPS_HOME` so a
