@@ -10,6 +10,43 @@ use crate::catalog::Unit;
 /// (`stroke-width="3"`) to know how many series a chart shows.
 pub const LEGEND_STROKE: u32 = 3;
 
+/// Tick and legend text size as plotters takes it (it writes 1/1.24 of it
+/// as the SVG's font-size: 19 is 15.3 viewBox units). Charts are drawn 640
+/// wide and shown about 520 px wide in a card at the default window size,
+/// where that reads as 12.4 px, and larger on a wider window or a HiDPI
+/// screen (the SVG scales, the text stays sharp).
+const LABEL_FONT: u32 = 19;
+/// Height of one legend row, and the length of a legend swatch.
+const LEGEND_ROW: u32 = 22;
+const LEGEND_SWATCH: u32 = 16;
+
+/// The legend laid out in rows across `width`: (series index, x) per entry.
+/// Widths are estimated from the name's length (no font metrics in SVG).
+/// At most this many legend rows: the plot keeps the height. Series past
+/// them are named by the hover readout and in the exported data.
+const LEGEND_MAX_ROWS: usize = 3;
+
+fn legend_rows(names: &[&str], width: u32) -> Vec<Vec<(usize, u32)>> {
+    let mut rows: Vec<Vec<(usize, u32)>> = Vec::new();
+    let (left, gap) = (10u32, 18u32);
+    let mut x = left;
+    for (i, name) in names.iter().enumerate() {
+        let w = LEGEND_SWATCH + 5 + (name.chars().count() as u32 * LABEL_FONT * 45 / 100);
+        if rows.is_empty() || (x + w > width.saturating_sub(left) && x > left) {
+            if rows.len() == LEGEND_MAX_ROWS {
+                break;
+            }
+            rows.push(Vec::new());
+            x = left;
+        }
+        if let Some(row) = rows.last_mut() {
+            row.push((i, x));
+        }
+        x += w + gap;
+    }
+    rows
+}
+
 /// One named line of a chart: `(unix seconds, value)` points in time order.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Series {
@@ -186,11 +223,40 @@ pub fn render_svg_spanning(
         let root = SVGBackend::with_string(&mut svg, (width, height)).into_drawing_area();
         root.fill(&theme.background()).map_err(|e| e.to_string())?;
         let text = theme.text();
-        let label_font = ("sans-serif", 11).into_font().color(&text);
-        let mut chart = ChartBuilder::on(&root)
+        let label_font = ("sans-serif", LABEL_FONT).into_font().color(&text);
+        // The legend sits in its own strip above the plot: never on the data.
+        let names: Vec<&str> = series.iter().map(|s| s.name.as_str()).collect();
+        let rows = legend_rows(&names, width);
+        let strip = if rows.is_empty() {
+            0
+        } else {
+            rows.len() as u32 * LEGEND_ROW + 4
+        };
+        let (legend_area, chart_area) = root.split_vertically(strip);
+        for (r, row) in rows.iter().enumerate() {
+            let y = (r as u32 * LEGEND_ROW + LEGEND_ROW / 2 + 2) as i32;
+            for &(i, x) in row {
+                let color = theme.palette()[i % theme.palette().len()];
+                let x = x as i32;
+                legend_area
+                    .draw(&PathElement::new(
+                        vec![(x, y), (x + LEGEND_SWATCH as i32, y)],
+                        color.stroke_width(LEGEND_STROKE),
+                    ))
+                    .map_err(|e| e.to_string())?;
+                legend_area
+                    .draw(&Text::new(
+                        names[i],
+                        (x + LEGEND_SWATCH as i32 + 5, y - LABEL_FONT as i32 / 2 - 1),
+                        label_font.clone(),
+                    ))
+                    .map_err(|e| e.to_string())?;
+            }
+        }
+        let mut chart = ChartBuilder::on(&chart_area)
             .margin(8)
-            .x_label_area_size(22)
-            .y_label_area_size(64)
+            .x_label_area_size(LABEL_FONT + 10)
+            .y_label_area_size(LABEL_FONT * 4 + 4)
             .build_cartesian_2d(x_min..x_max, y_min..y_max)
             .map_err(|e| e.to_string())?;
         let span = x_max - x_min;
@@ -232,34 +298,15 @@ pub fn render_svg_spanning(
         for (i, s) in series.iter().enumerate() {
             let color = palette[i % palette.len()];
             let style = color.stroke_width(2);
-            for (n, run) in finite_runs(&s.points).enumerate() {
+            for run in finite_runs(&s.points) {
                 let reduced = reduce(run, x_min, x_max, columns);
-                let drawn = if reduced.len() == 1 {
+                if reduced.len() == 1 {
                     chart.draw_series(std::iter::once(Circle::new(reduced[0], 2, color.filled())))
                 } else {
                     chart.draw_series(LineSeries::new(reduced, style))
                 }
                 .map_err(|e| e.to_string())?;
-                // One legend entry per series, however many runs its gaps make.
-                if n == 0 {
-                    drawn.label(s.name.as_str()).legend(move |(x, y)| {
-                        PathElement::new(
-                            vec![(x, y), (x + 14, y)],
-                            color.stroke_width(LEGEND_STROKE),
-                        )
-                    });
-                }
             }
-        }
-        if !series.is_empty() {
-            chart
-                .configure_series_labels()
-                .position(SeriesLabelPosition::UpperLeft)
-                .background_style(theme.background().mix(0.85))
-                .border_style(theme.grid())
-                .label_font(label_font)
-                .draw()
-                .map_err(|e| e.to_string())?;
         }
         plot = PlotArea {
             left: f64::from(px.start),
@@ -482,6 +529,63 @@ mod tests {
         )
         .expect("render");
         assert!(c.svg.contains("<circle"), "a lone sample is drawn as a dot");
+    }
+
+    #[test]
+    fn the_legend_sits_above_the_plot_never_on_the_data_and_labels_are_legible() {
+        let series: Vec<Series> = (0..5)
+            .map(|i| Series {
+                name: format!("rx prod-app-{i}.example"),
+                points: wave(100, i as f64),
+            })
+            .collect();
+        let c = render_svg(&series, Unit::Percent, Theme::Light, (640, 260)).expect("render");
+        // Legend swatches: `stroke-width="3"` polylines; their y is below the plot's top edge.
+        let swatch_ys: Vec<f64> = c
+            .svg
+            .split("<polyline")
+            .filter(|p| p.contains("stroke-width=\"3\""))
+            .filter_map(|p| p.split("points=\"").nth(1))
+            .filter_map(|p| p.split(',').nth(1))
+            .filter_map(|y| y.split([' ', '"']).next())
+            .filter_map(|y| y.parse().ok())
+            .collect();
+        assert_eq!(swatch_ys.len(), 5, "one swatch per series");
+        assert!(
+            swatch_ys.iter().all(|&y| y < c.plot.top),
+            "every swatch above the plot (top {}): {swatch_ys:?}",
+            c.plot.top
+        );
+        assert!(
+            swatch_ys.iter().any(|&y| y > swatch_ys[0]),
+            "long names wrap to a second row"
+        );
+        let size = c
+            .svg
+            .split("font-size=\"")
+            .nth(1)
+            .and_then(|r| r.split('"').next())
+            .unwrap_or("");
+        assert!(
+            size.trim_end_matches("px").parse::<f64>().unwrap_or(0.0) >= 15.0,
+            "ticks and legend legible in a 640 viewBox: font-size {size}"
+        );
+        assert!(
+            c.plot.height > 120.0,
+            "the plot keeps most of the height: {:?}",
+            c.plot
+        );
+
+        // Many long names: the legend stops at its row limit, the plot keeps its height.
+        let many: Vec<Series> = (0..12)
+            .map(|i| Series {
+                name: format!("prod-app-{i} a rather long host name here"),
+                points: wave(100, i as f64),
+            })
+            .collect();
+        let c = render_svg(&many, Unit::Percent, Theme::Light, (640, 260)).expect("render");
+        assert!(c.plot.height > 120.0, "{:?}", c.plot);
+        assert_eq!(series_lines(&c.svg), 12, "every series is still drawn");
     }
 
     #[test]

@@ -213,16 +213,25 @@ fn forecast_chart(
         } else {
             f64::MAX
         };
-        let at = |x: f64| t.at(x).clamp(0.0, cap);
+        // Nor is a line carried below what the window itself saw: a burst
+        // that fades would otherwise project a fall to 0 % within hours,
+        // and a host's load does not go under its idle floor.
+        let floor = observed
+            .iter()
+            .map(|p| p.1)
+            .filter(|v| v.is_finite())
+            .fold(f64::INFINITY, f64::min)
+            .clamp(0.0, cap);
+        let at = |x: f64| t.at(x).clamp(floor, cap);
         let from = observed.first().map_or(end, |p| p.0);
         series.push(Series {
             name: "trend".into(),
-            points: vec![(from, at(from)), (horizon, at(horizon))],
+            points: projected(from, horizon, &at),
         });
         band = t
             .band(end, horizon, (step as f64).max((horizon - end) / 60.0))
             .into_iter()
-            .map(|(x, lo, hi)| (x, lo.min(cap), hi.min(cap)))
+            .map(|(x, lo, hi)| (x, lo.clamp(floor, cap), hi.clamp(floor, cap)))
             .collect();
     }
     if let Some(l) = limit {
@@ -232,6 +241,19 @@ fn forecast_chart(
         });
     }
     draw(spec, series, &band, None, drawing)
+}
+
+/// The clamped trend from `from` to `to`: its two ends, plus the points
+/// where it meets a clamp (so the drawn line bends there instead of cutting
+/// a straight chord through the clamped ends).
+fn projected(from: f64, to: f64, at: &dyn Fn(f64) -> f64) -> Vec<(f64, f64)> {
+    const STEPS: usize = 48;
+    (0..=STEPS)
+        .map(|i| {
+            let x = from + (to - from) * i as f64 / STEPS as f64;
+            (x, at(x))
+        })
+        .collect()
 }
 
 fn draw(
@@ -253,5 +275,72 @@ fn draw(
             })
             .map_err(|why| Error::internal(format!("chart {} could not be drawn: {why}", spec.id))),
         failed_query: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A burst to 90 % at the start of the window, fading to an idle 5 %:
+    /// a straight line through it points down, through 0, within the horizon.
+    fn burst() -> Vec<(f64, f64)> {
+        let t0 = 1_700_000_000.0;
+        (0..120)
+            .map(|i| {
+                let y = match i {
+                    0..=19 => 90.0 - f64::from(i) * 4.25,
+                    _ => 5.0,
+                };
+                (t0 + f64::from(i) * 30.0, y)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_fading_burst_is_never_projected_below_the_idle_floor_nor_above_100() {
+        let observed = burst();
+        let end = observed.last().expect("points").0;
+        let horizon = end + (end - observed[0].0);
+        for pts in [
+            observed.clone(),
+            observed.iter().map(|&(t, y)| (t, 200.0 - y)).collect(),
+        ] {
+            let trend = Trend::fit(&pts);
+            let t = trend.expect("a fit");
+            assert!(
+                t.at(horizon) < 0.0 || t.at(horizon) > 100.0,
+                "the unclamped line leaves 0..100 within the horizon: {}",
+                t.at(horizon)
+            );
+            let out = forecast_chart(
+                &FORECAST_CPU,
+                &pts,
+                trend,
+                end,
+                horizon,
+                30,
+                Drawing::default(),
+                Some(CPU_LIMIT),
+            );
+            let data = out.result.expect("drawn");
+            let line = data
+                .series
+                .iter()
+                .find(|s| s.name == "trend")
+                .expect("a trend line");
+            let floor = pts.iter().map(|p| p.1).fold(f64::INFINITY, f64::min);
+            for &(_, y) in &line.points {
+                assert!(
+                    y >= floor.min(100.0) - 1e-9,
+                    "{y} under the window's floor {floor}"
+                );
+                assert!(y <= 100.0 + 1e-9, "{y} above 100 %");
+            }
+            assert!(
+                line.points.len() > 2,
+                "the line bends where it meets a clamp"
+            );
+        }
     }
 }
