@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { render, screen } from "@testing-library/svelte";
+import { render, screen, waitFor } from "@testing-library/svelte";
 import Metrics from "./MetricsPage.svelte";
 import { setBackend, type MetricsBoard, type MetricsChart } from "../../lib/backend";
 import { fakeCommands, ok } from "../../test/fakeCommands";
@@ -48,5 +48,40 @@ describe("Metrics", () => {
     expect(failed.getAttribute("data-state")).toBe("failed");
     expect(failed.textContent).toContain("parse error");
     expect(screen.getByTestId("chart-query").textContent).toBe("rate(x[");
+  });
+});
+
+describe("Metrics and the OS theme", () => {
+  it("draws the charts again in the OS's theme when it switches", async () => {
+    let dark = false;
+    const listeners: (() => void)[] = [];
+    const original = window.matchMedia;
+    window.matchMedia = ((q: string) => ({
+      get matches() {
+        return q.includes("dark") && dark;
+      },
+      media: q,
+      addEventListener: (_: string, f: () => void) => listeners.push(f),
+      removeEventListener: () => undefined,
+    })) as unknown as typeof window.matchMedia;
+    try {
+      const themes: string[] = [];
+      setBackend(
+        fakeCommands({
+          environments: () => ok([]),
+          metricsBoard: (_env, _host, _range, theme) => {
+            themes.push(theme);
+            return ok({ source: "local", sourceDetail: "this machine", start: 0, end: 60, charts: [] });
+          },
+        }),
+      );
+      render(Metrics);
+      await waitFor(() => expect(themes).toEqual(["light"]));
+      dark = true;
+      for (const f of listeners) f();
+      await waitFor(() => expect(themes).toEqual(["light", "dark"]));
+    } finally {
+      window.matchMedia = original;
+    }
   });
 });

@@ -20,6 +20,18 @@ export function chartTheme(): "light" | "dark" {
   return window.matchMedia?.("(prefers-color-scheme: dark)").matches ? "dark" : "light";
 }
 
+/**
+ * Calls `redraw` when the OS switches between light and dark (charts are
+ * drawn in Rust for one theme, so they are asked for again); returns the
+ * unsubscribe function for onMount.
+ */
+export function onThemeChange(redraw: () => void): () => void {
+  const query = window.matchMedia?.("(prefers-color-scheme: dark)");
+  if (!query) return () => undefined;
+  query.addEventListener("change", redraw);
+  return () => query.removeEventListener("change", redraw);
+}
+
 function si(v: number, suffix: string): string {
   const a = Math.abs(v);
   const [scaled, prefix] = a >= 1e9 ? [v / 1e9, "G"] : a >= 1e6 ? [v / 1e6, "M"] : a >= 1e3 ? [v / 1e3, "k"] : [v, ""];
