@@ -104,6 +104,18 @@ describe("first run", () => {
     expect(JSON.stringify(saved)).not.toContain("redis-pass");
   });
 
+  it("leaves the other pages reachable (Settings: updates, credentials) with a way back to the setup", async () => {
+    setBackend(fakeCommands({ appInfo: () => answerAppInfo(appInfo({ configError: NOT_FOUND })) }));
+    render(App);
+    await screen.findByTestId("first-run");
+    window.location.hash = "#/settings";
+    window.dispatchEvent(new HashChangeEvent("hashchange"));
+    await waitFor(() => expect(screen.getByTestId("page-title").textContent).toBe("Settings"));
+    expect(screen.queryByTestId("setup"), "the setup stays on the Overview").toBeNull();
+    expect(screen.getByTestId("first-run-note").querySelector("a")?.getAttribute("href")).toBe("#/overview");
+    expect(await screen.findByTestId("settings-environments")).toBeTruthy();
+  });
+
   it("forgets a confirmed host key when the address changes, and shows a scan's failure", async () => {
     setBackend(
       fakeCommands({
