@@ -206,8 +206,12 @@ mod tests {
         // What the console does with it: the credential loads.
         let creds = nfops_core::credentials::MemoryCredentials::default();
         creds.insert("k", &pem);
-        super::super::load_private_key(&super::super::tests::toml_host("k"), "k", &creds)
-            .expect("a P-256 key with a 31-byte scalar loads");
+        super::super::private_key::load_private_key(
+            &super::super::private_key::tests::toml_host("k"),
+            "k",
+            &creds,
+        )
+        .expect("a P-256 key with a 31-byte scalar loads");
         let repaired = pad_short_ecdsa_scalar(&pem).expect("the repair applies");
         assert_eq!(scalar_len(&repaired), 32);
         let key = russh::keys::decode_secret_key(&repaired, None).expect("the repaired key parses");
