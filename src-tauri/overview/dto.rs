@@ -110,6 +110,8 @@ pub struct ProbeResult {
     pub summary: String,
     pub error: Option<Failure>,
     pub latency_ms: u32,
+    /// RFC 3339: since when the answer holds (a release: when it was switched to).
+    pub since: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Type)]
@@ -134,6 +136,7 @@ impl From<nfops_fleet::probe::EnvironmentStatus> for EnvironmentStatus {
                 summary: p.summary,
                 error: p.error.map(Failure::from),
                 latency_ms: u32::try_from(p.latency_ms).unwrap_or(u32::MAX),
+                since: p.since.map(|t| t.to_rfc3339()),
             })
             .collect();
         Self {
@@ -236,6 +239,108 @@ impl From<nfops_ops::Cockpit> for Cockpit {
                     outcome: x.outcome,
                 })
                 .collect(),
+        }
+    }
+}
+
+/// One sparkline of an environment's last hour.
+#[derive(Debug, Clone, Serialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct Spark {
+    /// `requests`, `errors`, `p95`, `cpu`.
+    pub id: String,
+    pub title: String,
+    /// The newest value, for people (`12.4/s`, `0.0 %`, `85 ms`); null without data.
+    pub latest: Option<String>,
+    /// The drawing (an `<svg>` from plotters); null when the query failed.
+    pub svg: Option<String>,
+    pub error: Option<Failure>,
+    /// The PromQL behind it, for the tooltip.
+    pub query: String,
+}
+
+/// An alert Prometheus has open for the environment.
+#[derive(Debug, Clone, Serialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct OpenAlert {
+    pub name: String,
+    /// `firing` or `pending`.
+    pub state: String,
+    pub severity: Option<String>,
+    /// `host=stg-app-1`, … (its other labels).
+    pub labels: Vec<String>,
+    pub summary: Option<String>,
+    pub active_at: Option<String>,
+}
+
+/// An environment's last hour at a glance, and its open alerts.
+#[derive(Debug, Clone, Serialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct Pulse {
+    pub environment: String,
+    /// False: the environment has no [monitoring]; nothing else is set.
+    pub monitored: bool,
+    pub sparks: Vec<Spark>,
+    pub alerts: Vec<OpenAlert>,
+    /// The alert list could not be read.
+    pub alerts_error: Option<Failure>,
+}
+
+impl Pulse {
+    pub fn new(environment: String, pulse: Option<nfops_metrics::pulse::Pulse>) -> Self {
+        let Some(p) = pulse else {
+            return Self {
+                environment,
+                monitored: false,
+                sparks: Vec::new(),
+                alerts: Vec::new(),
+                alerts_error: None,
+            };
+        };
+        let sparks = p
+            .sparks
+            .into_iter()
+            .map(|s| {
+                let (latest, svg, error) = match s.result {
+                    Ok(d) => (d.latest.map(|v| s.spec.unit.format(v)), Some(d.svg), None),
+                    Err(e) => (None, None, Some(Failure::from(e))),
+                };
+                Spark {
+                    id: s.spec.id.to_owned(),
+                    title: s.spec.title.to_owned(),
+                    latest,
+                    svg,
+                    error,
+                    query: s.query,
+                }
+            })
+            .collect();
+        let (alerts, alerts_error) = match p.alerts {
+            Ok(list) => (
+                list.into_iter()
+                    .map(|a| OpenAlert {
+                        name: a.name,
+                        state: a.state,
+                        severity: a.severity,
+                        labels: a
+                            .labels
+                            .into_iter()
+                            .map(|(k, v)| format!("{k}={v}"))
+                            .collect(),
+                        summary: a.summary,
+                        active_at: a.active_at,
+                    })
+                    .collect(),
+                None,
+            ),
+            Err(e) => (Vec::new(), Some(Failure::from(e))),
+        };
+        Self {
+            environment,
+            monitored: true,
+            sparks,
+            alerts,
+            alerts_error,
         }
     }
 }

@@ -91,6 +91,22 @@ async fn every_probe_of_both_environments_is_ok() {
     );
     assert_eq!(summary(&prod, ProbeKind::Release, Some("prod-app-1")), "v1");
     assert_eq!(summary(&prod, ProbeKind::Release, Some("prod-app-2")), "v1");
+    // "Since when": the `current` link's own modification time, as the host's stat reads it.
+    let host = stack.env("production").hosts[0].get_ref().clone();
+    let link = std::path::Path::new(&host.app_dir).join("current");
+    let switched: chrono::DateTime<chrono::Utc> = std::fs::symlink_metadata(&link)
+        .and_then(|m| m.modified())
+        .expect("the stack host's current link")
+        .into();
+    let since = prod.probes[1]
+        .since
+        .expect("the release probe says since when");
+    assert_eq!(
+        since.timestamp(),
+        switched.timestamp(),
+        "since = mtime of {} (not of its target)",
+        link.display()
+    );
     assert!(
         stack
             .env("production")

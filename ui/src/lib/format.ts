@@ -54,3 +54,11 @@ export function age(hours: number | null): string {
   if (hours < 48) return `${Math.round(hours)} h`;
   return `${Math.round(hours / 24)} d`;
 }
+
+/** How long ago `iso` was: `just now`, `5 min ago`, `3 d ago`; the raw text when it is not a date. */
+export function ago(iso: string, now: number = Date.now()): string {
+  const t = Date.parse(iso);
+  if (Number.isNaN(t)) return iso;
+  const a = age(Math.max(0, now - t) / 3_600_000);
+  return a === "just now" ? a : `${a} ago`;
+}

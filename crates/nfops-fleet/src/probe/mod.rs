@@ -77,6 +77,9 @@ pub struct ProbeResult {
     pub error: Option<WireError>,
     /// Wall time of the probe, including waiting for a shared SSH session.
     pub latency_ms: u64,
+    /// Since when the answer holds, where the part can tell: for a release,
+    /// when the host's `current` link was last switched. None otherwise.
+    pub since: Option<DateTime<Utc>>,
 }
 
 /// The live state of one environment at `checked_at`.
@@ -191,7 +194,7 @@ pub async fn probe_environment_with(
         let host = h.get_ref();
         let sessions = &sessions;
         async move {
-            run(
+            run_since(
                 ProbeKind::Release,
                 host.name.clone(),
                 timeout,
@@ -298,6 +301,7 @@ fn not_configured(kind: ProbeKind) -> ProbeResult {
         summary: "not configured".to_owned(),
         error: None,
         latency_ms: 0,
+        since: None,
     }
 }
 
@@ -308,6 +312,20 @@ async fn run(
     timeout: Duration,
     timeout_code: ErrorCode,
     probe: impl Future<Output = Result<String>>,
+) -> ProbeResult {
+    run_since(kind, target, timeout, timeout_code, async {
+        probe.await.map(|summary| (summary, None))
+    })
+    .await
+}
+
+/// [`run`] for a probe that also says since when its answer holds.
+async fn run_since(
+    kind: ProbeKind,
+    target: String,
+    timeout: Duration,
+    timeout_code: ErrorCode,
+    probe: impl Future<Output = Result<(String, Option<DateTime<Utc>>)>>,
 ) -> ProbeResult {
     let started = Instant::now();
     let outcome = match tokio::time::timeout(timeout, probe).await {
@@ -324,13 +342,14 @@ async fn run(
     };
     let latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     match outcome {
-        Ok(summary) => ProbeResult {
+        Ok((summary, since)) => ProbeResult {
             kind,
             target,
             state: ProbeState::Ok,
             summary,
             error: None,
             latency_ms,
+            since,
         },
         Err(e) => {
             tracing::warn!(probe = kind_name(kind), %target, code = %e.code(), error = %e, causes = ?e.causes(), "probe failed");
@@ -341,6 +360,7 @@ async fn run(
                 summary: String::new(),
                 error: Some(e.to_wire()),
                 latency_ms,
+                since: None,
             }
         }
     }
@@ -465,6 +485,7 @@ mod tests {
             summary: String::new(),
             error: None,
             latency_ms: 3,
+            since: None,
         };
         let v = serde_json::to_value(&r).expect("serializable");
         assert_eq!(v["kind"], "release");

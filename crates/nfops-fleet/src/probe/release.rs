@@ -1,20 +1,33 @@
-//! The release a host runs: the target of `<app_dir>/current`.
+//! The release a host runs: the target of `<app_dir>/current`, and since
+//! when (the link's own modification time: a deploy replaces the link).
 
 use std::time::Duration;
+
+use chrono::{DateTime, Utc};
 
 use nfops_core::config::Host;
 use nfops_core::{Error, ErrorCode, Result};
 
 use crate::ssh::{shell_quote, stderr_tail, SshSession};
 
-/// Reads the `current` symlink over `session`; the summary is the release id.
+/// Reads the `current` symlink over `session`: the release id, and when the
+/// link was switched (None when the host's `stat` cannot say).
 ///
 /// Errors: `service.unhealthy` when there is no `current` symlink or its
 /// target is not a release folder; SSH errors as they come.
-pub(super) async fn probe(session: &SshSession, host: &Host, timeout: Duration) -> Result<String> {
+pub(super) async fn probe(
+    session: &SshSession,
+    host: &Host,
+    timeout: Duration,
+) -> Result<(String, Option<DateTime<Utc>>)> {
     let link = format!("{}/current", host.app_dir.trim_end_matches('/'));
+    let quoted = shell_quote(&link);
+    // `stat` without -L reads the link itself; a host without GNU stat only loses the "since".
     let out = session
-        .exec(&format!("readlink -- {}", shell_quote(&link)), timeout)
+        .exec(
+            &format!("readlink -- {quoted} && {{ stat -c %Y -- {quoted} 2>/dev/null || true; }}"),
+            timeout,
+        )
         .await?;
     if out.exit_code != 0 {
         let tail = stderr_tail(&out.stderr, 200);
@@ -30,17 +43,27 @@ pub(super) async fn probe(session: &SshSession, host: &Host, timeout: Duration) 
             host.app_dir
         )));
     }
-    release_id_from_link(&out.stdout).ok_or_else(|| {
+    let mut lines = out.stdout.lines();
+    let target = lines.next().unwrap_or_default();
+    let since = lines.next().and_then(switched_at);
+    let id = release_id_from_link(target).ok_or_else(|| {
         Error::new(
             ErrorCode::Unhealthy,
             format!(
                 "host '{}': {link} points at '{}', not at a release folder",
                 host.name,
-                super::bounded(out.stdout.trim(), 120)
+                super::bounded(target.trim(), 120)
             ),
         )
         .hint("The current symlink should point at releases/<id>; redeploy or fix the link.")
-    })
+    })?;
+    Ok((id, since))
+}
+
+/// `stat -c %Y` output (seconds since the epoch) as a time; None when it is not one.
+fn switched_at(line: &str) -> Option<DateTime<Utc>> {
+    let secs: i64 = line.trim().parse().ok()?;
+    DateTime::from_timestamp(secs, 0)
 }
 
 /// `releases/v1` (relative or absolute, trailing slash or not) → `v1`.
@@ -63,7 +86,15 @@ pub(crate) fn release_id_from_link(link: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::release_id_from_link;
+    use super::{release_id_from_link, switched_at};
+
+    #[test]
+    fn the_switch_time_is_read_from_stat_or_left_out() {
+        let t = switched_at("1733500000\n").expect("a time");
+        assert_eq!(t.timestamp(), 1_733_500_000);
+        assert!(switched_at("stat: illegal option -- c").is_none());
+        assert!(switched_at("").is_none());
+    }
 
     #[test]
     fn release_ids_come_from_the_symlink_target() {

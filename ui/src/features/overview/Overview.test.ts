@@ -13,9 +13,9 @@ function production(cacheFails: boolean): EnvironmentStatus {
     tier: "production",
     checkedAt: "2026-11-29T10:11:12Z",
     probes: [
-      { kind: "backend", target: "http://127.0.0.1:28080/health", state: "ok", summary: "200 OK", error: null, latencyMs: 4 },
-      { kind: "release", target: "app-1", state: "ok", summary: "v1", error: null, latencyMs: 40 },
-      { kind: "release", target: "app-2", state: "ok", summary: "v1", error: null, latencyMs: 41 },
+      { kind: "backend", target: "http://127.0.0.1:28080/health", state: "ok", summary: "200 OK", error: null, latencyMs: 4, since: null },
+      { kind: "release", target: "app-1", state: "ok", summary: "v1", error: null, latencyMs: 40, since: "2026-01-01T00:00:00Z" },
+      { kind: "release", target: "app-2", state: "ok", summary: "v1", error: null, latencyMs: 41, since: null },
       cacheFails
         ? {
             kind: "cache",
@@ -28,9 +28,10 @@ function production(cacheFails: boolean): EnvironmentStatus {
               hint: "Start the local stack with make run.",
             },
             latencyMs: 2,
+            since: null,
           }
-        : { kind: "cache", target: "127.0.0.1:17379", state: "ok", summary: "PONG", error: null, latencyMs: 1 },
-      { kind: "monitoring", target: "", state: "notConfigured", summary: "", error: null, latencyMs: 0 },
+        : { kind: "cache", target: "127.0.0.1:17379", state: "ok", summary: "PONG", error: null, latencyMs: 1, since: null },
+      { kind: "monitoring", target: "", state: "notConfigured", summary: "", error: null, latencyMs: 0, since: null },
     ],
   };
 }
@@ -199,5 +200,79 @@ describe("Overview", () => {
     expect(alert.textContent).toContain("No OS keyring available");
     expect(alert.textContent).toContain("no keyring answered");
     expect(alert.textContent).toContain("Install gnome-keyring.");
+  });
+
+  it("shows the last hour as sparklines with their newest value, and the open alerts, firing first", async () => {
+    setBackend(
+      fakeCommands({
+        overview: () => ok([production(false)]),
+        pulse: (name) =>
+          ok({
+            environment: name,
+            monitored: true,
+            sparks: [
+              { id: "requests", title: "Requests", latest: "12.5/s", svg: '<svg viewBox="0 0 140 32"></svg>', error: null, query: "sum(rate(x[2m]))" },
+              { id: "errors", title: "5xx share", latest: null, svg: '<svg viewBox="0 0 140 32"></svg>', error: null, query: "q" },
+              { id: "p95", title: "p95 latency", latest: null, svg: null, error: { code: "service.unhealthy", message: "Prometheus refused q", hint: null }, query: "q" },
+              { id: "cpu", title: "CPU busy", latest: "4.0 %", svg: '<svg viewBox="0 0 140 32"></svg>', error: null, query: "q" },
+            ],
+            alerts: [
+              { name: "TargetDown", state: "firing", severity: "critical", labels: ["host=prod-app-2", "job=app"], summary: "app on prod-app-2 has not answered", activeAt: "2026-12-07T09:00:00Z" },
+              { name: "SlowResponses", state: "pending", severity: "warning", labels: [], summary: null, activeAt: null },
+            ],
+            alertsError: null,
+          }),
+      }),
+    );
+    render(Overview);
+    const strip = await screen.findByTestId("pulse-production");
+    const spark = (id: string) => strip.querySelector(`[data-testid="spark-${id}"]`) as HTMLElement;
+    expect(spark("requests").textContent).toContain("12.5/s");
+    expect(spark("requests").querySelector("img")?.getAttribute("src")).toMatch(/^data:image\/svg\+xml/);
+    expect(spark("errors").getAttribute("data-state"), "no data is not 0 %").toBe("empty");
+    expect(spark("errors").textContent).toContain("no data");
+    expect(spark("p95").getAttribute("data-state")).toBe("failed");
+    expect(spark("p95").textContent).toContain("Prometheus refused q");
+    const alerts = screen.getByTestId("alerts-production");
+    expect(alerts.getAttribute("data-firing")).toBe("1");
+    expect(alerts.textContent?.replace(/\s+/g, " ")).toContain("1 firing, 1 pending");
+    const [first, second] = Array.from(alerts.querySelectorAll('[data-testid="alert"]'));
+    expect(first?.textContent).toContain("app on prod-app-2 has not answered");
+    expect(first?.textContent).toContain("host=prod-app-2");
+    expect(second?.getAttribute("data-state")).toBe("pending");
+  });
+
+  it("says when the alert list cannot be read, and shows no pulse without monitoring", async () => {
+    let monitored = true;
+    setBackend(
+      fakeCommands({
+        overview: () => ok([production(false)]),
+        pulse: (name) =>
+          ok({
+            environment: name,
+            monitored,
+            sparks: [],
+            alerts: [],
+            alertsError: monitored ? { code: "service.unreachable", message: "Prometheus did not answer", hint: null } : null,
+          }),
+      }),
+    );
+    const { unmount } = render(Overview);
+    expect((await screen.findByTestId("alerts-production")).textContent).toContain("Alerts could not be read: Prometheus did not answer");
+    unmount();
+    monitored = false;
+    render(Overview);
+    await screen.findByTestId("env-card-production");
+    await waitFor(() => expect(screen.queryByTestId("pulse-production")).toBeNull());
+    expect(screen.queryByTestId("alerts-production")).toBeNull();
+  });
+
+  it("says since when a host runs its release", async () => {
+    setBackend(fakeCommands({ overview: () => ok([production(false)]) }));
+    render(Overview);
+    const row = await screen.findByTestId("probe-production-release-app-1");
+    const since = row.querySelector('[data-testid="probe-since"]');
+    expect(since?.textContent).toMatch(/^since \d+ d ago$/);
+    expect(screen.getByTestId("probe-production-release-app-2").querySelector('[data-testid="probe-since"]'), "unknown: not shown").toBeNull();
   });
 });

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { fireEvent, render, screen, waitFor } from "@testing-library/svelte";
 import App from "../../App.svelte";
 import { setBackend, type EnvironmentSummary } from "../../lib/backend";
-import { fakeCommands, ok } from "../../test/fakeCommands";
+import { err, fakeCommands, ok } from "../../test/fakeCommands";
 
 const ENVS: EnvironmentSummary[] = [
   { name: "production", label: "Production", tier: "production", hosts: ["prod-app-1"] },
@@ -67,5 +67,60 @@ describe("an Overview warning's button", () => {
     window.dispatchEvent(new HashChangeEvent("hashchange"));
     await screen.findByTestId("backups-env");
     expect(ran).toEqual(["staging"]);
+  });
+
+  it("opens the restore wizard on the environment whose database fails, with nothing run", async () => {
+    const planned: string[] = [];
+    setBackend(
+      fakeCommands({
+        environments: () => ok(ENVS),
+        overview: () =>
+          ok([
+            {
+              name: "staging",
+              label: "Staging",
+              tier: "staging",
+              checkedAt: "2026-12-07T10:00:00Z",
+              probes: [
+                {
+                  kind: "database",
+                  target: "127.0.0.1:3306",
+                  state: "failed",
+                  summary: "",
+                  error: { code: "service.unreachable", message: "MariaDB at 127.0.0.1:3306 refused the connection", hint: null },
+                  latencyMs: 3,
+                  since: null,
+                },
+                {
+                  kind: "database",
+                  target: "replica stg-db-2",
+                  state: "failed",
+                  summary: "",
+                  error: { code: "service.unhealthy", message: "replica stg-db-2 is 900 s behind", hint: null },
+                  latencyMs: 3,
+                  since: null,
+                },
+              ],
+            },
+          ]),
+        restorePlan: (env) => {
+          planned.push(env);
+          return err("input.invalid", "not in this test");
+        },
+      }),
+    );
+    render(App);
+    const buttons = await screen.findAllByTestId("probe-open-restore");
+    expect(buttons, "a lagging replica is not a restore").toHaveLength(1);
+    const open = buttons[0] as HTMLElement;
+    expect(open.textContent).toBe("Open restore wizard for staging");
+    await fireEvent.click(open);
+
+    await waitFor(() => expect(screen.getByTestId("page-title").textContent).toBe("Restore"));
+    expect(screen.getByTestId("env-switch-staging").getAttribute("aria-pressed"), "the header follows").toBe("true");
+    const start = await screen.findByTestId("restore-env");
+    expect(start.getAttribute("data-env")).toBe("staging");
+    await waitFor(() => expect(document.activeElement, "the keyboard lands on the wizard's first step").toBe(start));
+    expect(planned, "opening the wizard plans and runs nothing").toEqual([]);
   });
 });

@@ -39,8 +39,8 @@ describe("first run", () => {
             tier: draft.tier,
             checkedAt: "2026-12-07T10:00:00Z",
             probes: [
-              { kind: "backend", target: draft.healthUrl ?? "", state: "ok", summary: "200 OK", error: null, latencyMs: 3 },
-              ...draft.hosts.map((h) => ({ kind: "release" as const, target: h.name, state: "ok" as const, summary: "v1", error: null, latencyMs: 9 })),
+              { kind: "backend", target: draft.healthUrl ?? "", state: "ok", summary: "200 OK", error: null, latencyMs: 3, since: null },
+              ...draft.hosts.map((h) => ({ kind: "release" as const, target: h.name, state: "ok" as const, summary: "v1", error: null, latencyMs: 9, since: null })),
             ],
           });
         },
