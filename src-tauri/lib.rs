@@ -105,6 +105,7 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             overview::commands::overview,
             overview::commands::probe_environment,
             overview::commands::cockpit,
+            overview::commands::pulse,
             setup::commands::setup_scan_host_key,
             setup::commands::setup_probe,
             setup::commands::setup_draft,

@@ -224,6 +224,7 @@ start_prometheus() {
   local dir="$STATE/prometheus"
   mkdir -p "$dir/data"; chmod 0700 "$dir"
   render "$ASSETS_STACK/prometheus.yml" "$dir/prometheus.yml" DIR="$dir"
+  render "$ASSETS_STACK/alerts.yml" "$dir/alerts.yml"
   prometheus_targets
   spawn prometheus prometheus --config.file="$dir/prometheus.yml" --storage.tsdb.path="$dir/data" \
     --storage.tsdb.retention.time=15d --web.listen-address="127.0.0.1:$(port_of prometheus)" --web.enable-lifecycle

@@ -2,7 +2,7 @@
 
 use tauri::State;
 
-use super::dto::{Cockpit, EnvironmentStatus, EnvironmentSummary};
+use super::dto::{Cockpit, EnvironmentStatus, EnvironmentSummary, Pulse};
 use crate::failure::Failure;
 use crate::AppState;
 
@@ -52,4 +52,18 @@ pub async fn cockpit(state: State<'_, AppState>) -> Result<Vec<Cockpit>, Failure
         .into_iter()
         .map(Into::into)
         .collect())
+}
+
+/// The last hour of `name` (request rate, 5xx share, p95, CPU) as
+/// sparklines drawn for `theme` (`light`/`dark`), and its open alerts.
+#[tauri::command]
+#[specta::specta]
+pub async fn pulse(
+    state: State<'_, AppState>,
+    name: String,
+    theme: String,
+) -> Result<Pulse, Failure> {
+    let theme = nfops_metrics::Theme::parse(&theme);
+    let pulse = state.console()?.pulse(&name, theme).await?;
+    Ok(Pulse::new(name, pulse))
 }

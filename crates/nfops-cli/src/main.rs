@@ -36,6 +36,8 @@ struct Cli {
 enum Command {
     /// Live state of every environment (or one): backend, releases, DB, cache, storage, monitoring.
     Status(cmd::status::Args),
+    /// Alerts each environment's Prometheus has open, firing first (exit 6 when one fires).
+    Alerts(cmd::alerts::Args),
     /// Write a commented environments.toml where the console looks for it (never over an existing one).
     Init(cmd::init::InitArgs),
     /// Show a host's SSH host key fingerprint, to confirm before writing it as host_key.
@@ -101,6 +103,7 @@ fn main() -> ExitCode {
         }
         match cli.command {
             Command::Status(a) => cmd::status::run(&console, &out, a).await,
+            Command::Alerts(a) => cmd::alerts::run(&console, &out, a).await,
             Command::Init(a) => cmd::init::init(&console, &out, a),
             Command::HostKey(a) => cmd::init::host_key(&console, &out, a).await,
             Command::Config(a) => cmd::config::run(&console, &out, a),

@@ -104,3 +104,56 @@ fn a_chart_from_the_stack_prometheus_is_written_as_svg() {
         std::thread::sleep(std::time::Duration::from_secs(2));
     }
 }
+
+#[test]
+fn alerts_are_listed_per_environment_and_a_firing_one_sets_the_exit_code() {
+    let Some(stack) = nfops_testkit::stack_dir(
+        "alerts_are_listed_per_environment_and_a_firing_one_sets_the_exit_code",
+    ) else {
+        return;
+    };
+    let home = tempfile::tempdir().expect("tempdir");
+    let out = nfops(home.path(), &stack.config_path(), &["--json", "alerts"]);
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("JSON ({e}): {}", text(&out)));
+    let mut envs: Vec<&str> = list
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|e| e["environment"].as_str().expect("named"))
+        .collect();
+    envs.sort_unstable();
+    assert_eq!(envs, ["production", "staging"], "every environment, once");
+    assert!(
+        list.as_array()
+            .into_iter()
+            .flatten()
+            .all(|e| e["monitored"] == true && e["alerts"].is_array()),
+        "{list}"
+    );
+    // Whatever fires on this machine right now, the exit code must agree with the list.
+    let firing = list
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|e| e["alerts"].as_array().cloned().unwrap_or_default())
+        .any(|a| a["state"] == "firing");
+    assert_eq!(
+        out.status.code(),
+        Some(if firing { 6 } else { 0 }),
+        "{}",
+        text(&out)
+    );
+
+    let out = nfops(
+        home.path(),
+        &stack.config_path(),
+        &["alerts", "--env", "nope"],
+    );
+    assert_ne!(
+        out.status.code(),
+        Some(0),
+        "an unknown environment is an error"
+    );
+    assert!(text(&out).contains("nope"), "{}", text(&out));
+}

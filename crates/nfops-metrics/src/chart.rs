@@ -261,7 +261,7 @@ pub fn render_svg_spanning(
 /// The data range: x over all points, y from 0 (or the data's minimum when
 /// negative) to the maximum plus headroom; percent charts stop at 100 unless
 /// the data goes above.
-fn bounds(series: &[Series], unit: Unit) -> (f64, f64, f64, f64) {
+pub(crate) fn bounds(series: &[Series], unit: Unit) -> (f64, f64, f64, f64) {
     let finite = series
         .iter()
         .flat_map(|s| &s.points)
@@ -291,7 +291,7 @@ fn bounds(series: &[Series], unit: Unit) -> (f64, f64, f64, f64) {
 }
 
 /// Runs of consecutive finite points: a NaN (no data) breaks the line.
-fn finite_runs(points: &[(f64, f64)]) -> impl Iterator<Item = &[(f64, f64)]> {
+pub(crate) fn finite_runs(points: &[(f64, f64)]) -> impl Iterator<Item = &[(f64, f64)]> {
     points
         .split(|p| !(p.0.is_finite() && p.1.is_finite()))
         .filter(|r| !r.is_empty())
@@ -361,7 +361,7 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 
 /// Lets the SVG fill its container: the viewBox keeps the geometry, the
 /// outer size becomes 100 % wide with the aspect ratio kept.
-fn with_fluid_size(svg: String, width: u32, height: u32) -> String {
+pub(crate) fn with_fluid_size(svg: String, width: u32, height: u32) -> String {
     let fixed =
         format!("<svg width=\"{width}\" height=\"{height}\" viewBox=\"0 0 {width} {height}\"");
     if svg.contains(&fixed) {

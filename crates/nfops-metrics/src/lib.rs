@@ -11,6 +11,7 @@ pub mod local;
 pub mod logs;
 pub mod markers;
 pub mod prometheus;
+pub mod pulse;
 pub mod range;
 pub mod uptime;
 

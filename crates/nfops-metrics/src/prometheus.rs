@@ -90,11 +90,27 @@ impl Prometheus {
         parse_matrix(&data).map_err(|why| self.refused(query, &why))
     }
 
+    /// The alerts Prometheus has pending or firing (all of them: the API
+    /// takes no selector; [`crate::pulse::open_alerts`] narrows them).
+    ///
+    /// Errors: as [`Prometheus::instant`].
+    pub async fn alerts(&self) -> Result<Vec<crate::pulse::AlertDetail>> {
+        let what = "its alerts";
+        let url = format!("{}/api/v1/alerts", self.base);
+        let data = self.send(what, self.http.get(&url)).await?;
+        parse_alerts(&data).map_err(|why| self.refused(what, &why))
+    }
+
     async fn call(&self, endpoint: &str, query: &str, extra: &[(&str, String)]) -> Result<Value> {
         let mut form: Vec<(&str, &str)> = vec![("query", query)];
         form.extend(extra.iter().map(|(k, v)| (*k, v.as_str())));
         let url = format!("{}/api/v1/{endpoint}", self.base);
-        let resp = self.http.post(&url).form(&form).send().await.map_err(|e| {
+        self.send(query, self.http.post(&url).form(&form)).await
+    }
+
+    /// Sends `request` and unwraps the API's `data`; `query` names what was asked in errors.
+    async fn send(&self, query: &str, request: reqwest::RequestBuilder) -> Result<Value> {
+        let resp = request.send().await.map_err(|e| {
             let why = if e.is_timeout() {
                 "timed out".to_owned()
             } else {
@@ -218,6 +234,35 @@ pub(crate) fn parse_vector(data: &Value) -> std::result::Result<Vec<Sample>, Str
         .collect()
 }
 
+pub(crate) fn parse_alerts(
+    data: &Value,
+) -> std::result::Result<Vec<crate::pulse::AlertDetail>, String> {
+    let list = data
+        .get("alerts")
+        .and_then(Value::as_array)
+        .ok_or("answer has no alert list")?;
+    let strings = |v: Option<&Value>| -> BTreeMap<String, String> {
+        v.and_then(Value::as_object)
+            .map(|m| {
+                m.iter()
+                    .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_owned())))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    Ok(list
+        .iter()
+        .map(|a| crate::pulse::AlertDetail {
+            labels: strings(a.get("labels")),
+            annotations: strings(a.get("annotations")),
+            active_at: a
+                .get("activeAt")
+                .and_then(Value::as_str)
+                .map(|t| crate::bounded(t, 40)),
+        })
+        .collect())
+}
+
 pub(crate) fn parse_matrix(data: &Value) -> std::result::Result<Vec<RangeSeries>, String> {
     if data.get("resultType").and_then(Value::as_str) != Some("matrix") {
         return Err("answer is not a range vector".into());
@@ -249,6 +294,24 @@ pub(crate) fn parse_matrix(data: &Value) -> std::result::Result<Vec<RangeSeries>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn alert_answers_keep_labels_annotations_and_since() {
+        let v: Value = serde_json::from_str(
+            r#"{"alerts":[{"labels":{"alertname":"TargetDown","env":"staging"},"annotations":{"summary":"down"},"state":"firing","activeAt":"2026-12-07T10:00:00Z","value":"0e+00"},{"labels":{"alertname":"X"},"state":"pending"}]}"#,
+        )
+        .expect("json");
+        let a = parse_alerts(&v).expect("alerts");
+        assert_eq!(a.len(), 2);
+        assert_eq!(a[0].labels.get("env").map(String::as_str), Some("staging"));
+        assert_eq!(
+            a[0].annotations.get("summary").map(String::as_str),
+            Some("down")
+        );
+        assert_eq!(a[0].active_at.as_deref(), Some("2026-12-07T10:00:00Z"));
+        assert!(a[1].annotations.is_empty() && a[1].active_at.is_none());
+        assert!(parse_alerts(&serde_json::json!({"result": []})).is_err());
+    }
 
     #[test]
     fn matrix_answers_become_series() {

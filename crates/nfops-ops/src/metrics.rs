@@ -90,3 +90,59 @@ impl Console {
         board
     }
 }
+
+impl Console {
+    /// `env`'s Prometheus and its selector; None without `[monitoring]`.
+    fn prometheus_of(&self, env: &str) -> Result<Option<(Prometheus, Option<String>)>> {
+        let config = self.config()?;
+        let Some(monitoring) = &config.environment(env)?.monitoring else {
+            return Ok(None);
+        };
+        let prom = Prometheus::new(&monitoring.prometheus_url, QUERY_TIMEOUT)?;
+        Ok(Some((prom, monitoring.selector.clone())))
+    }
+
+    /// The Overview's pulse of `env`: the last hour's request rate, 5xx
+    /// share, p95 latency and CPU, and its open alerts, from its Prometheus.
+    /// `Ok(None)` when the environment has no `[monitoring]`.
+    ///
+    /// Errors: `config.*` for an unreadable config or an unknown
+    /// environment, `input.invalid` for an unusable `prometheus_url`. A
+    /// query Prometheus refuses fails only its own sparkline (or the alerts).
+    pub async fn pulse(
+        &self,
+        env: &str,
+        theme: nfops_metrics::Theme,
+    ) -> Result<Option<nfops_metrics::pulse::Pulse>> {
+        let Some((prom, selector)) = self.prometheus_of(env)? else {
+            return Ok(None);
+        };
+        let pulse = nfops_metrics::pulse::pulse(&prom, selector.as_deref(), theme).await;
+        let failed = pulse.sparks.iter().filter(|s| s.result.is_err()).count();
+        tracing::info!(
+            category = "application",
+            environment = env,
+            failed_sparks = failed,
+            alerts = pulse.alerts.as_ref().map(Vec::len).unwrap_or_default(),
+            alerts_failed = pulse.alerts.is_err(),
+            "pulse queried"
+        );
+        Ok(Some(pulse))
+    }
+
+    /// The alerts `env`'s Prometheus has open for it, firing first;
+    /// `Ok(None)` when the environment has no `[monitoring]`.
+    ///
+    /// Errors: as [`Console::pulse`], and Prometheus's when it cannot answer.
+    pub async fn open_alerts(
+        &self,
+        env: &str,
+    ) -> Result<Option<Vec<nfops_metrics::pulse::OpenAlert>>> {
+        let Some((prom, selector)) = self.prometheus_of(env)? else {
+            return Ok(None);
+        };
+        nfops_metrics::pulse::open_alerts(&prom, selector.as_deref())
+            .await
+            .map(Some)
+    }
+}

@@ -46,6 +46,7 @@ import type {
   EnvironmentDraft,
   ConfigPreview,
   Cockpit,
+  Pulse,
 } from "./bindings";
 
 export type { UpdateStatus, UpdateInfo, DownloadEvent };
@@ -112,6 +113,9 @@ export type {
   DrillFact,
   PromotionFact,
   Change,
+  Pulse,
+  Spark,
+  OpenAlert,
 } from "./bindings";
 
 /** Every error code the backend sends, with its short title (from Rust's `ErrorCode::title`). */
@@ -324,6 +328,8 @@ export const backend = {
   drillsList: (env: string | null): Promise<DrillRecord[]> => call("drills_list", () => active.drillsList(env)),
   /** Per environment: newest good backup, last drill and promotion, uptime over 24 h, the day's changes. */
   cockpit: (): Promise<Cockpit[]> => call("cockpit", () => active.cockpit()),
+  /** The last hour of `env` as sparklines drawn for `theme`, and its open alerts. */
+  pulse: (env: string, theme: "light" | "dark"): Promise<Pulse> => call("pulse", () => active.pulse(env, theme)),
   /** The SSH host key `address:port` presents, for the operator to confirm (records nothing). */
   setupScanHostKey: (address: string, port: number): Promise<ScannedHostKey> =>
     call("setup_scan_host_key", () => active.setupScanHostKey(address, port)),

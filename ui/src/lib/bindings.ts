@@ -20,6 +20,11 @@ export const commands = {
 	 */
 	cockpit: () => typedError<Cockpit[], Failure>(__TAURI_INVOKE("cockpit")),
 	/**
+	 *  The last hour of `name` (request rate, 5xx share, p95, CPU) as
+	 *  sparklines drawn for `theme` (`light`/`dark`), and its open alerts.
+	 */
+	pulse: (name: string, theme: string) => typedError<Pulse, Failure>(__TAURI_INVOKE("pulse", { name, theme })),
+	/**
 	 *  The SSH host key `address:port` presents, for the operator to confirm.
 	 *  Logs in to nothing and records nothing.
 	 */
@@ -699,6 +704,18 @@ export type OffsiteForget = {
 	removed: string[],
 };
 
+/**  An alert Prometheus has open for the environment. */
+export type OpenAlert = {
+	name: string,
+	/**  `firing` or `pending`. */
+	state: string,
+	severity: string | null,
+	/**  `host=stg-app-1`, … (its other labels). */
+	labels: string[],
+	summary: string | null,
+	activeAt: string | null,
+};
+
 /**  One planned step. */
 export type PlanStep = {
 	name: string,
@@ -732,6 +749,8 @@ export type ProbeResult = {
 	summary: string,
 	error: Failure | null,
 	latencyMs: number,
+	/**  RFC 3339: since when the answer holds (a release: when it was switched to). */
+	since: string | null,
 };
 
 export type ProbeState = "ok" | "failed" | "notConfigured";
@@ -813,6 +832,17 @@ export type PromotionResult = {
  *  `rollback_failed` when hosts may be on different releases.
  */
 export type PromotionState = "running" | "succeeded" | "refused" | "rolled_back" | "rollback_failed" | "failed" | "interrupted";
+
+/**  An environment's last hour at a glance, and its open alerts. */
+export type Pulse = {
+	environment: string,
+	/**  False: the environment has no [monitoring]; nothing else is set. */
+	monitored: boolean,
+	sparks: Spark[],
+	alerts: OpenAlert[],
+	/**  The alert list could not be read. */
+	alertsError: Failure | null,
+};
 
 /**  The dry run of a push. */
 export type PushPlan = {
@@ -1001,6 +1031,20 @@ export type SettingDiffView = {
 	newValue: string | null,
 	/**  Whether values are shown (the setting is public). */
 	public: boolean,
+};
+
+/**  One sparkline of an environment's last hour. */
+export type Spark = {
+	/**  `requests`, `errors`, `p95`, `cpu`. */
+	id: string,
+	title: string,
+	/**  The newest value, for people (`12.4/s`, `0.0 %`, `85 ms`); null without data. */
+	latest: string | null,
+	/**  The drawing (an `<svg>` from plotters); null when the query failed. */
+	svg: string | null,
+	error: Failure | null,
+	/**  The PromQL behind it, for the tooltip. */
+	query: string,
 };
 
 /**  How a host is logged in to. */

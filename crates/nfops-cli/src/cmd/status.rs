@@ -64,9 +64,13 @@ fn print_human(w: &mut dyn Write, statuses: &[EnvironmentStatus]) -> std::io::Re
                 ProbeState::NotConfigured => " -  ",
             };
             let what = format!("{:?}", p.kind).to_lowercase();
+            let since = p
+                .since
+                .map(|t| format!(" since {}", t.format("%Y-%m-%d %H:%M UTC")))
+                .unwrap_or_default();
             writeln!(
                 w,
-                "  [{mark}] {what:<10} {:<24} {} ({} ms)",
+                "  [{mark}] {what:<10} {:<24} {}{since} ({} ms)",
                 p.target, p.summary, p.latency_ms
             )?;
             if let Some(e) = &p.error {

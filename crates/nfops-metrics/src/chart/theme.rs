@@ -19,21 +19,21 @@ impl Theme {
         }
     }
 
-    pub(super) fn background(self) -> RGBColor {
+    pub(crate) fn background(self) -> RGBColor {
         match self {
             Theme::Light => RGBColor(0xff, 0xff, 0xff),
             Theme::Dark => RGBColor(0x1b, 0x1f, 0x27),
         }
     }
 
-    pub(super) fn text(self) -> RGBColor {
+    pub(crate) fn text(self) -> RGBColor {
         match self {
             Theme::Light => RGBColor(0x37, 0x41, 0x51),
             Theme::Dark => RGBColor(0xd1, 0xd5, 0xdb),
         }
     }
 
-    pub(super) fn grid(self) -> RGBColor {
+    pub(crate) fn grid(self) -> RGBColor {
         match self {
             Theme::Light => RGBColor(0xe5, 0xe7, 0xeb),
             Theme::Dark => RGBColor(0x33, 0x3a, 0x46),
@@ -41,7 +41,7 @@ impl Theme {
     }
 
     /// Line colours, distinguishable on this theme's background.
-    pub(super) fn palette(self) -> &'static [RGBColor] {
+    pub(crate) fn palette(self) -> &'static [RGBColor] {
         const LIGHT: &[RGBColor] = &[
             RGBColor(0x25, 0x63, 0xeb),
             RGBColor(0xdc, 0x26, 0x26),
