@@ -7,6 +7,7 @@ fn main() {
         "overview",
         "probe_environment",
         "cockpit",
+        "pulse",
         "setup_scan_host_key",
         "setup_probe",
         "setup_draft",

@@ -209,3 +209,138 @@ async fn cockpit_switcher_palette_and_accessibility_in_both_themes() {
         found.join("\n")
     );
 }
+
+/// Presses Tab until the element with `testid` has the focus; fails when
+/// `max` presses do not reach it (it is not reachable by keyboard).
+async fn tab_to(app: &App, testid: &str, max: usize) {
+    let mut seen = Vec::new();
+    for _ in 0..max {
+        let now = focused(app).await;
+        if now == testid {
+            return;
+        }
+        seen.push(now);
+        keys(app, &Key::Tab.to_string()).await;
+    }
+    panic!("{testid} is not reached by {max} Tab presses; the focus went through {seen:?}");
+}
+
+/// The palette by keyboard: Ctrl+K, `query`, Enter.
+async fn palette(app: &App, query: &str) {
+    keys(app, &(Key::Control + "k")).await;
+    app.wait_for("[data-testid=palette-input]", Duration::from_secs(5))
+        .await;
+    keys(app, query).await;
+    keys(app, &Key::Enter.to_string()).await;
+}
+
+async fn wait_focus(app: &App, testid: &str) {
+    let until = std::time::Instant::now() + Duration::from_secs(10);
+    while focused(app).await != testid {
+        assert!(
+            std::time::Instant::now() < until,
+            "the focus should land on {testid}, it is on {:?}",
+            focused(app).await
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_backup_and_restore_wizards_work_by_keyboard_alone() {
+    let Some(stack) =
+        nfops_testkit::stack_dir("the_backup_and_restore_wizards_work_by_keyboard_alone")
+    else {
+        return;
+    };
+    let _serial = nfops_testkit::serial().await;
+    let keyring = TestKeyring::with("e2e-keyboard", stack.credentials());
+    let app = App::launch_on(APP, &stack, Some(&keyring), &[]).await;
+    app.wait_for("[data-testid=env-card-production]", Duration::from_secs(60))
+        .await;
+    // The Overview shows the pulse and the release's age (read on the stack).
+    for env in ["staging", "production"] {
+        for spark in ["requests", "errors", "p95", "cpu"] {
+            app.wait_attr(
+                &format!("[data-testid=pulse-{env}] [data-testid=spark-{spark}]"),
+                "data-state",
+                &["ok", "empty"],
+                Duration::from_secs(60),
+            )
+            .await;
+        }
+        app.wait_for(
+            &format!("[data-testid=alerts-{env}]"),
+            Duration::from_secs(10),
+        )
+        .await;
+    }
+    app.wait_attr(
+        "[data-testid=pulse-production] [data-testid=spark-cpu]",
+        "data-state",
+        &["ok"],
+        Duration::from_secs(60),
+    )
+    .await;
+    assert!(app
+        .text("[data-testid=probe-production-release-prod-app-1] [data-testid=probe-since]")
+        .await
+        .starts_with("since "));
+    app.capture("overview-pulse").await;
+
+    // From here on, keys only. Production, by the palette.
+    palette(&app, "switch to production").await;
+    app.wait_for("[data-testid=production-marker]", Duration::from_secs(5))
+        .await;
+    // Back up now: the palette puts the focus on the button; Enter presses it.
+    palette(&app, "back up now").await;
+    wait_focus(&app, "backup-now").await;
+    keys(&app, &Key::Enter.to_string()).await;
+    let result = app
+        .wait_or_page("[data-testid=backup-result]", Duration::from_secs(120))
+        .await;
+    let text = result.text().await.expect("text");
+    assert_eq!(
+        result.attr("data-state").await.expect("attr"),
+        None,
+        "the backup succeeded: {text}"
+    );
+
+    // The restore wizard, to the typed confirmation, by Tab, Space, Enter and typing.
+    palette(&app, "open the restore wizard").await;
+    wait_focus(&app, "restore-env").await;
+    keys(&app, &Key::Enter.to_string()).await;
+    app.wait_for("[data-testid=restore-backup]", Duration::from_secs(30))
+        .await;
+    tab_to(&app, "restore-backup", 10).await;
+    keys(&app, " ").await;
+    tab_to(&app, "restore-next", 30).await;
+    keys(&app, &Key::Enter.to_string()).await;
+    app.wait_for("[data-testid=restore-whole]", Duration::from_secs(10))
+        .await;
+    tab_to(&app, "restore-preflight", 20).await;
+    keys(&app, &Key::Enter.to_string()).await;
+    app.wait_or_page("[data-testid=restore-plan-tables]", Duration::from_secs(60))
+        .await;
+    tab_to(&app, "restore-confirm", 40).await;
+    keys(&app, "production").await;
+    tab_to(&app, "restore-run", 5).await;
+    assert_eq!(
+        app.client
+            .active_element()
+            .await
+            .expect("active")
+            .attr("disabled")
+            .await
+            .expect("attr"),
+        None,
+        "typing the name enables the run button, which has the keyboard"
+    );
+    app.capture("restore-by-keyboard").await;
+    assert!(
+        app.wait_gone("[data-testid=restore-progress]", Duration::from_secs(1))
+            .await,
+        "nothing ran: the last key is the operator's"
+    );
+    app.close().await;
+}

@@ -21,8 +21,9 @@ pub const WINDOW_SECONDS: u64 = 3600;
 const STEP: u64 = 60;
 /// `rate()` window: a few scrapes at any sane scrape interval.
 const RATE_WINDOW: &str = "2m";
-/// A sparkline's viewBox: wide and short, drawn at about 140 px by 32 px.
-pub const SPARK_SIZE: (u32, u32) = (140, 32);
+/// A sparkline's viewBox: wide and short; the card shows it at its own
+/// width (about 220 px at the default window size), so the line stays 2 px.
+pub const SPARK_SIZE: (u32, u32) = (220, 36);
 
 /// What one sparkline shows.
 #[derive(Debug)]
@@ -327,7 +328,7 @@ mod tests {
         let svg =
             render_sparkline(&pts, (0.0, 240.0), Unit::PerSecond, Theme::Light).expect("drawn");
         assert!(
-            svg.starts_with("<svg viewBox=\"0 0 140 32\""),
+            svg.starts_with("<svg viewBox=\"0 0 220 36\""),
             "fluid: {}",
             &svg[..60]
         );

@@ -211,10 +211,10 @@ describe("Overview", () => {
             environment: name,
             monitored: true,
             sparks: [
-              { id: "requests", title: "Requests", latest: "12.5/s", svg: '<svg viewBox="0 0 140 32"></svg>', error: null, query: "sum(rate(x[2m]))" },
-              { id: "errors", title: "5xx share", latest: null, svg: '<svg viewBox="0 0 140 32"></svg>', error: null, query: "q" },
+              { id: "requests", title: "Requests", latest: "12.5/s", svg: '<svg viewBox="0 0 220 36"></svg>', error: null, query: "sum(rate(x[2m]))" },
+              { id: "errors", title: "5xx share", latest: null, svg: '<svg viewBox="0 0 220 36"></svg>', error: null, query: "q" },
               { id: "p95", title: "p95 latency", latest: null, svg: null, error: { code: "service.unhealthy", message: "Prometheus refused q", hint: null }, query: "q" },
-              { id: "cpu", title: "CPU busy", latest: "4.0 %", svg: '<svg viewBox="0 0 140 32"></svg>', error: null, query: "q" },
+              { id: "cpu", title: "CPU busy", latest: "4.0 %", svg: '<svg viewBox="0 0 220 36"></svg>', error: null, query: "q" },
             ],
             alerts: [
               { name: "TargetDown", state: "firing", severity: "critical", labels: ["host=prod-app-2", "job=app"], summary: "app on prod-app-2 has not answered", activeAt: "2026-12-07T09:00:00Z" },
