@@ -162,7 +162,18 @@ impl Console {
         Ok(out(true))
     }
 
+    /// The file with `draft` set or `remove` removed: exactly one of them.
+    ///
+    /// Errors: `input.invalid` for neither or both (an edit that would save
+    /// nothing, or two at once, is a caller's mistake, never written or audited).
     fn edited(&self, draft: Option<&EnvironmentDraft>, remove: Option<&str>) -> Result<ConfigEdit> {
+        if draft.is_some() == remove.is_some() {
+            return Err(Error::new(
+                ErrorCode::InvalidInput,
+                "an environments.toml edit sets one environment or removes one, not neither or both",
+            )
+            .hint("Pass either the environment's form or the name of the environment to remove."));
+        }
         let mut edit = ConfigEdit::open(&self.paths().config_file)?;
         if let Some(d) = draft {
             edit.set_environment(d)?;

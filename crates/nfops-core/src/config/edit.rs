@@ -156,8 +156,14 @@ impl ConfigEdit {
     /// (names the field).
     pub fn set_environment(&mut self, draft: &EnvironmentDraft) -> Result<()> {
         check_draft(draft)?;
-        let envs = table_at(self.doc.as_table_mut(), "environments", true);
-        let env = table_at(envs, &draft.name, false);
+        let envs = table_at(
+            self.doc.as_table_mut(),
+            "environments",
+            true,
+            "environments",
+        )?;
+        let base = format!("environments.{}", draft.name);
+        let env = table_at(envs, &draft.name, false, &base)?;
         let tier = draft.tier.unwrap_or(Tier::Staging);
         put(env, "tier", tier.as_str());
         set_opt(env, "label", draft.label.as_deref());
@@ -166,7 +172,7 @@ impl ConfigEdit {
         match &draft.database {
             None => drop(env.remove("database")),
             Some(d) => {
-                let t = table_at(env, "database", false);
+                let t = table_at(env, "database", false, &format!("{base}.database"))?;
                 put(t, "host", d.host.trim());
                 put(t, "port", i64::from(d.port));
                 put(t, "name", d.name.trim());
@@ -178,7 +184,7 @@ impl ConfigEdit {
         match &draft.storage {
             None => drop(env.remove("storage")),
             Some(s) => {
-                let t = table_at(env, "storage", false);
+                let t = table_at(env, "storage", false, &format!("{base}.storage"))?;
                 put(t, "endpoint", s.endpoint.trim());
                 // The default region is only written when the file had a region.
                 let region = s.region.as_deref().map(str::trim);
@@ -198,7 +204,7 @@ impl ConfigEdit {
         match &draft.cache {
             None => drop(env.remove("cache")),
             Some(c) => {
-                let t = table_at(env, "cache", false);
+                let t = table_at(env, "cache", false, &format!("{base}.cache"))?;
                 put(t, "host", c.host.trim());
                 put(t, "port", i64::from(c.port));
                 match c.db {
@@ -213,7 +219,7 @@ impl ConfigEdit {
         match &draft.monitoring {
             None => drop(env.remove("monitoring")),
             Some(m) => {
-                let t = table_at(env, "monitoring", false);
+                let t = table_at(env, "monitoring", false, &format!("{base}.monitoring"))?;
                 put(t, "prometheus_url", m.prometheus_url.trim());
                 set_opt(t, "selector", m.selector.as_deref());
             }
@@ -297,17 +303,56 @@ impl ConfigEdit {
 
 /// `parent[key]` as a table, created (implicit when `implicit`, e.g. the
 /// `[environments]` header that only groups) when missing or not a table.
-fn table_at<'a>(parent: &'a mut Table, key: &str, implicit: bool) -> &'a mut Table {
-    let fresh = !parent.get(key).is_some_and(Item::is_table);
-    if fresh {
-        let mut t = Table::new();
-        t.set_implicit(implicit);
-        parent.insert(key, Item::Table(t));
+/// The table at `parent[key]`, created when missing. An inline table
+/// (`database = { host = "…" }`) becomes a standard one with all its keys,
+/// so keys the forms do not manage are kept.
+///
+/// Errors: `config.invalid` naming `path` when the key holds something other
+/// than a table (nothing is replaced).
+fn table_at<'a>(
+    parent: &'a mut Table,
+    key: &str,
+    implicit: bool,
+    path: &str,
+) -> Result<&'a mut Table> {
+    match parent.get(key) {
+        None => {
+            let mut t = Table::new();
+            t.set_implicit(implicit);
+            parent.insert(key, Item::Table(t));
+        }
+        Some(Item::Table(_)) => {}
+        Some(item) if item.is_inline_table() => {
+            let inline = parent.remove(key).unwrap_or_default();
+            match inline.into_table() {
+                Ok(t) => {
+                    parent.insert(key, Item::Table(t));
+                }
+                Err(back) => {
+                    parent.insert(key, back);
+                    return Err(not_a_table(
+                        path,
+                        "an inline table that cannot be converted",
+                    ));
+                }
+            }
+        }
+        Some(item) => return Err(not_a_table(path, item.type_name())),
     }
-    match parent.get_mut(key).and_then(Item::as_table_mut) {
-        Some(t) => t,
-        None => unreachable!("just inserted a table at {key}"),
-    }
+    parent
+        .get_mut(key)
+        .and_then(Item::as_table_mut)
+        .ok_or_else(|| not_a_table(path, "not a table"))
+}
+
+fn not_a_table(path: &str, what: &str) -> Error {
+    Error::new(
+        ErrorCode::ConfigInvalid,
+        format!("environments.toml: `{path}` is {what}, where a table belongs"),
+    )
+    .hint(format!(
+        "Nothing was written. Make `{path}` a table ([{path}]) by hand, then edit it here again."
+    ))
 }
 
 /// Sets `t[key]`; an unchanged value is left alone, and a changed one keeps

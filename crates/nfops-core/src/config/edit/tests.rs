@@ -307,3 +307,55 @@ fn a_loaded_environment_round_trips_through_its_draft_unchanged() {
     );
     assert!(edit.diff().iter().all(|l| l.op == " "));
 }
+
+#[test]
+fn inline_tables_keep_their_keys_and_a_non_table_is_refused_untouched() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = at(&dir);
+    std::fs::create_dir_all(path.parent().expect("parent")).expect("dir");
+    // Hand-written with inline tables, and a key the form does not manage (tls).
+    let inline = r#"version = 1
+
+[environments.staging]
+tier = "staging"
+hosts = [{ name = "stg-app-1", address = "127.0.0.1", port = 17022, user = "deploy", ssh_key_credential = "staging/ssh", host_key = "SHA256:abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG", app_dir = "/srv/app" }]
+database = { host = "127.0.0.1", port = 3306, name = "newfinity", user = "ops", password_credential = "staging/db", via = "stg-app-1", tls = "required" }
+"#;
+    std::fs::write(&path, inline).expect("write");
+    let mut edit = ConfigEdit::open(&path).expect("open");
+    edit.set_environment(&draft())
+        .expect("an inline table is edited in place");
+    let config = edit.save().expect("saved");
+    let db = config
+        .environment("staging")
+        .expect("staging")
+        .database
+        .clone()
+        .expect("database");
+    assert_eq!(db.name, "newfinity");
+    assert!(
+        format!("{:?}", db.tls).to_lowercase().contains("required"),
+        "the key the form does not manage survives: {:?}",
+        db.tls
+    );
+
+    // `database = "…"` is not a table: refused, named, and the file is left as it was.
+    let broken = inline.replace(
+        r#"database = { host = "127.0.0.1", port = 3306, name = "newfinity", user = "ops", password_credential = "staging/db", via = "stg-app-1", tls = "required" }"#,
+        r#"database = "mysql://somewhere""#,
+    );
+    std::fs::write(&path, &broken).expect("write");
+    let mut edit = ConfigEdit::open(&path).expect("open");
+    let e = edit.set_environment(&draft()).expect_err("not a table");
+    assert_eq!(e.code(), ErrorCode::ConfigInvalid);
+    assert!(
+        e.message().contains("environments.staging.database") && e.message().contains("string"),
+        "{}",
+        e.message()
+    );
+    assert_eq!(
+        std::fs::read_to_string(&path).expect("read"),
+        broken,
+        "nothing written"
+    );
+}
