@@ -408,3 +408,59 @@ async fn statements_the_allow_list_refuses_fail_verify_and_restore_even_when_sig
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forged_statement_deep_in_a_data_file_stops_the_load_and_leaves_no_shadow() {
+    let Some(stack) = Stack::from_env("forged_mid_file") else {
+        return;
+    };
+    let _serial = nfops_testkit::serial().await;
+    let staging = stack.target("staging", "newfinity");
+    db::exec(
+        &staging,
+        &format!("DROP USER IF EXISTS '{FORGED_USER}'@'%'"),
+    )
+    .await;
+    let identity = x25519::Identity::generate();
+    let dir = stack.backup("staging", &identity).await;
+    let before = db::content(&staging).await;
+    let file = first_data_file(&dir);
+    // After the file's first INSERT: rows of this file reach the shadow
+    // before the forged line is read, so the load must stop mid-file.
+    let mut forged_line = 0;
+    forge_file(&dir, &file, &identity, |plain| {
+        let text = String::from_utf8(plain).expect("SQL text");
+        let first_insert = text.find("\nINSERT INTO ").expect("an INSERT") + 1;
+        let after = first_insert + text[first_insert..].find('\n').expect("its end") + 1;
+        forged_line = text[..after].lines().count() + 1;
+        format!(
+            "{}CREATE USER '{FORGED_USER}'@'%';\n{}",
+            &text[..after],
+            &text[after..]
+        )
+        .into_bytes()
+    });
+    sign_manifest(&dir, &stack.signing_key()).expect("re-sign");
+    let msg = refused_restore(&stack, &dir, &identity).await;
+    assert!(
+        msg.contains(&file)
+            && msg.contains(&format!("line {forged_line}"))
+            && msg.contains("CREATE USER"),
+        "the load names the file, the line and the statement: {msg}"
+    );
+    assert!(
+        !user_exists(&stack, "staging").await,
+        "the refused statement never ran"
+    );
+    assert_eq!(db::content(&staging).await, before, "staging untouched");
+    let shadows = db::scalar(
+        &staging,
+        "SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE 'nfops\\_shadow\\_%'",
+    )
+    .await;
+    assert_eq!(
+        shadows.as_deref(),
+        Some("0"),
+        "the partly loaded shadow was dropped"
+    );
+}

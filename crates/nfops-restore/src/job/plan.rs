@@ -377,8 +377,8 @@ fn job_plan(req: &RestoreRequest, target: &Target, tables: usize, rows: u64) -> 
             if whole { ", with views, triggers, routines and events" } else { ", with their triggers" }
         ),
         steps: vec![
-            step("check backup", "Check your key against the backup's recipients and every file's size and SHA-256 against the manifest; nothing on the server is touched before this passes".into()),
-            step("load shadow", format!("Decrypt, decompress and load the tables into schema {shadow} on {} parallel sessions (foreign key and unique checks off), under a server lock that keeps any other restore of this database out until the job has settled", req.connections.max(1))),
+            step("check backup", "Check your key against the backup's recipients, every file's size and SHA-256 against the manifest, and every schema and post statement against what its file may hold; nothing on the server is touched before this passes".into()),
+            step("load shadow", format!("Decrypt, decompress and load the tables into schema {shadow} on {} parallel sessions (foreign key and unique checks off), each statement checked against what its file may hold right before it is sent (a refused one fails the load and the shadow is dropped), under a server lock that keeps any other restore of this database out until the job has settled", req.connections.max(1))),
             step("verify shadow", "Recompute every table's row count and content hash in the shadow and compare them with the manifest".into()),
             step("swap", format!("Exchange the tables with one RENAME TABLE statement (each DDL waits at most {} s for locks, so the application is never held longer; a blocked swap is retried, then refused untouched); the current ones move to {safety}; recreate views, triggers, routines and events", swap::LockBound::default().wait.as_secs())),
             step("check objects", "Compare every object of the backup's inventory with the database (kind, partitioning, sequence state, owner, SQL SECURITY); a difference rolls the swap back".into()),

@@ -3,12 +3,13 @@
 //! signers, the backup's environment and buckets against the target, the
 //! operator's key against the recipients, every file's size and SHA-256
 //! against the (signed) manifest while copying it into a private folder
-//! (everything after reads only that copy), every statement against what its file may
-//! hold ([`crate::allowed`]), and only then the route to the target.
+//! (everything after reads only that copy), every schema and post statement
+//! against what its file may hold ([`nfops_mysql::allowed`]), and only then
+//! the route to the target. Data statements are checked by the load, each
+//! right before it is sent (one pass over the largest files).
 
-use std::io::BufRead;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -19,7 +20,7 @@ use nfops_core::{Error, ErrorCode, Result};
 use crate::job::plan::PreflightCheck;
 use crate::job::{RestoreRequest, RestoreRun};
 use crate::source::BackupSource;
-use nfops_mysql::allowed::{check_data_line, check_sql_file, FileKind, Scope};
+use nfops_mysql::allowed::{check_sql_file, FileKind, Scope};
 
 pub(crate) struct CheckBackupStep(pub(crate) Arc<RestoreRun>);
 
@@ -65,7 +66,8 @@ impl Step for CheckBackupStep {
             }
         }
         // The files are now the signed ones, in our private copy: read every
-        // statement (of that copy, as the load will) before any runs.
+        // schema and post statement (of that copy, as the load will) before
+        // any runs; data statements are checked by the load as it sends them.
         let (src, id) = (r.req.source.clone(), r.req.identity.clone());
         let statements = tokio::task::spawn_blocking(move || scan_statements(&src, &id))
             .await
@@ -92,7 +94,7 @@ impl Step for CheckBackupStep {
         *r.route.lock().await = Some(route);
         let said: Vec<String> = trust.iter().map(|c| c.detail.clone()).collect();
         Ok(Verified::by(format!(
-            "{}; {} files, {bytes} bytes: sizes and SHA-256 equal the manifest; {statements} statements all of the kinds their files may hold; your key is a recipient; the restore lock of the database is held{}{}",
+            "{}; {} files, {bytes} bytes: sizes and SHA-256 equal the manifest; {statements} schema and post statements all of the kinds their files may hold (data statements are each checked right before they are sent); your key is a recipient; the restore lock of the database is held{}{}",
             said.join("; "),
             r.req.source.manifest.files.len(),
             if replicas == 0 { String::new() } else { format!("; {replicas} replica(s) replicating within their lag bound") },
@@ -185,14 +187,16 @@ pub fn trust(req: &RestoreRequest) -> Result<Vec<PreflightCheck>> {
     Ok(out)
 }
 
-/// Reads every file of the backup (decrypted) and checks each statement
-/// against what that file may hold; returns how many were checked.
+/// Reads the schema and post files of the backup (decrypted) and checks each
+/// statement against what that file may hold; returns how many were checked.
+/// Data files are checked statement by statement as the load reads them
+/// (`load::load_file`), each right before it is sent: one pass over their
+/// bytes, and a refused statement never reaches the server.
 ///
 /// Errors: `backup.untrusted` naming the file, the statement or line
 /// number and what is not allowed; `job.check_failed` for a damaged file.
 pub fn scan_statements(source: &BackupSource, identity: &age::x25519::Identity) -> Result<u64> {
     let m = &source.manifest;
-    let refuse = |file: &str, at: String, why: String| refusal(&m.backup_id, file, &at, &why);
     let scope = Scope::of(&m.database, m.inventory.as_ref());
     let mut n = 0u64;
     for (file, kind) in [
@@ -202,108 +206,16 @@ pub fn scan_statements(source: &BackupSource, identity: &age::x25519::Identity) 
         let Some(file) = file else { continue };
         let text = source.sql_text(file, identity)?;
         n += check_sql_file(kind, &text, &scope)
-            .map_err(|r| refuse(file, format!("line {}", r.line), r.why))?;
+            .map_err(|r| refusal(&m.backup_id, file, &format!("line {}", r.line), &r.why))?;
     }
-    // The data files the loader runs: each table's own files, largest
-    // first, on SCAN_THREADS threads (decrypting, decompressing and reading
-    // every statement is CPU work; the files are independent).
-    let mut files: Vec<(&str, &str, u64)> = m
-        .tables
-        .iter()
-        .flat_map(|t| t.files.iter().map(move |f| (t.name.as_str(), f.as_str())))
-        .map(|(t, f)| {
-            let size = m
-                .files
-                .iter()
-                .find(|e| e.name == f)
-                .map_or(0, |e| e.sql_bytes);
-            (t, f, size)
-        })
-        .collect();
-    files.sort_by_key(|x| std::cmp::Reverse(x.2));
-    let next = AtomicUsize::new(0);
-    let stop = AtomicBool::new(false);
-    let checked = AtomicU64::new(0);
-    let first_error: Mutex<Option<Error>> = Mutex::new(None);
-    std::thread::scope(|s| {
-        for _ in 0..SCAN_THREADS.min(files.len()) {
-            s.spawn(|| {
-                while !stop.load(Ordering::Relaxed) {
-                    let Some(&(table, f, _)) = files.get(next.fetch_add(1, Ordering::Relaxed))
-                    else {
-                        break;
-                    };
-                    match scan_data_file(source, identity, table, f, &stop) {
-                        Ok(k) => {
-                            checked.fetch_add(k, Ordering::Relaxed);
-                        }
-                        Err(e) => {
-                            stop.store(true, Ordering::Relaxed);
-                            first_error
-                                .lock()
-                                .unwrap_or_else(|p| p.into_inner())
-                                .get_or_insert(e);
-                        }
-                    }
-                }
-            });
-        }
-    });
-    if let Some(e) = first_error.into_inner().unwrap_or_else(|p| p.into_inner()) {
-        return Err(e);
-    }
-    n += checked.into_inner();
     Ok(n)
 }
 
 /// A statement a backup file may not hold, named with where it is.
-fn refusal(backup_id: &str, file: &str, at: &str, why: &str) -> Error {
+pub(crate) fn refusal(backup_id: &str, file: &str, at: &str, why: &str) -> Error {
     Error::new(
         ErrorCode::BackupUntrusted,
         format!("backup {backup_id}: {file} {at}: {why}; nothing was restored or changed"),
     )
     .hint("A backup file may only hold the statements the dump writes for it. Treat this backup as forged; restore another one.")
-}
-
-/// Threads reading data files in [`scan_statements`].
-const SCAN_THREADS: usize = 2;
-
-/// Checks every line of data file `f` of `table`; stops early (with 0)
-/// once `stop` is set by another thread's refusal.
-fn scan_data_file(
-    source: &BackupSource,
-    identity: &age::x25519::Identity,
-    table: &str,
-    f: &str,
-    stop: &AtomicBool,
-) -> Result<u64> {
-    let m = &source.manifest;
-    let mut r = source.sql_reader(f, identity)?;
-    let mut line = String::new();
-    let (mut no, mut n) = (0usize, 0u64);
-    loop {
-        line.clear();
-        let read = r.read_line(&mut line).map_err(|e| {
-            Error::new(
-                ErrorCode::CheckFailed,
-                format!("backup file {f} cannot be read to its end (damaged)"),
-            )
-            .hint("Restore another backup; this one is damaged.")
-            .source(e)
-        })?;
-        if read == 0 {
-            break;
-        }
-        no += 1;
-        if no % 4096 == 0 && stop.load(Ordering::Relaxed) {
-            return Ok(0);
-        }
-        match check_data_line(table, &line) {
-            Ok(false) => continue,
-            Ok(true) => {}
-            Err(why) => return Err(refusal(&m.backup_id, f, &format!("line {no}"), &why)),
-        }
-        n += 1;
-    }
-    Ok(n)
 }

@@ -29,9 +29,11 @@ use nfops_mysql::{schema, Target};
 use serde::Serialize;
 use tokio::sync::mpsc;
 
+use crate::job::steps::check_backup::refusal;
 use crate::job::steps::session;
 use crate::source::BackupSource;
 use crate::sql;
+use nfops_mysql::allowed::check_data_line;
 
 // Session setup and schema names live in `steps/session.rs`; re-exported
 // here at the paths the app and the tests use.
@@ -44,6 +46,8 @@ pub struct LoadCounters {
     pub sql_bytes: AtomicU64,
     pub files_done: AtomicU64,
     pub files_total: AtomicU64,
+    /// Data statements checked against the allow-list (each right before it was sent).
+    pub statements_checked: AtomicU64,
 }
 
 /// Runs one statement; `what` names it for the operator.
@@ -173,6 +177,7 @@ pub async fn load_shadow(
         for f in &t.files {
             items.push((
                 Load {
+                    table: t.name.clone(),
                     file: f.clone(),
                     row_locks,
                 },
@@ -281,8 +286,9 @@ enum Line {
     End,
 }
 
-/// One data file to load, and whether in row-lock mode (see `load_shadow`).
+/// One data file of `table` to load, and whether in row-lock mode (see `load_shadow`).
 struct Load {
+    table: String,
     file: String,
     row_locks: bool,
 }
@@ -307,7 +313,10 @@ async fn load_file(
     let src = source.clone();
     let id = identity.clone();
     let file = name.to_owned();
+    let table = load.table.clone();
+    let backup_id = source.manifest.backup_id.clone();
     let reader = tokio::task::spawn_blocking(move || {
+        let mut line_no = 0usize;
         let mut r = match src.sql_reader(&file, &id) {
             Ok(r) => r,
             Err(e) => {
@@ -318,6 +327,7 @@ async fn load_file(
         let mut buf = Vec::with_capacity(1 << 20);
         loop {
             buf.clear();
+            line_no += 1;
             match r.read_until(b'\n', &mut buf) {
                 Ok(0) => return,
                 Ok(_) => {}
@@ -341,12 +351,26 @@ async fn load_file(
                     return;
                 }
             };
+            // Every statement is checked against what a data file of this
+            // table may hold right before it is handed to the session: what
+            // is checked is what is sent, and a refused one is never sent
+            // (the load fails, the shadow is dropped, nothing live changed).
             let item = if line == nfops_mysql::dump::END_MARKER {
                 Line::End
-            } else if line.is_empty() || line.starts_with("-- ") {
-                continue;
             } else {
-                Line::Sql(line.to_owned())
+                match check_data_line(&table, line) {
+                    Ok(false) => continue,
+                    Ok(true) => Line::Sql(line.to_owned()),
+                    Err(why) => {
+                        let _ = tx.blocking_send(Err(refusal(
+                            &backup_id,
+                            &file,
+                            &format!("line {line_no}"),
+                            &why,
+                        )));
+                        return;
+                    }
+                }
             };
             if tx.blocking_send(Ok(item)).is_err() {
                 return;
@@ -378,6 +402,7 @@ async fn load_file(
                     counters
                         .sql_bytes
                         .fetch_add(stmt.len() as u64 + 1, Ordering::Relaxed);
+                    counters.statements_checked.fetch_add(1, Ordering::Relaxed);
                 }
             }
         }

@@ -78,8 +78,9 @@ impl Step for LoadStep {
         }
         cx.advance(total, Some(total.max(1)), "bytes");
         Ok(Verified::by(format!(
-            "{files} data files loaded completely (each up to its end-of-file line), {} MB of SQL, into {shadow}",
-            counters.sql_bytes.load(Ordering::Relaxed) / 1_000_000
+            "{files} data files loaded completely (each up to its end-of-file line), {} MB of SQL in {} statements, each checked against what its file may hold before it was sent, into {shadow}",
+            counters.sql_bytes.load(Ordering::Relaxed) / 1_000_000,
+            counters.statements_checked.load(Ordering::Relaxed)
         )))
     }
 }
