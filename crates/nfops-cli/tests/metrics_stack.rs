@@ -157,3 +157,66 @@ fn alerts_are_listed_per_environment_and_a_firing_one_sets_the_exit_code() {
     );
     assert!(text(&out).contains("nope"), "{}", text(&out));
 }
+
+#[test]
+fn one_unreachable_prometheus_is_named_and_the_other_environments_still_listed() {
+    let Some(stack) = nfops_testkit::stack_dir(
+        "one_unreachable_prometheus_is_named_and_the_other_environments_still_listed",
+    ) else {
+        return;
+    };
+    let url = std::fs::read_to_string(stack.config_path())
+        .expect("stack config")
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("prometheus_url = ")
+                .map(|v| v.trim().trim_matches('"').to_owned())
+        })
+        .expect("the stack's prometheus_url");
+    let home = tempfile::tempdir().expect("tempdir");
+    let config = home.path().join("environments.toml");
+    // A port nothing listens on (bound, then released) for the first environment.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("port")
+        .port();
+    std::fs::write(
+        &config,
+        format!(
+            "version = 1\n\n[environments.broken]\ntier = \"staging\"\n[environments.broken.monitoring]\nprometheus_url = \"http://127.0.0.1:{dead}\"\n\n[environments.fine]\ntier = \"staging\"\n[environments.fine.monitoring]\nprometheus_url = \"{url}\"\n"
+        ),
+    )
+    .expect("config");
+    let out = nfops(home.path(), &config, &["--json", "alerts"]);
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("JSON ({e}): {}", text(&out)));
+    let by = |n: &str| {
+        list.as_array()
+            .into_iter()
+            .flatten()
+            .find(|e| e["environment"] == n)
+            .cloned()
+            .unwrap_or_else(|| panic!("{n} listed: {list}"))
+    };
+    assert_eq!(
+        by("broken")["error"]["code"],
+        "service.unreachable",
+        "{list}"
+    );
+    assert!(
+        by("fine")["error"].is_null() && by("fine")["alerts"].is_array(),
+        "{list}"
+    );
+    let firing = by("fine")["alerts"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|a| a["state"] == "firing");
+    if !firing {
+        assert_ne!(
+            out.status.code(),
+            Some(0),
+            "an unanswered environment is not all clear"
+        );
+    }
+}

@@ -68,15 +68,42 @@ pub static SPARKS: &[SparkSpec] = &[
 impl SparkSpec {
     /// The PromQL for an environment's `selector`.
     pub fn query(&self, selector: Option<&str>) -> String {
-        // A selector-less environment still needs valid PromQL: `{}` alone is not.
-        let sel = matchers(selector, None);
-        let sel = if sel.is_empty() {
-            r#"__name__!="""#.to_owned()
-        } else {
-            sel
-        };
-        self.expr.replace("{sel}", &sel).replace("{w}", RATE_WINDOW)
+        // Without a selector `metric{}` and `{mode="idle",}` stay valid PromQL.
+        self.expr
+            .replace("{sel}", &matchers(selector, None))
+            .replace("{w}", RATE_WINDOW)
     }
+}
+
+/// `points` on the query's step grid from `start` to `end`: Prometheus
+/// leaves out steps without a sample, which must show as gaps (NaN), not
+/// as a line drawn straight across them.
+fn on_grid(points: &[(f64, f64)], start: f64, end: f64) -> Vec<(f64, f64)> {
+    let step = STEP as f64;
+    let n = ((end - start) / step).round().max(0.0) as usize + 1;
+    let mut grid: Vec<(f64, f64)> = (0..n)
+        .map(|i| (start + i as f64 * step, f64::NAN))
+        .collect();
+    for &(t, v) in points {
+        let i = ((t - start) / step).round();
+        if i >= 0.0 && (i as usize) < n {
+            grid[i as usize].1 = v;
+        }
+    }
+    grid
+}
+
+/// Steps after which a value no longer counts as "now": a part that stopped
+/// reporting shows "no data", not its last value from long ago.
+const STALE_STEPS: f64 = 3.0;
+
+/// The newest finite value of `grid`, when it is at most [`STALE_STEPS`] old at `end`.
+fn newest(grid: &[(f64, f64)], end: f64) -> Option<f64> {
+    grid.iter()
+        .rev()
+        .find(|p| p.1.is_finite())
+        .filter(|p| p.0 >= end - STALE_STEPS * STEP as f64)
+        .map(|p| p.1)
 }
 
 /// One drawn sparkline.
@@ -90,9 +117,9 @@ pub struct Spark {
 
 #[derive(Debug, Clone)]
 pub struct SparkData {
-    /// `(unix seconds, value)`, NaN where there was no data.
+    /// `(unix seconds, value)` every step of the hour, NaN where there was no data.
     pub points: Vec<(f64, f64)>,
-    /// The newest finite value; None when the hour had none (no traffic).
+    /// The newest value, if it is recent (a few steps old at most); None otherwise.
     pub latest: Option<f64>,
     /// The SVG; a flat baseline when there is no point.
     pub svg: String,
@@ -143,12 +170,13 @@ pub async fn pulse(prom: &Prometheus, selector: Option<&str>, theme: Theme) -> P
             .await
             .and_then(|found| {
                 // Environment-wide sums: one series, or none when nothing matched.
-                let points = found
+                let answered = found
                     .into_iter()
                     .next()
                     .map(|s| s.points)
                     .unwrap_or_default();
-                let latest = points.iter().rev().map(|p| p.1).find(|v| v.is_finite());
+                let points = on_grid(&answered, start, end);
+                let latest = newest(&points, end);
                 let svg =
                     render_sparkline(&points, (start, end), spec.unit, theme).map_err(|why| {
                         nfops_core::Error::internal(format!(
@@ -310,10 +338,25 @@ mod tests {
             assert!(!q.contains("{sel}") && !q.contains("{w}"), "{q}");
             let bare = spec.query(None);
             assert!(
-                !bare.contains("{}"),
-                "empty matchers are not valid PromQL: {bare}"
+                !bare.contains("{sel}") && !bare.contains("__name__"),
+                "{bare}"
             );
         }
+    }
+
+    #[test]
+    fn missing_steps_are_gaps_and_an_old_value_is_not_now() {
+        let grid = on_grid(&[(0.0, 1.0), (120.0, 2.0)], 0.0, 300.0);
+        assert_eq!(grid.len(), 6);
+        assert!(grid[1].1.is_nan(), "a step Prometheus left out is a gap");
+        assert_eq!(grid[2], (120.0, 2.0));
+        assert_eq!(
+            newest(&grid, 300.0),
+            Some(2.0),
+            "three steps old still counts"
+        );
+        let grid = on_grid(&[(0.0, 1.0)], 0.0, 300.0);
+        assert_eq!(newest(&grid, 300.0), None, "five steps old is not now");
     }
 
     #[test]

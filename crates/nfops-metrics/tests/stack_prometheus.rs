@@ -257,6 +257,25 @@ async fn the_pulse_has_every_sparkline_and_reads_the_alert_list() {
         .and_then(|d| d.latest)
         .expect("checked");
     assert!((0.0..=100.0).contains(&cpu), "CPU is a share: {cpu}");
+    // An environment without a selector: the same queries over all series.
+    let all = pulse::pulse(&prom, None, Theme::Light).await;
+    for s in &all.sparks {
+        let d = s
+            .result
+            .as_ref()
+            .unwrap_or_else(|e| panic!("no selector, {}: {e} ({})", s.spec.id, s.query));
+        assert!(
+            d.points.len() >= 60,
+            "{}: every step of the hour",
+            s.spec.id
+        );
+        assert!(
+            d.latest.is_some(),
+            "{}: a value now, over all series",
+            s.spec.id
+        );
+    }
+    all.alerts.as_ref().expect("ALERTS without a selector");
     // The stack's rules load; whether one fires depends on the machine, but the list must be read.
     p.alerts
         .as_ref()

@@ -3,8 +3,10 @@
 //! manifest's hash updated), an unsigned one, one signed by a key the
 //! environment does not trust, another environment's backup, a bucket the
 //! environment does not have, and names that are not plain path segments.
-//! Each is refused before anything runs on the server, and the server is
-//! untouched (the forged user does not exist afterwards).
+//! Each is refused before anything of it runs on the server (a forged row
+//! statement is refused by the load right before it would be sent, and the
+//! partly loaded shadow is dropped), and the live database is untouched (the
+//! forged user does not exist afterwards).
 
 use std::io::{Read, Write};
 use std::path::Path;

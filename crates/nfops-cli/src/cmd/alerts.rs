@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use nfops_core::{ErrorCode, Result};
+use nfops_core::{ErrorCode, Result, WireError};
 use nfops_metrics::pulse::OpenAlert;
 use nfops_ops::Console;
 use serde::Serialize;
@@ -25,10 +25,13 @@ struct EnvAlerts {
     /// False: no [monitoring] section, so nothing to ask.
     monitored: bool,
     alerts: Vec<OpenAlert>,
+    /// Its Prometheus could not say (the other environments are still listed).
+    error: Option<WireError>,
 }
 
 /// Exit 0 when no alert fires (pending ones do not count), 6 when one does;
-/// a Prometheus that cannot answer is an error (its own exit code).
+/// otherwise, when an environment's Prometheus cannot answer, that error's
+/// code (every environment is still listed, each with its own error).
 pub async fn run(console: &Console, out: &Output, args: Args) -> Result<ExitCode> {
     let names: Vec<String> = match args.env {
         Some(n) => vec![n],
@@ -39,12 +42,21 @@ pub async fn run(console: &Console, out: &Output, args: Args) -> Result<ExitCode
             .collect(),
     };
     let mut all = Vec::with_capacity(names.len());
+    let mut first_error: Option<ErrorCode> = None;
     for name in names {
-        let found = console.open_alerts(&name).await?;
+        let (monitored, alerts, error) = match console.open_alerts(&name).await {
+            Ok(found) => (found.is_some(), found.unwrap_or_default(), None),
+            Err(e) if e.code().as_str().starts_with("config.") => return Err(e),
+            Err(e) => {
+                first_error.get_or_insert(e.code());
+                (true, Vec::new(), Some(e.to_wire()))
+            }
+        };
         all.push(EnvAlerts {
             environment: name,
-            monitored: found.is_some(),
-            alerts: found.unwrap_or_default(),
+            monitored,
+            alerts,
+            error,
         });
     }
     out.emit(&all, |w| print_human(w, &all));
@@ -52,10 +64,10 @@ pub async fn run(console: &Console, out: &Output, args: Args) -> Result<ExitCode
         .iter()
         .flat_map(|e| &e.alerts)
         .any(|a| a.state == "firing");
-    Ok(if firing {
-        exit(ErrorCode::Unhealthy)
-    } else {
-        ExitCode::SUCCESS
+    Ok(match (firing, first_error) {
+        (true, _) => exit(ErrorCode::Unhealthy),
+        (false, Some(code)) => exit(code),
+        (false, None) => ExitCode::SUCCESS,
     })
 }
 
@@ -63,6 +75,17 @@ fn print_human(w: &mut dyn Write, all: &[EnvAlerts]) -> std::io::Result<()> {
     for e in all {
         if !e.monitored {
             writeln!(w, "{}: no [monitoring] in environments.toml", e.environment)?;
+            continue;
+        }
+        if let Some(err) = &e.error {
+            writeln!(
+                w,
+                "{}: alerts could not be read: {}",
+                e.environment, err.message
+            )?;
+            if let Some(h) = &err.hint {
+                writeln!(w, "  hint: {h}")?;
+            }
             continue;
         }
         if e.alerts.is_empty() {

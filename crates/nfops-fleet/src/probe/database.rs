@@ -72,6 +72,16 @@ fn connect_error(db: &Database, via: Option<&str>, tls: &Tls, e: sqlx::Error) ->
             .map(MySqlDatabaseError::number),
         _ => None,
     };
+    // The server answered, and its database is gone: unhealthy, not
+    // unreachable (the Overview offers the restore wizard for it).
+    if number == Some(1049) {
+        return Error::new(
+            ErrorCode::Unhealthy,
+            format!("database '{}' does not exist at {at}", db.name),
+        )
+        .hint("Check database.name in environments.toml; if the database was dropped, restore it from a backup (Restore page).")
+        .source(e);
+    }
     let (message, hint) = match number {
         Some(1045) => (
             format!("database at {at} refused the login of user '{}'", db.user),
@@ -85,10 +95,6 @@ fn connect_error(db: &Database, via: Option<&str>, tls: &Tls, e: sqlx::Error) ->
         Some(1044) => (
             format!("database at {at}: user '{}' has no access to database '{}'", db.user, db.name),
             format!("Grant user '{}' access to '{}' (at least SELECT).", db.user, db.name),
-        ),
-        Some(1049) => (
-            format!("database '{}' does not exist at {at}", db.name),
-            "Check database.name in environments.toml.".to_owned(),
         ),
         _ => (
             match super::backend::io_reason(&e) {

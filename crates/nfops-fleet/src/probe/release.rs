@@ -22,10 +22,13 @@ pub(super) async fn probe(
 ) -> Result<(String, Option<DateTime<Utc>>)> {
     let link = format!("{}/current", host.app_dir.trim_end_matches('/'));
     let quoted = shell_quote(&link);
-    // `stat` without -L reads the link itself; a host without GNU stat only loses the "since".
+    // The switch time first, on a line of its own (`-` when unknown), then
+    // the link: a link target holding a newline stays one piece that
+    // `release_id_from_link` refuses. `stat` without -L reads the link
+    // itself; a host without GNU stat only loses the "since".
     let out = session
         .exec(
-            &format!("readlink -- {quoted} && {{ stat -c %Y -- {quoted} 2>/dev/null || true; }}"),
+            &format!("{{ stat -c %Y -- {quoted} 2>/dev/null || echo -; }} && readlink -- {quoted}"),
             timeout,
         )
         .await?;
@@ -43,9 +46,7 @@ pub(super) async fn probe(
             host.app_dir
         )));
     }
-    let mut lines = out.stdout.lines();
-    let target = lines.next().unwrap_or_default();
-    let since = lines.next().and_then(switched_at);
+    let (since, target) = read_output(&out.stdout);
     let id = release_id_from_link(target).ok_or_else(|| {
         Error::new(
             ErrorCode::Unhealthy,
@@ -58,6 +59,13 @@ pub(super) async fn probe(
         .hint("The current symlink should point at releases/<id>; redeploy or fix the link.")
     })?;
     Ok((id, since))
+}
+
+/// The probe command's output: the switch time's line, then the link target
+/// (all the rest, so a target holding a newline stays whole).
+fn read_output(stdout: &str) -> (Option<DateTime<Utc>>, &str) {
+    let (first, target) = stdout.split_once('\n').unwrap_or(("", stdout));
+    (switched_at(first), target)
 }
 
 /// `stat -c %Y` output (seconds since the epoch) as a time; None when it is not one.
@@ -86,7 +94,26 @@ pub(crate) fn release_id_from_link(link: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::{release_id_from_link, switched_at};
+    use super::{read_output, release_id_from_link, switched_at};
+
+    #[test]
+    fn a_link_target_with_a_newline_is_not_read_as_a_release_and_a_time() {
+        let (since, target) = read_output("1733500000\nreleases/v1\n");
+        assert_eq!(since.map(|t| t.timestamp()), Some(1_733_500_000));
+        assert_eq!(release_id_from_link(target).as_deref(), Some("v1"));
+        let (since, target) = read_output("-\nreleases/v1\n");
+        assert!(
+            since.is_none(),
+            "no GNU stat: no time, the release still read"
+        );
+        assert_eq!(release_id_from_link(target).as_deref(), Some("v1"));
+        let (_, target) = read_output("1733500000\nreleases/v1\n1733500001\n");
+        assert_eq!(
+            release_id_from_link(target),
+            None,
+            "a target with a newline is refused"
+        );
+    }
 
     #[test]
     fn the_switch_time_is_read_from_stat_or_left_out() {

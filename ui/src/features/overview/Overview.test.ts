@@ -244,26 +244,32 @@ describe("Overview", () => {
 
   it("says when the alert list cannot be read, and shows no pulse without monitoring", async () => {
     let monitored = true;
+    let answered = 0;
     setBackend(
       fakeCommands({
         overview: () => ok([production(false)]),
-        pulse: (name) =>
-          ok({
+        pulse: (name) => {
+          answered++;
+          return ok({
             environment: name,
             monitored,
             sparks: [],
             alerts: [],
             alertsError: monitored ? { code: "service.unreachable", message: "Prometheus did not answer", hint: null } : null,
-          }),
+          });
+        },
       }),
     );
     const { unmount } = render(Overview);
     expect((await screen.findByTestId("alerts-production")).textContent).toContain("Alerts could not be read: Prometheus did not answer");
     unmount();
     monitored = false;
+    const before = answered;
     render(Overview);
     await screen.findByTestId("env-card-production");
-    await waitFor(() => expect(screen.queryByTestId("pulse-production")).toBeNull());
+    await waitFor(() => expect(answered, "the unmonitored pulse was asked for and answered").toBeGreaterThan(before));
+    await new Promise((r) => setTimeout(r, 20));
+    expect(screen.queryByTestId("pulse-production")).toBeNull();
     expect(screen.queryByTestId("alerts-production")).toBeNull();
   });
 

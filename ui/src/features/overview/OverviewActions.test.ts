@@ -69,7 +69,7 @@ describe("an Overview warning's button", () => {
     expect(ran).toEqual(["staging"]);
   });
 
-  it("opens the restore wizard on the environment whose database fails, with nothing run", async () => {
+  it("opens the restore wizard on the environment whose database is gone, with nothing run", async () => {
     const planned: string[] = [];
     setBackend(
       fakeCommands({
@@ -87,7 +87,16 @@ describe("an Overview warning's button", () => {
                   target: "127.0.0.1:3306",
                   state: "failed",
                   summary: "",
-                  error: { code: "service.unreachable", message: "MariaDB at 127.0.0.1:3306 refused the connection", hint: null },
+                  error: { code: "service.unhealthy", message: "database 'newfinity' does not exist at 127.0.0.1:3306", hint: null },
+                  latencyMs: 3,
+                  since: null,
+                },
+                {
+                  kind: "cache",
+                  target: "127.0.0.1:6379",
+                  state: "failed",
+                  summary: "",
+                  error: { code: "service.unreachable", message: "Redis at 127.0.0.1:6379 refused the connection", hint: null },
                   latencyMs: 3,
                   since: null,
                 },
@@ -102,6 +111,23 @@ describe("an Overview warning's button", () => {
                 },
               ],
             },
+            {
+              name: "production",
+              label: "Production",
+              tier: "production",
+              checkedAt: "2026-12-07T10:00:00Z",
+              probes: [
+                {
+                  kind: "database",
+                  target: "127.0.0.1:3307",
+                  state: "failed",
+                  summary: "",
+                  error: { code: "service.unreachable", message: "database at 127.0.0.1:3307 is unreachable: connection refused", hint: null },
+                  latencyMs: 3,
+                  since: null,
+                },
+              ],
+            },
           ]),
         restorePlan: (env) => {
           planned.push(env);
@@ -111,7 +137,8 @@ describe("an Overview warning's button", () => {
     );
     render(App);
     const buttons = await screen.findAllByTestId("probe-open-restore");
-    expect(buttons, "a lagging replica is not a restore").toHaveLength(1);
+    expect(buttons, "a lagging replica, an unreachable cache or database is not a restore").toHaveLength(1);
+    expect(screen.getByTestId("env-card-production").querySelector('[data-testid="probe-open-restore"]')).toBeNull();
     const open = buttons[0] as HTMLElement;
     expect(open.textContent).toBe("Open restore wizard for staging");
     await fireEvent.click(open);

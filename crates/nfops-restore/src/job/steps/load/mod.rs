@@ -97,8 +97,10 @@ pub fn scope_tables(source: &BackupSource, only: Option<&[String]>) -> Result<Ve
 /// Creates (anew) the shadow schema (unique to the job) and loads the backup's tables in
 /// `tables` into it.
 ///
-/// Errors: `job.check_failed` for a damaged file (cut off, undecryptable,
-/// unreadable); `service.unreachable`/`service.unhealthy` from the server;
+/// Errors: `backup.untrusted` naming the file and line of a data statement
+/// the allow-list refuses (it is never sent); `job.check_failed` for a
+/// damaged file (cut off, undecryptable, unreadable);
+/// `service.unreachable`/`service.unhealthy` from the server;
 /// `job.cancelled`. The shadow schema is left for the caller to drop.
 #[allow(clippy::too_many_arguments)]
 pub async fn load_shadow(
