@@ -27,6 +27,81 @@ pub struct CheckedCopy {
     pub dir: PathBuf,
     /// The copy's folder, removed on drop (None: a download, removed by its own guard).
     _tmp: Option<tempfile::TempDir>,
+    /// `<copy folder>.owner` beside it: which process made it, so a copy
+    /// left by a killed process is swept by the next restore.
+    owner: Option<PathBuf>,
+}
+
+impl Drop for CheckedCopy {
+    fn drop(&mut self) {
+        if let Some(o) = &self.owner {
+            let _ = std::fs::remove_file(o);
+        }
+    }
+}
+
+/// A copy folder without an owner file is left alone this long (it may be
+/// being made right now, or come from a version that wrote none).
+const UNOWNED_GRACE: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
+/// Removes the `restore-*` copy folders under `scratch` whose process is
+/// gone (killed, crashed): each is a whole backup's size. A copy whose
+/// process still runs (another restore, another operator) is kept.
+/// Returns the folders removed.
+pub fn sweep_orphan_copies(scratch: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(scratch) else {
+        return Vec::new();
+    };
+    let mut swept = Vec::new();
+    for e in entries.flatten() {
+        let path = e.path();
+        let name = e.file_name();
+        let Some(name) = name.to_str() else { continue };
+        if !name.starts_with("restore-") || name.ends_with(".owner") {
+            continue;
+        }
+        // Never follow a link: only our own folders are removed.
+        if !e.file_type().is_ok_and(|t| t.is_dir()) {
+            continue;
+        }
+        let owner = scratch.join(format!("{name}.owner"));
+        let orphan = match std::fs::read_to_string(&owner) {
+            Ok(text) => match parse_owner(&text) {
+                Some(stamp) => !nfops_core::host::is_running(stamp),
+                None => true,
+            },
+            Err(_) => e
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age > UNOWNED_GRACE),
+        };
+        if orphan && std::fs::remove_dir_all(&path).is_ok() {
+            let _ = std::fs::remove_file(&owner);
+            tracing::info!(category = "application", folder = %path.display(), "private backup copy of a process that is gone removed");
+            swept.push(path);
+        }
+    }
+    swept
+}
+
+fn owner_text(stamp: nfops_core::host::ProcessStamp) -> String {
+    format!(
+        "{} {}\n",
+        stamp.pid,
+        stamp.started.map_or("-".to_owned(), |t| t.to_string())
+    )
+}
+
+fn parse_owner(text: &str) -> Option<nfops_core::host::ProcessStamp> {
+    let mut it = text.split_whitespace();
+    let pid = it.next()?.parse().ok()?;
+    let started = match it.next()? {
+        "-" => None,
+        t => Some(t.parse().ok()?),
+    };
+    Some(nfops_core::host::ProcessStamp { pid, started })
 }
 
 /// Copies `files` of the backup in `dir` into a new private folder under
@@ -48,6 +123,7 @@ pub fn check_into(
         CheckedCopy {
             dir: dir.to_owned(),
             _tmp: None,
+            owner: None,
         }
     } else {
         new_copy_folder(scratch, files.iter().map(|f| f.bytes).sum())?
@@ -106,6 +182,8 @@ const COPY_THREADS: usize = 2;
 /// the file system holding it has room for `need` bytes.
 fn new_copy_folder(scratch: &Path, need: u64) -> Result<CheckedCopy> {
     nfops_core::paths::private_dir(scratch, "folder for private backup copies")?;
+    // Before counting free space: a killed restore's copy is a backup's size.
+    sweep_orphan_copies(scratch);
     if let Some(free) = free_bytes(scratch) {
         // Some room left over for the file system's own needs.
         let want = need + need / 50 + (64 << 20);
@@ -131,9 +209,20 @@ fn new_copy_folder(scratch: &Path, need: u64) -> Result<CheckedCopy> {
             )
         })?;
     nfops_core::paths::private_dir(tmp.path(), "private backup copy")?;
+    let owner = PathBuf::from(format!("{}.owner", tmp.path().display()));
+    std::fs::write(&owner, owner_text(nfops_core::host::this_process())).map_err(|e| {
+        Error::io(
+            format!(
+                "recording this process as the owner of {}",
+                tmp.path().display()
+            ),
+            e,
+        )
+    })?;
     Ok(CheckedCopy {
         dir: tmp.path().to_owned(),
         _tmp: Some(tmp),
+        owner: Some(owner),
     })
 }
 
@@ -276,6 +365,44 @@ mod tests {
         );
         assert_eq!(total, files.iter().map(|f| f.bytes).sum::<u64>());
         assert_eq!(std::fs::read(copy.dir.join("big")).expect("copied"), big);
+    }
+
+    #[test]
+    fn a_copy_of_a_process_that_is_gone_is_swept_and_a_live_ones_kept() {
+        let scratch = tempfile::tempdir().expect("test setup");
+        let backup = tempfile::tempdir().expect("test setup");
+        std::fs::write(backup.path().join("x"), b"genuine").expect("test setup");
+        let files = [entry("x", b"genuine")];
+        // A live copy: this process's own, in use.
+        let (live, _, problems) =
+            check_into(backup.path(), &files, scratch.path(), false, &|_| {}).expect("copy");
+        assert!(problems.is_empty(), "{problems:?}");
+        // A killed process's copy: a pid that runs no process started then.
+        let dead = scratch.path().join("restore-killed");
+        std::fs::create_dir(&dead).expect("test setup");
+        std::fs::write(dead.join("x"), b"genuine").expect("test setup");
+        let stamp = nfops_core::host::this_process();
+        std::fs::write(
+            scratch.path().join("restore-killed.owner"),
+            format!("{} {}\n", stamp.pid, stamp.started.unwrap_or(0) - 1000),
+        )
+        .expect("test setup");
+        // A fresh folder with no owner file yet, and something else entirely.
+        std::fs::create_dir(scratch.path().join("restore-being-made")).expect("test setup");
+        std::fs::create_dir(scratch.path().join("not-ours")).expect("test setup");
+        let swept = sweep_orphan_copies(scratch.path());
+        assert_eq!(swept, vec![dead.clone()]);
+        assert!(!dead.exists() && !scratch.path().join("restore-killed.owner").exists());
+        assert!(
+            live.dir.join("x").exists(),
+            "a running restore's copy is kept"
+        );
+        assert!(scratch.path().join("restore-being-made").exists());
+        assert!(scratch.path().join("not-ours").exists());
+        let owner = PathBuf::from(format!("{}.owner", live.dir.display()));
+        assert!(owner.exists(), "the live copy names its process");
+        drop(live);
+        assert!(!owner.exists(), "and both go when it is dropped");
     }
 
     #[test]
