@@ -161,7 +161,9 @@ fn now() -> f64 {
 /// The pulse of the environment whose series `selector` picks out, read
 /// from `prom` concurrently. Never fails as a whole.
 pub async fn pulse(prom: &Prometheus, selector: Option<&str>, theme: Theme) -> Pulse {
-    let end = (now() / STEP as f64).floor() * STEP as f64;
+    // Ends now, not at the last whole minute: the newest point is what is
+    // happening, and traffic of the last seconds shows at once.
+    let end = now().floor();
     let start = end - WINDOW_SECONDS as f64;
     let runs = SPARKS.iter().map(|spec| async move {
         let query = spec.query(selector);
