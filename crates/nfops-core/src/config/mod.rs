@@ -6,6 +6,7 @@ mod database_tls;
 pub mod edit;
 mod host_auth;
 mod model;
+pub mod providers;
 mod settings;
 
 use std::path::{Path, PathBuf};
@@ -23,6 +24,7 @@ pub struct Config {
     environments: Vec<(String, Environment)>,
     secrets_dir: Option<PathBuf>,
     update_endpoints: Vec<String>,
+    providers: Vec<(String, providers::Provider)>,
 }
 
 impl Config {
@@ -63,6 +65,7 @@ impl Config {
             environments: Vec::new(),
             secrets_dir: None,
             update_endpoints: Vec::new(),
+            providers: Vec::new(),
         }
     }
 
@@ -80,6 +83,12 @@ impl Config {
     /// in order; empty means the ones built into the app.
     pub fn update_endpoints(&self) -> &[String] {
         &self.update_endpoints
+    }
+
+    /// `[providers.*]`: the outside providers whose mode (mock, test, live)
+    /// each environment's `.env` tells, in name order.
+    pub fn providers(&self) -> &[(String, providers::Provider)] {
+        &self.providers
     }
 
     /// Environments ordered by tier (local, staging, production, region), then name.
@@ -185,6 +194,15 @@ fn invalid(path: &Path, text: &str, at: usize, message: &str, hint: impl Into<St
     .hint(hint)
 }
 
+/// A name of the file's own tables (environments, providers): letters,
+/// digits, '-' and '_', not empty.
+fn is_plain_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
 fn validate(path: &Path, text: &str, file: ConfigFile) -> Result<Config> {
     if *file.version.get_ref() != 1 {
         return Err(invalid(
@@ -213,15 +231,12 @@ fn validate(path: &Path, text: &str, file: ConfigFile) -> Result<Config> {
         }
     };
     let update_endpoints = validate_update_endpoints(path, text, &file)?;
+    let providers = providers::validate_providers(path, text, &file.providers)?;
     let mut environments = Vec::new();
     for (name, env) in file.environments {
         let span = env.span();
         let mut env = env.into_inner();
-        if name.is_empty()
-            || !name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-        {
+        if !is_plain_name(&name) {
             return Err(invalid(
                 path,
                 text,
@@ -400,6 +415,7 @@ fn validate(path: &Path, text: &str, file: ConfigFile) -> Result<Config> {
         environments,
         secrets_dir,
         update_endpoints,
+        providers,
     })
 }
 

@@ -22,6 +22,10 @@ pub struct ConfigFile {
     pub secrets: Option<SecretsStore>,
     /// Where the desktop app looks for updates (a company mirror).
     pub updates: Option<Updates>,
+    /// The outside providers (payments, email…) and the rules that tell
+    /// their mode from an environment's `.env`.
+    #[serde(default)]
+    pub providers: BTreeMap<String, Spanned<super::providers::Provider>>,
 }
 
 /// `[updates]`: the update manifests (`latest.json`) the desktop app reads

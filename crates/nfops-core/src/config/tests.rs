@@ -295,3 +295,50 @@ fn production_and_region_hosts_must_pin_their_host_key() {
         e.message()
     );
 }
+
+#[test]
+fn providers_parse_in_name_order_and_bad_rules_are_refused_at_their_line() {
+    let good = format!(
+        "{GOOD}\n[providers.payments]\nlabel = \"Payments\"\nmock = [\"PAYMENT_PROVIDER=mock\"]\ntest = [\"PAYMENT_SECRET_KEY=sk_test_*\"]\nlive = [\"PAYMENT_SECRET_KEY=sk_live_*\"]\n\n[providers.email]\nlive = [\"EMAIL_PROVIDER=smtp\"]\n"
+    );
+    let c = Config::parse(p(), &good).expect("valid providers");
+    let names: Vec<&str> = c.providers().iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["email", "payments"]);
+    assert!(
+        c.credential_names().iter().all(|n| !n.contains("PAYMENT")),
+        "rules name .env keys, not credentials"
+    );
+
+    let no_equals = good.replace("\"EMAIL_PROVIDER=smtp\"", "\"EMAIL_PROVIDER\"");
+    let e = Config::parse(p(), &no_equals).expect_err("a rule without =");
+    assert_eq!(e.code(), crate::ErrorCode::ConfigInvalid);
+    let line = no_equals
+        .lines()
+        .position(|l| l.contains("\"EMAIL_PROVIDER\""))
+        .expect("line")
+        + 1;
+    assert!(
+        e.message()
+            .starts_with(&format!("environments.toml:{line}:")),
+        "{}",
+        e.message()
+    );
+    assert!(
+        e.message().contains("is not KEY=pattern"),
+        "{}",
+        e.message()
+    );
+
+    let empty = format!("{GOOD}\n[providers.sms]\nlabel = \"SMS\"\n");
+    let e = Config::parse(p(), &empty).expect_err("no rules");
+    assert!(
+        e.message()
+            .contains("provider 'sms' has no mock, test or live rule"),
+        "{}",
+        e.message()
+    );
+
+    let typo = good.replace("live = [\"EMAIL", "lives = [\"EMAIL");
+    let e = Config::parse(p(), &typo).expect_err("unknown field");
+    assert!(e.message().contains("lives"), "{}", e.message());
+}
