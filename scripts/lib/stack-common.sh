@@ -172,6 +172,9 @@ db_ops_password() { ensure_secret "$(cred_file "stack/$1/db")"; }
 db_app_password() { ensure_secret "$(secret_file "$1-app-db")"; }
 db_exporter_password() { ensure_secret "$(secret_file "$1-exporter-db")"; }
 redis_password() { ensure_secret "$(cred_file stack/redis)"; }
+# ENV's payment provider key: test mode on staging, live on production (a random stand-in).
+payment_key() { local mode=test; [[ $1 == production ]] && mode=live; echo "sk_${mode}_$(ensure_secret "$(secret_file "$1-payment-key")")"; }
+email_provider() { if [[ $1 == production ]]; then echo smtp; else echo sandbox; fi; }
 
 # --- templates: @NAME@ placeholders replaced from the given NAME=VALUE pairs ---------
 render() { # TEMPLATE OUT NAME=VALUE...

@@ -163,7 +163,8 @@ write_app_env() { # HOST: shared/host.env (host facts) and shared/.env (the env'
     DB_PORT="$(port_of "mariadb-$env")" DB_PASSWORD="$(db_app_password "$env")" \
     REDIS_PORT="$(port_of redis)" REDIS_DB="${ENV_REDIS_DB[$env]}" REDIS_PASSWORD="$(redis_password)" \
     S3_PORT="$(port_of s3)" S3_ACCESS_KEY="$(cat "$(cred_file stack/s3/access-key)")" \
-    S3_SECRET_KEY="$(cat "$(cred_file stack/s3/secret-key)")"
+    S3_SECRET_KEY="$(cat "$(cred_file stack/s3/secret-key)")" \
+    PAYMENT_KEY="$(payment_key "$env")" EMAIL_PROVIDER="$(email_provider "$env")"
   chmod 0600 "$tmp"; chown "$DEPLOY_USER:$DEPLOY_USER" "$tmp"
   if [[ -f "$app/shared/.env" ]] && cmp -s "$tmp" "$app/shared/.env"; then rm -f "$tmp"; else mv -f "$tmp" "$app/shared/.env"; ENV_FILE_CHANGED[$env]=1; fi
 }
@@ -299,6 +300,19 @@ write_config() {
     echo
     echo "[secrets]"
     echo 'dir = "secrets-store"             # <env>.env.age + <env>.recipients, next to this file'
+    echo
+    echo "# How each outside provider's mode shows in an environment's .env (mock first, then test, live)."
+    echo "[providers.payments]"
+    echo 'label = "Payments"'
+    echo 'mock = ["PAYMENT_PROVIDER=mock"]'
+    echo 'test = ["PAYMENT_SECRET_KEY=sk_test_*"]'
+    echo 'live = ["PAYMENT_SECRET_KEY=sk_live_*"]'
+    echo
+    echo "[providers.email]"
+    echo 'label = "Email"'
+    echo 'mock = ["EMAIL_PROVIDER=mock", "EMAIL_PROVIDER=console"]'
+    echo 'test = ["EMAIL_PROVIDER=sandbox"]'
+    echo 'live = ["EMAIL_PROVIDER=smtp", "EMAIL_PROVIDER=ses"]'
     for env in "${ENVS[@]}"; do
       first="$(env_hosts "$env" | head -1)"
       echo

@@ -38,6 +38,8 @@ enum Command {
     Status(cmd::status::Args),
     /// Alerts each environment's Prometheus has open, firing first (exit 6 when one fires).
     Alerts(cmd::alerts::Args),
+    /// Mode of each outside provider (payments, email…) on every host: mock, test or live (exit 6 when production is not live).
+    Providers(cmd::providers::Args),
     /// Write a commented environments.toml where the console looks for it (never over an existing one).
     Init(cmd::init::InitArgs),
     /// Show a host's SSH host key fingerprint, to confirm before writing it as host_key.
@@ -104,6 +106,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Status(a) => cmd::status::run(&console, &out, a).await,
             Command::Alerts(a) => cmd::alerts::run(&console, &out, a).await,
+            Command::Providers(a) => cmd::providers::run(&console, &out, a).await,
             Command::Init(a) => cmd::init::init(&console, &out, a),
             Command::HostKey(a) => cmd::init::host_key(&console, &out, a).await,
             Command::Config(a) => cmd::config::run(&console, &out, a),

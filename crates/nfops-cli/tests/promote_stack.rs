@@ -66,6 +66,73 @@ fn dry_run_plans_and_an_unconfirmed_promotion_changes_nothing() {
         "the plan says what is not rolled back"
     );
 
+    // Provider modes: production live on both hosts (exit 0), staging in test mode.
+    let out = run(&["--json", "providers"], None);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let all: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON modes");
+    let env = |name: &str| {
+        all.as_array()
+            .expect("list")
+            .iter()
+            .find(|e| e["environment"] == name)
+            .cloned()
+            .unwrap_or_else(|| panic!("{name} listed: {all}"))
+    };
+    let modes = |e: &serde_json::Value| -> Vec<String> {
+        e["hosts"]
+            .as_array()
+            .expect("hosts")
+            .iter()
+            .flat_map(|h| {
+                h["modes"].as_array().expect("modes").iter().map(move |m| {
+                    format!(
+                        "{} {} {}",
+                        h["host"].as_str().unwrap_or(""),
+                        m["provider"],
+                        m["mode"]
+                    )
+                })
+            })
+            .collect()
+    };
+    assert_eq!(
+        modes(&env("production")),
+        [
+            r#"prod-app-1 "email" "live""#,
+            r#"prod-app-1 "payments" "live""#,
+            r#"prod-app-2 "email" "live""#,
+            r#"prod-app-2 "payments" "live""#
+        ]
+    );
+    assert_eq!(
+        modes(&env("staging")),
+        [
+            r#"stg-app-1 "email" "test""#,
+            r#"stg-app-1 "payments" "test""#
+        ]
+    );
+    let env_file = stack.join("hosts/prod-app-1/app/shared/.env");
+    let original = std::fs::read_to_string(&env_file).expect(".env");
+    std::fs::write(
+        &env_file,
+        original.replace("EMAIL_PROVIDER=smtp", "EMAIL_PROVIDER=console"),
+    )
+    .expect("write .env");
+    let out = run(&["providers", "--env", "production"], None);
+    std::fs::write(&env_file, &original).expect("put .env back");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(6), "a mock on production: {text}");
+    assert!(
+        text.contains("REFUSED: Email would run in mock mode on production host prod-app-1")
+            && text.contains("EMAIL_PROVIDER=console"),
+        "{text}"
+    );
+
     if !blocked {
         let out = run(&["promote"], None);
         assert_eq!(

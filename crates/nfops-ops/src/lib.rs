@@ -21,6 +21,7 @@ mod markers;
 mod metrics;
 mod overview;
 mod promote;
+mod providers;
 mod restore;
 mod scale;
 mod secrets;
@@ -46,6 +47,7 @@ use nfops_core::state::State;
 use nfops_core::Result;
 use nfops_vault::Keyring;
 pub use promote::{FinalHost, PromotionOutcome, PromotionRecord, PromotionState};
+pub use providers::EnvProviderModes;
 pub use restore::{
     drill_staleness, Drill, DrillStaleness, RestoreRun, RestoreScope, SavedReport,
     DEFAULT_DRILL_MAX_AGE_DAYS,

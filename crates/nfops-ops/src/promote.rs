@@ -48,7 +48,15 @@ impl Console {
         let (fe, te) = (config.environment(from)?, config.environment(to)?);
         let creds = KeyringSource(self.keyring().clone());
         let known_hosts = self.known_hosts();
-        let mut plan = plan::make((from, fe), (to, te), &creds, &known_hosts, options).await?;
+        let mut plan = plan::make(
+            (from, fe),
+            (to, te),
+            &creds,
+            &known_hosts,
+            options,
+            config.providers(),
+        )
+        .await?;
         // Expected duration: the median of recent successful promotions
         // between the same environments, when there are some.
         if let Some(secs) = history::median_secs(self.state(), from, to).await? {
@@ -218,6 +226,7 @@ impl Console {
             creds,
             self.known_hosts(),
             frontend,
+            config.providers().to_vec(),
         )
     }
 

@@ -506,3 +506,170 @@ async fn ssh_lost_between_hosts_leaves_production_on_its_old_release() {
     assert_eq!(s.releases("production").await, vec!["v1", "v1"]);
     s.baseline_releases().await;
 }
+
+/// Puts a host's `.env` back when dropped (the test may fail half-way).
+struct EnvFileBack {
+    path: PathBuf,
+    original: Vec<u8>,
+}
+
+impl EnvFileBack {
+    /// Replaces `PAYMENT_SECRET_KEY`'s live key on `host` with a test-mode one.
+    fn test_key_on(s: &Stack, host: &str) -> EnvFileBack {
+        Self::test_key_at(s.dir.join(format!("hosts/{host}/app/shared/.env")))
+    }
+
+    /// The same on the `.env` at `path`.
+    fn test_key_at(path: PathBuf) -> EnvFileBack {
+        let original = std::fs::read(&path).expect("read .env");
+        let text = String::from_utf8(original.clone()).expect(".env is text");
+        assert!(
+            text.contains("PAYMENT_SECRET_KEY=sk_live_"),
+            "the stack's production .env has a live key: {path:?}"
+        );
+        // Written in place: the file keeps its owner and 0600 mode.
+        std::fs::write(
+            &path,
+            text.replace(
+                "PAYMENT_SECRET_KEY=sk_live_",
+                "PAYMENT_SECRET_KEY=sk_test_leaked",
+            ),
+        )
+        .expect("write .env");
+        EnvFileBack { path, original }
+    }
+}
+
+impl Drop for EnvFileBack {
+    fn drop(&mut self) {
+        let _ = std::fs::write(&self.path, &self.original);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_test_mode_payment_key_on_production_blocks_the_promotion_in_the_plan_and_at_the_gate() {
+    let _g = serial().await;
+    let Some(s) = stack("provider modes").await else {
+        return;
+    };
+    s.baseline_releases().await;
+    let options = PromotionOptions::default();
+
+    // As the stack is: staging runs test mode and the mail sandbox, production live.
+    let plan = s
+        .console
+        .promotion_plan("staging", "production", &options)
+        .await
+        .expect("plan");
+    let modes = |hosts: &[nfops_promote::providers::HostModes]| -> Vec<(String, String, String)> {
+        hosts
+            .iter()
+            .flat_map(|h| {
+                h.modes.iter().map(|m| {
+                    (
+                        h.host.clone(),
+                        m.provider.clone(),
+                        m.mode.as_str().to_owned(),
+                    )
+                })
+            })
+            .collect()
+    };
+    assert_eq!(
+        modes(&plan.providers.target),
+        [
+            ("prod-app-1", "email", "live"),
+            ("prod-app-1", "payments", "live"),
+            ("prod-app-2", "email", "live"),
+            ("prod-app-2", "payments", "live"),
+        ]
+        .map(|(h, p, m)| (h.to_owned(), p.to_owned(), m.to_owned())),
+        "every production host read on its own"
+    );
+    assert_eq!(
+        modes(&plan.providers.source),
+        [
+            ("stg-app-1", "email", "test"),
+            ("stg-app-1", "payments", "test")
+        ]
+        .map(|(h, p, m)| (h.to_owned(), p.to_owned(), m.to_owned()))
+    );
+    assert!(plan.providers.target_live_required);
+    assert!(
+        !plan.blockers.iter().any(|b| b.contains("providers")),
+        "{:?}",
+        plan.blockers
+    );
+    assert!(plan.gates.iter().any(|g| g.name == "provider modes"));
+
+    // A test key on one production host: the plan refuses, naming host, provider and rule.
+    let back = EnvFileBack::test_key_on(&s, "prod-app-2");
+    let o = s.promote(Arc::new(NoProgress)).await;
+    assert_eq!(o.state, PromotionState::Refused, "{}", describe(&o));
+    let why: Vec<&String> = o
+        .plan
+        .blockers
+        .iter()
+        .filter(|b| b.contains("Payments would run in test mode on production host prod-app-2"))
+        .collect();
+    assert_eq!(why.len(), 1, "{:?}", o.plan.blockers);
+    assert!(why[0].contains("PAYMENT_SECRET_KEY=sk_test_*"), "{why:?}");
+    let json = serde_json::to_string(&o).expect("outcome json");
+    let live_key = String::from_utf8_lossy(&back.original)
+        .lines()
+        .find_map(|l| l.strip_prefix("PAYMENT_SECRET_KEY=").map(str::to_owned))
+        .expect("the live key");
+    assert!(
+        !json.contains("sk_test_leaked") && !json.contains(&live_key),
+        "no key value reaches the outcome, only the rules' patterns"
+    );
+    assert!(o.apply.is_none(), "no job ran: nothing was changed");
+    let listed = s
+        .console
+        .provider_modes(Some("production"))
+        .await
+        .expect("modes");
+    assert_eq!(listed.len(), 1);
+    assert_eq!(
+        listed[0].refusals.len(),
+        1,
+        "the Overview says it too: {:?}",
+        listed[0].refusals
+    );
+    drop(back);
+
+    // The same key arriving after the plan: the gate reads every host again.
+    let path = s.dir.join("hosts/prod-app-1/app/shared/.env");
+    let leak: Arc<Mutex<Option<EnvFileBack>>> = Arc::new(Mutex::new(None));
+    let leak2 = leak.clone();
+    let progress = Arc::new(OnStep {
+        step: "gates".to_owned(),
+        f: Mutex::new(Some(Box::new(move || {
+            *leak2.lock().expect("lock") = Some(EnvFileBack::test_key_at(path));
+        }))),
+    });
+    let o = s.promote(progress).await;
+    drop(leak.lock().expect("lock").take());
+    assert_eq!(o.state, PromotionState::Refused, "{}", describe(&o));
+    let gate = o
+        .gates
+        .iter()
+        .find(|g| g.name == "provider modes")
+        .unwrap_or_else(|| panic!("the gate ran: {}", describe(&o)));
+    assert!(!gate.passed, "{gate:?}");
+    assert!(
+        gate.detail
+            .contains("test mode on production host prod-app-1"),
+        "{gate:?}"
+    );
+    assert!(
+        o.gates.iter().any(|g| g.name == "backup" && !g.passed),
+        "no backup is taken after a failed gate: {:?}",
+        o.gates
+    );
+    assert_eq!(
+        s.releases("production").await,
+        vec!["v1", "v1"],
+        "nothing changed"
+    );
+}

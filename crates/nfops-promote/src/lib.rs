@@ -24,6 +24,7 @@ pub mod health;
 pub mod history;
 pub mod host;
 pub mod plan;
+pub mod providers;
 pub mod release;
 pub mod run;
 pub mod transfer;

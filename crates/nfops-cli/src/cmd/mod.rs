@@ -8,6 +8,7 @@ pub mod jobs;
 pub mod logs;
 pub mod metrics;
 pub mod promote;
+pub mod providers;
 pub mod restore;
 mod restore_objects;
 pub mod scale;

@@ -15,6 +15,7 @@ use std::process::ExitCode;
 use nfops_core::{ErrorCode, Result};
 use nfops_ops::{Console, PromotionState};
 use nfops_promote::plan::SettingChange;
+use nfops_promote::providers::summary;
 use nfops_promote::{PromotionOptions, PromotionPlan};
 
 use crate::output::Output;
@@ -124,6 +125,18 @@ fn print_plan(w: &mut dyn Write, p: &PromotionPlan) -> std::io::Result<()> {
         s.same_value,
         s.different_value.len()
     )?;
+    if !p.providers.target.is_empty() {
+        writeln!(w, "provider modes:")?;
+        let sides = [
+            (&p.from_env, &p.providers.source),
+            (&p.to_env, &p.providers.target),
+        ];
+        for (env, hosts) in sides {
+            for h in hosts {
+                writeln!(w, "  {env} {}", summary(std::slice::from_ref(h)))?;
+            }
+        }
+    }
     writeln!(
         w,
         "pending migrations: {}",

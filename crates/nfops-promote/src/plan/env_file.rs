@@ -100,7 +100,7 @@ pub fn compare_env(
 }
 
 /// The `.env` of `host`'s app (empty when it has none).
-pub(super) async fn read_env_file(
+pub(crate) async fn read_env_file(
     session: &SshSession,
     host: &Host,
 ) -> Result<BTreeMap<String, String>> {

@@ -7,11 +7,12 @@
 //! - [`make`]: the survey completed with what the target's database and
 //!   frontend provider say.
 
-mod env_file;
+pub(crate) mod env_file;
 mod survey;
 
 use std::path::Path;
 
+use nfops_core::config::providers::Provider;
 use nfops_core::config::{Environment, Host};
 use nfops_core::credentials::CredentialSource;
 use nfops_core::{Error, ErrorCode, Result};
@@ -21,6 +22,7 @@ pub use env_file::{compare_env, is_secret_key, parse_env};
 pub use survey::survey;
 
 use crate::frontend::driver_for;
+use crate::providers::HostModes;
 use crate::release::Release;
 use crate::run::{gates, migrations};
 
@@ -131,6 +133,16 @@ pub struct SecretParity {
     pub different_value: Vec<String>,
 }
 
+/// Provider modes on both sides of a promotion.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProviderModes {
+    pub source: Vec<HostModes>,
+    pub target: Vec<HostModes>,
+    /// The target's tier needs every provider live (a blocker otherwise).
+    pub target_live_required: bool,
+}
+
 /// A gate as planned (its result is kept with the promotion).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -166,6 +178,10 @@ pub struct PromotionPlan {
     pub frontend: Option<FrontendPlan>,
     pub config_diff: Vec<SettingDiff>,
     pub secret_parity: SecretParity,
+    /// The outside providers' modes (`[providers.*]`): the source's first
+    /// host and every target host (absent from plans stored before them).
+    #[serde(default)]
+    pub providers: ProviderModes,
     /// Migrations the release ships that the target's release does not.
     pub pending_migrations: Vec<String>,
     pub gates: Vec<GateSpec>,
@@ -222,9 +238,21 @@ pub async fn make(
     creds: &dyn CredentialSource,
     known_hosts: &Path,
     options: &PromotionOptions,
+    providers: &[(String, Provider)],
 ) -> Result<PromotionPlan> {
-    let gates = gates::specs(options, from, to);
-    let mut plan = survey(from, fe, to, te, creds, known_hosts, options, gates).await?;
+    let gates = gates::specs(options, from, (to, te.tier), providers);
+    let mut plan = survey(
+        from,
+        fe,
+        to,
+        te,
+        creds,
+        known_hosts,
+        options,
+        gates,
+        providers,
+    )
+    .await?;
     if let Some(r) = plan.release.clone() {
         match migrations::applied(to, te, creds, known_hosts).await {
             Ok(Some(applied)) => {

@@ -4,13 +4,18 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use nfops_core::config::providers::Provider;
 use nfops_core::config::{Environment, Host};
 use nfops_core::credentials::CredentialSource;
 use nfops_core::{Error, ErrorCode, Result};
 use nfops_fleet::SshSession;
 
 use super::env_file::{compare_env, read_env_file};
-use super::{backend_hosts, FrontendPlan, GateSpec, HostChange, PromotionOptions, PromotionPlan};
+use super::{
+    backend_hosts, FrontendPlan, GateSpec, HostChange, PromotionOptions, PromotionPlan,
+    ProviderModes,
+};
+use crate::providers::{refusals, HostModes};
 use crate::release::{current_release, verify_release, Release};
 
 /// Reads both environments over SSH and writes the plan. Never changes
@@ -29,6 +34,7 @@ pub async fn survey(
     known_hosts: &Path,
     options: &PromotionOptions,
     gates: Vec<GateSpec>,
+    providers: &[(String, Provider)],
 ) -> Result<PromotionPlan> {
     let (src_hosts, dst_hosts) = (backend_hosts(from), backend_hosts(to));
     if src_hosts.is_empty() || dst_hosts.is_empty() {
@@ -53,15 +59,25 @@ pub async fn survey(
         hosts,
         env_file: to_env_file,
         migrations: target_migrations,
+        modes: target_modes,
     } = read_target(
         to_name,
         &dst_hosts,
         release.as_ref(),
-        creds,
-        known_hosts,
+        (creds, known_hosts),
+        providers,
         &mut blockers,
     )
     .await;
+    blockers.extend(refusals(to_name, to.tier, providers, &target_modes));
+    let provider_modes = ProviderModes {
+        source: source_host
+            .iter()
+            .map(|h| HostModes::from_env_file(h, providers, Ok(&from_env_file)))
+            .collect(),
+        target: target_modes,
+        target_live_required: crate::providers::live_required(to.tier),
+    };
     // A value is shown only when both environments' config marks it public.
     let public: std::collections::BTreeSet<String> = to
         .settings
@@ -121,6 +137,7 @@ pub async fn survey(
         frontend,
         config_diff,
         secret_parity,
+        providers: provider_modes,
         pending_migrations,
         gates,
         expected_secs,
@@ -207,17 +224,20 @@ struct Target {
     hosts: Vec<HostChange>,
     env_file: BTreeMap<String, String>,
     migrations: Option<Vec<String>>,
+    /// Provider modes of every host (each host's own `.env`).
+    modes: Vec<HostModes>,
 }
 
 async fn read_target(
     to_name: &str,
     dst_hosts: &[Host],
     release: Option<&Release>,
-    creds: &dyn CredentialSource,
-    known_hosts: &Path,
+    (creds, known_hosts): (&dyn CredentialSource, &Path),
+    providers: &[(String, Provider)],
     blockers: &mut Vec<String>,
 ) -> Target {
     let mut hosts = Vec::new();
+    let mut modes = Vec::new();
     let mut to_env_file = BTreeMap::new();
     let mut target_migrations: Option<Vec<String>> = None;
     for (i, h) in dst_hosts.iter().enumerate() {
@@ -226,6 +246,11 @@ async fn read_target(
             Ok(s) => s,
             Err(e) => {
                 blockers.push(format!("{to_name} host {}: {}", h.name, e.message()));
+                modes.push(HostModes::from_env_file(
+                    &h.name,
+                    providers,
+                    Err(e.message().to_owned()),
+                ));
                 hosts.push(HostChange {
                     host: h.name.clone(),
                     from: None,
@@ -242,10 +267,24 @@ async fn read_target(
                 .is_ok_and(|p| p.digest == r.digest),
             None => false,
         };
-        if i == 0 {
-            match read_env_file(&session, h).await {
-                Ok(m) => to_env_file = m,
-                Err(e) => blockers.push(e.message().to_owned()),
+        // Every host's own `.env` for the provider modes (one edited by hand
+        // differs from the rest); the first one's for the comparison.
+        match read_env_file(&session, h).await {
+            Ok(m) => {
+                modes.push(HostModes::from_env_file(&h.name, providers, Ok(&m)));
+                if i == 0 {
+                    to_env_file = m;
+                }
+            }
+            Err(e) => {
+                modes.push(HostModes::from_env_file(
+                    &h.name,
+                    providers,
+                    Err(e.message().to_owned()),
+                ));
+                if i == 0 {
+                    blockers.push(e.message().to_owned());
+                }
             }
         }
         session.disconnect().await;
@@ -276,6 +315,7 @@ async fn read_target(
         hosts,
         env_file: to_env_file,
         migrations: target_migrations,
+        modes,
     }
 }
 

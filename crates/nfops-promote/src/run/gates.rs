@@ -11,6 +11,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveTime, Timelike, Utc};
 use nfops_core::audit::current_actor;
+use nfops_core::config::providers::Provider;
+use nfops_core::config::Tier;
 use nfops_core::jobs::{
     CancellationToken, JobState, JobStore, PlannedStep, Step, StepContext, Verified,
 };
@@ -20,7 +22,9 @@ use tokio::time::Instant;
 
 use super::{JobStep, Run};
 use crate::health::{all_healthy, client};
+use crate::plan::env_file::read_env_file;
 use crate::plan::{backend_hosts, GateSpec, PromotionOptions};
+use crate::providers::{live_required, refusals, summary, HostModes};
 use crate::release::verify_release;
 use crate::verify::measure;
 
@@ -120,11 +124,21 @@ pub fn approver_gate(required: bool, approver: Option<&str>, actor: &str) -> Gat
 
 /// The gates every promotion passes, in the order they run, as the plan
 /// describes them.
-pub fn specs(plan_opts: &PromotionOptions, from: &str, to: &str) -> Vec<GateSpec> {
+pub fn specs(
+    plan_opts: &PromotionOptions,
+    from: &str,
+    (to, tier): (&str, Tier),
+    providers: &[(String, Provider)],
+) -> Vec<GateSpec> {
     let g = |n: &str, d: String| GateSpec {
         name: n.to_owned(),
         description: d,
     };
+    let names = providers
+        .iter()
+        .map(|(n, p)| p.label.clone().unwrap_or_else(|| n.clone()))
+        .collect::<Vec<_>>()
+        .join(", ");
     vec![
         g(
             "artifact",
@@ -141,6 +155,19 @@ pub fn specs(plan_opts: &PromotionOptions, from: &str, to: &str) -> Vec<GateSpec
             ),
         ),
         g("no other job", format!("no other job is running on {to}")),
+        g(
+            "provider modes",
+            if providers.is_empty() {
+                "no [providers.*] declared in environments.toml".to_owned()
+            } else if live_required(tier) {
+                format!("{names}: live on every {to} host (read from each host's .env now)")
+            } else {
+                format!(
+                    "{names}: modes recorded; a {} tier does not require live",
+                    tier.as_str()
+                )
+            },
+        ),
         g(
             "change window",
             match &plan_opts.change_window {
@@ -401,6 +428,38 @@ impl GatesStep {
         ))
     }
 
+    /// Reads every target host's `.env` again (it may have changed since the
+    /// plan) and refuses a production tier with any provider not live.
+    async fn provider_modes(&self) -> Result<String> {
+        let run = &self.run;
+        if run.providers.is_empty() {
+            return Ok("no [providers.*] declared".to_owned());
+        }
+        let mut hosts = Vec::new();
+        for h in backend_hosts(&run.to_env) {
+            let file = match run.connect(&h).await {
+                Ok(s) => {
+                    let r = read_env_file(&s, &h)
+                        .await
+                        .map_err(|e| e.message().to_owned());
+                    s.disconnect().await;
+                    r
+                }
+                Err(e) => Err(e.message().to_owned()),
+            };
+            hosts.push(HostModes::from_env_file(
+                &h.name,
+                &run.providers,
+                file.as_ref().map_err(Clone::clone),
+            ));
+        }
+        let refused = refusals(&run.plan.to_env, run.to_env.tier, &run.providers, &hosts);
+        if !refused.is_empty() {
+            return Err(Error::new(ErrorCode::CheckFailed, refused.join("; ")));
+        }
+        Ok(summary(&hosts))
+    }
+
     async fn baseline(&self, http: &reqwest::Client) -> Result<String> {
         let run = &self.run;
         let (prom, selector) = run.prometheus()?;
@@ -446,6 +505,8 @@ impl Step for GatesStep {
         let target = self.target_healthy(&http).await;
         self.push(GateResult::from_result("target healthy", target), cx);
         self.push(self.jobs_gate.clone(), cx);
+        let modes = self.provider_modes().await;
+        self.push(GateResult::from_result("provider modes", modes), cx);
         let opts = &run.plan.options;
         self.push(window_gate(opts.change_window.as_deref(), Utc::now()), cx);
         self.push(

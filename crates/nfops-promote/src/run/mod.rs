@@ -34,6 +34,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use nfops_core::config::providers::Provider;
 use nfops_core::config::{Environment, Host};
 use nfops_core::credentials::CredentialSource;
 use nfops_core::jobs::{
@@ -90,6 +91,8 @@ pub struct Run {
     pub known_hosts: PathBuf,
     pub record: Mutex<RunRecord>,
     pub frontend: Option<Arc<dyn FrontendDriver>>,
+    /// `[providers.*]` of the config, for the provider-modes gate.
+    pub providers: Vec<(String, Provider)>,
     sessions: tokio::sync::Mutex<HashMap<String, Arc<SshSession>>>,
     http: reqwest::Client,
 }
@@ -103,6 +106,7 @@ impl Run {
         creds: Arc<dyn CredentialSource>,
         known_hosts: PathBuf,
         frontend: Option<Arc<dyn FrontendDriver>>,
+        providers: Vec<(String, Provider)>,
     ) -> Result<Self> {
         Ok(Self {
             plan,
@@ -112,6 +116,7 @@ impl Run {
             known_hosts,
             record: Mutex::new(RunRecord::default()),
             frontend,
+            providers,
             sessions: tokio::sync::Mutex::new(HashMap::new()),
             http: client()?,
         })

@@ -222,6 +222,7 @@ mod tests {
             frontend: None,
             config_diff: Vec::new(),
             secret_parity: Default::default(),
+            providers: Default::default(),
             pending_migrations: Vec::new(),
             gates: Vec::new(),
             expected_secs: 0,
