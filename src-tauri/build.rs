@@ -8,6 +8,7 @@ fn main() {
         "probe_environment",
         "cockpit",
         "pulse",
+        "provider_modes",
         "setup_scan_host_key",
         "setup_probe",
         "setup_draft",

@@ -106,6 +106,7 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             overview::commands::probe_environment,
             overview::commands::cockpit,
             overview::commands::pulse,
+            overview::commands::provider_modes,
             setup::commands::setup_scan_host_key,
             setup::commands::setup_probe,
             setup::commands::setup_draft,

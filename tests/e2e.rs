@@ -63,6 +63,22 @@ async fn overview_shows_live_state_and_names_a_stopped_service() {
         stg_release.contains("v2"),
         "staging runs v2 after `stack up`: {stg_release}"
     );
+    // Provider modes from each host's .env: production live, staging test.
+    app.wait_for(
+        "[data-testid=env-providers-production] [data-provider=payments][data-mode=live]",
+        Duration::from_secs(30),
+    )
+    .await;
+    let prod_modes = app.text("[data-testid=env-providers-production]").await;
+    assert!(
+        prod_modes.contains("2 hosts") && prod_modes.contains("Email live"),
+        "both production hosts agree, every provider live: {prod_modes}"
+    );
+    app.wait_for(
+        "[data-testid=env-providers-staging] [data-provider=payments][data-mode=test]",
+        Duration::from_secs(5),
+    )
+    .await;
     let shot = app.screenshot("overview").await;
     eprintln!("screenshot: {}", shot.display());
 

@@ -69,7 +69,20 @@ async fn promote_in_the_app_then_watch_a_broken_release_roll_back() {
     app.click("[data-testid=nav-promote]").await;
     app.wait_for("[data-testid=plan-host]", Duration::from_secs(60))
         .await;
+    // Both sides' provider modes: staging's test mode is a note, production live.
+    let providers = app.text("[data-testid=plan-providers]").await;
+    assert!(
+        providers.contains("stg-app-1") && providers.contains("Payments test"),
+        "{providers}"
+    );
+    app.wait_for(
+        "[data-testid=plan-providers-target] [data-provider=payments][data-mode=live]",
+        Duration::from_secs(5),
+    )
+    .await;
     app.screenshot("promote-plan").await;
+    app.scroll_to("[data-testid=plan-providers]").await;
+    app.screenshot("promote-plan-providers").await;
 
     let state = promote_in_ui(
         &app,

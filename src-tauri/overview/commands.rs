@@ -2,7 +2,7 @@
 
 use tauri::State;
 
-use super::dto::{Cockpit, EnvironmentStatus, EnvironmentSummary, Pulse};
+use super::dto::{Cockpit, EnvProviderModesView, EnvironmentStatus, EnvironmentSummary, Pulse};
 use crate::failure::Failure;
 use crate::AppState;
 
@@ -66,4 +66,21 @@ pub async fn pulse(
     let theme = nfops_metrics::Theme::parse(&theme);
     let pulse = state.console()?.pulse(&name, theme).await?;
     Ok(Pulse::new(name, pulse))
+}
+
+/// Which mode (mock, test, live) each outside provider runs in on every
+/// environment's hosts, read from their `.env` by the `[providers.*]`
+/// rules; empty when none is declared.
+#[tauri::command]
+#[specta::specta]
+pub async fn provider_modes(
+    state: State<'_, AppState>,
+) -> Result<Vec<EnvProviderModesView>, Failure> {
+    Ok(state
+        .console()?
+        .provider_modes(None)
+        .await?
+        .into_iter()
+        .map(Into::into)
+        .collect())
 }

@@ -344,3 +344,65 @@ impl Pulse {
         }
     }
 }
+
+/// One provider's mode on one host (`[providers.*]`); never a value.
+#[derive(Debug, Clone, Serialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct ProviderModeView {
+    pub provider: String,
+    pub label: String,
+    /// `mock`, `test`, `live` or `unknown`.
+    pub mode: String,
+    /// The rule that matched, or which keys were looked at.
+    pub evidence: String,
+}
+
+/// The providers' modes on one host, or why its `.env` could not be read.
+#[derive(Debug, Clone, Serialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct HostModesView {
+    pub host: String,
+    pub modes: Vec<ProviderModeView>,
+    pub error: Option<String>,
+}
+
+impl From<&nfops_promote::providers::HostModes> for HostModesView {
+    fn from(h: &nfops_promote::providers::HostModes) -> Self {
+        Self {
+            host: h.host.clone(),
+            modes: h
+                .modes
+                .iter()
+                .map(|m| ProviderModeView {
+                    provider: m.provider.clone(),
+                    label: m.label.clone(),
+                    mode: m.mode.as_str().to_owned(),
+                    evidence: m.evidence.clone(),
+                })
+                .collect(),
+            error: h.error.clone(),
+        }
+    }
+}
+
+/// An environment's provider modes, and what its tier refuses.
+#[derive(Debug, Clone, Serialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct EnvProviderModesView {
+    pub environment: String,
+    /// Whether its tier (production, region) needs every provider live.
+    pub live_required: bool,
+    pub hosts: Vec<HostModesView>,
+    pub refusals: Vec<String>,
+}
+
+impl From<nfops_ops::EnvProviderModes> for EnvProviderModesView {
+    fn from(e: nfops_ops::EnvProviderModes) -> Self {
+        Self {
+            live_required: nfops_promote::providers::live_required(e.tier),
+            hosts: e.hosts.iter().map(Into::into).collect(),
+            environment: e.environment,
+            refusals: e.refusals,
+        }
+    }
+}

@@ -7,6 +7,7 @@ use specta::Type;
 
 use crate::failure::Failure;
 use crate::jobs::{job_steps, JobStep};
+use crate::overview::dto::HostModesView;
 
 /// The operator's choices for one promotion.
 #[derive(Debug, Clone, Deserialize, Type)]
@@ -89,6 +90,12 @@ pub struct PromotionPlanView {
     pub frontend: Option<String>,
     pub config_diff: Vec<SettingDiffView>,
     pub secret_parity: SecretParityView,
+    /// Provider modes (`[providers.*]`) of the source's first host…
+    pub providers_source: Vec<HostModesView>,
+    /// …and of every target host.
+    pub providers_target: Vec<HostModesView>,
+    /// The target's tier needs every provider live.
+    pub providers_live_required: bool,
     pub pending_migrations: Vec<String>,
     pub gates: Vec<NamedText>,
     pub expected_secs: u32,
@@ -135,6 +142,9 @@ impl From<PromotionPlan> for PromotionPlanView {
                 same_value: p.secret_parity.same_value,
                 different_value: p.secret_parity.different_value,
             },
+            providers_source: p.providers.source.iter().map(Into::into).collect(),
+            providers_target: p.providers.target.iter().map(Into::into).collect(),
+            providers_live_required: p.providers.target_live_required,
             gates: p
                 .gates
                 .into_iter()

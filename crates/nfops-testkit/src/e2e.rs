@@ -375,6 +375,18 @@ impl App {
     }
 
     /// Saves a screenshot as `target/e2e/<name>.png`.
+    /// Scrolls the first element matching `css` into view (for a screenshot
+    /// of a part below the fold).
+    pub async fn scroll_to(&self, css: &str) {
+        self.client
+            .execute(
+                "document.querySelector(arguments[0]).scrollIntoView({block: 'center'});",
+                vec![serde_json::Value::String(css.to_owned())],
+            )
+            .await
+            .unwrap_or_else(|e| panic!("scrolling to {css}: {e}"));
+    }
+
     pub async fn screenshot(&self, name: &str) -> PathBuf {
         let path = shots_dir().join(format!("{name}.png"));
         // A WebDriver screenshot can lag the DOM by a few hundred ms.

@@ -47,6 +47,7 @@ import type {
   ConfigPreview,
   Cockpit,
   Pulse,
+  EnvProviderModesView,
 } from "./bindings";
 
 export type { UpdateStatus, UpdateInfo, DownloadEvent };
@@ -116,6 +117,9 @@ export type {
   Pulse,
   Spark,
   OpenAlert,
+  EnvProviderModesView,
+  HostModesView,
+  ProviderModeView,
 } from "./bindings";
 
 /** Every error code the backend sends, with its short title (from Rust's `ErrorCode::title`). */
@@ -330,6 +334,8 @@ export const backend = {
   cockpit: (): Promise<Cockpit[]> => call("cockpit", () => active.cockpit()),
   /** The last hour of `env` as sparklines drawn for `theme`, and its open alerts. */
   pulse: (env: string, theme: "light" | "dark"): Promise<Pulse> => call("pulse", () => active.pulse(env, theme)),
+  /** Per environment with backend hosts: each outside provider's mode (mock, test, live) on every host. */
+  providerModes: (): Promise<EnvProviderModesView[]> => call("provider_modes", () => active.providerModes()),
   /** The SSH host key `address:port` presents, for the operator to confirm (records nothing). */
   setupScanHostKey: (address: string, port: number): Promise<ScannedHostKey> =>
     call("setup_scan_host_key", () => active.setupScanHostKey(address, port)),

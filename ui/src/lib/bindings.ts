@@ -25,6 +25,12 @@ export const commands = {
 	 */
 	pulse: (name: string, theme: string) => typedError<Pulse, Failure>(__TAURI_INVOKE("pulse", { name, theme })),
 	/**
+	 *  Which mode (mock, test, live) each outside provider runs in on every
+	 *  environment's hosts, read from their `.env` by the `[providers.*]`
+	 *  rules; empty when none is declared.
+	 */
+	providerModes: () => typedError<EnvProviderModesView[], Failure>(__TAURI_INVOKE("provider_modes")),
+	/**
 	 *  The SSH host key `address:port` presents, for the operator to confirm.
 	 *  Logs in to nothing and records nothing.
 	 */
@@ -464,6 +470,15 @@ export type DrillStaleness = {
 	ageDays: number | null,
 };
 
+/**  An environment's provider modes, and what its tier refuses. */
+export type EnvProviderModesView = {
+	environment: string,
+	/**  Whether its tier (production, region) needs every provider live. */
+	liveRequired: boolean,
+	hosts: HostModesView[],
+	refusals: string[],
+};
+
 export type EnvironmentDraft = {
 	name: string,
 	tier: Tier,
@@ -555,6 +570,13 @@ export type HostInstances = {
 	backendOnline: number,
 	processes: Pm2Process[],
 	error: Failure | null,
+};
+
+/**  The providers' modes on one host, or why its `.env` could not be read. */
+export type HostModesView = {
+	host: string,
+	modes: ProviderModeView[],
+	error: string | null,
 };
 
 /**  What a push changes on one host, by key name. */
@@ -802,6 +824,12 @@ export type PromotionPlanView = {
 	frontend: string | null,
 	configDiff: SettingDiffView[],
 	secretParity: SecretParityView,
+	/**  Provider modes (`[providers.*]`) of the source's first host… */
+	providersSource: HostModesView[],
+	/**  …and of every target host. */
+	providersTarget: HostModesView[],
+	/**  The target's tier needs every provider live. */
+	providersLiveRequired: boolean,
 	pendingMigrations: string[],
 	gates: NamedText[],
 	expectedSecs: number,
@@ -832,6 +860,16 @@ export type PromotionResult = {
  *  `rollback_failed` when hosts may be on different releases.
  */
 export type PromotionState = "running" | "succeeded" | "refused" | "rolled_back" | "rollback_failed" | "failed" | "interrupted";
+
+/**  One provider's mode on one host (`[providers.*]`); never a value. */
+export type ProviderModeView = {
+	provider: string,
+	label: string,
+	/**  `mock`, `test`, `live` or `unknown`. */
+	mode: string,
+	/**  The rule that matched, or which keys were looked at. */
+	evidence: string,
+};
 
 /**  An environment's last hour at a glance, and its open alerts. */
 export type Pulse = {

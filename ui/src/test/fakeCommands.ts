@@ -107,6 +107,7 @@ export function fakeCommands(overrides: Partial<Commands> = {}): Commands {
     drillCancel: () => ok(false),
     cockpit: () => ok([]),
     pulse: (name) => ok({ environment: name, monitored: false, sparks: [], alerts: [], alertsError: null }),
+    providerModes: () => ok([]),
     setupScanHostKey: (address, port) => err("ssh.connect", `cannot read the SSH host key of ${address}:${port}: connection refused`),
     setupProbe: (draft) => ok({ name: draft.name, label: draft.label ?? draft.name, tier: draft.tier, checkedAt: "2026-12-07T10:00:00Z", probes: [] }),
     setupDraft: (name) => err("config.unknown_environment", `no environment named '${name}'`),

@@ -37,6 +37,36 @@ function production(cacheFails: boolean): EnvironmentStatus {
 }
 
 describe("Overview", () => {
+  it("shows each provider's mode on the card, once for hosts that agree, and what production refuses", async () => {
+    const live = { provider: "payments", label: "Payments", mode: "live", evidence: "PAYMENT_SECRET_KEY matches PAYMENT_SECRET_KEY=sk_live_*" };
+    const mock = { provider: "email", label: "Email", mode: "mock", evidence: "EMAIL_PROVIDER matches EMAIL_PROVIDER=mock" };
+    setBackend(
+      fakeCommands({
+        overview: () => ok([production(false)]),
+        providerModes: () =>
+          ok([
+            {
+              environment: "production",
+              liveRequired: true,
+              hosts: [
+                { host: "app-1", modes: [live, mock], error: null },
+                { host: "app-2", modes: [live, mock], error: null },
+              ],
+              refusals: ["Email would run in mock mode on production host app-1 (EMAIL_PROVIDER matches EMAIL_PROVIDER=mock); a production environment needs live providers"],
+            },
+          ]),
+      }),
+    );
+    render(Overview);
+    const box = await screen.findByTestId("env-providers-production");
+    const rows = box.querySelectorAll('[data-testid="env-providers-production-row"]');
+    expect(rows, "two hosts saying the same make one row").toHaveLength(1);
+    expect(rows[0]!.textContent).toContain("2 hosts");
+    expect(box.querySelector('[data-provider="payments"]')!.className).toContain("good");
+    expect(box.querySelector('[data-provider="email"]')!.className, "a mock on production is a fault").toContain("bad");
+    expect(screen.getByTestId("env-provider-refusals-production").textContent).toContain("mock mode on production host app-1");
+  });
+
   it("warns when an environment's newest good backup is older than its policy allows", async () => {
     setBackend(
       fakeCommands({

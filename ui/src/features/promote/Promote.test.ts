@@ -30,6 +30,9 @@ function plan(o: Partial<PromotionPlanView> = {}): PromotionPlanView {
       { key: "LOG_LEVEL", change: "changed", oldValue: "warn", newValue: "debug", public: true },
     ],
     secretParity: { missingOnTarget: [], onlyOnTarget: [], sameValue: ["REDIS_PASSWORD"], differentValue: ["DB_PASSWORD"] },
+    providersSource: [],
+    providersTarget: [],
+    providersLiveRequired: true,
     pendingMigrations: ["002_orders_note"],
     gates: [{ name: "backup", text: "a verified production backup newer than 24h" }],
     expectedSecs: 70,
@@ -64,6 +67,42 @@ describe("Promote page", () => {
     expect(button.disabled, "the wrong name does not arm it").toBe(true);
     await fireEvent.input(screen.getByTestId("promote-confirm"), { target: { value: "production" } });
     expect(button.disabled).toBe(false);
+  });
+
+  it("shows each provider's mode per side, a test key on one production host in the fault tone", async () => {
+    const mode = (provider: string, label: string, m: string, evidence: string) => ({ provider, label, mode: m, evidence });
+    const live = [mode("payments", "Payments", "live", "PAYMENT_SECRET_KEY matches PAYMENT_SECRET_KEY=sk_live_*")];
+    setBackend(
+      fakeCommands({
+        environments: () => ok(ENVS),
+        promotionPlan: () =>
+          ok(
+            plan({
+              providersSource: [
+                { host: "stg-app-1", modes: [mode("payments", "Payments", "test", "PAYMENT_SECRET_KEY matches PAYMENT_SECRET_KEY=sk_test_*")], error: null },
+              ],
+              providersTarget: [
+                { host: "prod-app-1", modes: live, error: null },
+                { host: "prod-app-2", modes: [mode("payments", "Payments", "test", "PAYMENT_SECRET_KEY matches PAYMENT_SECRET_KEY=sk_test_*")], error: null },
+              ],
+              blockers: ["Payments would run in test mode on production host prod-app-2 (…); a production environment needs live providers"],
+            }),
+          ),
+      }),
+    );
+    render(Promote);
+    const section = await screen.findByTestId("plan-providers");
+    const source = screen.getByTestId("plan-providers-source");
+    expect(source.querySelector('[data-mode="test"]')!.className, "test mode on staging is a note").toContain("warn");
+    const rows = screen.getByTestId("plan-providers-target").querySelectorAll('[data-testid="plan-providers-target-row"]');
+    expect(rows, "hosts that differ get a row each").toHaveLength(2);
+    const bad = rows[1]!.querySelector('[data-mode="test"]') as HTMLElement;
+    expect(bad.className, "on production it is a fault").toContain("bad");
+    expect(bad.title).toContain("sk_test_*");
+    expect(rows[0]!.querySelector('[data-mode="live"]')!.className).toContain("good");
+    expect(section.textContent).toContain("production · prod-app-2");
+    expect(source.textContent, "each side names its environment").toContain("staging · stg-app-1");
+    expect(screen.getByTestId("plan-blockers").textContent).toContain("test mode on production host prod-app-2");
   });
 
   it("never arms a blocked plan and says why", async () => {
