@@ -191,6 +191,22 @@ mod tests {
     }
 
     #[test]
+    fn a_plan_without_declared_providers_shows_no_modes() {
+        let hosts = vec![HostModes::from_env_file("a", &[], Ok(&BTreeMap::new()))];
+        let none = crate::plan::ProviderModes::new(&[], hosts.clone(), hosts, Tier::Production);
+        assert!(none.source.is_empty() && none.target.is_empty() && !none.target_live_required);
+        let p = providers();
+        let declared = crate::plan::ProviderModes::new(
+            &p,
+            vec![host("s", "sk_test_1")],
+            vec![host("a", "sk_live_1")],
+            Tier::Production,
+        );
+        assert_eq!((declared.source.len(), declared.target.len()), (1, 1));
+        assert!(declared.target_live_required);
+    }
+
+    #[test]
     fn lower_tiers_and_undeclared_providers_refuse_nothing() {
         let mixed = [host("a", "sk_test_1")];
         assert!(refusals("staging", Tier::Staging, &providers(), &mixed).is_empty());

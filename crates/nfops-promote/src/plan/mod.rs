@@ -143,6 +143,26 @@ pub struct ProviderModes {
     pub target_live_required: bool,
 }
 
+impl ProviderModes {
+    /// Both sides' modes; empty when the config declares no provider (the
+    /// hosts' reads then say nothing worth showing).
+    pub fn new(
+        providers: &[(String, Provider)],
+        source: Vec<HostModes>,
+        target: Vec<HostModes>,
+        target_tier: nfops_core::config::Tier,
+    ) -> Self {
+        if providers.is_empty() {
+            return Self::default();
+        }
+        Self {
+            source,
+            target,
+            target_live_required: crate::providers::live_required(target_tier),
+        }
+    }
+}
+
 /// A gate as planned (its result is kept with the promotion).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -70,14 +70,15 @@ pub async fn survey(
     )
     .await;
     blockers.extend(refusals(to_name, to.tier, providers, &target_modes));
-    let provider_modes = ProviderModes {
-        source: source_host
+    let provider_modes = ProviderModes::new(
+        providers,
+        source_host
             .iter()
             .map(|h| HostModes::from_env_file(h, providers, Ok(&from_env_file)))
             .collect(),
-        target: target_modes,
-        target_live_required: crate::providers::live_required(to.tier),
-    };
+        target_modes,
+        to.tier,
+    );
     // A value is shown only when both environments' config marks it public.
     let public: std::collections::BTreeSet<String> = to
         .settings
