@@ -84,9 +84,14 @@ impl Provider {
         ]
     }
 
+    /// What to call the provider of table `name`: its label, else the name.
+    pub fn label_for(&self, name: &str) -> String {
+        self.label.clone().unwrap_or_else(|| name.to_owned())
+    }
+
     /// The mode `env` (an `.env`'s keys and values) gives this provider.
     pub fn classify(&self, name: &str, env: &BTreeMap<String, String>) -> ProviderMode {
-        let label = self.label.clone().unwrap_or_else(|| name.to_owned());
+        let label = self.label_for(name);
         for (mode, rules) in self.rules() {
             for r in rules {
                 let Some((key, pattern)) = r.get_ref().split_once('=') else {

@@ -22,9 +22,8 @@ use tokio::time::Instant;
 
 use super::{JobStep, Run};
 use crate::health::{all_healthy, client};
-use crate::plan::env_file::read_env_file;
 use crate::plan::{backend_hosts, GateSpec, PromotionOptions};
-use crate::providers::{live_required, refusals, summary, HostModes};
+use crate::providers::{live_required, read_modes, refusals, summary};
 use crate::release::verify_release;
 use crate::verify::measure;
 
@@ -136,7 +135,7 @@ pub fn specs(
     };
     let names = providers
         .iter()
-        .map(|(n, p)| p.label.clone().unwrap_or_else(|| n.clone()))
+        .map(|(n, p)| p.label_for(n))
         .collect::<Vec<_>>()
         .join(", ");
     vec![
@@ -435,24 +434,13 @@ impl GatesStep {
         if run.providers.is_empty() {
             return Ok("no [providers.*] declared".to_owned());
         }
-        let mut hosts = Vec::new();
-        for h in backend_hosts(&run.to_env) {
-            let file = match run.connect(&h).await {
-                Ok(s) => {
-                    let r = read_env_file(&s, &h)
-                        .await
-                        .map_err(|e| e.message().to_owned());
-                    s.disconnect().await;
-                    r
-                }
-                Err(e) => Err(e.message().to_owned()),
-            };
-            hosts.push(HostModes::from_env_file(
-                &h.name,
-                &run.providers,
-                file.as_ref().map_err(Clone::clone),
-            ));
-        }
+        let hosts = read_modes(
+            &run.to_env,
+            &run.providers,
+            run.creds.as_ref(),
+            &run.known_hosts,
+        )
+        .await;
         let refused = refusals(&run.plan.to_env, run.to_env.tier, &run.providers, &hosts);
         if !refused.is_empty() {
             return Err(Error::new(ErrorCode::CheckFailed, refused.join("; ")));
